@@ -1,0 +1,40 @@
+"""Row-major GEMM over the BLAS that SciPy ships (scipy.linalg.cython_blas), for float32 and float64.
+
+BLAS is column-major. A row-major (m, n) matrix C is the column-major (n, m) matrix C^T, and
+C = op(A) op(B) is C^T = op(B)^T op(A)^T, so a row-major product is the column-major product of the
+operands swapped, with the same transpose flags. No data is copied.
+"""
+
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+               const floating* a, int lda, const floating* b, int ldb,
+               floating beta, floating* c, int ldc) noexcept nogil:
+    """c_out (m, n) = alpha * op(a) @ op(b) + beta * c_out, all row-major.
+
+    op(a) is (m, k): a is (m, k) with lda >= k, or (k, m) with lda >= m when trans_a.
+    op(b) is (k, n): b is (k, n) with ldb >= n, or (n, k) with ldb >= k when trans_b.
+    """
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda, &beta, c, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda, &beta, c, &ldc)
+
+
+def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c_out,
+           bint trans_a=False, bint trans_b=False):
+    """c_out = op(a) @ op(b) through `gemm`; exposed so tests can hold the wrapper to NumPy.
+
+    Shapes are checked by the caller (tests only); `c_out` must be (m, n) for op(a) (m, k), op(b) (k, n).
+    """
+    cdef int m = a.shape[1] if trans_a else a.shape[0]
+    cdef int k = a.shape[0] if trans_a else a.shape[1]
+    cdef int n = b.shape[0] if trans_b else b.shape[1]
+    if (b.shape[1] if trans_b else b.shape[0]) != k or c_out.shape[0] != m or c_out.shape[1] != n:
+        raise ValueError("matmul: shapes of a, b and c_out do not agree")
+    with nogil:
+        gemm(trans_a, trans_b, m, n, k, <floating> 1, &a[0, 0], <int> a.shape[1], &b[0, 0],
+             <int> b.shape[1], <floating> 0, &c_out[0, 0], <int> c_out.shape[1])

@@ -1,0 +1,103 @@
+"""Output activations and losses, computed from the logits so nothing overflows or takes log(0).
+
+`loss_and_delta` writes, per row of a block, the loss into a vector and (y_hat - y) * w_i * scale into
+the delta. The caller sums the row losses in row order, so the total does not depend on how row blocks
+were spread over threads.
+"""
+
+from libc.math cimport exp, log, log1p
+
+from fastbp._core._activations cimport sigmoid
+
+
+cdef inline double log1pexp(double z) noexcept nogil:
+    # softplus(z) = log(1 + e^z): for z > 0 write it as z + log(1 + e^-z) so e^z never overflows.
+    if z > 0:
+        return z + log1p(exp(-z))
+    return log1p(exp(z))
+
+
+cdef inline double xlogy(double x, double y) noexcept nogil:
+    # x log y with 0 log 0 = 0, as the Poisson deviance needs for zero counts.
+    return 0.0 if x == 0 else x * log(y)
+
+
+cdef inline double row_loss_delta(Output output, const floating* z, const floating* y, floating* delta,
+                                  Py_ssize_t k) noexcept nogil:
+    """Loss of one row from its logits z (k,); writes y_hat - y into delta (k,)."""
+    cdef Py_ssize_t j
+    cdef double loss = 0, zmax, total, lse, d
+    if output == OUT_LOGISTIC:
+        for j in range(k):
+            loss += log1pexp(z[j]) - y[j] * z[j]
+            delta[j] = <floating> (sigmoid(z[j]) - y[j])
+    elif output == OUT_SOFTMAX:
+        # Subtract the row maximum so exp() <= 1; log-sum-exp = zmax + log(sum exp(z - zmax)).
+        zmax = z[0]
+        for j in range(1, k):
+            if z[j] > zmax:
+                zmax = z[j]
+        total = 0
+        for j in range(k):
+            total += exp(z[j] - zmax)
+        lse = zmax + log(total)
+        for j in range(k):
+            loss += y[j] * (lse - z[j])
+            delta[j] = <floating> (exp(z[j] - lse) - y[j])
+    elif output == OUT_EXP:
+        for j in range(k):
+            d = exp(z[j])
+            loss += d - y[j] * z[j] + xlogy(y[j], y[j]) - y[j]
+            delta[j] = <floating> (d - y[j])
+    else:
+        for j in range(k):
+            d = z[j] - y[j]
+            loss += 0.5 * d * d
+            delta[j] = <floating> d
+    return loss
+
+
+cdef void loss_and_delta(Output output, const floating* z, const floating* y, const floating* sample_weight,
+                         double scale, floating* delta_out, double* row_loss_out, Py_ssize_t n_rows,
+                         Py_ssize_t n_cols) noexcept nogil:
+    """row_loss_out[i] <- L_i (unweighted); delta_out[i] <- (y_hat_i - y_i) * w_i * scale.
+
+    z, y, delta_out: (n_rows, n_cols) blocks; sample_weight: (n_rows,) or NULL for unit weights.
+    """
+    cdef Py_ssize_t i, j
+    cdef double w
+    cdef floating* delta_row
+    for i in range(n_rows):
+        delta_row = delta_out + i * n_cols
+        row_loss_out[i] = row_loss_delta(output, z + i * n_cols, y + i * n_cols, delta_row, n_cols)
+        w = scale if sample_weight == NULL else sample_weight[i] * scale
+        for j in range(n_cols):
+            delta_row[j] = <floating> (delta_row[j] * w)
+
+
+cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept nogil:
+    """z (n_rows, n_cols) <- y_hat, in place."""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    cdef double zmax, total
+    if output == OUT_IDENTITY:
+        return
+    for i in range(n_rows):
+        row = z + i * n_cols
+        if output == OUT_LOGISTIC:
+            for j in range(n_cols):
+                row[j] = <floating> sigmoid(row[j])
+        elif output == OUT_EXP:
+            for j in range(n_cols):
+                row[j] = <floating> exp(row[j])
+        else:
+            zmax = row[0]
+            for j in range(1, n_cols):
+                if row[j] > zmax:
+                    zmax = row[j]
+            total = 0
+            for j in range(n_cols):
+                row[j] = <floating> exp(row[j] - zmax)
+                total += row[j]
+            for j in range(n_cols):
+                row[j] = <floating> (row[j] / total)

@@ -1,0 +1,255 @@
+"""Batch forward and backward passes of a multilayer perceptron over one flat parameter buffer.
+
+Matrix products go to BLAS (`_blas.gemm`); bias + activation, derivatives, the output loss and the column
+sums run here in C, in parallel over rows or columns when large (never as thread-order-dependent
+reductions). `CoreNet` holds the layout; its `def` methods are the thin wrappers the Python layer calls:
+they allocate workspaces and outputs, then release the GIL once for the whole pass. They trust their
+caller (`fastbp.network`) to have validated shapes, dtypes and values.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
+from fastbp._core._blas cimport gemm
+from fastbp._core._losses cimport loss_and_delta, output_activation
+from fastbp._core._openmp_helpers cimport use_threads
+
+
+cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
+    return (n + block - 1) // block
+
+
+cdef void forward_rows(const Layout* net, const floating* params, const floating* X, Py_ssize_t first,
+                       Py_ssize_t n_rows, floating** acts_out) noexcept nogil:
+    """Rows first .. first + n_rows of every layer: A[l] = f(A[l-1] W[l] + b[l]); the last layer keeps logits."""
+    cdef int l, n_in, n_out
+    cdef const floating* a_prev = X + first * net.sizes[0]
+    cdef floating* a
+    for l in range(net.n_layers):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        a = acts_out[l] + first * n_out
+        gemm(False, False, <int> n_rows, n_out, n_in, <floating> 1, a_prev, n_in,
+             params + net.coef_offset[l], n_out, <floating> 0, a, n_out)
+        bias_activation(net.hidden if l < net.n_layers - 1 else IDENTITY, a,
+                        params + net.intercept_offset[l], n_rows, n_out)
+        a_prev = a
+
+
+cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
+                         floating** acts_out, int n_threads) noexcept nogil:
+    """acts_out[l] (n_rows, sizes[l + 1]) <- activations of layer l; the last one holds the output logits.
+
+    X: (n_rows, sizes[0]). Row blocks go through all layers independently, one thread each.
+    """
+    cdef Py_ssize_t block, first
+    for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
+                        use_threads_if=use_threads(n_threads, n_rows * net.macs_per_row)):
+        first = block * ROW_BLOCK
+        forward_rows(net, params, X, first, min(<Py_ssize_t> ROW_BLOCK, n_rows - first), acts_out)
+
+
+cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
+                      floating* sums_out) noexcept nogil:
+    """sums_out (n_cols,) <- column sums of the (n_rows, n_cols) block a (leading dimension lda), in row order."""
+    cdef Py_ssize_t i, j
+    for j in range(n_cols):
+        sums_out[j] = 0
+    for i in range(n_rows):
+        for j in range(n_cols):
+            sums_out[j] += a[i * lda + j]
+
+
+cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t ld,
+                      floating* out) noexcept nogil:
+    """out <- scale * w over an (n_rows, n_cols) block with leading dimension ld."""
+    cdef Py_ssize_t i, j
+    for i in range(n_rows):
+        for j in range(n_cols):
+            out[i * ld + j] = scale * w[i * ld + j]
+
+
+cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:
+    """sum(w ** 2) accumulated in double, serially, for a fixed order."""
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for i in range(n):
+        total += <double> w[i] * w[i]
+    return total
+
+
+cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
+                     const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
+                     floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
+                     floating* grad_out, int n_threads) noexcept nogil:
+    """Objective and its gradient, given the activations `forward_logits` left in `acts`.
+
+    objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = weight_sum.
+    delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l]; db[l] = sum_rows delta[l];
+    delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]).
+    delta_a, delta_b: (n_rows * widest non-input layer) scratch each; row_loss: (n_rows,) scratch;
+    grad_out: (n_params,), fully overwritten. Weight gradients split over column blocks (each entry's sum
+    over rows stays in one BLAS call), delta propagation over row blocks.
+    """
+    cdef int l, n_in, n_out
+    cdef Py_ssize_t block, first, count, i
+    cdef const floating* a_prev
+    cdef const floating* W
+    cdef floating* dW
+    cdef floating* delta = delta_a
+    cdef floating* other = delta_b
+    cdef floating* swap
+    cdef floating beta = 1 if alpha != 0 else 0
+    cdef floating alpha_scaled = <floating> (alpha / weight_sum)
+    cdef double data_loss = 0, sumsq = 0
+    cdef int last = net.n_layers - 1
+    cdef bint threaded = use_threads(n_threads, n_rows * net.macs_per_row)
+    cdef const floating* weights
+
+    for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
+                        use_threads_if=threaded):
+        first = block * ROW_BLOCK
+        weights = NULL if sample_weight == NULL else sample_weight + first
+        loss_and_delta(net.output, acts[last] + first * net.sizes[last + 1], Y + first * net.sizes[last + 1],
+                       weights, 1.0 / weight_sum, delta + first * net.sizes[last + 1], row_loss + first,
+                       min(<Py_ssize_t> ROW_BLOCK, n_rows - first), net.sizes[last + 1])
+    for i in range(n_rows):
+        data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
+
+    for l in range(last, -1, -1):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        a_prev = X if l == 0 else acts[l - 1]
+        W = params + net.coef_offset[l]
+        dW = grad_out + net.coef_offset[l]
+        if alpha != 0:
+            sumsq += sum_of_squares(W, <Py_ssize_t> n_in * n_out)
+        for block in prange(n_blocks(n_out, COL_BLOCK), schedule="static", num_threads=n_threads,
+                            use_threads_if=threaded):
+            first = block * COL_BLOCK
+            count = min(<Py_ssize_t> COL_BLOCK, n_out - first)
+            if alpha != 0:
+                scaled_copy(W + first, alpha_scaled, n_in, count, n_out, dW + first)
+            gemm(True, False, n_in, <int> count, <int> n_rows, <floating> 1, a_prev, n_in, delta + first, n_out,
+                 beta, dW + first, n_out)
+            column_sums(delta + first, n_rows, count, n_out, grad_out + net.intercept_offset[l] + first)
+        if l > 0:
+            for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
+                                use_threads_if=threaded):
+                first = block * ROW_BLOCK
+                count = min(<Py_ssize_t> ROW_BLOCK, n_rows - first)
+                gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
+                     <floating> 0, other + first * n_in, n_in)
+                mul_derivative(net.hidden, other + first * n_in, acts[l - 1] + first * n_in, count, n_in)
+            swap = delta
+            delta = other
+            other = swap
+    return data_loss / weight_sum + 0.5 * alpha * sumsq / weight_sum
+
+
+cdef class CoreNet:
+    """The layout of one network, and batch passes over a flat parameter buffer.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int, length n_layers + 1, each >= 1
+    hidden : int, an `Activation` code; output : int, an `Output` code
+    """
+
+    def __cinit__(self, layer_sizes, int hidden, int output):
+        cdef int l
+        cdef int n_layers = len(layer_sizes) - 1
+        cdef Py_ssize_t offset = 0
+        self.layer_sizes = tuple(int(s) for s in layer_sizes)
+        self.layout.n_layers = n_layers
+        self.layout.hidden = <Activation> hidden
+        self.layout.output = <Output> output
+        self.layout.sizes = <int*> malloc((n_layers + 1) * sizeof(int))
+        self.layout.coef_offset = <Py_ssize_t*> malloc(n_layers * sizeof(Py_ssize_t))
+        self.layout.intercept_offset = <Py_ssize_t*> malloc(n_layers * sizeof(Py_ssize_t))
+        if not (self.layout.sizes and self.layout.coef_offset and self.layout.intercept_offset):
+            raise MemoryError()
+        for l in range(n_layers + 1):
+            self.layout.sizes[l] = layer_sizes[l]
+        for l in range(n_layers):
+            self.layout.coef_offset[l] = offset
+            offset += <Py_ssize_t> layer_sizes[l] * layer_sizes[l + 1]
+        for l in range(n_layers):
+            self.layout.intercept_offset[l] = offset
+            offset += layer_sizes[l + 1]
+        self.layout.n_params = offset
+        self.layout.macs_per_row = offset - sum(layer_sizes[1:])
+
+    def __dealloc__(self):
+        free(self.layout.sizes)
+        free(self.layout.coef_offset)
+        free(self.layout.intercept_offset)
+
+    @property
+    def n_params(self):
+        return self.layout.n_params
+
+    def forward(self, const floating[::1] params, const floating[:, ::1] X, int n_threads):
+        """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features)."""
+        cdef Py_ssize_t n = X.shape[0]
+        cdef int width = max(self.layer_sizes[1:])
+        cdef int n_layers = self.layout.n_layers
+        dtype = np.float32 if floating is float else np.float64
+        # Two ping-pong buffers for the hidden layers; the last layer writes straight into the result.
+        cdef floating[:, ::1] work = np.empty((2, n * width), dtype=dtype)
+        result = np.empty((n, self.layer_sizes[n_layers]), dtype=dtype)
+        cdef floating[:, ::1] out = result
+        cdef floating** acts = <floating**> malloc(n_layers * sizeof(floating*))
+        if acts == NULL:
+            raise MemoryError()
+        try:
+            for l in range(n_layers - 1):
+                acts[l] = &work[l % 2, 0]
+            acts[n_layers - 1] = &out[0, 0]
+            with nogil:
+                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, n_threads)
+                output_activation(self.layout.output, &out[0, 0], n, self.layout.sizes[n_layers])
+        finally:
+            free(acts)
+        return result
+
+    def loss_and_grad(self, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+                      sample_weight, double weight_sum, double alpha, floating[::1] grad_out, int n_threads):
+        """Objective at `params`; writes its gradient into grad_out (n_params,).
+
+        X: (n_samples, n_features); Y: (n_samples, n_outputs); sample_weight: (n_samples,) or None, with
+        weight_sum its sum (n_samples when None).
+        """
+        cdef Py_ssize_t n = X.shape[0]
+        cdef int n_layers = self.layout.n_layers
+        cdef int width = max(self.layer_sizes[1:])
+        cdef Py_ssize_t n_acts = sum(self.layer_sizes[1:])
+        dtype = np.float32 if floating is float else np.float64
+        cdef floating[::1] act_buf = np.empty(n * n_acts, dtype=dtype)
+        cdef floating[:, ::1] deltas = np.empty((2, n * width), dtype=dtype)
+        cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
+        cdef const floating[::1] sw
+        cdef const floating* sw_ptr = NULL
+        cdef double loss
+        cdef Py_ssize_t offset = 0
+        if sample_weight is not None:
+            sw = sample_weight
+            sw_ptr = &sw[0]
+        cdef floating** acts = <floating**> malloc(n_layers * sizeof(floating*))
+        if acts == NULL:
+            raise MemoryError()
+        try:
+            for l in range(n_layers):
+                acts[l] = &act_buf[offset]
+                offset += n * self.layout.sizes[l + 1]
+            with nogil:
+                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, n_threads)
+                loss = backward(&self.layout, &params[0], &X[0, 0], &Y[0, 0], sw_ptr, n, weight_sum, alpha,
+                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], n_threads)
+        finally:
+            free(acts)
+        return loss

@@ -1,0 +1,163 @@
+"""Argument checks shared by the public API.
+
+The compiled core runs without bounds checks, so everything it is given is checked here first: shapes,
+dtypes, finiteness and target domains. Each failure is a TypeError or ValueError that names the argument.
+"""
+
+import numbers
+
+import numpy as np
+
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+ACTIVATION_ALIASES = {"sigmoid": "logistic"}
+OUTPUTS = ("identity", "logistic", "softmax", "exp")
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# BLAS takes 32-bit dimensions.
+MAX_DIM = 2**31 - 1
+
+
+def check_int(name, value, minimum=None):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(name, value, minimum=None, *, inclusive=True):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and (value < minimum or (not inclusive and value == minimum)):
+        raise ValueError(f"{name} must be {'>=' if inclusive else '>'} {minimum}, got {value}")
+    return value
+
+
+def check_choice(name, value, options, aliases=None):
+    aliases = aliases or {}
+    if not isinstance(value, str) or (value not in options and value not in aliases):
+        known = ", ".join(repr(o) for o in (*options, *aliases))
+        raise ValueError(f"{name} must be one of {known}; got {value!r}")
+    return aliases.get(value, value)
+
+
+def check_layer_sizes(layer_sizes):
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+        raise TypeError(f"layer_sizes must be a sequence of integers, got {layer_sizes!r}")
+    if len(layer_sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least an input and an output size, got {list(layer_sizes)}")
+    sizes = tuple(check_int(f"layer_sizes[{i}]", s, minimum=1) for i, s in enumerate(layer_sizes))
+    if max(sizes) > MAX_DIM:
+        raise ValueError(f"layer_sizes entries must be < 2**31, got {max(sizes)}")
+    return sizes
+
+
+def check_dtype(dtype):
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if resolved not in DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def check_n_threads(n_threads):
+    if n_threads is None:
+        return None
+    return check_int("n_threads", n_threads, minimum=1)
+
+
+def check_random_state(seed):
+    """A numpy RandomState from None (the global one), an int seed, or a RandomState (used as is).
+
+    This is scikit-learn's convention; it is repeated here so that `import fastbp` does not import sklearn.
+    """
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise TypeError(f"random_state must be None, an int or a numpy RandomState, got {seed!r}")
+
+
+def _as_numeric_array(name, value):
+    try:
+        import scipy.sparse
+
+        if scipy.sparse.issparse(value):
+            raise TypeError(f"{name} is a sparse matrix; pass a dense array (for example {name}.toarray())")
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        pass
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - ragged lists and the like
+        raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got an array of dtype {arr.dtype}")
+    return arr
+
+
+def _cast_finite(name, arr, dtype):
+    with np.errstate(over="ignore"):  # an overflowing cast is reported below, by name
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        detail = "" if not np.isfinite(arr).all() else f" after conversion to {dtype} (values too large)"
+        raise ValueError(f"{name} contains NaN or infinity{detail}")
+    return out
+
+
+def check_X(X, n_features, dtype, name="X"):
+    """X as a C-contiguous (n_samples, n_features) array of `dtype`; copies only when it must."""
+    arr = _as_numeric_array(name, X)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got an array of shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples (shape {arr.shape})")
+    if arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but the network expects {n_features}")
+    if arr.shape[0] > MAX_DIM:
+        raise ValueError(f"{name} has {arr.shape[0]} samples; at most 2**31 - 1 are supported per call")
+    return _cast_finite(name, arr, dtype)
+
+
+def check_Y(Y, n_samples, n_outputs, output, dtype, name="Y"):
+    """Y as a C-contiguous (n_samples, n_outputs) array of `dtype`, checked against the output's domain."""
+    arr = _as_numeric_array(name, Y)
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_outputs); got an array of shape {arr.shape}")
+    if arr.shape != (n_samples, n_outputs):
+        raise ValueError(f"{name} has shape {arr.shape}, expected ({n_samples}, {n_outputs}) to match X and the network")
+    arr = _cast_finite(name, arr, dtype)
+    if output == "logistic" and ((arr < 0).any() or (arr > 1).any()):
+        raise ValueError(f"{name} must lie in [0, 1] for output='logistic' (binary cross-entropy)")
+    if output == "exp" and (arr < 0).any():
+        raise ValueError(f"{name} must be >= 0 for output='exp' (Poisson loss)")
+    if output == "softmax":
+        tol = np.sqrt(np.finfo(dtype).eps) * n_outputs
+        if (arr < 0).any() or (np.abs(arr.sum(axis=1, dtype=np.float64) - 1) > tol).any():
+            raise ValueError(
+                f"{name} rows must be one-hot or probabilities (non-negative, summing to 1) for output='softmax'"
+            )
+    return arr
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """(weights or None, their sum); None means unit weights with sum n_samples."""
+    if sample_weight is None:
+        return None, float(n_samples)
+    arr = _as_numeric_array("sample_weight", sample_weight)
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},) to match X; got {arr.shape}")
+    arr = _cast_finite("sample_weight", arr, dtype)
+    if (arr < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    total = float(arr.sum(dtype=np.float64))
+    if total <= 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return arr, total

@@ -1,0 +1,49 @@
+"""`gradcheck`: hold an analytic gradient to finite differences of the loss."""
+
+import numpy as np
+
+
+def gradcheck(net, X, Y, sample_weight=None, alpha=0.0, step=None, floor=None):
+    """Largest relative error between `net.loss_and_grad` and central differences of `net.loss`.
+
+    The differences use the fourth-order central stencil
+    (-f(p+2h) + 8 f(p+h) - 8 f(p-h) + f(p-2h)) / 12h on a float64 copy of the network (same backend), so
+    they are accurate to about 1e-12 and a float32 network is judged against the true gradient.
+
+    Parameters
+    ----------
+    net : fastbp.MLP
+    X, Y, sample_weight, alpha : as for `MLP.loss_and_grad`
+    step : float, default=None
+        h relative to max(1, |p_i|); default 1e-3.
+    floor : float, default=None
+        Entries are compared relative to max(|analytic|, |numeric|, floor * max(1, max|numeric|)), so entries
+        near zero are judged absolutely. Default 1e-6 for float64 networks, 1e-3 for float32.
+
+    Returns
+    -------
+    float : max_i |analytic_i - numeric_i| / max(|analytic_i|, |numeric_i|, floor scale)
+    """
+    step = 1e-3 if step is None else float(step)
+    if floor is None:
+        floor = 1e-6 if net.dtype == np.float64 else 1e-3
+    _, analytic = net.loss_and_grad(X, Y, sample_weight, alpha)
+    probe = net.copy(dtype=np.float64)
+    X64 = np.asarray(X, dtype=np.float64)
+    Y64 = np.asarray(Y, dtype=np.float64)
+    sw64 = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+
+    def loss_at(i, value):
+        probe.params[i] = value
+        return probe.loss(X64, Y64, sw64, alpha)
+
+    numeric = np.empty(probe.n_params)
+    for i, p in enumerate(probe.params.copy()):
+        h = step * max(1.0, abs(p))
+        numeric[i] = (-loss_at(i, p + 2 * h) + 8 * loss_at(i, p + h) - 8 * loss_at(i, p - h)
+                      + loss_at(i, p - 2 * h)) / (12 * h)
+        probe.params[i] = p
+    analytic = analytic.astype(np.float64)
+    scale = floor * max(1.0, float(np.abs(numeric).max()))
+    denominator = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), scale)
+    return float(np.max(np.abs(analytic - numeric) / denominator))

@@ -1,0 +1,197 @@
+"""`MLP`: a multilayer perceptron whose parameters live in one flat buffer.
+
+The model validates and converts its inputs here, then hands whole batches to a backend: the compiled
+core (`backend="cython"`, the default) or the NumPy reference (`backend="numpy"`). Per-layer `coefs` and
+`intercepts` are views into `params`, so optimizers, savers and reducers can work on the flat buffer.
+"""
+
+import numpy as np
+
+from fastbp import _validation as v
+from fastbp import reference
+from fastbp._threads import single_threaded_blas
+
+try:
+    from fastbp._core._network import CoreNet
+    from fastbp._core._openmp_helpers import max_threads
+except ImportError as exc:  # pragma: no cover - exercised only by a broken install
+    raise ImportError(
+        "fastbp's compiled core (fastbp._core) could not be imported. fastbp does not fall back to NumPy: "
+        "install it with `pip install .` (which compiles the core) or from a wheel. "
+        f"Original error: {exc}"
+    ) from exc
+
+BACKENDS = ("cython", "numpy")
+# Codes of the compiled core's enums (fastbp/_core/_activations.pxd and _losses.pxd).
+_ACTIVATION_CODES = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
+_OUTPUT_CODES = {"identity": 0, "logistic": 1, "softmax": 2, "exp": 3}
+
+
+def resolve_n_threads(n_threads):
+    """Threads for the core's OpenMP loops: `n_threads`, or OpenMP's default (OMP_NUM_THREADS, threadpoolctl)."""
+    return max_threads() if n_threads is None else n_threads
+
+
+class MLP:
+    """A fully connected network trained by backpropagation.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, input first: ``[n_features, hidden..., n_outputs]``, each >= 1.
+    activation : {"logistic", "sigmoid", "tanh", "relu", "identity"}, default="logistic"
+        Hidden-layer activation ("sigmoid" is an alias of "logistic").
+    output : {"logistic", "softmax", "identity", "exp"}, default="logistic"
+        Output activation with its loss: binary cross-entropy, cross-entropy, half squared error, or half
+        Poisson deviance (scikit-learn's ``out_activation_`` names).
+    dtype : {"float64", "float32"}, default="float64"
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds the initial weights exactly as scikit-learn's MLP does (Glorot-uniform, factor 2 for logistic
+        and 6 otherwise, each layer's coefficients then intercepts), so equal seeds give equal weights.
+    backend : {"cython", "numpy"}, default="cython"
+    n_threads : int or None, default=None
+        OpenMP threads of the compiled core; None uses OpenMP's default (all cores, or OMP_NUM_THREADS).
+        Results do not depend on it.
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        Every weight and bias; modify it in place (``net.params[:] = ...``) to set them.
+    coefs : list of ndarray, views of shape (layer_sizes[l], layer_sizes[l + 1])
+    intercepts : list of ndarray, views of shape (layer_sizes[l + 1],)
+    """
+
+    def __init__(self, layer_sizes, activation="logistic", output="logistic", dtype="float64",
+                 random_state=None, backend="cython", n_threads=None):
+        self.layer_sizes = v.check_layer_sizes(layer_sizes)
+        self.activation = v.check_choice("activation", activation, v.HIDDEN_ACTIVATIONS, v.ACTIVATION_ALIASES)
+        self.output = v.check_choice("output", output, v.OUTPUTS)
+        if self.output == "softmax" and self.layer_sizes[-1] < 2:
+            raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
+        self.dtype = v.check_dtype(dtype)
+        self.backend = v.check_choice("backend", backend, BACKENDS)
+        self.n_threads = v.check_n_threads(n_threads)
+        self._core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES[self.output])
+        self._params = np.zeros(self._core.n_params, dtype=self.dtype)
+        self.coefs, self.intercepts = self.unflatten(self._params)
+        self.initialize(random_state)
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def n_params(self):
+        return self._params.size
+
+    @property
+    def n_features(self):
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self):
+        return self.layer_sizes[-1]
+
+    def __repr__(self):
+        return (f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, output={self.output!r}, "
+                f"dtype={self.dtype.name!r}, backend={self.backend!r})")
+
+    def initialize(self, random_state=None):
+        """Draw fresh weights in place, in scikit-learn's order and with its bounds."""
+        rng = v.check_random_state(random_state)
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for W, b in zip(self.coefs, self.intercepts):
+            fan_in, fan_out = W.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+            b[...] = rng.uniform(-bound, bound, fan_out)
+        return self
+
+    def copy(self, dtype=None, backend=None):
+        """An independent model with the same architecture and weights (cast to `dtype` if given)."""
+        other = MLP(self.layer_sizes, self.activation, self.output, dtype or self.dtype, 0,
+                    backend or self.backend, self.n_threads)
+        other.params[...] = self.params
+        return other
+
+    def unflatten(self, flat):
+        """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers."""
+        flat = np.asarray(flat)
+        if flat.shape != (self._core.n_params,):
+            raise ValueError(f"flat must have shape ({self._core.n_params},), got {flat.shape}")
+        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        coefs, intercepts, offset = [], [], 0
+        for n_in, n_out in pairs:
+            coefs.append(flat[offset:offset + n_in * n_out].reshape(n_in, n_out))
+            offset += n_in * n_out
+        for _, n_out in pairs:
+            intercepts.append(flat[offset:offset + n_out])
+            offset += n_out
+        return coefs, intercepts
+
+    # --- computation --------------------------------------------------------------------------------------
+
+    def _threads(self):
+        return resolve_n_threads(self.n_threads)
+
+    def _check_X(self, X):
+        return v.check_X(X, self.n_features, self.dtype)
+
+    def forward(self, X):
+        """Output activations y_hat, shape (n_samples, n_outputs), for X of shape (n_samples, n_features)."""
+        X = self._check_X(X)
+        if self.backend == "numpy":
+            return reference.forward(self.coefs, self.intercepts, X, self.activation, self.output)
+        with single_threaded_blas():
+            return self._core.forward(self._params, X, self._threads())
+
+    def predict(self, X):
+        """Predictions: 0/1 labels for "logistic" (threshold 0.5), the class index (n_samples,) for
+        "softmax", and y_hat itself for "identity" and "exp"."""
+        y_hat = self.forward(X)
+        if self.output == "logistic":
+            return (y_hat > 0.5).astype(np.intp)
+        if self.output == "softmax":
+            return np.argmax(y_hat, axis=1)
+        return y_hat
+
+    def _check_batch(self, X, Y, sample_weight, alpha):
+        X = self._check_X(X)
+        Y = v.check_Y(Y, X.shape[0], self.n_outputs, self.output, self.dtype)
+        sample_weight, weight_sum = v.check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        alpha = v.check_float("alpha", alpha, minimum=0.0)
+        return X, Y, sample_weight, weight_sum, alpha
+
+    def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0):
+        """Objective and its gradient at the current parameters.
+
+        objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = sum_i w_i.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        Y : array-like of shape (n_samples, n_outputs), or (n_samples,) for one output
+        sample_weight : array-like of shape (n_samples,), non-negative, default=None (unit weights)
+        alpha : float >= 0, default=0.0
+            L2 penalty on the coefficients (not the intercepts), scaled as in scikit-learn.
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray of shape (n_params,), laid out like `params` (see `unflatten`).
+        """
+        X, Y, sample_weight, weight_sum, alpha = self._check_batch(X, Y, sample_weight, alpha)
+        if self.backend == "numpy":
+            loss, coef_grads, intercept_grads = reference.loss_and_grad(
+                self.coefs, self.intercepts, X, Y, self.activation, self.output, sample_weight, alpha)
+            grad = np.concatenate([g.ravel() for g in coef_grads + intercept_grads])
+            return loss, grad
+        grad = np.empty_like(self._params)
+        with single_threaded_blas():
+            loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
+                                            self._threads())
+        return loss, grad
+
+    def loss(self, X, Y, sample_weight=None, alpha=0.0):
+        """The objective of `loss_and_grad`, without its gradient."""
+        return self.loss_and_grad(X, Y, sample_weight, alpha)[0]
