@@ -103,10 +103,15 @@ class BuildExt(build_ext):
         # show_config() reports these flags; a generated header carries them into the helper module.
         include_dir = os.path.join(self.build_temp, "fastbp_generated")
         os.makedirs(include_dir, exist_ok=True)
-        flag_text = " ".join(cflags + lflags).replace("\\", "\\\\").replace('"', '\\"')
-        with open(os.path.join(include_dir, "fastbp_build.h"), "w") as f:
-            f.write(f'#define FASTBP_BUILD_FLAGS "{flag_text}"\n')
-            f.write(f"#define FASTBP_DEBUG_BUILD {int(debug)}\n")
+        flag_text = f"compile: {' '.join(cflags)}; link: {' '.join(lflags) or '-'}".replace("\\", "\\\\").replace('"', '\\"')
+        header = f'#define FASTBP_BUILD_FLAGS "{flag_text}"\n#define FASTBP_DEBUG_BUILD {int(debug)}\n'
+        header_path = os.path.join(include_dir, "fastbp_build.h")
+        previous = open(header_path).read() if os.path.exists(header_path) else None
+        if previous != header:
+            # Different switches than the last build in this tree: sources are unchanged, so force a rebuild.
+            self.force = True
+            with open(header_path, "w") as f:
+                f.write(header)
 
         for ext in self.extensions:
             ext.extra_compile_args = cflags + list(ext.extra_compile_args)
@@ -128,7 +133,11 @@ def _extensions():
     extensions = [
         Extension(f"fastbp._core.{name}", [f"src/fastbp/_core/{name}.pyx"]) for name in CORE_MODULES
     ]
-    return cythonize(extensions, compiler_directives=directives, include_path=["src"], nthreads=os.cpu_count() or 1)
+    # Debug and release C sources live apart: cythonize regenerates a .c file only when its .pyx changes,
+    # not when the directives do.
+    build_dir = os.path.join("build", "cython-debug" if debug else "cython")
+    return cythonize(extensions, compiler_directives=directives, include_path=["src"], build_dir=build_dir,
+                     nthreads=os.cpu_count() or 1)
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

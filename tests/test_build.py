@@ -38,6 +38,7 @@ def test_build_flags_never_include_host_specific_or_unsafe_math():
     assert "-march=native" not in flags
     assert "-ffast-math" not in flags
     assert "-O3" in flags or _openmp_helpers.debug_build()
+    assert ("-O0" in flags) == _openmp_helpers.debug_build()
 
 
 def test_show_config_reports_blas(capsys):

@@ -22,6 +22,16 @@ cdef inline double xlogy(double x, double y) noexcept nogil:
     return 0.0 if x == 0 else x * log(y)
 
 
+cdef inline double row_max(const floating* z, Py_ssize_t k) noexcept nogil:
+    # Softmax subtracts the row maximum so every exp() is at most 1.
+    cdef Py_ssize_t j
+    cdef double zmax = z[0]
+    for j in range(1, k):
+        if z[j] > zmax:
+            zmax = z[j]
+    return zmax
+
+
 cdef inline double row_loss_delta(Output output, const floating* z, const floating* y, floating* delta,
                                   Py_ssize_t k) noexcept nogil:
     """Loss of one row from its logits z (k,); writes y_hat - y into delta (k,)."""
@@ -32,11 +42,8 @@ cdef inline double row_loss_delta(Output output, const floating* z, const floati
             loss += log1pexp(z[j]) - y[j] * z[j]
             delta[j] = <floating> (sigmoid(z[j]) - y[j])
     elif output == OUT_SOFTMAX:
-        # Subtract the row maximum so exp() <= 1; log-sum-exp = zmax + log(sum exp(z - zmax)).
-        zmax = z[0]
-        for j in range(1, k):
-            if z[j] > zmax:
-                zmax = z[j]
+        # log-sum-exp = zmax + log(sum exp(z - zmax))
+        zmax = row_max(z, k)
         total = 0
         for j in range(k):
             total += exp(z[j] - zmax)
@@ -91,10 +98,7 @@ cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ss
             for j in range(n_cols):
                 row[j] = <floating> exp(row[j])
         else:
-            zmax = row[0]
-            for j in range(1, n_cols):
-                if row[j] > zmax:
-                    zmax = row[j]
+            zmax = row_max(row, n_cols)
             total = 0
             for j in range(n_cols):
                 row[j] = <floating> exp(row[j] - zmax)
