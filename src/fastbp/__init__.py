@@ -8,5 +8,6 @@ from fastbp._version import __version__
 from fastbp.config import show_config
 from fastbp.gradcheck import gradcheck
 from fastbp.network import MLP
+from fastbp.optim import SGD, Adam
 
-__all__ = ["MLP", "gradcheck", "show_config", "__version__"]
+__all__ = ["MLP", "SGD", "Adam", "gradcheck", "show_config", "__version__"]
