@@ -37,6 +37,9 @@ class _Optimizer:
         """Forget the state (velocities, moments, step count)."""
         self._state = None
 
+    def _learning_rate(self, override):
+        return self.learning_rate if override is None else v.check_float("learning_rate", override, 0.0)
+
 
 class SGD(_Optimizer):
     """Stochastic gradient descent with momentum, as scikit-learn's MLP does it.
@@ -67,7 +70,7 @@ class SGD(_Optimizer):
     def step(self, params, grad, learning_rate=None):
         """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
         grad = _check_buffers(params, grad)
-        lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
+        lr = self._learning_rate(learning_rate)
         state, _ = self._state_for(params, ("velocity",))
         _optim.sgd_update(params, grad, state["velocity"], lr, self.momentum, self.nesterov)
 
@@ -107,7 +110,7 @@ class Adam(_Optimizer):
     def step(self, params, grad, learning_rate=None):
         """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
         grad = _check_buffers(params, grad)
-        lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
+        lr = self._learning_rate(learning_rate)
         state, created = self._state_for(params, ("m", "v"))
         self.t = 1 if created else self.t + 1
         step_size = lr * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
