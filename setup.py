@@ -103,7 +103,8 @@ class BuildExt(build_ext):
         # show_config() reports these flags; a generated header carries them into the helper module.
         include_dir = os.path.join(self.build_temp, "fastbp_generated")
         os.makedirs(include_dir, exist_ok=True)
-        flag_text = f"compile: {' '.join(cflags)}; link: {' '.join(lflags) or '-'}".replace("\\", "\\\\").replace('"', '\\"')
+        flag_text = f"compile: {' '.join(cflags)}; link: {' '.join(lflags) or '-'}"
+        flag_text = flag_text.replace("\\", "\\\\").replace('"', '\\"')
         header = f'#define FASTBP_BUILD_FLAGS "{flag_text}"\n#define FASTBP_DEBUG_BUILD {int(debug)}\n'
         header_path = os.path.join(include_dir, "fastbp_build.h")
         previous = open(header_path).read() if os.path.exists(header_path) else None

@@ -24,6 +24,7 @@ def _check_buffers(params, grad):
 
 class _Optimizer:
     learning_rate: float
+    _state = None  # dict of flat buffers shaped like the params, made on the first step
 
     def _state_for(self, params, names):
         """(state buffers shaped like params, whether they were just created)."""
@@ -62,7 +63,6 @@ class SGD(_Optimizer):
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
         self.nesterov = bool(nesterov)
-        self._state = None
 
     def __repr__(self):
         return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov})"
@@ -96,7 +96,6 @@ class Adam(_Optimizer):
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
             setattr(self, name, value)
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
-        self._state = None
         self.t = 0
 
     def __repr__(self):
