@@ -5,15 +5,12 @@
 """
 
 import numpy as np
-import pytest
 
 import fastbp
-from workloads import WORKLOADS, make_data
+from workloads import WORKLOADS, make_data, over_workloads
 
 
-@pytest.mark.parametrize("backend", ["cython", "numpy"])
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("workload", list(WORKLOADS))
+@over_workloads
 def test_loss_and_grad(benchmark, workload, dtype, backend):
     sizes, _, batch_size = WORKLOADS[workload]
     X, Y = make_data(workload, dtype)

@@ -1,6 +1,7 @@
 """The benchmark workloads of DESIGN.md section 6: binary, logistic hidden and output layers."""
 
 import numpy as np
+import pytest
 
 # name: (layer sizes, number of rows, batch size)
 WORKLOADS = {
@@ -24,3 +25,11 @@ def make_data(name, dtype, seed=0):
         X = rng.randn(n_rows, sizes[0])
         y = (X[:, : sizes[0] // 2].sum(axis=1) > 0).astype(float)
     return np.ascontiguousarray(X, dtype=dtype), y.reshape(-1, 1).astype(dtype)
+
+
+def over_workloads(benchmark_function):
+    """Parametrize a benchmark over every workload, dtype and backend."""
+    for name, values in (("backend", ["cython", "numpy"]), ("dtype", ["float64", "float32"]),
+                         ("workload", list(WORKLOADS))):
+        benchmark_function = pytest.mark.parametrize(name, values)(benchmark_function)
+    return benchmark_function

@@ -93,3 +93,11 @@ def net_pair(layer_sizes, activation="logistic", output="logistic", dtype=np.flo
     """The same network on the compiled and the NumPy backend."""
     net = fastbp.MLP(layer_sizes, activation, output, dtype=dtype, random_state=seed)
     return net, net.copy(backend="numpy")
+
+
+@pytest.fixture(scope="session")
+def breast_cancer():
+    """(X_train, Y_train, X_test, Y_test): standardised breast-cancer data, targets as (n, 1) floats."""
+    from fastbp.__main__ import load_breast_cancer_split
+
+    return load_breast_cancer_split()

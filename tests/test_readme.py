@@ -1,4 +1,4 @@
-"""The README's API example runs as written."""
+"""The README's Python examples run as written and print what they say."""
 
 import pathlib
 import re
@@ -6,10 +6,16 @@ import re
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_python_example_runs(capsys):
+def test_readme_python_example_runs(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the training example writes its checkpoint to the working directory
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "README.md has no python example"
     for block in blocks:
         exec(compile(block, str(README), "exec"), {})
     printed = capsys.readouterr().out
-    assert float(printed.splitlines()[0]) < 1e-6   # the gradcheck line
+    lines = printed.splitlines()
+    assert float(lines[0]) < 1e-6   # the gradcheck line
+    epochs, reason = lines[-2].split()
+    assert 10 < int(epochs) < 200 and reason == "early_stopping"
+    assert float(lines[-1]) > 0.95   # validation accuracy
+    assert (tmp_path / "best.npz").exists()

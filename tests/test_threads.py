@@ -23,3 +23,23 @@ def test_one_and_two_threads_give_bitwise_identical_results(activation, output, 
     loss2, grad2 = two.loss_and_grad(X, Y, sw, alpha=0.1)
     assert loss1 == loss2
     np.testing.assert_array_equal(grad1, grad2)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_blocked_passes_match_the_reference(activation, dtype, rng):
+    # Work above the threading threshold, so the core cuts it into blocks: columns for the wide layers
+    # (300, 200 units), rows for the narrow one (100 units) and for the loss.
+    from conftest import assert_close, term_magnitudes
+
+    sizes = [40, 300, 100, 200, 3]
+    net = fastbp.MLP(sizes, activation, "softmax", dtype=dtype, random_state=0, n_threads=2)
+    ref = net.copy(backend="numpy")
+    X = rng.randn(130, sizes[0])
+    Y = make_targets("softmax", 130, sizes[-1], rng)
+    sw = rng.rand(130)
+    loss, grad = net.loss_and_grad(X, Y, sw, alpha=0.1)
+    ref_loss, ref_grad = ref.loss_and_grad(X, Y, sw, alpha=0.1)
+    forward_terms, loss_terms, grad_terms = term_magnitudes(net, X, Y, sw, alpha=0.1)
+    assert_close(net.forward(X), ref.forward(X), dtype, "forward", forward_terms)
+    assert_close(loss, ref_loss, dtype, "loss", loss_terms)
+    assert_close(grad, ref_grad, dtype, "grad", grad_terms)

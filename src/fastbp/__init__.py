@@ -5,9 +5,15 @@ missing; scikit-learn is imported only by the parts that need it.
 """
 
 from fastbp._version import __version__
+from fastbp.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from fastbp.config import show_config
 from fastbp.gradcheck import gradcheck
 from fastbp.network import MLP
 from fastbp.optim import SGD, Adam
+from fastbp.persistence import load
+from fastbp.trainer import DivergenceError, History, Trainer
 
-__all__ = ["MLP", "SGD", "Adam", "gradcheck", "show_config", "__version__"]
+__all__ = [
+    "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping", "Checkpoint", "ProgressBar",
+    "DivergenceError", "gradcheck", "load", "show_config", "__version__",
+]

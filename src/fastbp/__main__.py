@@ -1,16 +1,18 @@
 """`python -m fastbp`: train a 30-16-1 logistic network on breast-cancer, on both backends, and compare.
 
-The data ship with scikit-learn (no network). Each epoch is plain minibatch gradient descent on
-`MLP.loss_and_grad`, looped in Python over minibatches; the fused Trainer will replace that loop.
+The data ship with scikit-learn (no network). Training is plain minibatch gradient descent,
+W <- W - lr * dJ/dW, run by `fastbp.Trainer`: one compiled call per epoch on the Cython backend, a Python
+loop over minibatches on the NumPy reference.
 """
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
 from fastbp.network import MLP
+from fastbp.optim import SGD
+from fastbp.trainer import Trainer
 
 
 def load_breast_cancer_split(random_state=0):
@@ -27,20 +29,14 @@ def load_breast_cancer_split(random_state=0):
             scaler.transform(X_test), y_test.reshape(-1, 1).astype(float))
 
 
-def train(net, X, Y, epochs, batch_size, learning_rate, progress=None):
-    """Minibatch gradient descent, W <- W - lr * dJ/dW; returns seconds per epoch (median)."""
-    times = []
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        total = 0.0
-        for lo in range(0, X.shape[0], batch_size):
-            loss, grad = net.loss_and_grad(X[lo:lo + batch_size], Y[lo:lo + batch_size])
-            net.params[:] -= learning_rate * grad
-            total += loss * min(batch_size, X.shape[0] - lo)
-        times.append(time.perf_counter() - start)
-        if progress:
-            progress(epoch, total / X.shape[0], times[-1])
-    return float(np.median(times))
+def train(backend, X, Y, args, verbose):
+    """A trained network and its median seconds per epoch."""
+    net = MLP([30, 16, 1], activation="logistic", output="logistic", dtype=args.dtype, random_state=0,
+              backend=backend)
+    trainer = Trainer(net, SGD(args.learning_rate, momentum=0.0, nesterov=False), batch_size=args.batch_size,
+                      max_epochs=args.epochs, random_state=0, verbose=verbose)
+    history = trainer.fit(X, Y)
+    return net, float(np.median(history.time))
 
 
 def main(argv=None):
@@ -55,23 +51,13 @@ def main(argv=None):
     X_train, Y_train = X_train.astype(args.dtype), Y_train.astype(args.dtype)
     print(f"breast-cancer: {X_train.shape[0]} training and {X_test.shape[0]} held-out samples, "
           f"{X_train.shape[1]} features; network 30-16-1, logistic hidden and output, BCE, "
-          f"batch {args.batch_size}, learning rate {args.learning_rate}, {args.dtype}")
-
-    def progress(epoch, loss, seconds):
-        # One line per epoch, rewritten in place on a terminal; every 10th epoch kept in a log.
-        line = f"  epoch {epoch + 1:4d}/{args.epochs}  loss {loss:.5f}  {seconds * 1e3:7.3f} ms"
-        if sys.stdout.isatty():
-            print("\r" + line, end="\n" if epoch == args.epochs - 1 else "", flush=True)
-        elif epoch % 10 == 9 or epoch == 0:
-            print(line)
+          f"shuffled minibatches of {args.batch_size}, learning rate {args.learning_rate}, {args.epochs} epochs, "
+          f"{args.dtype}")
 
     results = {}
     for backend in ("cython", "numpy"):
-        net = MLP([30, 16, 1], activation="logistic", output="logistic", dtype=args.dtype, random_state=0,
-                  backend=backend)
-        print(f"{backend} backend:")
-        seconds = train(net, X_train, Y_train, args.epochs, args.batch_size, args.learning_rate,
-                        progress if backend == "cython" else None)
+        print(f"{backend} backend:", flush=True)
+        net, seconds = train(backend, X_train, Y_train, args, verbose=1 if backend == "cython" else 0)
         accuracy = float(np.mean(net.predict(X_test) == Y_test))
         results[backend] = (accuracy, seconds)
         print(f"  held-out accuracy {accuracy:.4f}, {seconds * 1e3:.3f} ms per epoch (median)")

@@ -147,17 +147,17 @@ def check_Y(Y, n_samples, n_outputs, output, dtype, name="Y"):
     return arr
 
 
-def check_sample_weight(sample_weight, n_samples, dtype):
+def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
     """(weights or None, their sum); None means unit weights with sum n_samples."""
     if sample_weight is None:
         return None, float(n_samples)
-    arr = _as_numeric_array("sample_weight", sample_weight)
+    arr = _as_numeric_array(name, sample_weight)
     if arr.ndim != 1 or arr.shape[0] != n_samples:
-        raise ValueError(f"sample_weight must have shape ({n_samples},) to match X; got {arr.shape}")
-    arr = _cast_finite("sample_weight", arr, dtype)
+        raise ValueError(f"{name} must have shape ({n_samples},) to match X; got {arr.shape}")
+    arr = _cast_finite(name, arr, dtype)
     if (arr < 0).any():
-        raise ValueError("sample_weight must be non-negative")
+        raise ValueError(f"{name} must be non-negative")
     total = float(arr.sum(dtype=np.float64))
     if total <= 0:
-        raise ValueError("sample_weight must have a positive sum")
+        raise ValueError(f"{name} must have a positive sum")
     return arr, total

@@ -114,6 +114,12 @@ class MLP:
         other.params[...] = self.params
         return other
 
+    def save(self, path):
+        """Write the architecture and weights to `path` (.npz, no pickle); read back with `fastbp.load`."""
+        from fastbp.persistence import save
+
+        save(self, path)
+
     def unflatten(self, flat):
         """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers."""
         flat = np.asarray(flat)

@@ -9,7 +9,8 @@ callable) lives with whoever drives the training.
 import numpy as np
 
 from fastbp import _validation as v
-from fastbp._core import _optim
+from fastbp import reference
+from fastbp._core import _epoch, _optim
 
 
 def _check_buffers(params, grad):
@@ -23,20 +24,29 @@ def _check_buffers(params, grad):
 
 
 class _Optimizer:
-    learning_rate: float
-    _state = None  # dict of flat buffers shaped like the params, made on the first step
+    """State lives on flat buffers shaped like one model's params, made at the first step for that model.
 
-    def _state_for(self, params, names):
-        """(state buffers shaped like params, whether they were just created)."""
+    An optimizer holds the state of one model: reuse it to continue training that model, not another one.
+    """
+
+    learning_rate: float
+    state_names: tuple  # names of the state buffers, in the order the compiled epoch takes them
+    _state = None
+    t = 0  # steps taken since the state was made (Adam's bias correction uses it)
+
+    def state_for(self, params):
+        """The state buffers for params, created as zeros (and the step count reset) if they do not match."""
         state = self._state
-        if state is None or state[names[0]].shape != params.shape or state[names[0]].dtype != params.dtype:
-            self._state = {name: np.zeros_like(params) for name in names}
-            return self._state, True
-        return state, False
+        first = self.state_names[0]
+        if state is None or state[first].shape != params.shape or state[first].dtype != params.dtype:
+            self.reset()
+            self._state = {name: np.zeros_like(params) for name in self.state_names}
+        return self._state
 
     def reset(self):
         """Forget the state (velocities, moments, step count)."""
         self._state = None
+        self.t = 0
 
     def _learning_rate(self, override):
         return self.learning_rate if override is None else v.check_float("learning_rate", override, 0.0)
@@ -64,6 +74,8 @@ class SGD(_Optimizer):
             raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
         self.nesterov = bool(nesterov)
 
+    state_names = ("velocity",)
+
     def __repr__(self):
         return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov})"
 
@@ -71,8 +83,18 @@ class SGD(_Optimizer):
         """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
         grad = _check_buffers(params, grad)
         lr = self._learning_rate(learning_rate)
-        state, _ = self._state_for(params, ("velocity",))
-        _optim.sgd_update(params, grad, state["velocity"], lr, self.momentum, self.nesterov)
+        velocity = self.state_for(params)["velocity"]
+        self.t += 1
+        _optim.sgd_update(params, grad, velocity, lr, self.momentum, self.nesterov)
+
+    def _reference_step(self, params, grad, learning_rate):
+        velocity = self.state_for(params)["velocity"]
+        self.t += 1
+        reference.sgd_step(params, grad, velocity, learning_rate, self.momentum, self.nesterov)
+
+    def _epoch_settings(self):
+        return dict(optimizer=_epoch.SGD, momentum=self.momentum, nesterov=self.nesterov, beta_1=0.0,
+                    beta_2=0.0, epsilon=0.0)
 
 
 class Adam(_Optimizer):
@@ -96,22 +118,29 @@ class Adam(_Optimizer):
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
             setattr(self, name, value)
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
-        self.t = 0
+
+    state_names = ("m", "v")
 
     def __repr__(self):
         return (f"Adam(learning_rate={self.learning_rate}, beta_1={self.beta_1}, beta_2={self.beta_2}, "
                 f"epsilon={self.epsilon})")
 
-    def reset(self):
-        super().reset()
-        self.t = 0
-
     def step(self, params, grad, learning_rate=None):
         """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
         grad = _check_buffers(params, grad)
         lr = self._learning_rate(learning_rate)
-        state, created = self._state_for(params, ("m", "v"))
-        self.t = 1 if created else self.t + 1
+        state = self.state_for(params)
+        self.t += 1
         step_size = lr * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         _optim.adam_update(params, grad, state["m"], state["v"], float(step_size), self.beta_1, self.beta_2,
                            self.epsilon)
+
+    def _reference_step(self, params, grad, learning_rate):
+        state = self.state_for(params)
+        self.t += 1
+        reference.adam_step(params, grad, state["m"], state["v"], self.t, learning_rate, self.beta_1,
+                            self.beta_2, self.epsilon)
+
+    def _epoch_settings(self):
+        return dict(optimizer=_epoch.ADAM, momentum=0.0, nesterov=False, beta_1=self.beta_1,
+                    beta_2=self.beta_2, epsilon=self.epsilon)

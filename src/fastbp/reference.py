@@ -127,3 +127,50 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=Non
             delta = (delta @ coefs[l].T) * DERIVATIVES[activation](a_prev)
     coef_grads = [g.astype(X.dtype, copy=False) for g in coef_grads]
     return loss, coef_grads, intercept_grads
+
+
+# --- optimizers: scikit-learn's update formulas, in place on flat buffers ---------------------------------
+
+
+def sgd_step(params, grad, velocity, learning_rate, momentum, nesterov):
+    """velocity <- momentum velocity - lr grad; params += velocity, or with Nesterov the look-ahead step."""
+    velocity[...] = momentum * velocity - learning_rate * grad
+    if nesterov:
+        params += momentum * velocity - learning_rate * grad
+    else:
+        params += velocity
+
+
+def adam_step(params, grad, m, v, t, learning_rate, beta_1, beta_2, epsilon):
+    """Adam's t-th step (t >= 1), with the bias correction folded into the step size."""
+    m[...] = beta_1 * m + (1 - beta_1) * grad
+    v[...] = beta_2 * v + (1 - beta_2) * grad**2
+    step_size = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    params += -step_size * m / (np.sqrt(v) + epsilon)
+
+
+# --- one epoch of minibatch training ----------------------------------------------------------------------
+
+
+def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha, activation, output, step):
+    """Minibatch steps over the rows of X in `order` (or in place order when None).
+
+    `step(grad)` applies the optimizer to the flat gradient (coefficients first, then intercepts), updating
+    the arrays in `coefs` and `intercepts` in place. A minibatch whose sample weights are all zero is
+    skipped. Returns (rows_done, loss_sum, finite): loss_sum adds each minibatch objective times its size,
+    and the epoch stops at the first non-finite objective, before its update.
+    """
+    n_samples = X.shape[0]
+    loss_sum = 0.0
+    for first in range(0, n_samples, batch_size):
+        rows = slice(first, first + batch_size) if order is None else order[first:first + batch_size]
+        w = None if sample_weight is None else sample_weight[rows]
+        if w is not None and not w.sum(dtype=np.float64) > 0:
+            continue
+        loss, coef_grads, intercept_grads = loss_and_grad(coefs, intercepts, X[rows], Y[rows], activation,
+                                                          output, w, alpha)
+        if not np.isfinite(loss):
+            return first, loss_sum, False
+        loss_sum += loss * X[rows].shape[0]
+        step(np.concatenate([g.ravel() for g in coef_grads + intercept_grads]))
+    return n_samples, loss_sum, True

@@ -1,5 +1,5 @@
 from cython cimport floating
-from libc.math cimport exp, tanh
+from libc.math cimport exp, expf, fabs, fabsf, tanh
 
 # Hidden activations. Each forward sits beside its derivative, and the derivative is written in terms of
 # the activation's *output* a = f(z), which is what the backward pass keeps (no second buffer for z).
@@ -19,9 +19,20 @@ cdef inline double sigmoid(double z) noexcept nogil:
     return e / (1.0 + e)
 
 
+cdef inline floating hidden_sigmoid(floating z) noexcept nogil:
+    # The same stable form in the layer's own precision: expf for float32 layers costs a fraction of exp,
+    # and hidden activations need no more than float32 accuracy there. e = exp(-|z|) never overflows.
+    cdef floating e
+    if floating is float:
+        e = expf(-fabsf(z))
+    else:
+        e = exp(-fabs(z))
+    return (1 if z >= 0 else e) / (1 + e)
+
+
 cdef inline floating activate(Activation act, floating z) noexcept nogil:
     if act == LOGISTIC:
-        return <floating> sigmoid(z)
+        return hidden_sigmoid(z)
     if act == TANH:
         return <floating> tanh(z)
     if act == RELU:
@@ -39,8 +50,8 @@ cdef inline floating derivative(Activation act, floating a) noexcept nogil:
     return 1
 
 
-cdef void bias_activation(Activation act, floating* z, const floating* bias,
-                          Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept nogil
+cdef void bias_activation(Activation act, floating* z, const floating* bias, Py_ssize_t n_rows,
+                          Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil
 
-cdef void mul_derivative(Activation act, floating* delta, const floating* a,
-                         Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept nogil
+cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_ssize_t n_rows,
+                         Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil

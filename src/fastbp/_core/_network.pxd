@@ -7,6 +7,7 @@ from fastbp._core._losses cimport Output
 # Work is cut into blocks whose shapes depend only on the data, never on the thread count: every BLAS call
 # and every loop is the same whatever the number of threads, so results are bitwise identical for any
 # n_threads. Threads take whole blocks; BLAS runs single-threaded inside them (the Python layer sets that).
+# A pass too small to be worth threads (`split_work`) is one whole-batch block, with fewer BLAS calls.
 cdef enum:
     ROW_BLOCK = 32    # rows per block: forward, loss and delta propagation
     COL_BLOCK = 64    # output columns per block: weight and bias gradients

@@ -16,41 +16,63 @@ import numpy as np
 from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
 from fastbp._core._blas cimport gemm
 from fastbp._core._losses cimport loss_and_delta, output_activation
-from fastbp._core._openmp_helpers cimport use_threads
+from fastbp._core._openmp_helpers cimport split_work, use_threads
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
     return (n + block - 1) // block
 
 
-cdef void forward_rows(const Layout* net, const floating* params, const floating* X, Py_ssize_t first,
-                       Py_ssize_t n_rows, floating** acts_out) noexcept nogil:
-    """Rows first .. first + n_rows of every layer: A[l] = f(A[l-1] W[l] + b[l]); the last layer keeps logits."""
-    cdef int l, n_in, n_out
-    cdef const floating* a_prev = X + first * net.sizes[0]
-    cdef floating* a
-    for l in range(net.n_layers):
-        n_in = net.sizes[l]
-        n_out = net.sizes[l + 1]
-        a = acts_out[l] + first * n_out
-        gemm(False, False, <int> n_rows, n_out, n_in, <floating> 1, a_prev, n_in,
-             params + net.coef_offset[l], n_out, <floating> 0, a, n_out)
-        bias_activation(net.hidden if l < net.n_layers - 1 else IDENTITY, a,
-                        params + net.intercept_offset[l], n_rows, n_out)
-        a_prev = a
+cdef inline bint column_blocks(int n_out) noexcept nogil:
+    # Split a layer over blocks of output columns when it is wide: each block then packs only its own
+    # panel of W, where row blocks would each repack all of W (for a batch of 128 rows and a 784 x 256 W,
+    # that repacking cost float32 more than the products). Narrow layers split over rows instead.
+    return n_out >= 2 * COL_BLOCK
+
+
+cdef void layer_block(const Layout* net, const floating* params, int l, const floating* a_prev,
+                      floating* a_out, Py_ssize_t first_row, Py_ssize_t n_rows, Py_ssize_t first_col,
+                      Py_ssize_t n_cols) noexcept nogil:
+    """Block (rows first_row.., columns first_col..) of A[l] = f(A[l-1] W[l] + b[l]); the last layer keeps
+    its logits. a_prev: (batch, sizes[l]); a_out: (batch, sizes[l + 1])."""
+    cdef int n_in = net.sizes[l]
+    cdef int n_out = net.sizes[l + 1]
+    cdef floating* block = a_out + first_row * n_out + first_col
+    gemm(False, False, <int> n_rows, <int> n_cols, n_in, <floating> 1, a_prev + first_row * n_in, n_in,
+         params + net.coef_offset[l] + first_col, n_out, <floating> 0, block, n_out)
+    bias_activation(net.hidden if l < net.n_layers - 1 else IDENTITY, block,
+                    params + net.intercept_offset[l] + first_col, n_rows, n_cols, n_out)
 
 
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
                          floating** acts_out, int n_threads) noexcept nogil:
     """acts_out[l] (n_rows, sizes[l + 1]) <- activations of layer l; the last one holds the output logits.
 
-    X: (n_rows, sizes[0]). Row blocks go through all layers independently, one thread each.
+    X: (n_rows, sizes[0]). Layer by layer, each split over column or row blocks (see `column_blocks`).
     """
     cdef Py_ssize_t block, first
-    for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
-                        use_threads_if=use_threads(n_threads, n_rows * net.macs_per_row)):
-        first = block * ROW_BLOCK
-        forward_rows(net, params, X, first, min(<Py_ssize_t> ROW_BLOCK, n_rows - first), acts_out)
+    cdef int l, n_out
+    cdef Py_ssize_t work = n_rows * net.macs_per_row
+    cdef bint split = split_work(work)
+    cdef bint threaded = use_threads(n_threads, work)
+    cdef const floating* a_prev = X
+    for l in range(net.n_layers):
+        n_out = net.sizes[l + 1]
+        if not split:
+            layer_block(net, params, l, a_prev, acts_out[l], 0, n_rows, 0, n_out)
+        elif column_blocks(n_out):
+            for block in prange(n_blocks(n_out, COL_BLOCK), schedule="static", num_threads=n_threads,
+                                use_threads_if=threaded):
+                first = block * COL_BLOCK
+                layer_block(net, params, l, a_prev, acts_out[l], 0, n_rows, first,
+                            min(<Py_ssize_t> COL_BLOCK, n_out - first))
+        else:
+            for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
+                                use_threads_if=threaded):
+                first = block * ROW_BLOCK
+                layer_block(net, params, l, a_prev, acts_out[l], first, min(<Py_ssize_t> ROW_BLOCK, n_rows - first),
+                            0, n_out)
+        a_prev = acts_out[l]
 
 
 cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
@@ -108,15 +130,18 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
     cdef double data_loss = 0, sumsq = 0
     cdef int last = net.n_layers - 1
     cdef bint threaded = use_threads(n_threads, n_rows * net.macs_per_row)
+    cdef bint split = split_work(n_rows * net.macs_per_row)
+    cdef Py_ssize_t rows = ROW_BLOCK if split else n_rows
+    cdef Py_ssize_t cols
     cdef const floating* weights
 
-    for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
+    for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
                         use_threads_if=threaded):
-        first = block * ROW_BLOCK
+        first = block * rows
         weights = NULL if sample_weight == NULL else sample_weight + first
         loss_and_delta(net.output, acts[last] + first * net.sizes[last + 1], Y + first * net.sizes[last + 1],
                        weights, 1.0 / weight_sum, delta + first * net.sizes[last + 1], row_loss + first,
-                       min(<Py_ssize_t> ROW_BLOCK, n_rows - first), net.sizes[last + 1])
+                       min(rows, n_rows - first), net.sizes[last + 1])
     for i in range(n_rows):
         data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
 
@@ -128,23 +153,34 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
         dW = grad_out + net.coef_offset[l]
         if alpha != 0:
             sumsq += sum_of_squares(W, <Py_ssize_t> n_in * n_out)
-        for block in prange(n_blocks(n_out, COL_BLOCK), schedule="static", num_threads=n_threads,
+        cols = COL_BLOCK if split else n_out
+        for block in prange(n_blocks(n_out, cols), schedule="static", num_threads=n_threads,
                             use_threads_if=threaded):
-            first = block * COL_BLOCK
-            count = min(<Py_ssize_t> COL_BLOCK, n_out - first)
+            first = block * cols
+            count = min(cols, n_out - first)
             if alpha != 0:
                 scaled_copy(W + first, alpha_scaled, n_in, count, n_out, dW + first)
             gemm(True, False, n_in, <int> count, <int> n_rows, <floating> 1, a_prev, n_in, delta + first, n_out,
                  beta, dW + first, n_out)
             column_sums(delta + first, n_rows, count, n_out, grad_out + net.intercept_offset[l] + first)
-        if l > 0:
-            for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
+        if l > 0 and split and column_blocks(n_in):
+            # delta[l-1][:, cols] = delta[l] W[l][cols, :]^T: blocks of W's rows, as in the forward pass.
+            for block in prange(n_blocks(n_in, COL_BLOCK), schedule="static", num_threads=n_threads,
                                 use_threads_if=threaded):
-                first = block * ROW_BLOCK
-                count = min(<Py_ssize_t> ROW_BLOCK, n_rows - first)
+                first = block * COL_BLOCK
+                count = min(<Py_ssize_t> COL_BLOCK, n_in - first)
+                gemm(False, True, <int> n_rows, <int> count, n_out, <floating> 1, delta, n_out, W + first * n_out,
+                     n_out, <floating> 0, other + first, n_in)
+                mul_derivative(net.hidden, other + first, acts[l - 1] + first, n_rows, count, n_in)
+        elif l > 0:
+            for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
+                                use_threads_if=threaded):
+                first = block * rows
+                count = min(rows, n_rows - first)
                 gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
                      <floating> 0, other + first * n_in, n_in)
-                mul_derivative(net.hidden, other + first * n_in, acts[l - 1] + first * n_in, count, n_in)
+                mul_derivative(net.hidden, other + first * n_in, acts[l - 1] + first * n_in, count, n_in, n_in)
+        if l > 0:
             swap = delta
             delta = other
             other = swap

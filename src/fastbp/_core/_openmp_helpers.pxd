@@ -1,5 +1,6 @@
 # The one place that knows whether OpenMP was compiled in. Kernels take `n_threads` and call
-# `use_threads(n_threads, work)` to decide whether a loop is large enough to be worth the threads.
+# `use_threads(n_threads, work)` to decide whether a loop is large enough to be worth the threads, and
+# `split_work(work)` to decide whether to cut it into blocks at all.
 
 cdef extern from *:
     """
@@ -26,5 +27,11 @@ cdef extern from *:
 cdef enum:
     MIN_PARALLEL_WORK = 1 << 20
 
+cdef inline bint split_work(Py_ssize_t work) noexcept nogil:
+    # Whether a pass is cut into blocks for threads at all. It depends on the work only, never on the
+    # thread count, so the blocks (and the results) are the same for any n_threads; below the threshold
+    # one whole-batch block saves BLAS calls.
+    return work >= MIN_PARALLEL_WORK
+
 cdef inline bint use_threads(int n_threads, Py_ssize_t work) noexcept nogil:
-    return FASTBP_OPENMP_ENABLED and n_threads > 1 and work >= MIN_PARALLEL_WORK
+    return FASTBP_OPENMP_ENABLED and n_threads > 1 and split_work(work)

@@ -1,0 +1,208 @@
+"""One training epoch in one call: every minibatch's gather, forward, backward and optimizer update in C.
+
+`Epoch` owns the workspaces of one fit (batch buffers, activations, deltas, the gradient), allocated once
+when it is built, so nothing is allocated while an epoch runs. `Epoch.run` takes the flat parameter and
+optimizer-state buffers and releases the GIL for the whole epoch. Minibatches follow `order` (the epoch's
+permutation of the rows, gathered into the batch buffers) or, without one, are read in place from X.
+The caller (`fastbp.trainer`) validates every array first; this module trusts shapes, dtypes and values.
+"""
+
+from cython cimport floating
+from libc.math cimport isfinite, pow, sqrt
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+import numpy as np
+
+from fastbp._core._network cimport CoreNet, Layout, backward, forward_logits
+from fastbp._core._optim cimport adam_step, sgd_step
+
+cdef enum OptimizerKind:
+    OPT_SGD = 0
+    OPT_ADAM = 1
+
+# The kinds, for the Python layer.
+SGD = OPT_SGD
+ADAM = OPT_ADAM
+
+
+cdef struct Update:
+    # The optimizer of a fit and its fixed hyperparameters (the learning rate comes per epoch).
+    int kind
+    double momentum
+    bint nesterov
+    double beta_1
+    double beta_2
+    double epsilon
+
+
+cdef struct Progress:
+    # Where an epoch ended: rows trained on, the sum of minibatch objectives weighted by minibatch size
+    # (scikit-learn's epoch loss before it divides by n_samples), the optimizer's step count, and whether every
+    # minibatch objective was finite (the epoch stops at the first one that is not).
+    Py_ssize_t rows_done
+    double loss_sum
+    long long t
+    bint finite
+
+
+cdef inline const floating* gather(const floating* src, const Py_ssize_t* order, Py_ssize_t first,
+                                   Py_ssize_t count, Py_ssize_t width, floating* buffer_out) noexcept nogil:
+    """Rows order[first:first + count] of src (n, width), copied into buffer_out (count, width); or, without
+    an order, a pointer to rows first .. first + count of src itself."""
+    cdef Py_ssize_t i
+    if order == NULL:
+        return src + first * width
+    for i in range(count):
+        memcpy(buffer_out + i * width, src + order[first + i] * width, width * sizeof(floating))
+    return buffer_out
+
+
+cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X, const floating* Y,
+                         const floating* sample_weight, const Py_ssize_t* order, Py_ssize_t n_rows,
+                         Py_ssize_t batch_size, double alpha, Update update, double learning_rate,
+                         floating* state_a, floating* state_b, long long t, floating* batch_X,
+                         floating* batch_Y, floating* batch_w, floating** acts, floating* delta_a,
+                         floating* delta_b, double* row_loss, floating* grad, int n_threads) noexcept nogil:
+    """Minibatch steps over rows 0 .. n_rows of X (n_rows, sizes[0]), Y (n_rows, n_outputs) and
+    sample_weight (n_rows,) or NULL, in the order `order` (n_rows,) or NULL. state_a/state_b: SGD's
+    velocity (state_b unused) or Adam's m and v, each (n_params,)."""
+    cdef Progress progress
+    cdef Py_ssize_t first, count, i
+    cdef int n_in = net.sizes[0]
+    cdef int n_out = net.sizes[net.n_layers]
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* wb
+    cdef double weight_sum, loss, step_size
+    progress.rows_done = 0
+    progress.loss_sum = 0
+    progress.t = t
+    progress.finite = True
+    first = 0
+    while first < n_rows:
+        count = min(batch_size, n_rows - first)
+        xb = gather(X, order, first, count, n_in, batch_X)
+        yb = gather(Y, order, first, count, n_out, batch_Y)
+        wb = NULL if sample_weight == NULL else gather(sample_weight, order, first, count, 1, batch_w)
+        weight_sum = count
+        if wb != NULL:
+            weight_sum = 0
+            for i in range(count):
+                weight_sum += wb[i]
+        # A minibatch whose weights are all zero carries no information (and 0/0 gradients): skip it.
+        if weight_sum > 0:
+            forward_logits(net, params, xb, count, acts, n_threads)
+            loss = backward(net, params, xb, yb, wb, count, weight_sum, alpha, acts, delta_a, delta_b,
+                            row_loss, grad, n_threads)
+            if not isfinite(loss):
+                progress.finite = False
+                return progress
+            progress.loss_sum += loss * count
+            progress.t += 1
+            if update.kind == OPT_SGD:
+                sgd_step(params, grad, state_a, net.n_params, <floating> learning_rate,
+                         <floating> update.momentum, update.nesterov)
+            else:
+                step_size = (learning_rate * sqrt(1 - pow(update.beta_2, <double> progress.t))
+                             / (1 - pow(update.beta_1, <double> progress.t)))
+                adam_step(params, grad, state_a, state_b, net.n_params, step_size,
+                          <floating> update.beta_1, <floating> (1 - update.beta_1), <floating> update.beta_2,
+                          <floating> (1 - update.beta_2), <floating> update.epsilon)
+        first += count
+        progress.rows_done = first
+    return progress
+
+
+cdef class Epoch:
+    """The workspaces and fixed settings of one fit; `run` trains one epoch.
+
+    Parameters
+    ----------
+    net : CoreNet
+    batch_size : int >= 1 (at most the number of training rows)
+    dtype : numpy float32 or float64 dtype of the model
+    alpha : L2 penalty; optimizer : SGD or ADAM; momentum, nesterov (SGD); beta_1, beta_2, epsilon (Adam)
+    n_threads : OpenMP threads for the core's blocks
+    """
+    cdef CoreNet net
+    cdef readonly Py_ssize_t batch_size
+    cdef Update update
+    cdef double alpha
+    cdef int n_threads
+    cdef object batch_X, batch_Y, batch_w, act_buf, deltas, row_loss, grad
+    cdef Py_ssize_t* act_offset
+    cdef void** acts
+
+    def __cinit__(self, CoreNet net, Py_ssize_t batch_size, dtype, double alpha, int optimizer, double momentum,
+                  bint nesterov, double beta_1, double beta_2, double epsilon, int n_threads):
+        cdef const Layout* layout = &net.layout
+        cdef int l
+        cdef Py_ssize_t offset = 0
+        self.net = net
+        self.batch_size = batch_size
+        self.alpha = alpha
+        self.n_threads = n_threads
+        self.update.kind = optimizer
+        self.update.momentum = momentum
+        self.update.nesterov = nesterov
+        self.update.beta_1 = beta_1
+        self.update.beta_2 = beta_2
+        self.update.epsilon = epsilon
+        width = max(net.layer_sizes[1:])
+        self.batch_X = np.empty(batch_size * net.layer_sizes[0], dtype=dtype)
+        self.batch_Y = np.empty(batch_size * layout.sizes[layout.n_layers], dtype=dtype)
+        self.batch_w = np.empty(batch_size, dtype=dtype)
+        self.act_buf = np.empty(batch_size * sum(net.layer_sizes[1:]), dtype=dtype)
+        self.deltas = np.empty((2, batch_size * width), dtype=dtype)
+        self.row_loss = np.empty(batch_size, dtype=np.float64)
+        self.grad = np.empty(layout.n_params, dtype=dtype)
+        self.act_offset = <Py_ssize_t*> malloc(layout.n_layers * sizeof(Py_ssize_t))
+        self.acts = <void**> malloc(layout.n_layers * sizeof(void*))
+        if self.act_offset == NULL or self.acts == NULL:
+            raise MemoryError()
+        for l in range(layout.n_layers):
+            self.act_offset[l] = offset
+            offset += batch_size * layout.sizes[l + 1]
+
+    def __dealloc__(self):
+        free(self.act_offset)
+        free(self.acts)
+
+    def run(self, floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y, sample_weight,
+            order, floating[::1] state_a, floating[::1] state_b, double learning_rate, long long t):
+        """Train one epoch in place on params (n_params,) and the optimizer state (n_params,) each.
+
+        X: (n_rows, n_features); Y: (n_rows, n_outputs); sample_weight: (n_rows,) or None; order: (n_rows,)
+        intp permutation of the rows, or None for rows in order; t: the optimizer's step count so far.
+        Returns (rows_done, loss_sum, t, finite): see `Progress`.
+        """
+        cdef const Layout* layout = &self.net.layout
+        cdef floating[::1] batch_X = self.batch_X
+        cdef floating[::1] batch_Y = self.batch_Y
+        cdef floating[::1] batch_w = self.batch_w
+        cdef floating[::1] act_buf = self.act_buf
+        cdef floating[:, ::1] deltas = self.deltas
+        cdef double[::1] row_loss = self.row_loss
+        cdef floating[::1] grad = self.grad
+        cdef const floating[::1] sw
+        cdef const floating* sw_ptr = NULL
+        cdef const Py_ssize_t[::1] idx
+        cdef const Py_ssize_t* order_ptr = NULL
+        cdef floating** acts = <floating**> self.acts
+        cdef Progress progress
+        cdef int l
+        if sample_weight is not None:
+            sw = sample_weight
+            sw_ptr = &sw[0]
+        if order is not None:
+            idx = order
+            order_ptr = &idx[0]
+        for l in range(layout.n_layers):
+            acts[l] = &act_buf[self.act_offset[l]]
+        with nogil:
+            progress = epoch_loop(layout, &params[0], &X[0, 0], &Y[0, 0], sw_ptr, order_ptr, X.shape[0],
+                                  self.batch_size, self.alpha, self.update, learning_rate, &state_a[0],
+                                  &state_b[0], t, &batch_X[0], &batch_Y[0], &batch_w[0], acts, &deltas[0, 0],
+                                  &deltas[1, 0], &row_loss[0], &grad[0], self.n_threads)
+        return progress.rows_done, progress.loss_sum, progress.t, bool(progress.finite)

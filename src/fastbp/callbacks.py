@@ -1,0 +1,238 @@
+"""Callbacks: code the Trainer runs around epochs, and the common ones built in.
+
+The protocol is three optional methods; any object with at least one of them is a callback:
+
+- ``on_train_begin(trainer)``: at the start of every ``fit``;
+- ``on_epoch_end(trainer, epoch, logs)``: after each epoch is complete and recorded in the history
+  (``epoch`` counts from 0 over the trainer's life; ``logs`` is that epoch's history record). Returning True
+  stops training after this epoch;
+- ``on_train_end(trainer)``: when ``fit`` ends by running out of epochs, by a stop, or by an interruption
+  (not when it raises).
+
+Built in: `EarlyStopping`, `Checkpoint` (best weights to disk) and `ProgressBar` (what ``verbose`` shows).
+"""
+
+import sys
+
+import numpy as np
+
+from fastbp import _validation as v
+from fastbp.persistence import check_path, save
+
+# Quantities a callback can monitor, and whether higher is better.
+MONITORS = {"loss": False, "val_loss": False, "val_score": True}
+METHODS = ("on_train_begin", "on_epoch_end", "on_train_end")
+
+
+def check_callbacks(callbacks):
+    if callbacks is None:
+        return ()
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list or tuple of callbacks, got {type(callbacks).__name__}")
+    for i, callback in enumerate(callbacks):
+        if not any(callable(getattr(callback, name, None)) for name in METHODS):
+            raise TypeError(f"callbacks[{i}] ({callback!r}) has none of the methods {', '.join(METHODS)}")
+    return tuple(callbacks)
+
+
+def call(callback, name, *args):
+    method = getattr(callback, name, None)
+    return method(*args) if callable(method) else None
+
+
+class Callback:
+    """Optional base class; override the methods you need."""
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        return False
+
+    def on_train_end(self, trainer):
+        pass
+
+
+def _check_monitor(monitor):
+    return v.check_choice("monitor", monitor, ("auto", *MONITORS))
+
+
+def _resolve_monitor(monitor, trainer, owner):
+    """'auto' is the validation score when the fit has validation data, the training loss otherwise."""
+    has_validation = trainer.has_validation
+    if monitor == "auto":
+        return "val_score" if has_validation else "loss"
+    if monitor.startswith("val_") and not has_validation:
+        raise ValueError(f"{owner} monitors {monitor!r}, which needs validation data: pass validation_data "
+                         "to fit or set the Trainer's validation_fraction")
+    return monitor
+
+
+class _BestTracker:
+    """The best value of a monitored quantity so far."""
+
+    def _start(self, trainer, owner):
+        self.monitor_ = _resolve_monitor(self.monitor, trainer, owner)
+        self.higher_is_better = MONITORS[self.monitor_]
+        if self.best is None:
+            self.best = -np.inf if self.higher_is_better else np.inf
+
+    def _is_better(self, value):
+        return value > self.best if self.higher_is_better else value < self.best
+
+
+class EarlyStopping(Callback, _BestTracker):
+    """Stop when the monitored quantity stops improving; scikit-learn's rule, exactly.
+
+    An epoch counts as no improvement when its value is not better than the best so far by more than
+    `tol` (loss > best - tol; score < best + tol). Training stops when more than `n_iter_no_change`
+    consecutive epochs show no improvement, i.e. at the (n_iter_no_change + 1)-th. The counters survive
+    successive fits of one trainer, so a continued fit goes on from where the last stopped.
+
+    Parameters
+    ----------
+    monitor : {"auto", "loss", "val_loss", "val_score"}, default="auto"
+        "auto" monitors the validation score when there is validation data, the training loss otherwise.
+        The training loss is the epoch's mean minibatch objective, taken while the weights change.
+    n_iter_no_change : int >= 1, default=10
+    tol : float >= 0, default=1e-4
+    restore_best_weights : bool, default=False
+        When training ends (not when it raises), put back the weights of the best epoch. With
+        monitor="val_score" the initial weights count as the best until an epoch beats them, as in
+        scikit-learn.
+
+    Attributes
+    ----------
+    best : float or None; best_epoch : int or None; n_no_improvement : int; stopped : bool
+    """
+
+    def __init__(self, monitor="auto", n_iter_no_change=10, tol=1e-4, restore_best_weights=False):
+        self.monitor = _check_monitor(monitor)
+        self.n_iter_no_change = v.check_int("n_iter_no_change", n_iter_no_change, minimum=1)
+        self.tol = v.check_float("tol", tol, minimum=0.0)
+        if not isinstance(restore_best_weights, (bool, np.bool_)):
+            raise TypeError(f"restore_best_weights must be a bool, got {restore_best_weights!r}")
+        self.restore_best_weights = bool(restore_best_weights)
+        self.reset()
+
+    def reset(self):
+        """Forget the best value, the saved weights and the no-improvement count."""
+        self.best = None
+        self.best_epoch = None
+        self.best_params = None
+        self.n_no_improvement = 0
+        self.stopped = False
+
+    def __repr__(self):
+        return (f"EarlyStopping(monitor={self.monitor!r}, n_iter_no_change={self.n_iter_no_change}, "
+                f"tol={self.tol}, restore_best_weights={self.restore_best_weights})")
+
+    def on_train_begin(self, trainer):
+        self._start(trainer, "EarlyStopping")
+        self.stopped = False
+        if self.restore_best_weights and self.best_params is None:
+            self.best_params = trainer.net.params.copy()
+
+    def plateau(self, trainer, epoch, logs):
+        """Record this epoch's value; True when the no-improvement count exceeds n_iter_no_change."""
+        value = logs[self.monitor_]
+        if self.higher_is_better:
+            no_improvement = value < self.best + self.tol
+        else:
+            no_improvement = value > self.best - self.tol
+        self.n_no_improvement = self.n_no_improvement + 1 if no_improvement else 0
+        if self._is_better(value):
+            self.best = value
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_params[...] = trainer.net.params
+        return self.n_no_improvement > self.n_iter_no_change
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.stopped = self.plateau(trainer, epoch, logs)
+        return self.stopped
+
+    def on_train_end(self, trainer):
+        if self.restore_best_weights and self.best_params is not None:
+            trainer.net.params[...] = self.best_params
+
+
+class Checkpoint(Callback, _BestTracker):
+    """Save the model to `path` (see `fastbp.persistence`) whenever the monitored quantity improves.
+
+    Load it back with ``fastbp.load(path)``.
+
+    Parameters
+    ----------
+    path : path-like of the .npz file to write (its directory must exist)
+    monitor : {"auto", "loss", "val_loss", "val_score"}, default="auto"
+    """
+
+    def __init__(self, path, monitor="auto"):
+        self.path = check_path("path", path)
+        self.monitor = _check_monitor(monitor)
+        self.best = None
+        self.best_epoch = None
+
+    def __repr__(self):
+        return f"Checkpoint({self.path!r}, monitor={self.monitor!r})"
+
+    def on_train_begin(self, trainer):
+        self._start(trainer, "Checkpoint")
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = logs[self.monitor_]
+        if self._is_better(value):
+            self.best = value
+            self.best_epoch = epoch
+            save(trainer.net, self.path)
+        return False
+
+
+def _format_logs(logs):
+    parts = [f"loss {logs['loss']:.6f}"]
+    for key in ("val_loss", "val_score"):
+        if key in logs:
+            parts.append(f"{key} {logs[key]:.6f}")
+    parts.append(f"lr {logs['learning_rate']:.3g}")
+    parts.append(f"{logs['time'] * 1e3:.2f} ms")
+    return "  ".join(parts)
+
+
+class ProgressBar(Callback):
+    """Per-epoch progress: a tqdm bar when tqdm is installed, else (or with plain=True) one line per epoch.
+
+    The Trainer adds one when ``verbose >= 1``; ``verbose >= 2`` asks for plain lines.
+    """
+
+    def __init__(self, plain=False, file=None):
+        self.plain = bool(plain)
+        self.file = file
+        self._bar = None
+
+    def on_train_begin(self, trainer):
+        self._total = trainer.max_epochs
+        self._done = 0
+        if not self.plain:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                self.plain = True
+            else:
+                self._bar = tqdm(total=self._total, unit="epoch", file=self.file, leave=True)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self._done += 1
+        if self._bar is not None:
+            self._bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self._bar.update(1)
+        else:
+            width = len(str(self._total))
+            print(f"epoch {epoch + 1:{width}d} ({self._done}/{self._total})  {_format_logs(logs)}",
+                  file=self.file or sys.stdout, flush=True)
+        return False
+
+    def on_train_end(self, trainer):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

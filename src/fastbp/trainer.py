@@ -1,0 +1,448 @@
+"""`Trainer`: minibatch training of an `MLP`, one compiled call per epoch.
+
+Python does what happens once per epoch: draw the shuffle, pick the learning rate, keep a snapshot to fall
+back on, evaluate validation data, record the history and run callbacks. On the Cython backend each epoch
+(every minibatch's gather, forward, backward and optimizer update) is one call into `fastbp._core._epoch`
+with the GIL released; on the NumPy backend it is the plain loop `fastbp.reference.train_epoch`.
+
+scikit-learn's MLP is the specification for everything it also does: its shuffling order, epoch loss,
+learning-rate schedules and no-improvement rule, so the drop-in estimators can follow its trajectories.
+"""
+
+import math
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from fastbp import _validation as v
+from fastbp import reference
+from fastbp._core._epoch import Epoch
+from fastbp._threads import single_threaded_blas
+from fastbp.callbacks import EarlyStopping, ProgressBar, call, check_callbacks
+from fastbp.network import MLP, resolve_n_threads
+from fastbp.optim import SGD, _Optimizer
+
+SCHEDULES = ("constant", "invscaling", "adaptive")
+# scikit-learn's adaptive schedule stops instead of dividing once the rate is this small.
+MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+
+
+class DivergenceError(FloatingPointError, ValueError):
+    """Training produced a non-finite loss or weights. A ValueError too, as scikit-learn raises."""
+
+
+class History:
+    """Per-epoch records of a trainer, in order, across all its fits.
+
+    Each record is a dict with "epoch" (from 0), "loss" (mean minibatch objective of the epoch),
+    "learning_rate", "time" (seconds of the training pass), and with validation data "val_loss" (data loss,
+    no penalty) and "val_score" (accuracy for logistic and softmax outputs, R^2 otherwise).
+    ``history["loss"]`` or ``history.loss`` gives one key as a list; ``history.records`` the dicts.
+    """
+
+    def __init__(self):
+        self.records = []
+
+    def append(self, logs):
+        self.records.append(dict(logs))
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, key):
+        if not any(key in record for record in self.records) and key not in ("epoch", "loss", "learning_rate",
+                                                                             "time"):
+            raise KeyError(f"no {key!r} in the history (keys: {sorted(self.keys())})")
+        return [record.get(key, np.nan) for record in self.records]
+
+    def __getattr__(self, key):
+        if key.startswith("_") or key == "records":
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError as exc:
+            raise AttributeError(str(exc)) from None
+
+    def keys(self):
+        keys = {}
+        for record in self.records:
+            keys.update(dict.fromkeys(record))
+        return list(keys)
+
+    def __repr__(self):
+        last = f", last={self.records[-1]}" if self.records else ""
+        return f"History(epochs={len(self)}{last})"
+
+
+def _score(net, X, Y, sample_weight):
+    """Validation score, as scikit-learn's MLP scores: accuracy for classification outputs, R^2 otherwise."""
+    from sklearn.metrics import accuracy_score, r2_score
+
+    y_hat = net.forward(X)
+    if not np.isfinite(y_hat).all():
+        return np.nan
+    if net.output == "logistic":
+        return float(accuracy_score(Y > 0.5, y_hat > 0.5, sample_weight=sample_weight))
+    if net.output == "softmax":
+        return float(accuracy_score(Y.argmax(axis=1), y_hat.argmax(axis=1), sample_weight=sample_weight))
+    return float(r2_score(Y, y_hat, sample_weight=sample_weight))
+
+
+class Trainer:
+    """Minibatch training of an `MLP` with an SGD or Adam optimizer.
+
+    Parameters
+    ----------
+    net : MLP
+        The model; trained in place.
+    optimizer : SGD or Adam, default=None (``SGD()``)
+        Holds its state (velocity, moments) between fits: a second ``fit`` continues where the first ended.
+    batch_size : int >= 1, default=32
+        Rows per minibatch; larger than the data means full batches. The last minibatch may be smaller.
+    max_epochs : int >= 1, default=200
+        Epochs per call to ``fit``.
+    shuffle : bool, default=True
+        Reshuffle the rows every epoch, as scikit-learn does: the order is a running permutation that starts
+        from the identity at each ``fit`` and is permuted again each epoch by ``random_state.shuffle``.
+    random_state : None, int or numpy.random.RandomState, default=None
+        Draws the shuffles and the ``validation_fraction`` split (the split first). An int seeds a new
+        generator at each ``fit``, as scikit-learn does; a RandomState continues its stream.
+    alpha : float >= 0, default=0.0
+        L2 penalty (DESIGN section 1).
+    schedule : {"constant", "invscaling", "adaptive"} or callable, default="constant"
+        The learning rate per epoch, starting from the optimizer's ``learning_rate`` (lr0):
+        "invscaling" uses lr0 / (t + 1) ** power_t after each epoch, t the number of samples seen;
+        "adaptive" divides the rate by 5 whenever early stopping finds a plateau, and stops once it is
+        at most 1e-6 (it needs ``early_stopping``); a callable is called as ``schedule(epoch)``
+        (epoch from 0) and returns the rate.
+    power_t : float >= 0, default=0.5
+    early_stopping : bool or EarlyStopping, default=False
+        True means ``EarlyStopping()`` (validation score when there is validation data, else training loss).
+    validation_fraction : float in (0, 1) or None, default=None
+        Hold out this fraction of the training data for validation (stratified for a single logistic
+        output, as scikit-learn does), unless ``fit`` gets ``validation_data``.
+    n_threads : int >= 1 or None, default=None
+        OpenMP threads; None uses the model's ``n_threads``, else all cores as OpenMP reports them (so
+        OMP_NUM_THREADS and threadpoolctl limits apply). BLAS runs single-threaded inside the core's
+        blocks. Results do not depend on the thread count.
+    callbacks : sequence of callbacks, default=() (see `fastbp.callbacks`)
+    verbose : int >= 0, default=0
+        1 shows a progress bar (tqdm when installed, else a line per epoch); 2 prints a line per epoch.
+
+    Attributes
+    ----------
+    history : History
+    epoch : int, epochs completed over all fits
+    t : int, samples trained on over all fits (scikit-learn's ``t_``)
+    learning_rate : float, the rate the next epoch uses (for the built-in schedules)
+    stop_reason : str or None, why the last fit ended: "max_epochs", "early_stopping", "callback",
+        "learning_rate" (adaptive rate too small), "interrupted" or "diverged"
+    """
+
+    def __init__(self, net, optimizer=None, batch_size=32, max_epochs=200, shuffle=True, random_state=None,
+                 alpha=0.0, schedule="constant", power_t=0.5, early_stopping=False, validation_fraction=None,
+                 n_threads=None, callbacks=(), verbose=0):
+        if not isinstance(net, MLP):
+            raise TypeError(f"net must be a fastbp.MLP, got {type(net).__name__}")
+        self.net = net
+        optimizer = SGD() if optimizer is None else optimizer
+        if not isinstance(optimizer, _Optimizer):
+            raise TypeError(f"optimizer must be fastbp.SGD or fastbp.Adam, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.batch_size = v.check_int("batch_size", batch_size, minimum=1)
+        self.max_epochs = v.check_int("max_epochs", max_epochs, minimum=1)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+        self.shuffle = bool(shuffle)
+        v.check_random_state(random_state)  # fail now on a bad value; a fresh generator is drawn per fit
+        self.random_state = random_state
+        self.alpha = v.check_float("alpha", alpha, minimum=0.0)
+        if not callable(schedule):
+            schedule = v.check_choice("schedule", schedule, SCHEDULES)
+        self.schedule = schedule
+        self.power_t = v.check_float("power_t", power_t, minimum=0.0)
+        if isinstance(early_stopping, (bool, np.bool_)):
+            early_stopping = EarlyStopping() if early_stopping else None
+        elif not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(f"early_stopping must be a bool or a fastbp.EarlyStopping, got {early_stopping!r}")
+        self.early_stopping = early_stopping
+        if schedule == "adaptive" and early_stopping is None:
+            raise ValueError("schedule='adaptive' lowers the learning rate when early stopping finds a plateau; "
+                             "pass early_stopping=True or an EarlyStopping")
+        if validation_fraction is not None:
+            validation_fraction = v.check_float("validation_fraction", validation_fraction, 0.0, inclusive=False)
+            if validation_fraction >= 1:
+                raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+        self.validation_fraction = validation_fraction
+        self.n_threads = v.check_n_threads(n_threads)
+        self.callbacks = check_callbacks(callbacks)
+        self.verbose = v.check_int("verbose", verbose, minimum=0)
+        self._start_over()
+
+    def _start_over(self):
+        self.history = History()
+        self.epoch = 0
+        self.t = 0
+        self.learning_rate = self.optimizer.learning_rate
+        self.stop_reason = None
+        self.has_validation = False
+
+    def reset(self):
+        """Forget the training so far: history, counters, schedule, early stopping and optimizer state."""
+        self._start_over()
+        self.optimizer.reset()
+        if self.early_stopping is not None:
+            self.early_stopping.reset()
+
+    def __repr__(self):
+        return (f"Trainer({self.net!r}, optimizer={self.optimizer!r}, batch_size={self.batch_size}, "
+                f"max_epochs={self.max_epochs}, schedule={self.schedule!r})")
+
+    # --- data -------------------------------------------------------------------------------------------
+
+    def _check_validation_data(self, validation_data):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise TypeError("validation_data must be a tuple (X_val, Y_val) or (X_val, Y_val, sample_weight_val)")
+        net = self.net
+        X = v.check_X(validation_data[0], net.n_features, net.dtype, name="validation_data[0] (X_val)")
+        Y = v.check_Y(validation_data[1], X.shape[0], net.n_outputs, net.output, net.dtype,
+                      name="validation_data[1] (Y_val)")
+        sw = validation_data[2] if len(validation_data) == 3 else None
+        sw, _ = v.check_sample_weight(sw, X.shape[0], net.dtype, name="validation_data[2] (sample_weight_val)")
+        return X, Y, sw
+
+    def _split(self, X, Y, sample_weight, rng):
+        """Hold out validation_fraction of the rows as scikit-learn's MLP does (train_test_split)."""
+        from sklearn.model_selection import train_test_split
+
+        n_val = math.ceil(self.validation_fraction * X.shape[0])  # train_test_split's rounding
+        if n_val < 2 or n_val >= X.shape[0]:
+            raise ValueError(f"validation_fraction={self.validation_fraction} of {X.shape[0]} samples leaves "
+                             f"{n_val} for validation and {X.shape[0] - n_val} for training; the validation set "
+                             "needs at least 2 and the training set at least 1")
+        stratify = Y if self.net.output == "logistic" and self.net.n_outputs == 1 else None
+        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=rng,
+                                 stratify=stratify)
+        train, val = parts[0::2], parts[1::2]
+        train = [np.ascontiguousarray(a) for a in train] + [None] * (3 - len(train))
+        val = [np.ascontiguousarray(a) for a in val] + [None] * (3 - len(val))
+        return tuple(train), tuple(val)
+
+    # --- schedules --------------------------------------------------------------------------------------
+
+    def _epoch_learning_rate(self):
+        if not callable(self.schedule):
+            return self.learning_rate
+        rate = self.schedule(self.epoch)
+        try:
+            return v.check_float("learning rate", rate, 0.0, inclusive=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"schedule({self.epoch}) returned {rate!r}; a learning rate must be a finite "
+                             "number > 0") from exc
+
+    def _after_epoch_schedule(self):
+        if self.schedule == "invscaling":
+            self.learning_rate = self.optimizer.learning_rate / (self.t + 1) ** self.power_t
+
+    # --- training ---------------------------------------------------------------------------------------
+
+    def fit(self, X, Y, sample_weight=None, validation_data=None):
+        """Train for up to `max_epochs` epochs, continuing from the current weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        Y : array-like of shape (n_samples, n_outputs), or (n_samples,) for one output
+        sample_weight : array-like of shape (n_samples,), non-negative, default=None
+        validation_data : (X_val, Y_val) or (X_val, Y_val, sample_weight_val), default=None
+
+        Returns
+        -------
+        History, with every epoch this trainer has run.
+
+        Raises
+        ------
+        DivergenceError
+            When an epoch gives a non-finite loss or weights; the model and optimizer are back at the end of
+            the last finite epoch, which is in the history.
+
+        A KeyboardInterrupt (Ctrl-C) stops training after the current epoch with a warning; a second one
+        aborts the epoch, putting back the weights of the last completed one.
+        """
+        net = self.net
+        X, Y, sample_weight, _, _ = net._check_batch(X, Y, sample_weight, 0.0)
+        rng = v.check_random_state(self.random_state)
+        if validation_data is not None:
+            if self.validation_fraction is not None:
+                raise ValueError("pass either validation_data to fit or validation_fraction to the Trainer, "
+                                 "not both")
+            validation = self._check_validation_data(validation_data)
+        elif self.validation_fraction is not None:
+            (X, Y, sample_weight), validation = self._split(X, Y, sample_weight, rng)
+        else:
+            validation = None
+        self.has_validation = validation is not None
+
+        callbacks = list(self.callbacks)
+        if self.verbose:
+            callbacks.append(ProgressBar(plain=self.verbose >= 2))
+        if self.early_stopping is not None:
+            self.early_stopping.on_train_begin(self)
+        for callback in callbacks:
+            call(callback, "on_train_begin", self)
+
+        n_threads = resolve_n_threads(self.n_threads if self.n_threads is not None else net.n_threads)
+        runner = _EpochRunner(self, X, Y, sample_weight, rng, n_threads)
+        self.stop_reason = "max_epochs"
+        with _StopOnInterrupt() as interrupt:
+            try:
+                for _ in range(self.max_epochs):
+                    logs = runner.epoch()
+                    if validation is not None:
+                        logs["val_loss"] = net.loss(*validation)
+                        logs["val_score"] = _score(net, *validation)
+                    self.history.append(logs)
+                    if self._end_of_epoch(logs, callbacks) or interrupt.requested:
+                        break
+            except KeyboardInterrupt:
+                interrupt.requested = True
+            if interrupt.requested:
+                self.stop_reason = "interrupted"
+                warnings.warn(f"Training interrupted by the user; stopped with {self.epoch} completed epochs, "
+                              "whose weights the model holds.", RuntimeWarning, stacklevel=2)
+        if self.early_stopping is not None:
+            self.early_stopping.on_train_end(self)
+        for callback in callbacks:
+            call(callback, "on_train_end", self)
+        return self.history
+
+    def _end_of_epoch(self, logs, callbacks):
+        """Schedules, early stopping and callbacks after an epoch, in scikit-learn's order; True to stop."""
+        epoch = logs["epoch"]
+        plateau = self.early_stopping is not None and self.early_stopping.plateau(self, epoch, logs)
+        self._after_epoch_schedule()
+        reason = None
+        if plateau:
+            if self.schedule == "adaptive" and self.learning_rate > MIN_ADAPTIVE_LEARNING_RATE:
+                self.learning_rate /= 5.0
+                self.early_stopping.n_no_improvement = 0
+            else:
+                reason = "learning_rate" if self.schedule == "adaptive" else "early_stopping"
+        for callback in callbacks:
+            if call(callback, "on_epoch_end", self, epoch, logs) and reason is None:
+                reason = "callback"
+        if reason is not None:
+            self.stop_reason = reason
+        return reason is not None
+
+
+class _StopOnInterrupt:
+    """In the main thread, turn the first Ctrl-C into a request to stop after the current epoch.
+
+    A second Ctrl-C raises KeyboardInterrupt as usual. Elsewhere (other threads, a custom SIGINT handler)
+    nothing changes, and a KeyboardInterrupt mid-epoch rolls the epoch back.
+    """
+
+    def __enter__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class _EpochRunner:
+    """One fit's epoch loop: its data, workspaces, shuffle order, and the snapshot an epoch rolls back to."""
+
+    def __init__(self, trainer, X, Y, sample_weight, rng, n_threads):
+        self.trainer = trainer
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.rng = rng
+        self.n_samples = X.shape[0]
+        self.batch_size = min(trainer.batch_size, self.n_samples)
+        net = trainer.net
+        self.state = trainer.optimizer.state_for(net.params)
+        self.saved_params = np.empty_like(net.params)
+        self.saved_state = {name: np.empty_like(buffer) for name, buffer in self.state.items()}
+        self.order = np.arange(self.n_samples, dtype=np.intp) if trainer.shuffle else None
+        self.core = None
+        if net.backend == "cython":
+            self.core = Epoch(net._core, self.batch_size, net.dtype, trainer.alpha, n_threads=n_threads,
+                              **trainer.optimizer._epoch_settings())
+
+    def _save(self):
+        np.copyto(self.saved_params, self.trainer.net.params)
+        for name, buffer in self.state.items():
+            np.copyto(self.saved_state[name], buffer)
+        self.saved_t = self.trainer.optimizer.t
+
+    def _restore(self):
+        np.copyto(self.trainer.net.params, self.saved_params)
+        for name, buffer in self.state.items():
+            np.copyto(buffer, self.saved_state[name])
+        self.trainer.optimizer.t = self.saved_t
+
+    def _train(self, learning_rate):
+        """(loss_sum, finite) of one pass over the data in self.order."""
+        trainer, net, optimizer = self.trainer, self.trainer.net, self.trainer.optimizer
+        if self.core is not None:
+            buffers = [self.state[name] for name in optimizer.state_names]
+            with single_threaded_blas():
+                _, loss_sum, optimizer.t, finite = self.core.run(
+                    net.params, self.X, self.Y, self.sample_weight, self.order, buffers[0], buffers[-1],
+                    learning_rate, optimizer.t)
+            return loss_sum, finite
+
+        def step(grad):
+            optimizer._reference_step(net.params, grad, learning_rate)
+
+        with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
+            _, loss_sum, finite = reference.train_epoch(
+                net.coefs, net.intercepts, self.X, self.Y, self.sample_weight, self.order, self.batch_size,
+                trainer.alpha, net.activation, net.output, step)
+        return loss_sum, finite
+
+    def epoch(self):
+        """Train one epoch and return its history record; roll it back if it fails."""
+        trainer = self.trainer
+        if self.order is not None:
+            # scikit-learn's `shuffle(sample_idx, random_state)`: permute the running order again.
+            permutation = np.arange(self.n_samples)
+            self.rng.shuffle(permutation)
+            self.order = self.order[permutation]
+        learning_rate = trainer._epoch_learning_rate()
+        self._save()
+        start = time.perf_counter()
+        try:
+            loss_sum, finite = self._train(learning_rate)
+        except BaseException:
+            self._restore()
+            raise
+        seconds = time.perf_counter() - start
+        if not finite or not np.isfinite(trainer.net.params).all():
+            self._restore()
+            trainer.stop_reason = "diverged"
+            raise DivergenceError(
+                f"training diverged in epoch {trainer.epoch}: the loss or the weights became NaN or infinite "
+                f"(learning rate {learning_rate:g}). The model and optimizer are back at the end of the last "
+                "finite epoch; try a smaller learning rate.")
+        logs = {"epoch": trainer.epoch, "loss": loss_sum / self.n_samples, "learning_rate": learning_rate,
+                "time": seconds}
+        trainer.epoch += 1
+        trainer.t += self.n_samples
+        return logs

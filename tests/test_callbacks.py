@@ -1,0 +1,148 @@
+"""Callbacks: the protocol, early stopping, checkpoints and the progress display."""
+
+import numpy as np
+import pytest
+
+import fastbp
+
+
+@pytest.fixture
+def data(rng):
+    X = rng.randn(200, 6)
+    Y = (X[:, :1] + 0.3 * rng.randn(200, 1) > 0).astype(float)
+    X_val = rng.randn(60, 6)
+    Y_val = (X_val[:, :1] > 0).astype(float)
+    return X, Y, X_val, Y_val
+
+
+class Recorder(fastbp.Callback):
+    """Remembers every call, and the weights at each epoch end."""
+
+    def __init__(self):
+        self.calls, self.weights = [], []
+
+    def on_train_begin(self, trainer):
+        self.calls.append("begin")
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.calls.append(epoch)
+        self.weights.append(trainer.net.params.copy())
+
+    def on_train_end(self, trainer):
+        self.calls.append("end")
+
+
+def test_protocol_calls_in_order_and_a_true_return_stops(data):
+    X, Y, _, _ = data
+    recorder = Recorder()
+
+    class StopAtTwo:  # duck-typed: only on_epoch_end
+        def on_epoch_end(self, trainer, epoch, logs):
+            return epoch == 2
+
+    trainer = fastbp.Trainer(fastbp.MLP([6, 4, 1], random_state=0), batch_size=50, max_epochs=10,
+                             random_state=0, callbacks=[recorder, StopAtTwo()])
+    history = trainer.fit(X, Y)
+    assert recorder.calls == ["begin", 0, 1, 2, "end"]
+    assert len(history) == 3 and trainer.stop_reason == "callback"
+    np.testing.assert_array_equal(recorder.weights[-1], trainer.net.params)
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(data):
+    X, Y, X_val, Y_val = data
+    recorder = Recorder()
+    stopper = fastbp.EarlyStopping(monitor="val_loss", n_iter_no_change=3, tol=0.0, restore_best_weights=True)
+    # A learning rate this large overfits and oscillates, so the validation loss stops improving early.
+    net = fastbp.MLP([6, 32, 1], random_state=0)
+    trainer = fastbp.Trainer(net, fastbp.SGD(2.0), batch_size=8, max_epochs=200, random_state=0,
+                             early_stopping=stopper, callbacks=[recorder])
+    history = trainer.fit(X, Y, validation_data=(X_val, Y_val))
+
+    assert trainer.stop_reason == "early_stopping"
+    assert len(history) < 200
+    best = int(np.argmin(history.val_loss))
+    assert stopper.best_epoch == best and stopper.best == min(history.val_loss)
+    # It stopped at the (n_iter_no_change + 1)-th epoch in a row without improvement.
+    assert len(history) == best + 1 + 4
+    np.testing.assert_array_equal(net.params, recorder.weights[best])
+    assert net.loss(X_val, Y_val) == pytest.approx(history.val_loss[best], rel=1e-12)
+
+
+def test_early_stopping_on_training_loss_follows_the_tolerance(data):
+    X, Y, _, _ = data
+    # tol larger than any possible improvement: after the first epoch (which beats the initial +inf), every
+    # epoch counts as none, so it stops at the third of those: 1 + 3 epochs.
+    trainer = fastbp.Trainer(fastbp.MLP([6, 4, 1], random_state=0), max_epochs=50, random_state=0,
+                             early_stopping=fastbp.EarlyStopping("loss", n_iter_no_change=2, tol=100.0))
+    assert len(trainer.fit(X, Y)) == 4
+    assert trainer.early_stopping.n_no_improvement == 3
+
+
+def test_monitoring_validation_without_validation_data_is_refused_before_training(data):
+    X, Y, _, _ = data
+    net = fastbp.MLP([6, 4, 1], random_state=0)
+    before = net.params.copy()
+    trainer = fastbp.Trainer(net, early_stopping=fastbp.EarlyStopping("val_score"))
+    with pytest.raises(ValueError, match="'val_score', which needs validation data"):
+        trainer.fit(X, Y)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_checkpoint_saves_the_best_weights_and_they_load_back(data, tmp_path):
+    X, Y, X_val, Y_val = data
+    path = tmp_path / "best.npz"
+    recorder = Recorder()
+    checkpoint = fastbp.Checkpoint(path, monitor="val_loss")
+    net = fastbp.MLP([6, 32, 1], random_state=0)
+    trainer = fastbp.Trainer(net, fastbp.SGD(2.0), batch_size=8, max_epochs=15, random_state=0,
+                             callbacks=[recorder, checkpoint])
+    history = trainer.fit(X, Y, validation_data=(X_val, Y_val))
+
+    best = int(np.argmin(history.val_loss))
+    assert checkpoint.best_epoch == best
+    loaded = fastbp.load(path)
+    assert loaded.layer_sizes == net.layer_sizes and loaded.dtype == net.dtype
+    np.testing.assert_array_equal(loaded.params, recorder.weights[best])
+    assert loaded.loss(X_val, Y_val) == history.val_loss[best]
+
+
+def test_plain_progress_prints_one_line_per_epoch(data, capsys):
+    X, Y, X_val, Y_val = data
+    trainer = fastbp.Trainer(fastbp.MLP([6, 4, 1], random_state=0), max_epochs=3, random_state=0, verbose=2)
+    history = trainer.fit(X, Y, validation_data=(X_val, Y_val))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("epoch 1 (1/3)") and lines[2].startswith("epoch 3 (3/3)")
+    assert f"loss {history.loss[2]:.6f}" in lines[2] and f"val_score {history.val_score[2]:.6f}" in lines[2]
+
+
+def test_progress_bar_uses_tqdm_when_installed(data, capsys):
+    # tqdm is in the test extra, so this runs in CI.
+    X, Y, _, _ = data
+    fastbp.Trainer(fastbp.MLP([6, 4, 1], random_state=0), max_epochs=4, random_state=0, verbose=1).fit(X, Y)
+    captured = capsys.readouterr()
+    assert "4/4" in captured.err and captured.out == ""
+
+
+def test_progress_falls_back_to_lines_without_tqdm(data, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # makes `from tqdm.auto import tqdm` fail
+    X, Y, _, _ = data
+    fastbp.Trainer(fastbp.MLP([6, 4, 1], random_state=0), max_epochs=4, random_state=0, verbose=1).fit(X, Y)
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 4 and captured.err == ""
+
+
+def test_bad_callbacks_are_refused():
+    net = fastbp.MLP([2, 1])
+    with pytest.raises(TypeError, match=r"callbacks\[1\].*has none of the methods"):
+        fastbp.Trainer(net, callbacks=[fastbp.Callback(), object()])
+    with pytest.raises(TypeError, match="callbacks must be a list or tuple"):
+        fastbp.Trainer(net, callbacks=fastbp.Callback())
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        fastbp.EarlyStopping(monitor="accuracy")
+    with pytest.raises(ValueError, match="n_iter_no_change must be >= 1"):
+        fastbp.EarlyStopping(n_iter_no_change=0)
+    with pytest.raises(ValueError, match="path: directory .* does not exist"):
+        fastbp.Checkpoint("/no/such/dir/best.npz")

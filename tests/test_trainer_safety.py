@@ -1,0 +1,161 @@
+"""Interrupts, divergence and bad arguments: the model is never left half-updated."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import fastbp
+
+BACKENDS = ["cython", "numpy"]
+
+
+@pytest.fixture
+def data(rng):
+    X = rng.randn(120, 5)
+    Y = (X[:, :1] > 0).astype(float)
+    return X, Y
+
+
+class Snapshots:
+    def __init__(self, action=None, at=None):
+        self.weights, self.action, self.at = [], action, at
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.weights.append(trainer.net.params.copy())
+        if epoch == self.at:
+            self.action()
+
+
+def interrupt():
+    raise KeyboardInterrupt
+
+
+def ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("action", [interrupt, ctrl_c], ids=["KeyboardInterrupt", "SIGINT"])
+def test_an_interrupt_stops_after_the_epoch_with_a_consistent_model(backend, action, data):
+    X, Y = data
+    snapshots = Snapshots(action, at=2)
+    net = fastbp.MLP([5, 4, 1], random_state=0, backend=backend)
+    trainer = fastbp.Trainer(net, batch_size=10, max_epochs=10, random_state=0, callbacks=[snapshots])
+    with pytest.warns(RuntimeWarning, match="interrupted by the user; stopped with 3 completed epochs"):
+        history = trainer.fit(X, Y)
+
+    assert trainer.stop_reason == "interrupted"
+    assert len(history) == 3 and trainer.epoch == 3 and trainer.t == 3 * 120
+    np.testing.assert_array_equal(net.params, snapshots.weights[-1])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # The interrupted run continues exactly like an uninterrupted one.
+    trainer.max_epochs = 2
+    trainer.fit(X, Y)
+    assert len(history) == 5
+
+
+def test_an_interrupt_inside_an_epoch_rolls_it_back(data):
+    """On the NumPy backend a KeyboardInterrupt can land mid-epoch; the epoch is undone, not half-kept."""
+    X, Y = data
+    net = fastbp.MLP([5, 4, 1], random_state=0, backend="numpy")
+    optimizer = fastbp.SGD(0.1)
+    trainer = fastbp.Trainer(net, optimizer, batch_size=10, max_epochs=5, random_state=0)
+    trainer.fit(X, Y)
+    before, velocity, steps = net.params.copy(), optimizer.state_for(net.params)["velocity"].copy(), optimizer.t
+
+    calls = []
+    original = optimizer._reference_step
+
+    def step_then_interrupt(params, grad, learning_rate):
+        original(params, grad, learning_rate)
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+
+    optimizer._reference_step = step_then_interrupt
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        history = trainer.fit(X, Y)
+    assert len(calls) == 4 and len(history) == 5
+    np.testing.assert_array_equal(net.params, before)
+    np.testing.assert_array_equal(optimizer.state_for(net.params)["velocity"], velocity)
+    assert optimizer.t == steps
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("optimizer", [fastbp.SGD, fastbp.Adam], ids=["sgd", "adam"])
+def test_divergence_raises_and_keeps_the_last_finite_epoch(backend, optimizer, data):
+    X, Y = data
+    X = X * 100
+    Y_reg = X[:, :1] ** 3
+    snapshots = Snapshots()
+    net = fastbp.MLP([5, 4, 1], activation="identity", output="identity", random_state=0, backend=backend)
+    # A huge rate blows up within a few epochs, after at least one finite one.
+    trainer = fastbp.Trainer(net, optimizer(), batch_size=60, max_epochs=100, random_state=0,
+                             schedule=lambda epoch: 1e-9 if epoch == 0 else 1e300, callbacks=[snapshots])
+    with pytest.raises(fastbp.DivergenceError, match="diverged in epoch 1") as excinfo:
+        trainer.fit(X, Y_reg)
+    assert isinstance(excinfo.value, ValueError) and isinstance(excinfo.value, FloatingPointError)
+    assert np.isfinite(net.params).all()
+    assert len(trainer.history) == 1 and trainer.stop_reason == "diverged"
+    np.testing.assert_array_equal(net.params, snapshots.weights[-1])
+
+
+def test_bad_arguments_fail_before_any_training(data):
+    X, Y = data
+    net = fastbp.MLP([5, 4, 1], random_state=0)
+    before = net.params.copy()
+    cases = [
+        (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+        (dict(batch_size=2.5), TypeError, "batch_size must be an integer"),
+        (dict(max_epochs=0), ValueError, "max_epochs must be >= 1"),
+        (dict(schedule="cosine"), ValueError, "schedule must be one of"),
+        (dict(schedule="adaptive"), ValueError, "schedule='adaptive' .* early_stopping"),
+        (dict(alpha=-1.0), ValueError, "alpha must be >= 0"),
+        (dict(power_t=float("nan")), ValueError, "power_t must be finite"),
+        (dict(validation_fraction=1.0), ValueError, r"validation_fraction must be in \(0, 1\)"),
+        (dict(shuffle="yes"), TypeError, "shuffle must be a bool"),
+        (dict(random_state="seed"), TypeError, "random_state must be"),
+        (dict(n_threads=0), ValueError, "n_threads must be >= 1"),
+        (dict(verbose=-1), ValueError, "verbose must be >= 0"),
+        (dict(optimizer="sgd"), TypeError, "optimizer must be fastbp.SGD or fastbp.Adam"),
+        (dict(early_stopping="yes"), TypeError, "early_stopping must be a bool or a fastbp.EarlyStopping"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            fastbp.Trainer(net, **kwargs)
+    with pytest.raises(TypeError, match="net must be a fastbp.MLP"):
+        fastbp.Trainer("net")
+    for kwargs, message in [(dict(learning_rate=0.0), "learning_rate must be > 0"),
+                            (dict(learning_rate=-1.0), "learning_rate must be > 0")]:
+        with pytest.raises(ValueError, match=message):
+            fastbp.SGD(**kwargs)
+        with pytest.raises(ValueError, match=message):
+            fastbp.Adam(**kwargs)
+    for beta in ("beta_1", "beta_2"):
+        for value in (1.0, -0.1):
+            with pytest.raises(ValueError, match=rf"{beta} must be"):
+                fastbp.Adam(**{beta: value})
+
+    trainer = fastbp.Trainer(net, max_epochs=3)
+    fit_cases = [
+        (dict(validation_data=(X[:, :4], Y)), ValueError, r"validation_data\[0\] \(X_val\) has 4 features"),
+        (dict(validation_data=(X, Y[:10])), ValueError, r"validation_data\[1\] \(Y_val\) has shape"),
+        (dict(validation_data=X), TypeError, "validation_data must be a tuple"),
+        (dict(validation_data=(X, Y, -np.ones(120))), ValueError, r"validation_data\[2\].* non-negative"),
+        (dict(sample_weight=np.ones(3)), ValueError, r"sample_weight must have shape \(120,\)"),
+    ]
+    for kwargs, error, message in fit_cases:
+        with pytest.raises(error, match=message):
+            trainer.fit(X, Y, **kwargs)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        trainer.fit(X[:, :3], Y)
+    with pytest.raises(ValueError, match=r"schedule\(0\) returned -1"):
+        fastbp.Trainer(net, schedule=lambda epoch: -1).fit(X, Y)
+    with pytest.raises(ValueError, match="either validation_data .* or validation_fraction"):
+        fastbp.Trainer(net, validation_fraction=0.2).fit(X, Y, validation_data=(X, Y))
+    with pytest.raises(ValueError, match="leaves 1 for validation"):
+        fastbp.Trainer(net, validation_fraction=0.01).fit(X[:20], Y[:20])
+    np.testing.assert_array_equal(net.params, before)
+    assert len(trainer.history) == 0
