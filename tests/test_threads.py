@@ -43,3 +43,16 @@ def test_blocked_passes_match_the_reference(activation, dtype, rng):
     assert_close(net.forward(X), ref.forward(X), dtype, "forward", forward_terms)
     assert_close(loss, ref_loss, dtype, "loss", loss_terms)
     assert_close(grad, ref_grad, dtype, "grad", grad_terms)
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+@pytest.mark.parametrize("n_samples", [20, 130], ids=["one-block", "blocked"])
+def test_loss_without_gradient_equals_the_objective_of_loss_and_grad(backend, n_samples, dtype, rng):
+    # `loss` runs a forward pass only; it must give exactly the objective the backward pass reports.
+    sizes = [40, 300, 100, 3]
+    net = fastbp.MLP(sizes, "tanh", "softmax", dtype=dtype, random_state=0, backend=backend, n_threads=2)
+    X = rng.randn(n_samples, sizes[0])
+    Y = make_targets("softmax", n_samples, sizes[-1], rng)
+    sw = rng.rand(n_samples)
+    assert net.loss(X, Y, sw, alpha=0.3) == net.loss_and_grad(X, Y, sw, alpha=0.3)[0]
+    assert net.loss(X, Y) == net.loss_and_grad(X, Y)[0]

@@ -161,10 +161,11 @@ class MLP:
             return np.argmax(y_hat, axis=1)
         return y_hat
 
-    def _check_batch(self, X, Y, sample_weight, alpha):
-        X = self._check_X(X)
-        Y = v.check_Y(Y, X.shape[0], self.n_outputs, self.output, self.dtype)
-        sample_weight, weight_sum = v.check_sample_weight(sample_weight, X.shape[0], self.dtype)
+    def _check_batch(self, X, Y, sample_weight, alpha, names=("X", "Y", "sample_weight")):
+        """(X, Y, sample_weight, weight_sum, alpha), validated and converted; errors use `names`."""
+        X = v.check_X(X, self.n_features, self.dtype, name=names[0])
+        Y = v.check_Y(Y, X.shape[0], self.n_outputs, self.output, self.dtype, name=names[1])
+        sample_weight, weight_sum = v.check_sample_weight(sample_weight, X.shape[0], self.dtype, name=names[2])
         alpha = v.check_float("alpha", alpha, minimum=0.0)
         return X, Y, sample_weight, weight_sum, alpha
 
@@ -199,5 +200,13 @@ class MLP:
         return loss, grad
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
-        """The objective of `loss_and_grad`, without its gradient."""
-        return self.loss_and_grad(X, Y, sample_weight, alpha)[0]
+        """The objective of `loss_and_grad`, from a forward pass only (no gradient)."""
+        return self._objective_and_output(*self._check_batch(X, Y, sample_weight, alpha))[0]
+
+    def _objective_and_output(self, X, Y, sample_weight, weight_sum, alpha):
+        """(objective, y_hat) of validated inputs (see `_check_batch`), from one forward pass."""
+        if self.backend == "numpy":
+            return reference.objective_and_output(self.coefs, self.intercepts, X, Y, self.activation, self.output,
+                                                  sample_weight, alpha)
+        with single_threaded_blas():
+            return self._core.forward(self._params, X, self._threads(), Y, sample_weight, weight_sum, alpha)

@@ -131,8 +131,7 @@ class Adam(_Optimizer):
         lr = self._learning_rate(learning_rate)
         state = self.state_for(params)
         self.t += 1
-        step_size = lr * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
-        _optim.adam_update(params, grad, state["m"], state["v"], float(step_size), self.beta_1, self.beta_2,
+        _optim.adam_update(params, grad, state["m"], state["v"], lr, self.t, self.beta_1, self.beta_2,
                            self.epsilon)
 
     def _reference_step(self, params, grad, learning_rate):

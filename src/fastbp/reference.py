@@ -99,21 +99,36 @@ def forward(coefs, intercepts, X, activation, output):
     return OUTPUTS[output](logits)
 
 
+def sample_weights(X, sample_weight):
+    """(w, S): the weights (ones when None) and their sum S."""
+    w = np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None else sample_weight
+    return w, float(w.sum(dtype=np.float64))
+
+
+def objective(coefs, logits, Y, output, w, S, alpha):
+    """(1/S) sum_i w_i L_i + (alpha/2S) sum_l ||W[l]||^2, from the output logits."""
+    penalty = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
+    return float(np.dot(w, sample_losses(output, logits, Y))) / S + 0.5 * alpha * penalty / S
+
+
+def objective_and_output(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0):
+    """(objective, y_hat) from one forward pass, without the gradient."""
+    w, S = sample_weights(X, sample_weight)
+    logits = forward_pass(coefs, intercepts, X, activation)[-1]
+    return objective(coefs, logits, Y, output, w, S, alpha), OUTPUTS[output](logits)
+
+
 def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0):
     """Objective (1/S) sum_i w_i L_i + (alpha/2S) sum_l ||W[l]||^2 and its gradients.
 
     Returns (loss, coef_grads, intercept_grads) with the gradients shaped like coefs and intercepts.
     S is the sum of the sample weights (the number of samples when sample_weight is None).
     """
-    n_samples = X.shape[0]
-    w = np.ones(n_samples, dtype=X.dtype) if sample_weight is None else sample_weight
-    S = float(w.sum(dtype=np.float64))
-
+    w, S = sample_weights(X, sample_weight)
     activations = forward_pass(coefs, intercepts, X, activation)
     logits = activations[-1]
     y_hat = OUTPUTS[output](logits)
-    penalty = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
-    loss = float(np.dot(w, sample_losses(output, logits, Y))) / S + 0.5 * alpha * penalty / S
+    loss = objective(coefs, logits, Y, output, w, S, alpha)
 
     # At the output, dL/dz = y_hat - y for every output/loss pair; weight each sample and average.
     delta = ((y_hat - Y) * (w / S)[:, None]).astype(X.dtype, copy=False)
@@ -157,8 +172,8 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha
 
     `step(grad)` applies the optimizer to the flat gradient (coefficients first, then intercepts), updating
     the arrays in `coefs` and `intercepts` in place. A minibatch whose sample weights are all zero is
-    skipped. Returns (rows_done, loss_sum, finite): loss_sum adds each minibatch objective times its size,
-    and the epoch stops at the first non-finite objective, before its update.
+    skipped. Returns (loss_sum, finite): loss_sum adds each minibatch objective times its size, and the
+    epoch stops at the first non-finite objective, before its update.
     """
     n_samples = X.shape[0]
     loss_sum = 0.0
@@ -170,7 +185,7 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha
         loss, coef_grads, intercept_grads = loss_and_grad(coefs, intercepts, X[rows], Y[rows], activation,
                                                           output, w, alpha)
         if not np.isfinite(loss):
-            return first, loss_sum, False
+            return loss_sum, False
         loss_sum += loss * X[rows].shape[0]
         step(np.concatenate([g.ravel() for g in coef_grads + intercept_grads]))
-    return n_samples, loss_sum, True
+    return loss_sum, True

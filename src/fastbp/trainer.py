@@ -77,16 +77,16 @@ class History:
         return f"History(epochs={len(self)}{last})"
 
 
-def _score(net, X, Y, sample_weight):
-    """Validation score, as scikit-learn's MLP scores: accuracy for classification outputs, R^2 otherwise."""
+def _score(output, Y, y_hat, sample_weight):
+    """Validation score of predictions y_hat, as scikit-learn's MLP scores: accuracy for classification
+    outputs, R^2 otherwise."""
     from sklearn.metrics import accuracy_score, r2_score
 
-    y_hat = net.forward(X)
     if not np.isfinite(y_hat).all():
         return np.nan
-    if net.output == "logistic":
+    if output == "logistic":
         return float(accuracy_score(Y > 0.5, y_hat > 0.5, sample_weight=sample_weight))
-    if net.output == "softmax":
+    if output == "softmax":
         return float(accuracy_score(Y.argmax(axis=1), y_hat.argmax(axis=1), sample_weight=sample_weight))
     return float(r2_score(Y, y_hat, sample_weight=sample_weight))
 
@@ -204,15 +204,13 @@ class Trainer:
     # --- data -------------------------------------------------------------------------------------------
 
     def _check_validation_data(self, validation_data):
+        """(X_val, Y_val, sample_weight_val, its sum), validated once per fit."""
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise TypeError("validation_data must be a tuple (X_val, Y_val) or (X_val, Y_val, sample_weight_val)")
-        net = self.net
-        X = v.check_X(validation_data[0], net.n_features, net.dtype, name="validation_data[0] (X_val)")
-        Y = v.check_Y(validation_data[1], X.shape[0], net.n_outputs, net.output, net.dtype,
-                      name="validation_data[1] (Y_val)")
-        sw = validation_data[2] if len(validation_data) == 3 else None
-        sw, _ = v.check_sample_weight(sw, X.shape[0], net.dtype, name="validation_data[2] (sample_weight_val)")
-        return X, Y, sw
+        X, Y, *weights = validation_data
+        names = ("validation_data[0] (X_val)", "validation_data[1] (Y_val)",
+                 "validation_data[2] (sample_weight_val)")
+        return self.net._check_batch(X, Y, weights[0] if weights else None, 0.0, names)[:4]
 
     def _split(self, X, Y, sample_weight, rng):
         """Hold out validation_fraction of the rows as scikit-learn's MLP does (train_test_split)."""
@@ -227,10 +225,12 @@ class Trainer:
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=rng,
                                  stratify=stratify)
-        train, val = parts[0::2], parts[1::2]
-        train = [np.ascontiguousarray(a) for a in train] + [None] * (3 - len(train))
-        val = [np.ascontiguousarray(a) for a in val] + [None] * (3 - len(val))
-        return tuple(train), tuple(val)
+        # The training part goes to the core unchecked: keep it C-contiguous (train_test_split's fancy
+        # indexing already gives that; no copy then). The validation part is checked by the caller.
+        train, val = tuple(np.ascontiguousarray(a) for a in parts[0::2]), parts[1::2]
+        if sample_weight is None:
+            train, val = (*train, None), (*val, None)
+        return train, val
 
     # --- schedules --------------------------------------------------------------------------------------
 
@@ -283,6 +283,7 @@ class Trainer:
             validation = self._check_validation_data(validation_data)
         elif self.validation_fraction is not None:
             (X, Y, sample_weight), validation = self._split(X, Y, sample_weight, rng)
+            validation = self._check_validation_data(validation)
         else:
             validation = None
         self.has_validation = validation is not None
@@ -303,8 +304,9 @@ class Trainer:
                 for _ in range(self.max_epochs):
                     logs = runner.epoch()
                     if validation is not None:
-                        logs["val_loss"] = net.loss(*validation)
-                        logs["val_score"] = _score(net, *validation)
+                        # One forward pass gives both; the penalty is left out of the validation loss.
+                        logs["val_loss"], y_hat = net._objective_and_output(*validation, 0.0)
+                        logs["val_score"] = _score(net.output, validation[1], y_hat, validation[2])
                     self.history.append(logs)
                     if self._end_of_epoch(logs, callbacks) or interrupt.requested:
                         break
@@ -403,7 +405,7 @@ class _EpochRunner:
         if self.core is not None:
             buffers = [self.state[name] for name in optimizer.state_names]
             with single_threaded_blas():
-                _, loss_sum, optimizer.t, finite = self.core.run(
+                loss_sum, optimizer.t, finite = self.core.run(
                     net.params, self.X, self.Y, self.sample_weight, self.order, buffers[0], buffers[-1],
                     learning_rate, optimizer.t)
             return loss_sum, finite
@@ -412,7 +414,7 @@ class _EpochRunner:
             optimizer._reference_step(net.params, grad, learning_rate)
 
         with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
-            _, loss_sum, finite = reference.train_epoch(
+            loss_sum, finite = reference.train_epoch(
                 net.coefs, net.intercepts, self.X, self.Y, self.sample_weight, self.order, self.batch_size,
                 trainer.alpha, net.activation, net.output, step)
         return loss_sum, finite

@@ -1,5 +1,5 @@
 from cython cimport floating
-from libc.math cimport exp, expf, fabs, fabsf, tanh
+from libc.math cimport exp, expf, fabs, tanh
 
 # Hidden activations. Each forward sits beside its derivative, and the derivative is written in terms of
 # the activation's *output* a = f(z), which is what the backward pass keeps (no second buffer for z).
@@ -19,20 +19,9 @@ cdef inline double sigmoid(double z) noexcept nogil:
     return e / (1.0 + e)
 
 
-cdef inline floating hidden_sigmoid(floating z) noexcept nogil:
-    # The same stable form in the layer's own precision: expf for float32 layers costs a fraction of exp,
-    # and hidden activations need no more than float32 accuracy there. e = exp(-|z|) never overflows.
-    cdef floating e
-    if floating is float:
-        e = expf(-fabsf(z))
-    else:
-        e = exp(-fabs(z))
-    return (1 if z >= 0 else e) / (1 + e)
-
-
 cdef inline floating activate(Activation act, floating z) noexcept nogil:
     if act == LOGISTIC:
-        return hidden_sigmoid(z)
+        return <floating> sigmoid(z)
     if act == TANH:
         return <floating> tanh(z)
     if act == RELU:

@@ -8,14 +8,14 @@ The caller (`fastbp.trainer`) validates every array first; this module trusts sh
 """
 
 from cython cimport floating
-from libc.math cimport isfinite, pow, sqrt
+from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 import numpy as np
 
 from fastbp._core._network cimport CoreNet, Layout, backward, forward_logits
-from fastbp._core._optim cimport adam_step, sgd_step
+from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
 
 cdef enum OptimizerKind:
     OPT_SGD = 0
@@ -37,10 +37,9 @@ cdef struct Update:
 
 
 cdef struct Progress:
-    # Where an epoch ended: rows trained on, the sum of minibatch objectives weighted by minibatch size
-    # (scikit-learn's epoch loss before it divides by n_samples), the optimizer's step count, and whether every
-    # minibatch objective was finite (the epoch stops at the first one that is not).
-    Py_ssize_t rows_done
+    # How an epoch ended: the sum of minibatch objectives weighted by minibatch size (scikit-learn's epoch
+    # loss before it divides by n_samples), the optimizer's step count, and whether every minibatch
+    # objective was finite (the epoch stops at the first one that is not).
     double loss_sum
     long long t
     bint finite
@@ -74,8 +73,7 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
     cdef const floating* xb
     cdef const floating* yb
     cdef const floating* wb
-    cdef double weight_sum, loss, step_size
-    progress.rows_done = 0
+    cdef double weight_sum, loss
     progress.loss_sum = 0
     progress.t = t
     progress.finite = True
@@ -104,13 +102,11 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
                 sgd_step(params, grad, state_a, net.n_params, <floating> learning_rate,
                          <floating> update.momentum, update.nesterov)
             else:
-                step_size = (learning_rate * sqrt(1 - pow(update.beta_2, <double> progress.t))
-                             / (1 - pow(update.beta_1, <double> progress.t)))
-                adam_step(params, grad, state_a, state_b, net.n_params, step_size,
+                adam_step(params, grad, state_a, state_b, net.n_params,
+                          adam_step_size(learning_rate, progress.t, update.beta_1, update.beta_2),
                           <floating> update.beta_1, <floating> (1 - update.beta_1), <floating> update.beta_2,
                           <floating> (1 - update.beta_2), <floating> update.epsilon)
         first += count
-        progress.rows_done = first
     return progress
 
 
@@ -175,7 +171,7 @@ cdef class Epoch:
 
         X: (n_rows, n_features); Y: (n_rows, n_outputs); sample_weight: (n_rows,) or None; order: (n_rows,)
         intp permutation of the rows, or None for rows in order; t: the optimizer's step count so far.
-        Returns (rows_done, loss_sum, t, finite): see `Progress`.
+        Returns (loss_sum, t, finite): see `Progress`.
         """
         cdef const Layout* layout = &self.net.layout
         cdef floating[::1] batch_X = self.batch_X
@@ -205,4 +201,4 @@ cdef class Epoch:
                                   self.batch_size, self.alpha, self.update, learning_rate, &state_a[0],
                                   &state_b[0], t, &batch_X[0], &batch_Y[0], &batch_w[0], acts, &deltas[0, 0],
                                   &deltas[1, 0], &row_loss[0], &grad[0], self.n_threads)
-        return progress.rows_done, progress.loss_sum, progress.t, bool(progress.finite)
+        return progress.loss_sum, progress.t, bool(progress.finite)

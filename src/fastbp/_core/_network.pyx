@@ -55,23 +55,21 @@ cdef void forward_logits(const Layout* net, const floating* params, const floati
     cdef Py_ssize_t work = n_rows * net.macs_per_row
     cdef bint split = split_work(work)
     cdef bint threaded = use_threads(n_threads, work)
+    cdef Py_ssize_t rows = ROW_BLOCK if split else n_rows
     cdef const floating* a_prev = X
     for l in range(net.n_layers):
         n_out = net.sizes[l + 1]
-        if not split:
-            layer_block(net, params, l, a_prev, acts_out[l], 0, n_rows, 0, n_out)
-        elif column_blocks(n_out):
+        if split and column_blocks(n_out):
             for block in prange(n_blocks(n_out, COL_BLOCK), schedule="static", num_threads=n_threads,
                                 use_threads_if=threaded):
                 first = block * COL_BLOCK
                 layer_block(net, params, l, a_prev, acts_out[l], 0, n_rows, first,
                             min(<Py_ssize_t> COL_BLOCK, n_out - first))
         else:
-            for block in prange(n_blocks(n_rows, ROW_BLOCK), schedule="static", num_threads=n_threads,
+            for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
                                 use_threads_if=threaded):
-                first = block * ROW_BLOCK
-                layer_block(net, params, l, a_prev, acts_out[l], first, min(<Py_ssize_t> ROW_BLOCK, n_rows - first),
-                            0, n_out)
+                first = block * rows
+                layer_block(net, params, l, a_prev, acts_out[l], first, min(rows, n_rows - first), 0, n_out)
         a_prev = acts_out[l]
 
 
@@ -104,6 +102,34 @@ cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:
     return total
 
 
+cdef double objective(const Layout* net, const floating* params, const floating* logits, const floating* Y,
+                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
+                      floating* delta_out, double* row_loss, int n_threads) noexcept nogil:
+    """(1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, S = weight_sum, from the output logits
+    (n_rows, n_outputs); also writes delta[L] = (y_hat - y) w_i / S into delta_out (n_rows, n_outputs).
+    row_loss: (n_rows,) scratch. Rows go in blocks (as in `forward_logits`); the sums run in row and
+    layer order, the same for any n_threads."""
+    cdef Py_ssize_t block, first, i
+    cdef int l
+    cdef int k = net.sizes[net.n_layers]
+    cdef Py_ssize_t work = n_rows * net.macs_per_row
+    cdef Py_ssize_t rows = ROW_BLOCK if split_work(work) else n_rows
+    cdef double data_loss = 0, sumsq = 0
+    cdef const floating* weights
+    for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
+                        use_threads_if=use_threads(n_threads, work)):
+        first = block * rows
+        weights = NULL if sample_weight == NULL else sample_weight + first
+        loss_and_delta(net.output, logits + first * k, Y + first * k, weights, 1.0 / weight_sum,
+                       delta_out + first * k, row_loss + first, min(rows, n_rows - first), k)
+    for i in range(n_rows):
+        data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
+    if alpha != 0:
+        for l in range(net.n_layers - 1, -1, -1):
+            sumsq += sum_of_squares(params + net.coef_offset[l], <Py_ssize_t> net.sizes[l] * net.sizes[l + 1])
+    return data_loss / weight_sum + 0.5 * alpha * sumsq / weight_sum
+
+
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
@@ -118,7 +144,7 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
     over rows stays in one BLAS call), delta propagation over row blocks.
     """
     cdef int l, n_in, n_out
-    cdef Py_ssize_t block, first, count, i
+    cdef Py_ssize_t block, first, count
     cdef const floating* a_prev
     cdef const floating* W
     cdef floating* dW
@@ -127,23 +153,15 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
     cdef floating* swap
     cdef floating beta = 1 if alpha != 0 else 0
     cdef floating alpha_scaled = <floating> (alpha / weight_sum)
-    cdef double data_loss = 0, sumsq = 0
+    cdef double loss
     cdef int last = net.n_layers - 1
     cdef bint threaded = use_threads(n_threads, n_rows * net.macs_per_row)
     cdef bint split = split_work(n_rows * net.macs_per_row)
     cdef Py_ssize_t rows = ROW_BLOCK if split else n_rows
     cdef Py_ssize_t cols
-    cdef const floating* weights
 
-    for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
-                        use_threads_if=threaded):
-        first = block * rows
-        weights = NULL if sample_weight == NULL else sample_weight + first
-        loss_and_delta(net.output, acts[last] + first * net.sizes[last + 1], Y + first * net.sizes[last + 1],
-                       weights, 1.0 / weight_sum, delta + first * net.sizes[last + 1], row_loss + first,
-                       min(rows, n_rows - first), net.sizes[last + 1])
-    for i in range(n_rows):
-        data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
+    loss = objective(net, params, acts[last], Y, sample_weight, n_rows, weight_sum, alpha, delta, row_loss,
+                     n_threads)
 
     for l in range(last, -1, -1):
         n_in = net.sizes[l]
@@ -151,8 +169,6 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
         a_prev = X if l == 0 else acts[l - 1]
         W = params + net.coef_offset[l]
         dW = grad_out + net.coef_offset[l]
-        if alpha != 0:
-            sumsq += sum_of_squares(W, <Py_ssize_t> n_in * n_out)
         cols = COL_BLOCK if split else n_out
         for block in prange(n_blocks(n_out, cols), schedule="static", num_threads=n_threads,
                             use_threads_if=threaded):
@@ -184,7 +200,7 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
             swap = delta
             delta = other
             other = swap
-    return data_loss / weight_sum + 0.5 * alpha * sumsq / weight_sum
+    return loss
 
 
 cdef class CoreNet:
@@ -229,12 +245,32 @@ cdef class CoreNet:
     def n_params(self):
         return self.layout.n_params
 
-    def forward(self, const floating[::1] params, const floating[:, ::1] X, int n_threads):
-        """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features)."""
+    def forward(self, const floating[::1] params, const floating[:, ::1] X, int n_threads, Y=None,
+                sample_weight=None, double weight_sum=0, double alpha=0):
+        """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features).
+
+        Given targets Y (n_samples, n_outputs), returns (objective, y_hat) from the same forward pass, with
+        no backward pass; sample_weight, weight_sum and alpha as for `loss_and_grad`.
+        """
         cdef Py_ssize_t n = X.shape[0]
         cdef int width = max(self.layer_sizes[1:])
         cdef int n_layers = self.layout.n_layers
+        cdef int k = self.layout.sizes[n_layers]
+        cdef bint with_objective = Y is not None
+        cdef const floating[:, ::1] targets
+        cdef const floating[::1] sw
+        cdef const floating* sw_ptr = NULL
+        cdef floating[::1] delta
+        cdef double[::1] row_loss
+        cdef double loss = 0
         dtype = np.float32 if floating is float else np.float64
+        if with_objective:
+            targets = Y
+            delta = np.empty(n * k, dtype=dtype)
+            row_loss = np.empty(n, dtype=np.float64)
+            if sample_weight is not None:
+                sw = sample_weight
+                sw_ptr = &sw[0]
         # Two ping-pong buffers for the hidden layers; the last layer writes straight into the result.
         cdef floating[:, ::1] work = np.empty((2, n * width), dtype=dtype)
         result = np.empty((n, self.layer_sizes[n_layers]), dtype=dtype)
@@ -248,10 +284,13 @@ cdef class CoreNet:
             acts[n_layers - 1] = &out[0, 0]
             with nogil:
                 forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, n_threads)
-                output_activation(self.layout.output, &out[0, 0], n, self.layout.sizes[n_layers])
+                if with_objective:
+                    loss = objective(&self.layout, &params[0], &out[0, 0], &targets[0, 0], sw_ptr, n, weight_sum,
+                                     alpha, &delta[0], &row_loss[0], n_threads)
+                output_activation(self.layout.output, &out[0, 0], n, k)
         finally:
             free(acts)
-        return result
+        return (loss, result) if with_objective else result
 
     def loss_and_grad(self, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
                       sample_weight, double weight_sum, double alpha, floating[::1] grad_out, int n_threads):

@@ -5,8 +5,6 @@ operation and in the model's dtype, so float64 trajectories can match it to the 
 such as 1 - beta are computed by the caller in double and rounded once, as NumPy does with Python floats.
 """
 
-from libc.math cimport sqrt
-
 
 cdef void sgd_step(floating* params, const floating* grad, floating* velocity, Py_ssize_t n,
                    floating learning_rate, floating momentum, bint nesterov) noexcept nogil:
@@ -48,9 +46,10 @@ def sgd_update(floating[::1] params, const floating[::1] grad, floating[::1] vel
 
 
 def adam_update(floating[::1] params, const floating[::1] grad, floating[::1] m, floating[::1] v,
-                double step_size, double beta_1, double beta_2, double epsilon):
-    """In-place Adam step on flat (n_params,) buffers of one dtype (checked by the caller)."""
+                double learning_rate, long long t, double beta_1, double beta_2, double epsilon):
+    """In-place Adam step number t (>= 1) on flat (n_params,) buffers of one dtype (checked by the caller)."""
     with nogil:
-        adam_step(&params[0], &grad[0], &m[0], &v[0], params.shape[0], step_size,
+        adam_step(&params[0], &grad[0], &m[0], &v[0], params.shape[0],
+                  adam_step_size(learning_rate, t, beta_1, beta_2),
                   <floating> beta_1, <floating> (1 - beta_1), <floating> beta_2, <floating> (1 - beta_2),
                   <floating> epsilon)
