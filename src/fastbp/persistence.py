@@ -46,8 +46,18 @@ def save(net, path):
         raise
 
 
+def _member(data, name, path):
+    """One array of the archive; a member that cannot be read is a ValueError naming the file."""
+    try:
+        return data[name]
+    except ValueError as exc:  # for example a pickled object array, refused with allow_pickle=False
+        raise ValueError(f"{path}: field {name!r} cannot be read: {exc}") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:  # a member cut short
+        raise ValueError(f"{path}: truncated or corrupt file ({exc})") from exc
+
+
 def _string(data, name, path):
-    value = data[name]
+    value = _member(data, name, path)
     if value.dtype.kind != "U" or value.shape != ():
         raise ValueError(f"{path}: field {name!r} must be a string")
     return str(value)
@@ -64,28 +74,25 @@ def load(path, backend="cython", n_threads=None):
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: not an .npz archive")
     with data:
-        try:
-            missing = [name for name in _FIELDS if name not in data.files]
-            if missing:
-                raise ValueError(f"{path}: not a fastbp model file (missing fields {missing})")
-            if _string(data, "format", path) != FORMAT:
-                raise ValueError(f"{path}: not a fastbp model file (format {str(data['format'])!r})")
-            version = data["format_version"]
-            if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
-                raise ValueError(f"{path}: format version {version!r} is not supported (this fastbp reads "
-                                 f"version {FORMAT_VERSION})")
-            sizes = data["layer_sizes"]
-            if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
-                raise ValueError(f"{path}: field 'layer_sizes' must be a 1-D integer array")
-            net = MLP([int(s) for s in sizes], _string(data, "activation", path), _string(data, "output", path),
-                      _string(data, "dtype", path), 0, backend, n_threads)
-            params = data["params"]
-        except (ValueError, TypeError) as exc:
-            if str(exc).startswith(str(path)):
-                raise
-            raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:  # a member cut short
-            raise ValueError(f"{path}: truncated or corrupt file ({exc})") from exc
+        missing = [name for name in _FIELDS if name not in data.files]
+        if missing:
+            raise ValueError(f"{path}: not a fastbp model file (missing fields {missing})")
+        if _string(data, "format", path) != FORMAT:
+            raise ValueError(f"{path}: not a fastbp model file (format {_string(data, 'format', path)!r})")
+        version = _member(data, "format_version", path)
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
+            raise ValueError(f"{path}: format version {version!r} is not supported (this fastbp reads "
+                             f"version {FORMAT_VERSION})")
+        sizes = _member(data, "layer_sizes", path)
+        if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
+            raise ValueError(f"{path}: field 'layer_sizes' must be a 1-D integer array")
+        architecture = ([int(s) for s in sizes], _string(data, "activation", path), _string(data, "output", path),
+                        _string(data, "dtype", path))
+        params = _member(data, "params", path)
+    try:
+        net = MLP(*architecture, 0, backend, n_threads)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
     if params.shape != net.params.shape or params.dtype != net.dtype:
         raise ValueError(f"{path}: params have shape {params.shape} and dtype {params.dtype}; the architecture "
                          f"needs {net.params.shape} {net.dtype}")
