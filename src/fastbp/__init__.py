@@ -14,6 +14,15 @@ from fastbp.persistence import load
 from fastbp.trainer import DivergenceError, History, Trainer
 
 __all__ = [
-    "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping", "Checkpoint", "ProgressBar",
+    "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping", "Checkpoint", "ProgressBar",
     "DivergenceError", "gradcheck", "load", "show_config", "__version__",
 ]
+
+
+def __getattr__(name):
+    # The estimators import scikit-learn; load them on first use so that `import fastbp` stays light.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from fastbp import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastbp' has no attribute {name!r}")

@@ -71,10 +71,29 @@ class MLP:
         self.dtype = v.check_dtype(dtype)
         self.backend = v.check_choice("backend", backend, BACKENDS)
         self.n_threads = v.check_n_threads(n_threads)
-        self._core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES[self.output])
-        self._params = np.zeros(self._core.n_params, dtype=self.dtype)
-        self.coefs, self.intercepts = self.unflatten(self._params)
+        pairs = zip(self.layer_sizes[:-1], self.layer_sizes[1:])
+        self._bind(np.zeros(sum((n_in + 1) * n_out for n_in, n_out in pairs), dtype=self.dtype))
         self.initialize(random_state)
+
+    def _bind(self, params):
+        """Make `params` the model's buffer: the compiled networks and the per-layer views over it."""
+        self._core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES[self.output])
+        self._logit_core = None  # the same network with an identity output, made when `logits` needs it
+        self._params = params
+        self.coefs, self.intercepts = self.unflatten(params)
+
+    # Pickle (and copy.deepcopy) keep the architecture and the flat buffer; the compiled objects and the views
+    # are rebuilt, so `coefs` and `intercepts` stay views into `params` after a round trip.
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in ("_core", "_logit_core", "coefs", "intercepts"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state):
+        params = state.pop("_params")
+        self.__dict__.update(state)
+        self._bind(params)
 
     @property
     def params(self):
@@ -151,6 +170,17 @@ class MLP:
         with single_threaded_blas():
             return self._core.forward(self._params, X, self._threads())
 
+    def logits(self, X):
+        """The output layer's pre-activations Z[L], shape (n_samples, n_outputs): what the output activation
+        (and the loss, computed stably from them) is applied to."""
+        X = self._check_X(X)
+        if self.backend == "numpy":
+            return reference.forward_pass(self.coefs, self.intercepts, X, self.activation)[-1]
+        if self._logit_core is None:
+            self._logit_core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES["identity"])
+        with single_threaded_blas():
+            return self._logit_core.forward(self._params, X, self._threads())
+
     def predict(self, X):
         """Predictions: 0/1 labels for "logistic" (threshold 0.5), the class index (n_samples,) for
         "softmax", and y_hat itself for "identity" and "exp"."""
@@ -187,7 +217,10 @@ class MLP:
         loss : float
         grad : ndarray of shape (n_params,), laid out like `params` (see `unflatten`).
         """
-        X, Y, sample_weight, weight_sum, alpha = self._check_batch(X, Y, sample_weight, alpha)
+        return self._loss_and_grad(*self._check_batch(X, Y, sample_weight, alpha))
+
+    def _loss_and_grad(self, X, Y, sample_weight, weight_sum, alpha):
+        """`loss_and_grad` of validated inputs (see `_check_batch`)."""
         if self.backend == "numpy":
             loss, coef_grads, intercept_grads = reference.loss_and_grad(
                 self.coefs, self.intercepts, X, Y, self.activation, self.output, sample_weight, alpha)

@@ -56,10 +56,25 @@ cdef void bias_activation(Activation act, floating* z, const floating* bias, Py_
 cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_ssize_t n_rows,
                          Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil:
     """delta (n_rows, n_cols) <- delta * f'(a), a the activation output of the same shape; both with
-    leading dimension ld."""
+    leading dimension ld.
+
+    One loop per activation with no call or branch inside, so the compiler vectorizes each (a shared loop
+    over `derivative` was not). ReLU keeps delta where a > 0 and sets +0 elsewhere, as scikit-learn does.
+    """
     cdef Py_ssize_t i, j
+    cdef floating* d
+    cdef const floating* x
     if act == IDENTITY:
         return
     for i in range(n_rows):
-        for j in range(n_cols):
-            delta[i * ld + j] = delta[i * ld + j] * derivative(act, a[i * ld + j])
+        d = delta + i * ld
+        x = a + i * ld
+        if act == LOGISTIC:
+            for j in range(n_cols):
+                d[j] = d[j] * (x[j] * (1 - x[j]))
+        elif act == TANH:
+            for j in range(n_cols):
+                d[j] = d[j] * (1 - x[j] * x[j])
+        else:
+            for j in range(n_cols):
+                d[j] = d[j] if x[j] > 0 else 0

@@ -1,0 +1,496 @@
+"""Drop-ins for scikit-learn's `MLPClassifier` and `MLPRegressor`, trained by fastbp's compiled core.
+
+scikit-learn's `sklearn.neural_network` is the specification: the same parameters (checked by its own
+parameter constraints), fitted attributes and methods, and the same use of the random stream (initial
+weights, then the early-stopping split, then one shuffle per epoch), so with an integer `random_state` the
+fitted weights equal scikit-learn's to rounding. The sgd and adam solvers run in `fastbp.Trainer`, one
+compiled call per epoch; lbfgs runs SciPy's L-BFGS-B on `MLP.loss_and_grad` over the flat parameters.
+
+Deliberate differences from scikit-learn, all documented in the README:
+- the multi-output squared error is reported as the sum over outputs of (y - y_hat)^2 / 2, the function
+  whose gradient both libraries follow (scikit-learn reports the mean over outputs). For single-output
+  regression and all classification the two agree;
+- losses are computed from the logits, not from clipped probabilities, so `loss_` differs where
+  predictions saturate, and `predict_log_proba` stays finite where `predict_proba` rounds to 0;
+- a minibatch whose sample weights are all zero is skipped (scikit-learn raises ZeroDivisionError);
+- `partial_fit` is unavailable with solver="lbfgs" for the regressor as for the classifier;
+- sparse X is converted to a dense array, once per call;
+- with lbfgs, float32 data gives float32 weights (scikit-learn's come back as float64).
+"""
+
+import itertools
+import math
+import sys
+import warnings
+from numbers import Integral
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier as _SklearnClassifier
+from sklearn.neural_network import MLPRegressor as _SklearnRegressor
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+
+from fastbp import _validation as v
+from fastbp import reference
+from fastbp.callbacks import Callback, EarlyStopping
+from fastbp.network import MLP
+from fastbp.optim import SGD, Adam
+from fastbp.trainer import DivergenceError, History, Trainer
+
+# Parameters fastbp adds to scikit-learn's, with their constraints.
+_EXTRA_CONSTRAINTS = {
+    "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
+    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+    "callbacks": [None, list, tuple],
+    "progress_bar": ["boolean"],
+}
+# Attributes only the stochastic solvers set.
+_STOCHASTIC_ATTRIBUTES = ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
+                          "validation_loss_curve_")
+
+
+def _hidden_layer_sizes(value):
+    sizes = list(value) if hasattr(value, "__iter__") else [value]
+    return [v.check_int(f"hidden_layer_sizes[{i}]", size, minimum=1) for i, size in enumerate(sizes)]
+
+
+def _dense(X):
+    """Sparse input is converted to a dense array once; the core works on dense rows."""
+    return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+def _stochastic_solver(estimator):
+    if estimator.solver not in ("sgd", "adam"):
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {estimator.solver} is "
+                             "not stochastic.")
+    return True
+
+
+class _Report(Callback):
+    """What `verbose` prints, in scikit-learn's words: a line per epoch and why training stopped."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.n_iter = 0
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.n_iter += 1
+        print("Iteration %d, loss = %.8f" % (self.n_iter, logs["loss"]))
+        if "val_score" in logs:
+            print("Validation score: %f" % logs["val_score"])
+        return False
+
+    def on_train_end(self, trainer):
+        est = self.estimator
+        watched = "Validation score" if est.early_stopping else "Training loss"
+        if trainer.stop_reason in ("early_stopping", "learning_rate"):
+            detail = " Learning rate too small." if trainer.stop_reason == "learning_rate" else ""
+            print(f"{watched} did not improve more than tol={est.tol:f} for {est.n_iter_no_change} consecutive "
+                  f"epochs.{detail} Stopping.")
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: fitting, the network, prediction, pickling."""
+
+    def _output(self):
+        """The output activation (and with it the loss) for the targets seen at the first fit."""
+        raise NotImplementedError
+
+    # --- fitting ----------------------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, epochs=1):
+        hidden = _hidden_layer_sizes(self.hidden_layer_sizes)
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
+        X = _dense(X)
+        sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
+        layer_sizes = (X.shape[1], *hidden, Y.shape[1])
+        # As scikit-learn: one generator per call draws the initial weights, then the split, then shuffles.
+        rng = v.check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(layer_sizes, v.check_dtype(X.dtype if self.dtype is None else self.dtype), rng)
+        elif self._network().layer_sizes != layer_sizes:
+            raise ValueError(f"cannot continue training a network of layer sizes {list(self._net.layer_sizes)} on "
+                             f"data and hidden_layer_sizes that give {list(layer_sizes)}; use warm_start=False")
+        net = self._network()
+        if net.activation != self.activation:  # changed by set_params between warm-started fits
+            self._net = MLP(net.layer_sizes, self.activation, net.output, net.dtype, 0)
+            self._net.params[...] = net.params
+            self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
+        self._net.n_threads = v.check_n_threads(self.n_threads)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, sample_weight)
+        else:
+            self._fit_stochastic(X, Y, sample_weight, rng, incremental, epochs)
+        return self
+
+    def _sample_weight(self, sample_weight, X, labels, incremental):
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+
+    def _initialize(self, layer_sizes, dtype, rng):
+        """A new network, with its weights drawn from rng as scikit-learn draws them, and no history."""
+        self.out_activation_ = self._output()
+        self._net = MLP(layer_sizes, self.activation, self.out_activation_, dtype, rng, n_threads=self.n_threads)
+        self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
+        self.n_layers_ = len(layer_sizes)
+        self.n_outputs_ = layer_sizes[-1]
+        self.n_iter_ = 0
+        self.t_ = 0
+        self._optimizer = None
+        self._learning_rate = None
+        self._stopper = None
+        self._history = History()
+        for name in _STOCHASTIC_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+
+    def _network(self):
+        """The fitted MLP, with any array of coefs_ or intercepts_ that the user replaced copied into it."""
+        net = self._net
+        views = net.coefs + net.intercepts
+        arrays = list(self.coefs_) + list(self.intercepts_)
+        if len(arrays) != len(views) or any(a is not b for a, b in zip(arrays, views)):
+            if len(arrays) != len(views):
+                raise ValueError(f"coefs_ and intercepts_ must hold {len(net.coefs)} arrays each")
+            for i, (view, array) in enumerate(zip(views, arrays)):
+                array = np.asarray(array)
+                if array.shape != view.shape:
+                    raise ValueError(f"coefs_/intercepts_ entry {i} has shape {array.shape}, expected {view.shape}")
+                view[...] = array
+            self.coefs_, self.intercepts_ = list(net.coefs), list(net.intercepts)
+        return net
+
+    def _fit_stochastic(self, X, Y, sample_weight, rng, incremental, epochs):
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if not incremental or self._optimizer is None:
+            # fit starts a new optimizer (state, step count, learning rate); partial_fit continues the last one.
+            if self.solver == "sgd":
+                self._optimizer = SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+            else:
+                self._optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            self._learning_rate = float(self.learning_rate_init)
+        monitor = "val_score" if self.early_stopping else "loss"
+        if self._stopper is None or self._stopper.monitor != monitor:
+            self._stopper = EarlyStopping(monitor, restore_best_weights=bool(self.early_stopping))
+        # The no-improvement count and the best value carry over between fits, as in scikit-learn.
+        self._stopper.n_iter_no_change = sys.maxsize if self.n_iter_no_change == np.inf else int(self.n_iter_no_change)
+        self._stopper.tol = float(self.tol)
+
+        n_train = X.shape[0] - (math.ceil(self.validation_fraction * X.shape[0]) if self.early_stopping else 0)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_train)
+        else:
+            if self.batch_size > n_train:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+            batch_size = self.batch_size
+        callbacks = list(self.callbacks or ())
+        if self.verbose:
+            callbacks.append(_Report(self))
+        trainer = Trainer(
+            self._net, self._optimizer, batch_size=batch_size, max_epochs=epochs if incremental else self.max_iter,
+            shuffle=self.shuffle, random_state=rng, alpha=self.alpha,
+            schedule=self.learning_rate if self.solver == "sgd" else "constant", power_t=self.power_t,
+            early_stopping=self._stopper, validation_fraction=self.validation_fraction if self.early_stopping else None,
+            n_threads=self.n_threads, callbacks=callbacks, verbose=1 if self.progress_bar else 0)
+        trainer.history, trainer.epoch, trainer.t = self._history, len(self._history), self.t_
+        trainer.learning_rate = self._learning_rate
+        epochs_before = len(self._history)
+        try:
+            trainer.fit(X, Y, sample_weight)
+        finally:  # after a DivergenceError too: the model holds its last finite epoch, say which
+            self._record(trainer, epochs_before)
+        if trainer.stop_reason == "max_epochs" and not incremental:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                          "hasn't converged yet.", ConvergenceWarning)
+
+    def _record(self, trainer, epochs_before):
+        """The fitted attributes of the stochastic solvers, from the trainer's history and stopper."""
+        history = self._history
+        self.n_iter_ = len(history) - epochs_before
+        self.t_ = trainer.t
+        self._learning_rate = trainer.learning_rate
+        self.loss_curve_ = history["loss"]
+        if self.loss_curve_:
+            self.loss_ = self.loss_curve_[-1]
+        if self.early_stopping:
+            self.validation_scores_ = history["val_score"] if len(history) else []
+            self.validation_loss_curve_ = history["val_loss"] if len(history) else []
+            self.best_validation_score_ = self._stopper.best
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = self._stopper.best
+            self.validation_scores_ = self.best_validation_score_ = self.validation_loss_curve_ = None
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        if self.callbacks:
+            raise ValueError("callbacks are run by the stochastic solvers ('sgd', 'adam'); solver='lbfgs' does not "
+                             "run them")
+        net = self._net
+        X, Y, sample_weight, weight_sum, alpha = net._check_batch(X, Y, sample_weight, self.alpha)
+        start = net.params.copy()
+
+        def objective(x):
+            net.params[...] = x
+            loss, grad = net._loss_and_grad(X, Y, sample_weight, weight_sum, alpha)
+            return loss, grad.astype(np.float64, copy=False)
+
+        iteration = itertools.count(1)
+
+        def report(intermediate_result):
+            print("Iteration %d, loss = %.8f" % (next(iteration), intermediate_result.fun))
+
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite end is reported below
+            result = scipy.optimize.minimize(
+                objective, start.astype(np.float64), method="L-BFGS-B", jac=True,
+                callback=report if self.verbose else None,
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        net.params[...] = result.x
+        if not np.isfinite(net.params).all() or not np.isfinite(result.fun):
+            net.params[...] = start
+            raise DivergenceError("Solver produced non-finite parameter weights; the weights are back where lbfgs "
+                                  "started. The input data may contain large values and need to be preprocessed.")
+        self.n_iter_ = min(result.nit, self.max_iter)
+        self.loss_ = float(result.fun)
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
+                          f"{result.message}\n\nIncrease the number of iterations (max_iter) or scale the data.",
+                          ConvergenceWarning, stacklevel=3)
+
+    # --- prediction -------------------------------------------------------------------------------------
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return _dense(validate_data(self, X, accept_sparse=["csr", "csc"], reset=False))
+
+    def _forward(self, X):
+        """Output activations y_hat (n_samples, n_outputs_)."""
+        X = self._check_X(X)
+        return self._network().forward(X)
+
+    # --- pickling ---------------------------------------------------------------------------------------
+
+    # The weights are pickled once, inside the network; coefs_ and intercepts_ become its views again.
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_net" in state:
+            self._network()
+            state = {key: value for key, value in state.items() if key not in ("coefs_", "intercepts_")}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_net" in state:
+            self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _store(estimator, params):
+    """__init__ stores its arguments unchanged, as scikit-learn requires; validation happens in fit."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+_EXTRAS_DOC = """
+    Every parameter, fitted attribute and method of scikit-learn's `{sklearn}` works as documented there,
+    with the same defaults and constraints (invalid values raise scikit-learn's InvalidParameterError).
+    fastbp adds these parameters:
+
+    dtype : {{None, "float32", "float64"}}, default=None
+        The precision of the computation. None follows X (float32 stays float32, anything else becomes
+        float64, as in scikit-learn); "float32" computes in float32 even for float64 X. Fixed at the first
+        fit of a warm-started or incrementally trained model.
+    n_threads : int >= 1 or None, default=None
+        OpenMP threads of the compiled core; None uses all cores (OMP_NUM_THREADS and threadpoolctl limits
+        apply). The results do not depend on it.
+    callbacks : list of fastbp callbacks or None, default=None
+        Run by the sgd and adam solvers after every epoch (see `fastbp.callbacks`); returning True from
+        ``on_epoch_end`` stops training. Not run by lbfgs (passing them with lbfgs is a ValueError).
+    progress_bar : bool, default=False
+        Show a progress bar over the epochs (tqdm when installed, else a line per epoch).
+    {more}
+    ``verbose`` prints scikit-learn's per-epoch lines, and for lbfgs one line per iteration.
+    ``partial_fit`` takes ``epochs=1``: the number of passes over the given data.
+
+    Extra fitted attribute: ``validation_loss_curve_``, the data loss on the validation set after each
+    epoch when ``early_stopping=True`` (None otherwise).
+    Differences from scikit-learn are listed in the module docstring of `fastbp.estimators` and the README.
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's MLPClassifier, trained by fastbp's compiled core.
+
+    Binary and multilabel targets get logistic outputs with binary cross-entropy; multiclass targets a
+    softmax output with cross-entropy.
+    """
+
+    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPClassifier", more="""
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplying ``sample_weight``: a dict {class label: weight} (classes not named
+        get 1), or "balanced" for n_samples / (n_classes * count of the class). Not for multilabel targets;
+        "balanced" is not available in partial_fit, which sees one batch at a time.
+""")
+
+    _parameter_constraints = {**_SklearnClassifier._parameter_constraints, **_EXTRA_CONSTRAINTS,
+                              "class_weight": [dict, StrOptions({"balanced"}), None]}
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, class_weight=None, dtype=None,
+                 n_threads=None, callbacks=None, progress_bar=False):
+        _store(self, locals())
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
+                                     f"call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")
+        return X, self._label_binarizer.transform(y), y
+
+    def _output(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _sample_weight(self, sample_weight, X, labels, incremental):
+        sample_weight = super()._sample_weight(sample_weight, X, labels, incremental)
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError("class_weight is not supported for multilabel targets; pass sample_weight instead")
+        if isinstance(self.class_weight, str):  # "balanced"
+            if incremental:
+                raise ValueError("class_weight='balanced' needs the class counts of all the data, which "
+                                 "partial_fit does not see; pass a dict of class weights instead")
+            per_class = compute_class_weight("balanced", classes=self.classes_, y=labels)
+        else:
+            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight has labels {unknown} that are not classes ({self.classes_.tolist()})")
+            per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_.tolist()], dtype=float)
+            if not (np.isfinite(per_class) & (per_class >= 0)).all():
+                raise ValueError(f"class_weight values must be finite and >= 0, got {self.class_weight}")
+        weights = per_class[np.searchsorted(self.classes_, labels)].astype(X.dtype)
+        return weights if sample_weight is None else sample_weight * weights
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features; dense or sparse) and labels y (n_samples,) or a
+        multilabel indicator (n_samples, n_classes), with optional sample_weight (n_samples,). Returns self."""
+        return self._fit(X, y, sample_weight)
+
+    @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None, epochs=1):
+        """Update the model with `epochs` passes (default one, as scikit-learn) over X, y.
+
+        `classes` (all labels y may take) is required on the first call, unless y is multilabel.
+        """
+        epochs = v.check_int("epochs", epochs, minimum=1)
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+        return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
+
+    def predict(self, X):
+        """Class labels (n_samples,), or the indicator matrix (n_samples, n_classes) for multilabel."""
+        y_hat = self._forward(X)
+        return self._label_binarizer.inverse_transform(y_hat.ravel() if self.n_outputs_ == 1 else y_hat)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), columns in the order of classes_."""
+        y_hat = self._forward(X)
+        if self.n_outputs_ == 1:
+            return np.column_stack([1 - y_hat[:, 0], y_hat[:, 0]])
+        return y_hat
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X)), computed from the logits: finite where a probability rounds to 0."""
+        X = self._check_X(X)
+        z = self._network().logits(X)
+        if self.out_activation_ == "softmax":
+            return z - reference.logsumexp(z)
+        log_p = -reference.softplus(-z)  # log sigmoid(z)
+        return np.column_stack([-reference.softplus(z[:, 0]), log_p[:, 0]]) if self.n_outputs_ == 1 else log_p
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's MLPRegressor, trained by fastbp's compiled core.
+
+    loss="squared_error" gives an identity output with half squared error (summed over outputs);
+    loss="poisson" an exponential output with half Poisson deviance (y >= 0).
+    """
+
+    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPRegressor", more="")
+
+    _parameter_constraints = {**_SklearnRegressor._parameter_constraints, **_EXTRA_CONSTRAINTS}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None,
+                 callbacks=None, progress_bar=False):
+        _store(self, locals())
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError("Some value(s) of y are negative which is not allowed for loss='poisson'.")
+        return X, y.reshape(-1, 1) if y.ndim == 1 else y, None
+
+    def _output(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features; dense or sparse) and targets y (n_samples,) or
+        (n_samples, n_outputs), with optional sample_weight (n_samples,). Returns self."""
+        return self._fit(X, y, sample_weight)
+
+    @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, epochs=1):
+        """Update the model with `epochs` passes (default one, as scikit-learn) over X, y."""
+        epochs = v.check_int("epochs", epochs, minimum=1)
+        return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
+
+    def predict(self, X):
+        """Predictions (n_samples,) for one output, else (n_samples, n_outputs)."""
+        y_hat = self._forward(X)
+        return y_hat.ravel() if y_hat.shape[1] == 1 else y_hat

@@ -1,0 +1,45 @@
+"""scikit-learn's own estimator checks, run over both drop-ins.
+
+Every check runs and passes. The one pytest reports as skipped is not applicable:
+`check_classifiers_multilabel_output_format_decision_function` (MLPs have no decision_function, in
+scikit-learn too). `check_array_api_input` skips itself unless SCIPY_ARRAY_API=1 is set before SciPy is
+imported, so a second test runs it in a fresh interpreter with that setting.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data, parametrize_with_checks
+
+from fastbp import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+# max_iter=100 is what scikit-learn's own test suite uses for its MLPs.
+ESTIMATORS = [MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_array_api_check_with_dispatch_enabled():
+    env = dict(os.environ, SCIPY_ARRAY_API="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k", "check_array_api_input",
+         "-W", "ignore::sklearn.exceptions.ConvergenceWarning"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+
+
+# scikit-learn runs this check on its MLPs with these parameters as well (PER_ESTIMATOR_CHECK_PARAMS in
+# sklearn/utils/_test_common/instance_generator.py): weight k and k repeated rows are the same objective.
+@pytest.mark.parametrize("estimator", [MLPClassifier(solver="lbfgs", max_iter=100),
+                                       MLPRegressor(solver="sgd", tol=1e-2, random_state=42, max_iter=100)],
+                         ids=["classifier-lbfgs", "regressor-sgd"])
+def test_sample_weight_equivalence_with_sklearns_parameters(estimator):
+    check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)

@@ -1,0 +1,151 @@
+"""The drop-ins follow scikit-learn's trajectory: same data, parameters and integer random_state give the
+same fitted weights, loss curve, validation scores and iteration counts, for every solver and schedule.
+
+scikit-learn is the oracle here: each test fits its MLPClassifier / MLPRegressor next to ours.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import datasets, neural_network
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+import fastbp
+
+# Float64 runs differ from scikit-learn only by rounding (summation order; measured at most 2e-14 of the
+# largest weight); float32 rounding compounds over ten epochs of updates (measured at most 1e-5).
+RTOL = {np.float64: 1e-8, np.float32: 1e-4}
+
+
+def _load(name):
+    loader = {"breast_cancer": datasets.load_breast_cancer, "digits": datasets.load_digits,
+              "iris": datasets.load_iris, "diabetes": datasets.load_diabetes}[name]
+    X, y = loader(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    if name == "diabetes":  # standardised targets, as one would train a regressor
+        mean, std = y_train.mean(), y_train.std()
+        y_train, y_test = (y_train - mean) / std, (y_test - mean) / std
+    return X_train, X_test, y_train, y_test
+
+
+DATA = {name: _load(name) for name in ("breast_cancer", "digits", "iris", "diabetes")}
+COMMON = dict(hidden_layer_sizes=(16,), max_iter=10, random_state=0, alpha=1e-3, batch_size=32)
+SGD = dict(solver="sgd", learning_rate_init=0.01)
+CONFIGS = {
+    "sgd-plain-logistic": dict(SGD, momentum=0.0, activation="logistic"),
+    "sgd-momentum-tanh": dict(SGD, nesterovs_momentum=False, activation="tanh"),
+    "sgd-nesterov-relu": dict(SGD),
+    "sgd-invscaling": dict(SGD, learning_rate="invscaling", learning_rate_init=0.1, activation="tanh"),
+    # A large tol makes plateaus, so the adaptive rate is divided within ten epochs.
+    "sgd-adaptive": dict(SGD, learning_rate="adaptive", tol=0.05, n_iter_no_change=1),
+    "sgd-no-shuffle": dict(SGD, shuffle=False, activation="identity"),
+    "adam": dict(),
+    "adam-early-stopping": dict(early_stopping=True, n_iter_no_change=2, validation_fraction=0.2,
+                                learning_rate_init=0.01),
+    "sgd-sample-weight": dict(SGD, activation="logistic"),
+    "lbfgs-tanh": dict(solver="lbfgs", activation="tanh"),
+    "lbfgs-sample-weight": dict(solver="lbfgs"),
+}
+
+
+def _pair(data_name, config, dtype=np.float64):
+    """Our estimator and scikit-learn's, fitted on the same data with the same parameters."""
+    X, _, y, _ = DATA[data_name]
+    X = X.astype(dtype)
+    params = dict(COMMON, **CONFIGS[config])
+    kind = "Regressor" if data_name == "diabetes" else "Classifier"
+    sample_weight = None
+    if "sample-weight" in config:
+        sample_weight = np.random.RandomState(1).uniform(0.1, 2.0, X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after ten epochs
+        ours = getattr(fastbp, f"MLP{kind}")(**params).fit(X, y, sample_weight=sample_weight)
+        theirs = getattr(neural_network, f"MLP{kind}")(**params).fit(X, y, sample_weight=sample_weight)
+    return ours, theirs
+
+
+def _assert_weights_close(ours, theirs, rtol, dtype=np.float64):
+    for name in ("coefs_", "intercepts_"):
+        for layer, (a, b) in enumerate(zip(getattr(ours, name), getattr(theirs, name))):
+            # float32 stays float32 (scikit-learn's lbfgs returns float64 weights for float32 data).
+            assert a.dtype == dtype
+            scale = np.abs(b).max()
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"{name}[{layer}]")
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("data_name", DATA)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_fit_follows_scikit_learn(data_name, config, dtype):
+    ours, theirs = _pair(data_name, config, dtype)
+    rtol = RTOL[dtype]
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.t_ == theirs.t_
+    assert ours.out_activation_ == theirs.out_activation_
+    _assert_weights_close(ours, theirs, rtol, dtype)
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=rtol)
+    if ours.solver != "lbfgs":
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol)
+        assert ours._learning_rate == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12) \
+            or ours.solver == "adam"  # scikit-learn's Adam stores its bias-corrected step size there
+    if ours.early_stopping:
+        assert ours.best_loss_ is None and theirs.best_loss_ is None
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=rtol)
+        assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_, rel=rtol)
+    elif ours.solver != "lbfgs":
+        assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=rtol)
+
+
+@pytest.mark.parametrize("data_name", DATA)
+def test_default_parameters_score_like_scikit_learn(data_name):
+    """Held-out accuracy (classifiers) or R^2 (regressor) within 0.01 of scikit-learn's, defaults throughout."""
+    X_train, X_test, y_train, y_test = DATA[data_name]
+    kind = "Regressor" if data_name == "diabetes" else "Classifier"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = getattr(fastbp, f"MLP{kind}")(random_state=0).fit(X_train, y_train)
+        theirs = getattr(neural_network, f"MLP{kind}")(random_state=0).fit(X_train, y_train)
+    assert abs(ours.score(X_test, y_test) - theirs.score(X_test, y_test)) <= 0.01
+    # Better than chance and than predicting the mean (defaults overfit the 331 diabetes rows: R^2 ~0.2).
+    assert ours.score(X_test, y_test) > (0.9 if kind == "Classifier" else 0.1)
+
+
+def test_poisson_regression_follows_scikit_learn():
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 5)
+    y = rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1]))
+    params = dict(loss="poisson", hidden_layer_sizes=(8,), max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = fastbp.MLPRegressor(**params).fit(X, y)
+        theirs = neural_network.MLPRegressor(**params).fit(X, y)
+    assert ours.out_activation_ == "exp"
+    _assert_weights_close(ours, theirs, 1e-8)
+    # Both report the half Poisson deviance, including its constant y log y - y.
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
+def test_multi_output_squared_error_is_summed_over_outputs():
+    """The documented difference: scikit-learn reports the mean over outputs of the half squared error but
+    follows the gradient of the sum; fastbp reports the sum. The weights are the same."""
+    X, Y = datasets.load_linnerud(return_X_y=True)
+    X, Y = StandardScaler().fit_transform(X), StandardScaler().fit_transform(Y)
+    params = dict(hidden_layer_sizes=(8,), random_state=0, solver="sgd", learning_rate_init=0.01, alpha=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = fastbp.MLPRegressor(max_iter=10, batch_size=5, n_iter_no_change=100, **params).fit(X, Y)
+        theirs = neural_network.MLPRegressor(max_iter=10, batch_size=5, n_iter_no_change=100, **params).fit(X, Y)
+        _assert_weights_close(ours, theirs, 1e-8)
+        # One full-batch epoch reports the objective at the initial weights.
+        ours = fastbp.MLPRegressor(max_iter=1, batch_size=20, **params).fit(X, Y)
+        theirs = neural_network.MLPRegressor(max_iter=1, batch_size=20, **params).fit(X, Y)
+    initial = fastbp.MLP([3, 8, 3], "relu", "identity", random_state=0)
+    residual = initial.forward(X) - Y
+    penalty = 0.5 * 1e-3 * sum((W**2).sum() for W in initial.coefs) / X.shape[0]
+    assert ours.loss_ == pytest.approx(0.5 * (residual**2).sum(axis=1).mean() + penalty, rel=1e-12)
+    assert theirs.loss_ == pytest.approx(0.5 * (residual**2).mean() + penalty, rel=1e-12)
+    _assert_weights_close(ours, theirs, 1e-8)

@@ -1,0 +1,414 @@
+"""The drop-in estimators' surface and behaviour: scikit-learn's API, its errors, and fastbp's additions.
+
+Trajectory parity with scikit-learn is in test_estimator_parity.py, its estimator checks in
+test_estimator_checks.py.
+"""
+
+import inspect
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse
+from sklearn import datasets, neural_network
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import log_loss
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.class_weight import compute_sample_weight
+
+import fastbp
+from fastbp import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+PAIRS = [(MLPClassifier, neural_network.MLPClassifier), (MLPRegressor, neural_network.MLPRegressor)]
+SMALL = dict(hidden_layer_sizes=(8,), max_iter=10, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = datasets.load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def binary():
+    X, y = datasets.load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def assert_same_weights(a, b, rtol=1e-12):
+    for x, y in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max())
+
+
+# --- the same surface as scikit-learn ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ours, theirs", PAIRS)
+def test_every_sklearn_parameter_with_the_same_default(ours, theirs):
+    ours_params = inspect.signature(ours).parameters
+    for name, param in inspect.signature(theirs).parameters.items():
+        assert name in ours_params, name
+        assert ours_params[name].default == param.default, name
+        assert ours_params[name].kind == param.kind, name
+    extras = set(ours_params) - set(inspect.signature(theirs).parameters)
+    assert extras == {"dtype", "n_threads", "callbacks", "progress_bar"} | (
+        {"class_weight"} if ours is MLPClassifier else set())
+
+
+@pytest.mark.parametrize("ours, theirs", PAIRS)
+@pytest.mark.parametrize("params", [
+    dict(solver="newton"), dict(activation="softmax"), dict(alpha=-1.0), dict(batch_size=0),
+    dict(batch_size="big"), dict(learning_rate="cyclic"), dict(learning_rate_init=0.0), dict(max_iter=0),
+    dict(momentum=1.5), dict(validation_fraction=1.0), dict(beta_1=1.0), dict(epsilon=0.0),
+    dict(n_iter_no_change=0), dict(max_fun=0), dict(shuffle="yes"), dict(hidden_layer_sizes=0),
+    dict(tol=-1.0)], ids=str)
+def test_bad_parameters_raise_sklearns_invalid_parameter_error(ours, theirs, params, iris):
+    X, y = iris
+    for cls in (ours, theirs):
+        with pytest.raises(InvalidParameterError, match=next(iter(params))):
+            cls(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(dtype="float16"), "dtype"), (dict(n_threads=0), "n_threads"), (dict(callbacks="print"), "callbacks"),
+    (dict(progress_bar=2), "progress_bar")], ids=str)
+def test_bad_extra_parameters_raise_invalid_parameter_error(params, message, iris):
+    with pytest.raises(InvalidParameterError, match=message):
+        MLPClassifier(**params).fit(*iris)
+
+
+def test_bad_class_weight_raises(iris):
+    X, y = iris
+    with pytest.raises(InvalidParameterError, match="class_weight"):
+        MLPClassifier(class_weight="uniform").fit(X, y)
+    with pytest.raises(ValueError, match=r"class_weight has labels \[7\]"):
+        MLPClassifier(class_weight={7: 2.0}).fit(X, y)
+    with pytest.raises(ValueError, match="class_weight values must be finite"):
+        MLPClassifier(class_weight={0: -1.0}).fit(X, y)
+
+
+def _error(function):
+    try:
+        function()
+    except Exception as exc:  # noqa: BLE001 - the type is what is compared
+        return exc
+    raise AssertionError("no exception")
+
+
+@pytest.mark.parametrize("case", ["nan_fit", "inf_predict", "features_at_predict", "unfitted_predict",
+                                  "unfitted_proba", "partial_fit_without_classes", "unseen_class",
+                                  "partial_fit_lbfgs", "partial_fit_early_stopping", "warm_start_new_class",
+                                  "regression_target", "empty", "sample_weight_shape"])
+def test_errors_have_sklearns_types(case, iris):
+    X, y = iris
+    Xnan = X.copy()
+    Xnan[3, 1] = np.nan
+    cases = {
+        "nan_fit": lambda c: c(**SMALL).fit(Xnan, y),
+        "inf_predict": lambda c: c(**SMALL).fit(X, y).predict(np.where(Xnan == Xnan, X, np.inf)),
+        "features_at_predict": lambda c: c(**SMALL).fit(X, y).predict(X[:, :3]),
+        "unfitted_predict": lambda c: c().predict(X),
+        "unfitted_proba": lambda c: c().predict_proba(X),
+        "partial_fit_without_classes": lambda c: c().partial_fit(X, y),
+        "unseen_class": lambda c: c(**SMALL).partial_fit(X[y < 2], y[y < 2], classes=[0, 1]).partial_fit(X, y),
+        "partial_fit_lbfgs": lambda c: c(solver="lbfgs").partial_fit(X, y, classes=[0, 1, 2]),
+        "partial_fit_early_stopping": lambda c: c(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2]),
+        "warm_start_new_class": lambda c: c(warm_start=True, **SMALL).fit(X[y < 2], y[y < 2]).fit(X, y),
+        "regression_target": lambda c: c(**SMALL).fit(X, y + 0.5),
+        "empty": lambda c: c(**SMALL).fit(X[:0], y[:0]),
+        "sample_weight_shape": lambda c: c(**SMALL).fit(X, y, sample_weight=np.ones(3)),
+    }
+    ours = _error(lambda: cases[case](MLPClassifier))
+    theirs = _error(lambda: cases[case](neural_network.MLPClassifier))
+    assert type(ours) is type(theirs), (ours, theirs)
+    if case in ("nan_fit", "features_at_predict", "unseen_class", "partial_fit_without_classes"):
+        assert str(ours) == str(theirs)
+
+
+def test_nan_and_unfitted_errors_of_the_regressor():
+    X = np.random.RandomState(0).randn(20, 3)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        MLPRegressor().fit(np.where(X > 1, np.nan, X), X[:, 0])
+    with pytest.raises(NotFittedError):
+        MLPRegressor().predict(X)
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, X[:, 0])
+
+
+# --- targets: binary, multiclass, multilabel, multi-output ----------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["binary-strings", "multiclass", "multilabel"])
+def test_classifier_targets_match_sklearn(target, iris):
+    X, y = iris
+    if target == "binary-strings":
+        y = np.where(y == 0, "setosa", "other")
+    elif target == "multilabel":
+        X, y = datasets.make_multilabel_classification(n_samples=150, n_classes=4, random_state=0)
+    ours = MLPClassifier(**SMALL).fit(X, y)
+    theirs = neural_network.MLPClassifier(**SMALL).fit(X, y)
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    assert ours.out_activation_ == theirs.out_activation_
+    assert_same_weights(ours, theirs, 1e-8)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-8)
+    np.testing.assert_allclose(ours.predict_log_proba(X), theirs.predict_log_proba(X), rtol=1e-8)
+    assert ours.score(X, y) == theirs.score(X, y)
+
+
+def test_predict_log_proba_is_finite_where_probabilities_underflow(binary):
+    X, y = binary
+    clf = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", random_state=0).fit(X, y)
+    clf.coefs_[-1][...] *= 1e4  # saturate the output
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    assert (proba == 0).any() and np.isfinite(log_proba).all()
+    ok = proba > 1e-300
+    np.testing.assert_allclose(log_proba[ok], np.log(proba[ok]), rtol=1e-9, atol=1e-12)
+
+
+def test_multi_output_regression_shapes():
+    X, Y = datasets.load_linnerud(return_X_y=True)
+    reg = MLPRegressor(**SMALL).fit(X, Y)
+    assert reg.n_outputs_ == 3 and reg.predict(X).shape == (20, 3)
+    assert MLPRegressor(**SMALL).fit(X, Y[:, 0]).predict(X).shape == (20,)
+
+
+# --- dtypes, layouts, sparse, pandas -------------------------------------------------------------------
+
+
+def test_float32_is_preserved_and_other_dtypes_become_float64(iris):
+    X, y = iris
+    clf32 = MLPClassifier(**SMALL).fit(X.astype(np.float32), y)
+    assert clf32.coefs_[0].dtype == np.float32 and clf32.predict_proba(X).dtype == np.float32
+    clf_int = MLPClassifier(**SMALL).fit(np.round(X * 10).astype(np.int64), y)
+    assert clf_int.coefs_[0].dtype == np.float64
+
+
+def test_dtype_float32_computes_in_float32_for_float64_input(iris):
+    X, y = iris
+    cast = MLPClassifier(**SMALL).fit(X.astype(np.float32), y)
+    for dtype in ("float32", np.float32, np.dtype(np.float32)):
+        forced = MLPClassifier(dtype=dtype, **SMALL).fit(X, y)
+        assert forced.coefs_[0].dtype == np.float32
+        for a, b in zip(forced.coefs_ + forced.intercepts_, cast.coefs_ + cast.intercepts_):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_gives_the_dense_result(fmt, iris):
+    X, y = iris
+    dense = MLPClassifier(**SMALL).fit(X, y)
+    sparse = MLPClassifier(**SMALL).fit(scipy.sparse.csr_matrix(X).asformat(fmt), y)
+    assert_same_weights(sparse, dense, 0)
+    np.testing.assert_array_equal(sparse.predict_proba(scipy.sparse.csr_matrix(X)), dense.predict_proba(X))
+
+
+def test_pandas_column_names_are_kept_and_checked(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = MLPClassifier(**SMALL).fit(frame, pd.Series(y))
+    np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b", "c", "d"])
+    assert clf.n_features_in_ == 4
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(frame[["b", "a", "c", "d"]])
+
+
+# --- partial_fit, warm_start ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_follows_sklearn(solver, iris):
+    X, y = iris
+    ours, theirs = MLPClassifier(solver=solver, **SMALL), neural_network.MLPClassifier(solver=solver, **SMALL)
+    for _ in range(3):
+        for est in (ours, theirs):
+            est.partial_fit(X, y, classes=[0, 1, 2])
+    assert_same_weights(ours, theirs, 1e-10)
+    assert ours.t_ == theirs.t_ == 450 and ours.n_iter_ == theirs.n_iter_ == 1
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
+def test_partial_fit_epochs_is_that_many_passes(iris):
+    X, y = iris
+    once = MLPClassifier(solver="sgd", shuffle=False, **SMALL).partial_fit(X, y, classes=[0, 1, 2], epochs=3)
+    thrice = MLPClassifier(solver="sgd", shuffle=False, **SMALL)
+    for _ in range(3):
+        thrice.partial_fit(X, y, classes=[0, 1, 2])
+    assert_same_weights(once, thrice, 1e-14)
+    assert len(once.loss_curve_) == 3 and once.n_iter_ == 3
+    with pytest.raises(ValueError, match="epochs"):
+        once.partial_fit(X, y, epochs=0)
+
+
+@pytest.mark.parametrize("params", [dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.1),
+                                    dict(solver="adam"), dict(solver="sgd", early_stopping=True),
+                                    dict(solver="lbfgs")], ids=str)
+def test_warm_start_follows_sklearn(params, iris):
+    X, y = iris
+    ours = MLPClassifier(warm_start=True, **SMALL, **params)
+    theirs = neural_network.MLPClassifier(warm_start=True, **SMALL, **params)
+    for max_iter in (10, 5):
+        for est in (ours, theirs):
+            est.set_params(max_iter=max_iter).fit(X, y)
+    assert_same_weights(ours, theirs, 1e-8)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    if params["solver"] != "lbfgs":
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-8)
+
+
+def test_fit_without_warm_start_starts_over(iris):
+    X, y = iris
+    clf = MLPClassifier(**SMALL).fit(X, y)
+    first = [c.copy() for c in clf.coefs_]
+    clf.fit(X, y)
+    for a, b in zip(clf.coefs_, first):
+        np.testing.assert_array_equal(a, b)
+    assert len(clf.loss_curve_) == clf.n_iter_ == 10
+
+
+# --- fastbp's additions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("class_weight", [{0: 3.0, 2: 0.5}, "balanced"], ids=["dict", "balanced"])
+def test_class_weight_equals_the_sample_weights_it_stands_for(class_weight, iris):
+    X, y = iris
+    y = y[20:]  # unbalanced
+    X = X[20:]
+    sample_weight = np.random.RandomState(0).uniform(0.5, 1.5, len(y))
+    weighted = MLPClassifier(class_weight=class_weight, **SMALL).fit(X, y, sample_weight=sample_weight)
+    explicit = MLPClassifier(**SMALL).fit(X, y, sample_weight=sample_weight * compute_sample_weight(class_weight, y))
+    assert_same_weights(weighted, explicit, 1e-12)
+
+
+def test_class_weight_limits(iris):
+    X, y = iris
+    Y = np.column_stack([y == 0, y == 1])
+    with pytest.raises(ValueError, match="multilabel"):
+        MLPClassifier(class_weight={0: 2.0}, **SMALL).fit(X, Y)
+    with pytest.raises(ValueError, match="partial_fit"):
+        MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_validation_loss_curve_is_the_log_loss_on_the_held_out_rows(binary):
+    """One epoch: the early-stopping split is the one train_test_split draws after the initial weights."""
+    X, y = binary
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=1, early_stopping=True, random_state=0).fit(X, y)
+    rng = np.random.RandomState(0)
+    fastbp.MLP([30, 8, 1], "relu", random_state=rng)  # the initial weights' draws
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=rng, stratify=y)
+    assert len(clf.validation_loss_curve_) == 1
+    assert clf.validation_loss_curve_[0] == pytest.approx(log_loss(y_val, clf.predict_proba(X_val)), rel=1e-10)
+    assert clf.validation_scores_[0] == pytest.approx(clf.score(X_val, y_val), rel=1e-12)
+    assert MLPClassifier(**SMALL).fit(X, y).validation_loss_curve_ is None
+
+
+def test_results_do_not_depend_on_n_threads(binary):
+    X, y = binary
+    X = np.tile(X, (8, 4))  # wide and long enough for the core to start threads
+    y = np.tile(y, 8)
+    one, two = (MLPClassifier(hidden_layer_sizes=(64,), max_iter=3, n_threads=n, random_state=0).fit(X, y)
+                for n in (1, 2))
+    assert_same_weights(one, two, 0)
+
+
+def test_callbacks_can_stop_training(iris):
+    class StopAfter(fastbp.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            return epoch == 2
+
+    X, y = iris
+    clf = MLPClassifier(callbacks=[StopAfter()], **SMALL).fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
+    with pytest.raises(ValueError, match="lbfgs"):
+        MLPClassifier(solver="lbfgs", callbacks=[StopAfter()]).fit(X, y)
+
+
+def test_verbose_prints_sklearns_lines_and_lbfgs_iterations(iris, capsys):
+    X, y = iris
+    MLPClassifier(verbose=True, early_stopping=True, **SMALL).fit(X, y)
+    ours = capsys.readouterr().out
+    neural_network.MLPClassifier(verbose=True, early_stopping=True, **SMALL).fit(X, y)
+    assert ours == capsys.readouterr().out
+    clf = MLPClassifier(verbose=True, solver="lbfgs", **SMALL).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == clf.n_iter_ and lines[-1] == f"Iteration {clf.n_iter_}, loss = {clf.loss_:.8f}"
+
+
+def test_progress_bar_shows_every_epoch(iris, capsys):
+    pytest.importorskip("tqdm")
+    X, y = iris
+    MLPClassifier(progress_bar=True, **SMALL).fit(X, y)
+    assert "10/10" in capsys.readouterr().err
+
+
+# --- models in scikit-learn's machinery ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_pickle_round_trip_predicts_and_trains_on_identically(dump, iris, tmp_path):
+    X, y = iris
+    clf = MLPClassifier(solver="sgd", **SMALL).fit(X, y)
+    if dump == "pickle":
+        copy = pickle.loads(pickle.dumps(clf))
+    else:
+        joblib.dump(clf, tmp_path / "model.joblib")
+        copy = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    clf.partial_fit(X, y)  # the optimizer state (velocities) travels with the model
+    copy.partial_fit(X, y)
+    assert_same_weights(copy, clf, 0)
+
+
+def test_clone_is_unfitted_with_the_same_parameters(iris):
+    clf = MLPClassifier(class_weight="balanced", n_threads=1, **SMALL).fit(*iris)
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and not hasattr(copy, "coefs_")
+
+
+def test_replaced_coefs_are_used(iris):
+    X, y = iris
+    clf = MLPClassifier(**SMALL).fit(X, y)
+    clf.coefs_[1] = np.zeros_like(clf.coefs_[1])
+    clf.intercepts_[1] = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(clf.predict_proba(X), np.tile(np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum(), (150, 1)))
+    with pytest.raises(ValueError, match="shape"):
+        clf.coefs_[0] = np.zeros((2, 2))
+        clf.predict(X)
+
+
+def test_pipeline_and_parallel_grid_search_match_the_serial_search(binary):
+    X, y = binary
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0))
+    grid = {"mlpclassifier__alpha": [1e-4, 1.0], "mlpclassifier__solver": ["adam", "lbfgs"]}
+    serial = GridSearchCV(pipe, grid, cv=3, n_jobs=1).fit(X, y)
+    parallel = GridSearchCV(pipe, grid, cv=3, n_jobs=2).fit(X, y)
+    assert serial.best_params_ == parallel.best_params_
+    np.testing.assert_allclose(parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"],
+                               rtol=1e-12)
+    assert serial.best_score_ > 0.9
+
+
+def test_divergence_raises_a_value_error_and_keeps_finite_weights():
+    X = np.random.RandomState(0).randn(50, 3) * 1e3
+    with pytest.raises(ValueError, match="diverged"):
+        reg = MLPRegressor(solver="sgd", learning_rate_init=10.0, momentum=0.99, **SMALL)
+        reg.fit(X, X[:, 0] * 1e3)
+    assert all(np.isfinite(c).all() for c in reg.coefs_)
+
+
+def test_zero_weight_minibatches_are_skipped(iris):
+    X, y = iris
+    sample_weight = np.ones(len(y))
+    sample_weight[:32] = 0  # the first minibatch without shuffling
+    params = dict(SMALL, solver="sgd", shuffle=False, batch_size=32)
+    clf = MLPClassifier(**params).fit(X, y, sample_weight=sample_weight)
+    assert np.isfinite(clf.loss_curve_).all()
+    with pytest.raises(ZeroDivisionError):  # scikit-learn normalises by the minibatch's weight sum
+        neural_network.MLPClassifier(**params).fit(X, y, sample_weight=sample_weight)
