@@ -1,5 +1,7 @@
 """`python -m fastbp`: train a 30-16-1 logistic network on breast-cancer, on both backends, and compare.
 
+`python -m fastbp bench [options]` runs the comparison benchmark instead (see `fastbp.bench`).
+
 The data ship with scikit-learn (no network). Training is plain minibatch gradient descent,
 W <- W - lr * dJ/dW, run by `fastbp.Trainer`: one compiled call per epoch on the Cython backend, a Python
 loop over minibatches on the NumPy reference.
@@ -40,6 +42,11 @@ def train(backend, X, Y, args, verbose):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from fastbp.bench import main as bench
+
+        return bench(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m fastbp", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -44,32 +44,46 @@ cdef void layer_block(const Layout* net, const floating* params, int l, const fl
                     params + net.intercept_offset[l] + first_col, n_rows, n_cols, n_out)
 
 
+cdef void forward_block(const Layout* net, const floating* params, int l, const floating* a_prev,
+                        floating* a_out, Py_ssize_t n_rows, Py_ssize_t rows, bint by_columns,
+                        Py_ssize_t block) noexcept nogil:
+    """Block number `block` of layer l's forward pass: COL_BLOCK output columns of every row, or `rows`
+    rows of every column."""
+    cdef int n_out = net.sizes[l + 1]
+    cdef Py_ssize_t first
+    if by_columns:
+        first = block * COL_BLOCK
+        layer_block(net, params, l, a_prev, a_out, 0, n_rows, first, min(<Py_ssize_t> COL_BLOCK, n_out - first))
+    else:
+        first = block * rows
+        layer_block(net, params, l, a_prev, a_out, first, min(rows, n_rows - first), 0, n_out)
+
+
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
                          floating** acts_out, int n_threads) noexcept nogil:
     """acts_out[l] (n_rows, sizes[l + 1]) <- activations of layer l; the last one holds the output logits.
 
     X: (n_rows, sizes[0]). Layer by layer, each split over column or row blocks (see `column_blocks`).
+    An OpenMP region is entered only when threads are used: even with one thread, each costs a futex
+    call, which was half the time of a 30-16-1 minibatch.
     """
-    cdef Py_ssize_t block, first
-    cdef int l, n_out
+    cdef Py_ssize_t block, count
+    cdef int l
     cdef Py_ssize_t work = n_rows * net.macs_per_row
     cdef bint split = split_work(work)
     cdef bint threaded = use_threads(n_threads, work)
+    cdef bint by_columns
     cdef Py_ssize_t rows = ROW_BLOCK if split else n_rows
     cdef const floating* a_prev = X
     for l in range(net.n_layers):
-        n_out = net.sizes[l + 1]
-        if split and column_blocks(n_out):
-            for block in prange(n_blocks(n_out, COL_BLOCK), schedule="static", num_threads=n_threads,
-                                use_threads_if=threaded):
-                first = block * COL_BLOCK
-                layer_block(net, params, l, a_prev, acts_out[l], 0, n_rows, first,
-                            min(<Py_ssize_t> COL_BLOCK, n_out - first))
+        by_columns = split and column_blocks(net.sizes[l + 1])
+        count = n_blocks(net.sizes[l + 1], COL_BLOCK) if by_columns else n_blocks(n_rows, rows)
+        if threaded:
+            for block in prange(count, schedule="static", num_threads=n_threads):
+                forward_block(net, params, l, a_prev, acts_out[l], n_rows, rows, by_columns, block)
         else:
-            for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
-                                use_threads_if=threaded):
-                first = block * rows
-                layer_block(net, params, l, a_prev, acts_out[l], first, min(rows, n_rows - first), 0, n_out)
+            for block in range(count):
+                forward_block(net, params, l, a_prev, acts_out[l], n_rows, rows, by_columns, block)
         a_prev = acts_out[l]
 
 
@@ -102,6 +116,16 @@ cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:
     return total
 
 
+cdef void loss_block(const Layout* net, const floating* logits, const floating* Y, const floating* sample_weight,
+                     Py_ssize_t n_rows, Py_ssize_t rows, double weight_sum, floating* delta_out, double* row_loss,
+                     Py_ssize_t block) noexcept nogil:
+    """Rows block * rows.. of `objective`'s per-row losses and output deltas."""
+    cdef int k = net.sizes[net.n_layers]
+    cdef Py_ssize_t first = block * rows
+    loss_and_delta(net.output, logits + first * k, Y + first * k, NULL if sample_weight == NULL else sample_weight + first,
+                   1.0 / weight_sum, delta_out + first * k, row_loss + first, min(rows, n_rows - first), k)
+
+
 cdef double objective(const Layout* net, const floating* params, const floating* logits, const floating* Y,
                       const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                       floating* delta_out, double* row_loss, int n_threads) noexcept nogil:
@@ -109,25 +133,63 @@ cdef double objective(const Layout* net, const floating* params, const floating*
     (n_rows, n_outputs); also writes delta[L] = (y_hat - y) w_i / S into delta_out (n_rows, n_outputs).
     row_loss: (n_rows,) scratch. Rows go in blocks (as in `forward_logits`); the sums run in row and
     layer order, the same for any n_threads."""
-    cdef Py_ssize_t block, first, i
+    cdef Py_ssize_t block, i
     cdef int l
-    cdef int k = net.sizes[net.n_layers]
     cdef Py_ssize_t work = n_rows * net.macs_per_row
     cdef Py_ssize_t rows = ROW_BLOCK if split_work(work) else n_rows
     cdef double data_loss = 0, sumsq = 0
-    cdef const floating* weights
-    for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
-                        use_threads_if=use_threads(n_threads, work)):
-        first = block * rows
-        weights = NULL if sample_weight == NULL else sample_weight + first
-        loss_and_delta(net.output, logits + first * k, Y + first * k, weights, 1.0 / weight_sum,
-                       delta_out + first * k, row_loss + first, min(rows, n_rows - first), k)
+    if use_threads(n_threads, work):
+        for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads):
+            loss_block(net, logits, Y, sample_weight, n_rows, rows, weight_sum, delta_out, row_loss, block)
+    else:
+        for block in range(n_blocks(n_rows, rows)):
+            loss_block(net, logits, Y, sample_weight, n_rows, rows, weight_sum, delta_out, row_loss, block)
     for i in range(n_rows):
         data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
     if alpha != 0:
         for l in range(net.n_layers - 1, -1, -1):
             sumsq += sum_of_squares(params + net.coef_offset[l], <Py_ssize_t> net.sizes[l] * net.sizes[l + 1])
     return data_loss / weight_sum + 0.5 * alpha * sumsq / weight_sum
+
+
+cdef void weight_grad_block(const Layout* net, const floating* params, int l, const floating* a_prev,
+                            const floating* delta, Py_ssize_t n_rows, Py_ssize_t cols, floating alpha_scaled,
+                            bint penalty, floating* grad_out, Py_ssize_t block) noexcept nogil:
+    """Columns block * cols.. of dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l] and of db[l] = sum_rows delta[l];
+    each entry's sum over the rows stays in one BLAS call."""
+    cdef int n_in = net.sizes[l]
+    cdef int n_out = net.sizes[l + 1]
+    cdef Py_ssize_t first = block * cols
+    cdef Py_ssize_t count = min(cols, n_out - first)
+    cdef floating* dW = grad_out + net.coef_offset[l]
+    if penalty:
+        scaled_copy(params + net.coef_offset[l] + first, alpha_scaled, n_in, count, n_out, dW + first)
+    gemm(True, False, n_in, <int> count, <int> n_rows, <floating> 1, a_prev, n_in, delta + first, n_out,
+         <floating> (1 if penalty else 0), dW + first, n_out)
+    column_sums(delta + first, n_rows, count, n_out, grad_out + net.intercept_offset[l] + first)
+
+
+cdef void delta_block(const Layout* net, const floating* params, int l, const floating* a_prev,
+                      const floating* delta, floating* delta_prev_out, Py_ssize_t n_rows, Py_ssize_t rows,
+                      bint by_columns, Py_ssize_t block) noexcept nogil:
+    """Block number `block` of delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]): COL_BLOCK of its columns (a
+    block of W's rows, as in the forward pass) or `rows` of its rows."""
+    cdef int n_in = net.sizes[l]
+    cdef int n_out = net.sizes[l + 1]
+    cdef const floating* W = params + net.coef_offset[l]
+    cdef Py_ssize_t first, count
+    if by_columns:
+        first = block * COL_BLOCK
+        count = min(<Py_ssize_t> COL_BLOCK, n_in - first)
+        gemm(False, True, <int> n_rows, <int> count, n_out, <floating> 1, delta, n_out, W + first * n_out, n_out,
+             <floating> 0, delta_prev_out + first, n_in)
+        mul_derivative(net.hidden, delta_prev_out + first, a_prev + first, n_rows, count, n_in)
+    else:
+        first = block * rows
+        count = min(rows, n_rows - first)
+        gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
+             <floating> 0, delta_prev_out + first * n_in, n_in)
+        mul_derivative(net.hidden, delta_prev_out + first * n_in, a_prev + first * n_in, count, n_in, n_in)
 
 
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
@@ -144,14 +206,12 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
     over rows stays in one BLAS call), delta propagation over row blocks.
     """
     cdef int l, n_in, n_out
-    cdef Py_ssize_t block, first, count
+    cdef Py_ssize_t block, count
+    cdef bint by_columns
     cdef const floating* a_prev
-    cdef const floating* W
-    cdef floating* dW
     cdef floating* delta = delta_a
     cdef floating* other = delta_b
     cdef floating* swap
-    cdef floating beta = 1 if alpha != 0 else 0
     cdef floating alpha_scaled = <floating> (alpha / weight_sum)
     cdef double loss
     cdef int last = net.n_layers - 1
@@ -167,36 +227,24 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         a_prev = X if l == 0 else acts[l - 1]
-        W = params + net.coef_offset[l]
-        dW = grad_out + net.coef_offset[l]
         cols = COL_BLOCK if split else n_out
-        for block in prange(n_blocks(n_out, cols), schedule="static", num_threads=n_threads,
-                            use_threads_if=threaded):
-            first = block * cols
-            count = min(cols, n_out - first)
-            if alpha != 0:
-                scaled_copy(W + first, alpha_scaled, n_in, count, n_out, dW + first)
-            gemm(True, False, n_in, <int> count, <int> n_rows, <floating> 1, a_prev, n_in, delta + first, n_out,
-                 beta, dW + first, n_out)
-            column_sums(delta + first, n_rows, count, n_out, grad_out + net.intercept_offset[l] + first)
-        if l > 0 and split and column_blocks(n_in):
-            # delta[l-1][:, cols] = delta[l] W[l][cols, :]^T: blocks of W's rows, as in the forward pass.
-            for block in prange(n_blocks(n_in, COL_BLOCK), schedule="static", num_threads=n_threads,
-                                use_threads_if=threaded):
-                first = block * COL_BLOCK
-                count = min(<Py_ssize_t> COL_BLOCK, n_in - first)
-                gemm(False, True, <int> n_rows, <int> count, n_out, <floating> 1, delta, n_out, W + first * n_out,
-                     n_out, <floating> 0, other + first, n_in)
-                mul_derivative(net.hidden, other + first, acts[l - 1] + first, n_rows, count, n_in)
-        elif l > 0:
-            for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads,
-                                use_threads_if=threaded):
-                first = block * rows
-                count = min(rows, n_rows - first)
-                gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
-                     <floating> 0, other + first * n_in, n_in)
-                mul_derivative(net.hidden, other + first * n_in, acts[l - 1] + first * n_in, count, n_in, n_in)
+        if threaded:
+            for block in prange(n_blocks(n_out, cols), schedule="static", num_threads=n_threads):
+                weight_grad_block(net, params, l, a_prev, delta, n_rows, cols, alpha_scaled, alpha != 0, grad_out,
+                                  block)
+        else:
+            for block in range(n_blocks(n_out, cols)):
+                weight_grad_block(net, params, l, a_prev, delta, n_rows, cols, alpha_scaled, alpha != 0, grad_out,
+                                  block)
         if l > 0:
+            by_columns = split and column_blocks(n_in)
+            count = n_blocks(n_in, COL_BLOCK) if by_columns else n_blocks(n_rows, rows)
+            if threaded:
+                for block in prange(count, schedule="static", num_threads=n_threads):
+                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, rows, by_columns, block)
+            else:
+                for block in range(count):
+                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, rows, by_columns, block)
             swap = delta
             delta = other
             other = swap
