@@ -133,7 +133,9 @@ def _extensions():
         "embedsignature": True,
     }
     extensions = [
-        Extension(f"fastbp._core.{name}", [f"src/fastbp/_core/{name}.pyx"]) for name in CORE_MODULES
+        Extension(f"fastbp._core.{name}", [f"src/fastbp/_core/{name}.pyx"], include_dirs=["src/fastbp/_core"],
+                  depends=["src/fastbp/_core/_vecmath.h"])
+        for name in CORE_MODULES
     ]
     # Debug and release C sources live apart: cythonize regenerates a .c file only when its .pyx changes,
     # not when the directives do.

@@ -6,6 +6,41 @@ multiplies the back-propagated delta by f'(a). These run serially on the block o
 """
 
 
+cdef extern from "_vecmath.h":
+    void fastbp_vecmath_init() noexcept nogil
+    int fastbp_vecmath_avx2() noexcept nogil
+    void fastbp_vecmath_allow_avx2(int allow) noexcept nogil
+    void fastbp_exp_nonpositive_d(double* x, Py_ssize_t n) noexcept nogil
+    void fastbp_exp_nonpositive_f(float* x, Py_ssize_t n) noexcept nogil
+
+fastbp_vecmath_init()
+
+
+def vecmath_avx2(allow=None):
+    """True when the vectorized exp runs its AVX2 + FMA copy on this CPU.
+
+    allow=False makes it run the portable copy, allow=True returns to the CPU's choice (for tests; not
+    while the core runs in another thread).
+    """
+    if allow is not None:
+        fastbp_vecmath_allow_avx2(bool(allow))
+    return bool(fastbp_vecmath_avx2())
+
+
+def exp_nonpositive(floating[::1] x):
+    """x <- exp(x) in place, for a 1-D array with every entry <= 0: the exp the logistic layers use."""
+    if x.shape[0]:
+        with nogil:
+            exp_nonpositive_inplace(&x[0], x.shape[0])
+
+
+cdef inline void exp_nonpositive_inplace(floating* x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fastbp_exp_nonpositive_f(x, n)
+    else:
+        fastbp_exp_nonpositive_d(x, n)
+
+
 cdef enum:
     CHUNK = 256   # columns per sweep of `bias_sigmoid`: its exp() scratch lives on the stack
 
@@ -14,9 +49,9 @@ cdef void bias_sigmoid(floating* z, const floating* bias, Py_ssize_t n_rows, Py_
                        Py_ssize_t ld) noexcept nogil:
     """z <- sigmoid(z + bias), in `sigmoid`'s stable form, in three sweeps per chunk of a row.
 
-    Only the middle sweep calls exp; the other two have no calls and no branches, so the compiler
-    vectorizes them. (One fused loop branches on the sign of z, which is random, and mispredicts.)
-    float32 layers call expf, a fraction of the cost of exp, and need no more accuracy than it gives.
+    The first and last sweeps have no calls and no branches, so the compiler vectorizes them; the middle
+    one is the vectorized exp of `_vecmath.h`. (One fused loop branches on the sign of z, which is random,
+    and mispredicts.)
     """
     cdef floating e[CHUNK]
     cdef Py_ssize_t i, j, start, count
@@ -29,11 +64,7 @@ cdef void bias_sigmoid(floating* z, const floating* bias, Py_ssize_t n_rows, Py_
             for j in range(count):
                 row[j] = row[j] + bias[start + j]
                 e[j] = -fabs(row[j])
-            for j in range(count):
-                if floating is float:
-                    e[j] = expf(e[j])
-                else:
-                    e[j] = exp(e[j])
+            exp_nonpositive_inplace(e, count)
             for j in range(count):
                 row[j] = (1 if row[j] >= 0 else e[j]) / (1 + e[j])
             start += count

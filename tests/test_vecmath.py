@@ -1,0 +1,53 @@
+"""The vectorized exp behind the logistic layers, against NumPy's exp, on both of its code paths."""
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+import fastbp
+from fastbp._core._activations import exp_nonpositive, vecmath_avx2
+
+PATHS = ["cpu-choice", "portable"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request):
+    vecmath_avx2(allow=request.param == "cpu-choice")
+    yield request.param
+    vecmath_avx2(allow=True)
+
+
+@pytest.mark.parametrize("dtype, low", [(np.float64, -746.0), (np.float32, -105.0)])
+def test_exp_is_within_one_ulp_of_numpy(path, dtype, low):
+    rng = np.random.RandomState(0)
+    x = -np.concatenate([np.linspace(0, -low, 1_000_001), rng.exponential(3.0, 100_000)]).astype(dtype)
+    x[:3] = [-0.0, -np.finfo(dtype).tiny, -np.finfo(dtype).smallest_subnormal]
+    y = x.copy()
+    exp_nonpositive(y)
+    exact = np.exp(x.astype(np.float64))  # float32 results are compared with the rounded float64 exp
+    expected = exact.astype(dtype)
+    normal = expected >= np.finfo(dtype).tiny
+    ulps = np.abs(y[normal].astype(np.float64) - expected[normal]) / np.spacing(expected[normal])
+    assert ulps.max() <= 1.0
+    # Subnormal results lose precision with their exponent range, as in any exp.
+    np.testing.assert_allclose(y[~normal], expected[~normal], rtol=0, atol=2 * np.finfo(dtype).smallest_subnormal)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exp_edges(path, dtype):
+    x = np.array([-np.inf, np.nan, -1e30, -1000.0, 0.0, -np.nan], dtype=dtype)
+    exp_nonpositive(x)
+    np.testing.assert_array_equal(x[[0, 2, 3]], 0.0)
+    assert np.isnan(x[1]) and np.isnan(x[5]) and x[4] == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logistic_layers_match_scipy_expit_over_the_whole_range(path, dtype):
+    """Through the public API: a 1-1 identity-weight logistic network is sigmoid(x), even where it saturates."""
+    net = fastbp.MLP([1, 1], output="logistic", dtype=dtype)
+    net.params[...] = [1.0, 0.0]
+    z = np.concatenate([np.linspace(-800, 800, 20_001), [-40.0, 40.0, 0.0]]).astype(dtype)
+    y = net.forward(z[:, None])[:, 0]
+    expected = expit(z.astype(np.float64))
+    # Below the smallest normal number both are rounding noise.
+    np.testing.assert_allclose(y, expected, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
