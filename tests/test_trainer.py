@@ -163,15 +163,17 @@ def test_reaches_095_held_out_accuracy_on_breast_cancer(breast_cancer):
     assert np.mean(net.predict(X_test) == Y_test) >= 0.95
 
 
-@pytest.mark.parametrize("optimizer", ["nesterov", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
 def test_one_and_two_threads_give_bitwise_identical_weights(optimizer, dtype, rng):
-    # Wide enough that each minibatch crosses the threshold where the core starts threads.
+    # Wide enough that each minibatch crosses the threshold where the core starts threads, with more
+    # parameters (76,304) than the threshold for a threaded optimizer update (65,536).
     X = rng.randn(300, 50)
     Y = (X[:, :4] > 0).astype(float)
     sample_weight = rng.rand(300)
     params = []
     for n_threads in (1, 2):
-        net = fastbp.MLP([50, 300, 120, 4], dtype=dtype, random_state=0)
+        net = fastbp.MLP([50, 300, 200, 4], dtype=dtype, random_state=0)
+        assert net.n_params == 76304
         fastbp.Trainer(net, OPTIMIZERS[optimizer](), batch_size=64, max_epochs=3, random_state=0, alpha=0.01,
                        n_threads=n_threads).fit(X, Y, sample_weight)
         params.append(net.params)

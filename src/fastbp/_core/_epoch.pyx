@@ -8,6 +8,7 @@ The caller (`fastbp.trainer`) validates every array first; this module trusts sh
 """
 
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -15,6 +16,7 @@ from libc.string cimport memcpy
 import numpy as np
 
 from fastbp._core._network cimport CoreNet, Layout, backward, forward_logits
+from fastbp._core._openmp_helpers cimport use_threads_elementwise
 from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
 
 cdef enum OptimizerKind:
@@ -43,6 +45,38 @@ cdef struct Progress:
     double loss_sum
     long long t
     bint finite
+
+
+cdef enum:
+    UPDATE_CHUNK = 1 << 14   # parameters per block of a threaded optimizer update
+
+
+cdef void update_chunk(Update update, floating* params, const floating* grad, floating* state_a,
+                       floating* state_b, Py_ssize_t n_params, double learning_rate, long long t,
+                       Py_ssize_t first, Py_ssize_t count) noexcept nogil:
+    """The optimizer step on parameters first .. first + count."""
+    if update.kind == OPT_SGD:
+        sgd_step(params + first, grad + first, state_a + first, count, <floating> learning_rate,
+                 <floating> update.momentum, update.nesterov)
+    else:
+        adam_step(params + first, grad + first, state_a + first, state_b + first, count,
+                  adam_step_size(learning_rate, t, update.beta_1, update.beta_2),
+                  <floating> update.beta_1, <floating> (1 - update.beta_1), <floating> update.beta_2,
+                  <floating> (1 - update.beta_2), <floating> update.epsilon)
+
+
+cdef void apply_update(Update update, floating* params, const floating* grad, floating* state_a,
+                       floating* state_b, Py_ssize_t n_params, double learning_rate, long long t,
+                       int n_threads) noexcept nogil:
+    """Step number t (>= 1) of the optimizer over the flat buffers, in chunks spread over threads when the
+    model is large: each parameter's update reads only its own entries, so any split gives the same bits."""
+    cdef Py_ssize_t chunk, n_chunks = (n_params + UPDATE_CHUNK - 1) // UPDATE_CHUNK
+    if use_threads_elementwise(n_threads, n_params):
+        for chunk in prange(n_chunks, schedule="static", num_threads=n_threads):
+            update_chunk(update, params, grad, state_a, state_b, n_params, learning_rate, t,
+                         chunk * UPDATE_CHUNK, min(<Py_ssize_t> UPDATE_CHUNK, n_params - chunk * UPDATE_CHUNK))
+    else:
+        update_chunk(update, params, grad, state_a, state_b, n_params, learning_rate, t, 0, n_params)
 
 
 cdef inline const floating* gather(const floating* src, const Py_ssize_t* order, Py_ssize_t first,
@@ -98,14 +132,8 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
                 return progress
             progress.loss_sum += loss * count
             progress.t += 1
-            if update.kind == OPT_SGD:
-                sgd_step(params, grad, state_a, net.n_params, <floating> learning_rate,
-                         <floating> update.momentum, update.nesterov)
-            else:
-                adam_step(params, grad, state_a, state_b, net.n_params,
-                          adam_step_size(learning_rate, progress.t, update.beta_1, update.beta_2),
-                          <floating> update.beta_1, <floating> (1 - update.beta_1), <floating> update.beta_2,
-                          <floating> (1 - update.beta_2), <floating> update.epsilon)
+            apply_update(update, params, grad, state_a, state_b, net.n_params, learning_rate, progress.t,
+                         n_threads)
         first += count
     return progress
 

@@ -26,6 +26,9 @@ cdef extern from *:
 # take about 40 us on one core.
 cdef enum:
     MIN_PARALLEL_WORK = 1 << 20
+    # Elementwise passes (optimizer updates) stream memory at about a nanosecond per element: below this
+    # many elements, one thread finishes before a team would start.
+    MIN_PARALLEL_ELEMENTS = 1 << 16
 
 cdef inline bint split_work(Py_ssize_t work) noexcept nogil:
     # Whether a pass is cut into blocks for threads at all. It depends on the work only, never on the
@@ -35,3 +38,6 @@ cdef inline bint split_work(Py_ssize_t work) noexcept nogil:
 
 cdef inline bint use_threads(int n_threads, Py_ssize_t work) noexcept nogil:
     return FASTBP_OPENMP_ENABLED and n_threads > 1 and split_work(work)
+
+cdef inline bint use_threads_elementwise(int n_threads, Py_ssize_t n_elements) noexcept nogil:
+    return FASTBP_OPENMP_ENABLED and n_threads > 1 and n_elements >= MIN_PARALLEL_ELEMENTS

@@ -9,8 +9,16 @@ such as 1 - beta are computed by the caller in double and rounded once, as NumPy
 cdef void sgd_step(floating* params, const floating* grad, floating* velocity, Py_ssize_t n,
                    floating learning_rate, floating momentum, bint nesterov) noexcept nogil:
     """velocity <- momentum * velocity - lr * grad; params += velocity, or with Nesterov
-    params += momentum * velocity - lr * grad (the look-ahead step). All (n,)."""
+    params += momentum * velocity - lr * grad (the look-ahead step). All (n,).
+
+    Without momentum the step is params += -(lr * grad) in either form (0 * velocity adds an exact zero),
+    and the velocity, which no step then reads, is left alone: two memory streams fewer.
+    """
     cdef Py_ssize_t i
+    if momentum == 0:
+        for i in range(n):
+            params[i] += -(learning_rate * grad[i])
+        return
     for i in range(n):
         velocity[i] = momentum * velocity[i] - learning_rate * grad[i]
         if nesterov:
