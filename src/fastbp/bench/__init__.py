@@ -25,8 +25,9 @@ LEARNING_RATE = 0.01
 # Every training system's epoch loss must match fastbp's to this relative tolerance.
 LOSS_RTOL = {"float64": 1e-9, "float32": 1e-4}
 SCALING_ROWS = (10_000, 100_000, 1_000_000)
-# Idle time before each timed epoch: thread pools (OpenBLAS, PyTorch's OpenMP) keep spinning for a while
-# after their last call and would take cores from whichever system runs next.
+# A pause before each timed epoch: thread pools (OpenBLAS, PyTorch's OpenMP) keep spinning for a while
+# after their last call and would take cores from whichever system runs next. The pause busy-waits: after
+# sleeping instead, the next threaded epoch ran up to 1.5x slower on these machines (cores clocked down).
 SETTLE_SECONDS = 0.2
 REWARM_SECONDS = 0.1
 
@@ -38,6 +39,12 @@ def peak_gemm_gflops(dtype, n=2048, repeats=3):
     np.matmul(a, a, out=out)
     best = min(_seconds(lambda: np.matmul(a, a, out=out)) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
+
+
+def _busy_wait(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def _seconds(function):
@@ -75,9 +82,9 @@ def machine_info(dtypes):
 def time_systems(problem, names, repeats):
     """{system: (median seconds, all timed seconds, epoch loss)}, the systems interleaved round by round.
 
-    Round 0 warms every system up and is not timed. Before each timed epoch the machine idles for
+    Round 0 warms every system up and is not timed. Before each timed epoch the main thread waits
     SETTLE_SECONDS; a system whose epoch is short (under REWARM_SECONDS) then runs one more untimed epoch,
-    because after the idle time its caches and the CPU's clock are cold, which a long epoch amortizes.
+    so that its data are back in cache after the other systems ran, which a long epoch amortizes.
     """
     systems = {name: SYSTEMS[name](problem) for name in names}
     times = {name: [] for name in names}
@@ -85,7 +92,7 @@ def time_systems(problem, names, repeats):
     for round_ in range(repeats + 1):
         for name, system in systems.items():
             if round_:
-                time.sleep(SETTLE_SECONDS)
+                _busy_wait(SETTLE_SECONDS)
                 if short[name]:
                     system.reset()
                     system.epoch()
