@@ -101,10 +101,21 @@ def _as_numeric_array(name, value):
     return arr
 
 
+# Rows are checked for NaN and infinity this many elements at a time: np.isfinite over a whole array makes
+# a boolean mask as large as the array (a quarter of a float32 X).
+FINITE_CHUNK = 1 << 16
+
+
+def _all_finite(arr):
+    rows = arr.reshape(arr.shape[0], -1)
+    step = max(1, FINITE_CHUNK // max(1, rows.shape[1]))
+    return all(np.isfinite(rows[i:i + step]).all() for i in range(0, rows.shape[0], step))
+
+
 def _cast_finite(name, arr, dtype):
     with np.errstate(over="ignore"):  # an overflowing cast is reported below, by name
         out = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(out).all():
+    if not _all_finite(out):
         detail = "" if not np.isfinite(arr).all() else f" after conversion to {dtype} (values too large)"
         raise ValueError(f"{name} contains NaN or infinity{detail}")
     return out

@@ -40,6 +40,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from fastbp import _validation as v
 from fastbp import reference
+from fastbp._locks import exclusive
 from fastbp.callbacks import Callback, EarlyStopping
 from fastbp.network import MLP
 from fastbp.optim import SGD, Adam
@@ -107,6 +108,10 @@ class _BaseMLP(BaseEstimator):
     # --- fitting ----------------------------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, incremental=False, epochs=1):
+        with exclusive(self, "estimator"):
+            return self._fit_unlocked(X, y, sample_weight, incremental, epochs)
+
+    def _fit_unlocked(self, X, y, sample_weight, incremental, epochs):
         hidden = _hidden_layer_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)

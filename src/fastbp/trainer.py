@@ -20,6 +20,7 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp import reference
 from fastbp._core._epoch import Epoch
+from fastbp._locks import exclusive
 from fastbp._threads import single_threaded_blas
 from fastbp.callbacks import EarlyStopping, ProgressBar, call, check_callbacks
 from fastbp.network import MLP, resolve_n_threads
@@ -272,7 +273,13 @@ class Trainer:
 
         A KeyboardInterrupt (Ctrl-C) stops training after the current epoch with a warning; a second one
         aborts the epoch, putting back the weights of the last completed one.
+
+        A fit of a model that is already being trained (by another thread) raises RuntimeError.
         """
+        with exclusive(self.net):
+            return self._fit(X, Y, sample_weight, validation_data)
+
+    def _fit(self, X, Y, sample_weight, validation_data):
         net = self.net
         X, Y, sample_weight, _, _ = net._check_batch(X, Y, sample_weight, 0.0)
         rng = v.check_random_state(self.random_state)

@@ -1,0 +1,95 @@
+"""Threads: fits of different models run side by side and match sequential fits; predictions of one model
+can run concurrently; a second fit of a model that is being trained is refused."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import fastbp
+
+
+def _data(seed, n=400, d=20):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d)
+    return X, (X[:, :3].sum(axis=1) > 0).astype(float)
+
+
+def _fit(seed):
+    X, y = _data(seed)
+    net = fastbp.MLP([20, 32, 1], random_state=seed)
+    fastbp.Trainer(net, fastbp.SGD(0.05), batch_size=16, max_epochs=5, random_state=seed).fit(X, y)
+    return net.params
+
+
+def test_fits_of_different_models_in_threads_match_sequential_fits():
+    sequential = [_fit(seed) for seed in range(6)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = list(pool.map(_fit, range(6)))
+    for a, b in zip(threaded, sequential):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_concurrent_predictions_of_one_model_match_sequential_ones():
+    X, y = _data(0, n=2000)
+    clf = fastbp.MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, random_state=0).fit(X, y)
+    chunks = np.array_split(X, 16)
+    expected = [clf.predict_proba(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            for got, want in zip(pool.map(clf.predict_proba, chunks), expected):
+                np.testing.assert_array_equal(got, want)
+
+
+class _Pause(fastbp.Callback):
+    """Holds the fit inside its first epoch until released, so another thread can try to fit meanwhile."""
+
+    def __init__(self):
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.inside.set()
+        self.release.wait(timeout=30)
+        return True
+
+
+def _while_fitting(start_fit, second_fit):
+    pause = _Pause()
+    errors = []
+    thread = threading.Thread(target=lambda: errors.extend(_catch(lambda: start_fit(pause))))
+    thread.start()
+    assert pause.inside.wait(timeout=30)
+    try:
+        with pytest.raises(RuntimeError, match="being trained by another call"):
+            second_fit()
+    finally:
+        pause.release.set()
+        thread.join(timeout=30)
+    assert not errors, errors
+
+
+def _catch(function):
+    try:
+        function()
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        return [exc]
+    return []
+
+
+def test_a_second_fit_of_a_model_being_trained_is_refused():
+    X, y = _data(0)
+    net = fastbp.MLP([20, 32, 1], random_state=0)
+    _while_fitting(lambda pause: fastbp.Trainer(net, callbacks=[pause]).fit(X, y),
+                   lambda: fastbp.Trainer(net).fit(X, y))
+    before = net.params.copy()
+    fastbp.Trainer(net, max_epochs=1).fit(X, y)  # free again once the first fit ended
+    assert not np.array_equal(before, net.params)
+
+
+def test_a_second_fit_of_an_estimator_being_fitted_is_refused():
+    X, y = _data(0)
+    clf = fastbp.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3)
+    _while_fitting(lambda pause: clf.set_params(callbacks=[pause]).fit(X, y), lambda: clf.partial_fit(X, y))
+    clf.set_params(callbacks=None).fit(X, y)
+    assert clf.n_iter_ == 3

@@ -1,0 +1,87 @@
+"""Memory: no growth across epochs or repeated fits, no copies of inputs that are already in the model's
+dtype and layout, and training workspaces that scale with the batch, not the data."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import _validation as v
+
+
+def _rss():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
+
+
+linux_only = pytest.mark.skipif(not __import__("os").path.exists("/proc/self/status"), reason="reads /proc")
+
+
+def _data(n=1000, d=20, dtype=np.float64):
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, d).astype(dtype)
+    return X, (X[:, 0] > 0).astype(int)
+
+
+@linux_only
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_repeated_fits_do_not_grow_resident_memory():
+    X, y = _data()
+    clf = fastbp.MLPClassifier(hidden_layer_sizes=(32,), solver="sgd", max_iter=2, random_state=0)
+    for _ in range(20):  # warm up allocator pools and caches
+        clf.fit(X, y)
+    before = _rss()
+    for _ in range(200):
+        clf.fit(X, y)
+        clf.predict_proba(X)
+    assert _rss() - before < 4 * 2**20
+
+
+@linux_only
+def test_epochs_do_not_grow_resident_memory():
+    X, y = _data(n=5000)
+    rss = {}
+
+    class Measure(fastbp.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch in (20, 299):
+                rss[epoch] = _rss()
+
+    net = fastbp.MLP([20, 64, 1], random_state=0)
+    fastbp.Trainer(net, batch_size=32, max_epochs=300, random_state=0, callbacks=[Measure()]).fit(X, y)
+    assert rss[299] - rss[20] < 2 * 2**20
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_inputs_in_the_models_dtype_and_layout_are_not_copied(dtype, monkeypatch):
+    X, y = _data(dtype=dtype)
+    assert v.check_X(X, 20, dtype) is X
+    Y = y.reshape(-1, 1).astype(dtype)
+    assert v.check_Y(Y, 1000, 1, "logistic", dtype) is Y
+    net = fastbp.MLP([20, 8, 1], dtype=dtype)
+    assert net._check_batch(X, Y, None, 0.0)[0] is X
+
+    seen = []
+    original = fastbp.Trainer.fit
+    monkeypatch.setattr(fastbp.Trainer, "fit", lambda self, X, *args: seen.append(X) or original(self, X, *args))
+    fastbp.MLPClassifier(hidden_layer_sizes=(8,), max_iter=1).fit(X, y)
+    assert seen[0] is X
+    # A Fortran-ordered X is copied once, into the layout the core reads.
+    assert not np.shares_memory(v.check_X(np.asfortranarray(X), 20, dtype), X)
+
+
+def test_training_workspaces_scale_with_the_batch_not_the_data():
+    X, y = _data(n=50_000, d=50)  # 20 MB of float64
+    Y = y.reshape(-1, 1).astype(float)
+    net = fastbp.MLP([50, 64, 1], random_state=0)
+    trainer = fastbp.Trainer(net, batch_size=32, max_epochs=2, shuffle=False)
+    tracemalloc.start()
+    try:
+        trainer.fit(X, Y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Batch buffers, activations, deltas and the gradient: tens of kilobytes. The finiteness check of X
+    # works in chunks (FINITE_CHUNK booleans at a time).
+    assert peak < 1 * 2**20, peak
