@@ -58,3 +58,91 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
         fastbp.load(other)
     with pytest.raises(ValueError, match="not a readable"):
         fastbp.load(tmp_path / "missing.npz")
+
+
+# --- format version 2: optimizer state and trainer counters ------------------------------------------------
+
+RESUMABLE = {
+    "nesterov-invscaling": (lambda: fastbp.SGD(0.1, momentum=0.9), dict(schedule="invscaling", power_t=0.3)),
+    "adam": (lambda: fastbp.Adam(0.01), {}),
+}
+
+
+@pytest.mark.parametrize("case", RESUMABLE)
+def test_training_resumed_from_a_saved_trainer_continues_exactly(case, tmp_path, dtype):
+    make_optimizer, options = RESUMABLE[case]
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 6).astype(dtype)
+    Y = (X[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
+
+    def trainer(seed):
+        net = fastbp.MLP([6, 8, 1], dtype=dtype, random_state=seed)
+        return fastbp.Trainer(net, make_optimizer(), batch_size=16, max_epochs=3, random_state=5, **options)
+
+    uninterrupted = trainer(0)
+    uninterrupted.fit(X, Y)
+    path = tmp_path / "state.npz"
+    uninterrupted.save(path)
+    uninterrupted.fit(X, Y)
+
+    resumed = trainer(1)  # other initial weights: everything must come from the file
+    resumed.restore(path)
+    assert (resumed.epoch, resumed.t) == (3, 600)
+    resumed.fit(X, Y)
+    np.testing.assert_array_equal(resumed.net.params, uninterrupted.net.params)
+    assert resumed.optimizer.t == uninterrupted.optimizer.t and resumed.learning_rate == uninterrupted.learning_rate
+
+
+def test_restore_refuses_another_architecture_or_optimizer(tmp_path):
+    path = tmp_path / "state.npz"
+    net = fastbp.MLP([4, 3, 1], random_state=0)
+    fastbp.Trainer(net, fastbp.SGD(), max_epochs=1).fit(np.ones((8, 4)), np.ones(8))
+    fastbp.Trainer(net, fastbp.SGD()).save(path)
+    with pytest.raises(ValueError, match="this trainer trains"):
+        fastbp.Trainer(fastbp.MLP([4, 5, 1])).restore(path)
+    with pytest.raises(ValueError, match="needs the state of Adam"):
+        fastbp.Trainer(fastbp.MLP([4, 3, 1]), fastbp.Adam()).restore(path)
+    net.save(tmp_path / "weights.npz")  # weights only
+    with pytest.raises(ValueError, match="holds no optimizer state"):
+        fastbp.Trainer(fastbp.MLP([4, 3, 1])).restore(tmp_path / "weights.npz")
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(optimizer=np.array("RMSprop")), "unknown optimizer 'RMSprop'"),
+    (dict(optimizer_settings=np.array([0.1, 0.9])), "optimizer_settings have shape"),
+    (dict(optimizer_t=np.array(-1)), "optimizer_t must be a non-negative integer"),
+    (dict(optimizer_state=np.zeros((3, 19))), "optimizer_state has 3 rows"),
+    (dict(optimizer_state=np.full((1, 19), np.nan)), "optimizer_state contain NaN"),
+    (dict(optimizer_state=np.zeros((1, 19), dtype=np.float32)), "optimizer_state have shape"),
+    (dict(trainer=np.array([1.5, 0.0, 0.1])), "trainer counters"),
+    (dict(trainer=None), r"without fields \['trainer'\]"),
+])
+def test_tampered_training_state_is_refused_with_the_reason(tmp_path, changes, message):
+    path = tmp_path / "state.npz"
+    net = fastbp.MLP([4, 3, 1], random_state=0)
+    trainer = fastbp.Trainer(net, fastbp.SGD(), max_epochs=1)
+    trainer.fit(np.ones((8, 4)), np.ones(8))
+    trainer.save(path)
+    rewrite(path, **changes)
+    with pytest.raises(ValueError, match=message):
+        fastbp.Trainer(fastbp.MLP([4, 3, 1])).restore(path)
+
+
+def test_version_1_files_still_load(tmp_path):
+    path = tmp_path / "old.npz"
+    net = fastbp.MLP([4, 3, 2], random_state=0)
+    net.save(path)
+    rewrite(path, format_version=np.array(1), optimizer=None, optimizer_settings=None, optimizer_t=None,
+            optimizer_state=None, trainer=None)
+    np.testing.assert_array_equal(fastbp.load(path).params, net.params)
+
+
+def test_a_fitted_estimators_network_saves_without_pickle(tmp_path):
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    clf = fastbp.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
+    clf.save(tmp_path / "clf.npz")
+    net = fastbp.load(tmp_path / "clf.npz")
+    np.testing.assert_array_equal(net.forward(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(clf.classes_[net.predict(X)], clf.predict(X))

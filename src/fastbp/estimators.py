@@ -282,6 +282,16 @@ class _BaseMLP(BaseEstimator):
         X = self._check_X(X)
         return self._network().forward(X)
 
+    def save(self, path):
+        """Write the fitted network (and the sgd/adam optimizer's state) to `path` as an .npz file without
+        pickle; `fastbp.load(path)` reads it back as a `fastbp.MLP` with the same predictions (class labels
+        and preprocessing are not in the file)."""
+        from fastbp.persistence import save
+
+        check_is_fitted(self)
+        with exclusive(self, "estimator"):
+            save(self._network(), path, self._optimizer)
+
     # --- pickling ---------------------------------------------------------------------------------------
 
     # The weights are pickled once, inside the network; coefs_ and intercepts_ become its views again.

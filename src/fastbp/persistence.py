@@ -1,12 +1,19 @@
-"""Saving and loading a model's weights as a plain `.npz` file, without pickle.
+"""Saving and loading a model's weights, and the state of its training, as a plain `.npz` file, without pickle.
 
-Layout (format version 1), one array per field:
-  format         "fastbp.MLP"
-  format_version 1
-  layer_sizes    int64 (n_layers + 1,)
-  activation     str, a hidden activation name;  output  str, an output name
-  dtype          "float32" or "float64"
-  params         (n_params,) of that dtype, laid out as `MLP.params`
+Layout (format version 2), one array per field:
+  format             "fastbp.MLP"
+  format_version     2 (version 1 files, which stop after `params`, still load)
+  layer_sizes        int64 (n_layers + 1,)
+  activation         str, a hidden activation name;  output  str, an output name
+  dtype              "float32" or "float64"
+  params             (n_params,) of that dtype, laid out as `MLP.params`
+  optimizer          str: "none", "SGD" or "Adam"
+  optimizer_settings float64: SGD [learning_rate, momentum, nesterov], Adam [learning_rate, beta_1, beta_2,
+                     epsilon], none []
+  optimizer_t        int64, the optimizer's step count
+  optimizer_state    (k, n_params) of the model's dtype: SGD's velocity or Adam's m and v (k = 0 before the
+                     first step)
+  trainer            float64 [epochs, samples seen, learning rate] of the Trainer that saved it, or []
 
 Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
 ValueError that says what is wrong instead of building a broken model or running code.
@@ -19,13 +26,19 @@ import zipfile
 import numpy as np
 
 FORMAT = "fastbp.MLP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _FIELDS = ("format", "format_version", "layer_sizes", "activation", "output", "dtype", "params")
+_TRAINING_FIELDS = ("optimizer", "optimizer_settings", "optimizer_t", "optimizer_state", "trainer")
+OPTIMIZER_SETTINGS = {"SGD": ("learning_rate", "momentum", "nesterov"),
+                      "Adam": ("learning_rate", "beta_1", "beta_2", "epsilon")}
 
 
-def save(net, path):
-    """Write `net`'s architecture and weights to `path` (an .npz file), replacing it atomically."""
+def save(net, path, optimizer=None, trainer_counters=None):
+    """Write `net`'s architecture and weights to `path` (an .npz file), replacing it atomically; with the
+    optimizer's settings, step count and state, and (epochs, samples seen, learning rate) of a Trainer."""
     path = os.fspath(path)
+    kind = "none" if optimizer is None else type(optimizer).__name__
+    state = getattr(optimizer, "_state", None)
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
@@ -34,6 +47,12 @@ def save(net, path):
         "output": np.array(net.output),
         "dtype": np.array(net.dtype.name),
         "params": net.params,
+        "optimizer": np.array(kind),
+        "optimizer_settings": np.array([float(getattr(optimizer, name)) for name in OPTIMIZER_SETTINGS.get(kind, ())]),
+        "optimizer_t": np.array(getattr(optimizer, "t", 0), dtype=np.int64),
+        "optimizer_state": np.array([state[name] for name in optimizer.state_names] if state else
+                                    np.empty((0, net.n_params)), dtype=net.dtype),
+        "trainer": np.array(trainer_counters or (), dtype=np.float64),
     }
     # Write beside the target, then rename: a crash never leaves a half-written file under `path`.
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
@@ -64,7 +83,13 @@ def _string(data, name, path):
 
 
 def load(path, backend="cython", n_threads=None):
-    """The `MLP` saved at `path` by `save` (or `MLP.save`), with the given backend and threads."""
+    """The `MLP` saved at `path` by `save` (or `MLP.save`, `Trainer.save`), with the given backend and threads."""
+    return read(path, backend, n_threads)["net"]
+
+
+def read(path, backend="cython", n_threads=None):
+    """Everything in a saved file, checked: {"net": MLP, "optimizer": (kind, settings dict, t, state array)
+    or None, "trainer": (epochs, samples seen, learning rate) or None}."""
     from fastbp.network import MLP
 
     try:
@@ -80,26 +105,65 @@ def load(path, backend="cython", n_threads=None):
         if _string(data, "format", path) != FORMAT:
             raise ValueError(f"{path}: not a fastbp model file (format {_string(data, 'format', path)!r})")
         version = _member(data, "format_version", path)
-        if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) not in (1, FORMAT_VERSION):
             raise ValueError(f"{path}: format version {version!r} is not supported (this fastbp reads "
-                             f"version {FORMAT_VERSION})")
+                             f"versions 1 and {FORMAT_VERSION})")
         sizes = _member(data, "layer_sizes", path)
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
             raise ValueError(f"{path}: field 'layer_sizes' must be a 1-D integer array")
         architecture = ([int(s) for s in sizes], _string(data, "activation", path), _string(data, "output", path),
                         _string(data, "dtype", path))
         params = _member(data, "params", path)
+        training = None
+        if int(version) >= 2:
+            missing = [name for name in _TRAINING_FIELDS if name not in data.files]
+            if missing:
+                raise ValueError(f"{path}: version 2 file without fields {missing}")
+            training = (_string(data, "optimizer", path),
+                        *(_member(data, name, path) for name in _TRAINING_FIELDS[1:]))
     try:
         net = MLP(*architecture, 0, backend, n_threads)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
-    if params.shape != net.params.shape or params.dtype != net.dtype:
-        raise ValueError(f"{path}: params have shape {params.shape} and dtype {params.dtype}; the architecture "
-                         f"needs {net.params.shape} {net.dtype}")
-    if not np.isfinite(params).all():
-        raise ValueError(f"{path}: params contain NaN or infinity")
+    _check_buffer(path, "params", params, (net.n_params,), net.dtype)
     net.params[...] = params
-    return net
+    result = {"net": net, "optimizer": None, "trainer": None}
+    if training is not None:
+        result["optimizer"], result["trainer"] = _check_training(path, net, *training)
+    return result
+
+
+def _check_buffer(path, name, array, shape, dtype):
+    if array.shape != shape or array.dtype != dtype:
+        raise ValueError(f"{path}: {name} have shape {array.shape} and dtype {array.dtype}; the architecture "
+                         f"needs {shape} {dtype}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{path}: {name} contain NaN or infinity")
+
+
+def _check_training(path, net, kind, settings, t, state, trainer):
+    """(optimizer, trainer counters) of a version 2 file, checked against the network."""
+    optimizer = None
+    if kind != "none":
+        if kind not in OPTIMIZER_SETTINGS:
+            raise ValueError(f"{path}: unknown optimizer {kind!r} (expected 'none', 'SGD' or 'Adam')")
+        names = OPTIMIZER_SETTINGS[kind]
+        _check_buffer(path, "optimizer_settings", settings, (len(names),), np.float64)
+        if t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
+            raise ValueError(f"{path}: optimizer_t must be a non-negative integer")
+        n_state = 1 if kind == "SGD" else 2
+        if state.shape[0] not in (0, n_state):
+            raise ValueError(f"{path}: optimizer_state has {state.shape[0]} rows; {kind} keeps {n_state}")
+        _check_buffer(path, "optimizer_state", state, (state.shape[0], net.n_params), net.dtype)
+        optimizer = (kind, dict(zip(names, settings.tolist())), int(t), state)
+    counters = None
+    if trainer.size:
+        _check_buffer(path, "trainer", trainer, (3,), np.float64)
+        epochs, samples, learning_rate = trainer.tolist()
+        if epochs < 0 or samples < 0 or epochs != int(epochs) or samples != int(samples) or learning_rate <= 0:
+            raise ValueError(f"{path}: trainer counters {trainer.tolist()} are not (epochs, samples, learning rate)")
+        counters = (int(epochs), int(samples), learning_rate)
+    return optimizer, counters
 
 
 def check_path(name, path):

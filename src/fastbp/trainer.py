@@ -198,6 +198,43 @@ class Trainer:
         if self.early_stopping is not None:
             self.early_stopping.reset()
 
+    def save(self, path):
+        """Write the model, the optimizer's settings and state, and this trainer's counters (epochs, samples
+        seen, learning rate) to `path` (.npz without pickle, see `fastbp.persistence`); see `restore`."""
+        from fastbp.persistence import save
+
+        with exclusive(self.net):  # never a half-trained epoch
+            save(self.net, path, self.optimizer, (self.epoch, self.t, self.learning_rate))
+
+    def restore(self, path):
+        """Continue from a file written by `save`: its weights, optimizer state and counters, so that the next
+        `fit` trains exactly as the saving trainer's next `fit` would have.
+
+        The file must hold this trainer's architecture, dtype and kind of optimizer. This trainer's own
+        settings (batch size, schedule, hyperparameters, random_state) are used; the history and
+        early-stopping counters are not in the file.
+        """
+        from fastbp.persistence import read
+
+        saved = read(path)
+        net, other = self.net, saved["net"]
+        if (other.layer_sizes, other.activation, other.output, other.dtype) != \
+                (net.layer_sizes, net.activation, net.output, net.dtype):
+            raise ValueError(f"{path} holds {other!r}; this trainer trains {net!r}")
+        kind = type(self.optimizer).__name__
+        if saved["optimizer"] is None or saved["optimizer"][0] != kind or saved["trainer"] is None:
+            found = "no optimizer" if saved["optimizer"] is None else saved["optimizer"][0]
+            raise ValueError(f"{path} holds {found} state{'' if saved['trainer'] else ' and no trainer counters'}; "
+                             f"this trainer needs the state of {kind} (write it with Trainer.save)")
+        _, _, t, state = saved["optimizer"]
+        with exclusive(net):
+            net.params[...] = other.params
+            self.optimizer.reset()
+            if state.shape[0]:
+                self.optimizer._state = {name: state[i].copy() for i, name in enumerate(self.optimizer.state_names)}
+                self.optimizer.t = t
+            self.epoch, self.t, self.learning_rate = saved["trainer"]
+
     def __repr__(self):
         return (f"Trainer({self.net!r}, optimizer={self.optimizer!r}, batch_size={self.batch_size}, "
                 f"max_epochs={self.max_epochs}, schedule={self.schedule!r})")
