@@ -10,6 +10,7 @@ Environment switches:
 """
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -58,7 +59,9 @@ def _openmp_flags(compiler):
             try:
                 objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
                 exe = os.path.join(tmp, "probe")
-                compiler.link_executable(objs, exe, extra_postargs=lflags)
+                # The probe links as an executable, which does not pick up LDFLAGS by itself; a build with
+                # CFLAGS=-fsanitize=address (see CONTRIBUTING.md) needs them to link.
+                compiler.link_executable(objs, exe, extra_postargs=lflags + shlex.split(os.environ.get("LDFLAGS", "")))
                 out = subprocess.run([exe], capture_output=True, text=True, timeout=60)
                 if out.returncode == 0 and out.stdout.strip() == "1":
                     return cflags, lflags

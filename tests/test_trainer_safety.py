@@ -159,3 +159,34 @@ def test_bad_arguments_fail_before_any_training(data):
         fastbp.Trainer(net, validation_fraction=0.01).fit(X[:20], Y[:20])
     np.testing.assert_array_equal(net.params, before)
     assert len(trainer.history) == 0
+
+
+class CallbackError(Exception):
+    pass
+
+
+def fail():
+    raise CallbackError("the callback failed")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_exception_from_a_callback_leaves_the_last_completed_epoch(backend, data):
+    X, Y = data
+    snapshots = Snapshots(fail, at=2)
+    net = fastbp.MLP([5, 4, 1], random_state=0, backend=backend)
+    trainer = fastbp.Trainer(net, fastbp.Adam(0.01), batch_size=10, max_epochs=10, random_state=0,
+                             callbacks=[snapshots])
+    with pytest.raises(CallbackError):
+        trainer.fit(X, Y)
+    # Epochs 0, 1 and 2 completed before the callback of epoch 2 raised; nothing of epoch 3 started.
+    assert len(trainer.history) == 3 and trainer.epoch == 3 and trainer.optimizer.t == 3 * 12
+    np.testing.assert_array_equal(net.params, snapshots.weights[-1])
+    reference = fastbp.MLP([5, 4, 1], random_state=0, backend=backend)
+    fastbp.Trainer(reference, fastbp.Adam(0.01), batch_size=10, max_epochs=3, random_state=0).fit(X, Y)
+    np.testing.assert_array_equal(net.params, reference.params)
+    # The model is free for the next fit, and the SIGINT handler is back.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    trainer.callbacks = ()
+    trainer.max_epochs = 1
+    trainer.fit(X, Y)
+    assert trainer.epoch == 4
