@@ -87,3 +87,10 @@ def test_row_major_gemm_wrapper_matches_numpy(rng):
                 out = np.empty((5, 4), dtype=dtype)
                 _blas.matmul(A, B, out, ta, tb)
                 np.testing.assert_allclose(out, a @ b, rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+def test_a_serial_build_warns_at_import_that_it_uses_one_thread():
+    result = subprocess.run([sys.executable, "-W", "always", "-c", "import fastbp"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert ("the core will use one thread" in result.stderr) == _flag("FASTBP_DISABLE_OPENMP")

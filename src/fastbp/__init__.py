@@ -4,6 +4,7 @@ Public names live here and nowhere else. Importing fastbp loads the compiled cor
 missing; scikit-learn is imported only by the parts that need it.
 """
 
+from fastbp._core._openmp_helpers import openmp_enabled as _openmp_enabled
 from fastbp._version import __version__
 from fastbp.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from fastbp.config import show_config
@@ -12,6 +13,12 @@ from fastbp.network import MLP
 from fastbp.optim import SGD, Adam
 from fastbp.persistence import load
 from fastbp.trainer import DivergenceError, History, Trainer
+
+if not _openmp_enabled():
+    import warnings
+
+    warnings.warn("fastbp was built without OpenMP (FASTBP_DISABLE_OPENMP, or a compiler without it): the core "
+                  "will use one thread. fastbp.show_config() shows the build.", RuntimeWarning, stacklevel=2)
 
 __all__ = [
     "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping", "Checkpoint", "ProgressBar",

@@ -1,0 +1,17 @@
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+_Float = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+class CoreNet:
+    layer_sizes: tuple[int, ...]
+    def __init__(self, layer_sizes: Sequence[int], hidden: int, output: int) -> None: ...
+    @property
+    def n_params(self) -> int: ...
+    def forward(self, params: _Float, X: _Float, n_threads: int, Y: _Float | None = None,
+                sample_weight: _Float | None = None, weight_sum: float = 0, alpha: float = 0
+                ) -> _Float | tuple[float, _Float]: ...
+    def loss_and_grad(self, params: _Float, X: _Float, Y: _Float, sample_weight: _Float | None, weight_sum: float,
+                      alpha: float, grad_out: _Float, n_threads: int) -> float: ...
