@@ -21,8 +21,8 @@ if not _openmp_enabled():
                   "will use one thread. fastbp.show_config() shows the build.", RuntimeWarning, stacklevel=2)
 
 __all__ = [
-    "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping", "Checkpoint", "ProgressBar",
-    "DivergenceError", "gradcheck", "load", "show_config", "__version__",
+    "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping",
+    "Checkpoint", "ProgressBar", "DivergenceError", "gradcheck", "load", "show_config", "__version__",
 ]
 
 

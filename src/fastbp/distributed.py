@@ -82,10 +82,10 @@ def train(net, optimizer, X, Y, *, batch_size, epochs, sample_weight=None, alpha
 
     n_steps = comm.allreduce(-(-X.shape[0] // batch_size), op=MPI.MAX)
     total_rows = comm.allreduce(X.shape[0], op=MPI.SUM)
-    penalized = np.zeros(net.n_params, dtype=bool)  # the coefficients (not the intercepts) carry the penalty
-    for W in net.unflatten(penalized)[0]:
-        W[...] = True
-    buffer = np.empty(net.n_params + 2, dtype=np.float64)  # summed weighted gradient, weight sum, loss sum
+    # The coefficients, which carry the penalty, come first in the flat buffer (the intercepts follow).
+    coefs = slice(0, sum(W.size for W in net.coefs))
+    # One Allreduce per step: the summed weighted gradient, then the row count, weight sum and loss sum.
+    buffer = np.empty(net.n_params + 3, dtype=np.float64)
     losses = []
     try:
         for _ in range(epochs):
@@ -93,23 +93,23 @@ def train(net, optimizer, X, Y, *, batch_size, epochs, sample_weight=None, alpha
             for step in range(n_steps):
                 rows = slice(step * batch_size, (step + 1) * batch_size)
                 buffer[:] = 0
+                buffer[-3] = X[rows].shape[0]
                 if X[rows].shape[0]:
                     w = None if sample_weight is None else sample_weight[rows]
                     weight_sum = X[rows].shape[0] if w is None else float(w.sum(dtype=np.float64))
                     if weight_sum > 0:
                         loss, grad = net._loss_and_grad(X[rows], Y[rows], w, weight_sum, 0.0)
-                        buffer[:-2] = grad * weight_sum
+                        buffer[:-3] = grad * weight_sum
                         buffer[-2], buffer[-1] = weight_sum, loss * weight_sum
                 comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
-                weight_sum = buffer[-2]
+                batch_rows, weight_sum, loss_sum = buffer[-3:]
                 if weight_sum <= 0:  # every rank's rows had zero weight: skipped, as Trainer does
                     continue
-                grad = buffer[:-2] / weight_sum
-                grad[penalized] += (alpha / weight_sum) * net.params[penalized]
-                objective = buffer[-1] / weight_sum + 0.5 * alpha * float(np.sum(net.params[penalized] ** 2)) / weight_sum
+                grad = buffer[:-3] / weight_sum
+                grad[coefs] += (alpha / weight_sum) * net.params[coefs]
+                penalty = 0.5 * alpha * float(np.sum(net.params[coefs] ** 2)) / weight_sum
                 optimizer.step(net.params, grad.astype(net.dtype))
-                batch_rows = comm.allreduce(X[rows].shape[0], op=MPI.SUM)
-                epoch_loss += objective * batch_rows
+                epoch_loss += (loss_sum / weight_sum + penalty) * batch_rows
             losses.append(epoch_loss / total_rows)
     except Exception:  # one rank failing would leave the others in the Allreduce: end the whole job
         sys.stderr.write(f"fastbp.distributed: rank {comm.rank} failed:\n{traceback.format_exc()}")

@@ -122,14 +122,13 @@ class _BaseMLP(BaseEstimator):
         rng = v.check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_sizes, v.check_dtype(X.dtype if self.dtype is None else self.dtype), rng)
-        elif self._network().layer_sizes != layer_sizes:
-            raise ValueError(f"cannot continue training a network of layer sizes {list(self._net.layer_sizes)} on "
-                             f"data and hidden_layer_sizes that give {list(layer_sizes)}; use warm_start=False")
         net = self._network()
+        if net.layer_sizes != layer_sizes:
+            raise ValueError(f"cannot continue training a network of layer sizes {list(net.layer_sizes)} on "
+                             f"data and hidden_layer_sizes that give {list(layer_sizes)}; use warm_start=False")
         if net.activation != self.activation:  # changed by set_params between warm-started fits
-            self._net = MLP(net.layer_sizes, self.activation, net.output, net.dtype, 0)
+            self._use_net(MLP(net.layer_sizes, self.activation, net.output, net.dtype, 0))
             self._net.params[...] = net.params
-            self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
         self._net.n_threads = v.check_n_threads(self.n_threads)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, Y, sample_weight)
@@ -145,8 +144,7 @@ class _BaseMLP(BaseEstimator):
     def _initialize(self, layer_sizes, dtype, rng):
         """A new network, with its weights drawn from rng as scikit-learn draws them, and no history."""
         self.out_activation_ = self._output()
-        self._net = MLP(layer_sizes, self.activation, self.out_activation_, dtype, rng, n_threads=self.n_threads)
-        self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
+        self._use_net(MLP(layer_sizes, self.activation, self.out_activation_, dtype, rng, n_threads=self.n_threads))
         self.n_layers_ = len(layer_sizes)
         self.n_outputs_ = layer_sizes[-1]
         self.n_iter_ = 0
@@ -157,6 +155,11 @@ class _BaseMLP(BaseEstimator):
         self._history = History()
         for name in _STOCHASTIC_ATTRIBUTES:
             self.__dict__.pop(name, None)
+
+    def _use_net(self, net):
+        """Make `net` the fitted network; coefs_ and intercepts_ are views into its parameters."""
+        self._net = net
+        self.coefs_, self.intercepts_ = list(net.coefs), list(net.intercepts)
 
     def _network(self):
         """The fitted MLP, with any array of coefs_ or intercepts_ that the user replaced copied into it."""
@@ -171,7 +174,7 @@ class _BaseMLP(BaseEstimator):
                 if array.shape != view.shape:
                     raise ValueError(f"coefs_/intercepts_ entry {i} has shape {array.shape}, expected {view.shape}")
                 view[...] = array
-            self.coefs_, self.intercepts_ = list(net.coefs), list(net.intercepts)
+            self._use_net(net)
         return net
 
     def _fit_stochastic(self, X, Y, sample_weight, rng, incremental, epochs):
@@ -305,7 +308,7 @@ class _BaseMLP(BaseEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "_net" in state:
-            self.coefs_, self.intercepts_ = list(self._net.coefs), list(self._net.intercepts)
+            self._use_net(self._net)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

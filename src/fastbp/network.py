@@ -71,16 +71,15 @@ class MLP:
         self.dtype = v.check_dtype(dtype)
         self.backend = v.check_choice("backend", backend, BACKENDS)
         self.n_threads = v.check_n_threads(n_threads)
-        pairs = zip(self.layer_sizes[:-1], self.layer_sizes[1:])
-        self._bind(np.zeros(sum((n_in + 1) * n_out for n_in, n_out in pairs), dtype=self.dtype))
+        self._bind()
         self.initialize(random_state)
 
-    def _bind(self, params):
-        """Make `params` the model's buffer: the compiled networks and the per-layer views over it."""
+    def _bind(self, params=None):
+        """Make `params` (zeros when None) the model's buffer: the compiled networks and the per-layer views."""
         self._core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES[self.output])
         self._logit_core = None  # the same network with an identity output, made when `logits` needs it
-        self._params = params
-        self.coefs, self.intercepts = self.unflatten(params)
+        self._params = np.zeros(self._core.n_params, dtype=self.dtype) if params is None else params
+        self.coefs, self.intercepts = self.unflatten(self._params)
 
     # Pickle (and copy.deepcopy) keep the architecture and the flat buffer; the compiled objects and the views
     # are rebuilt, so `coefs` and `intercepts` stay views into `params` after a round trip.

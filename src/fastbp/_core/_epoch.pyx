@@ -52,8 +52,8 @@ cdef enum:
 
 
 cdef void update_chunk(Update update, floating* params, const floating* grad, floating* state_a,
-                       floating* state_b, Py_ssize_t n_params, double learning_rate, long long t,
-                       Py_ssize_t first, Py_ssize_t count) noexcept nogil:
+                       floating* state_b, double learning_rate, long long t, Py_ssize_t first,
+                       Py_ssize_t count) noexcept nogil:
     """The optimizer step on parameters first .. first + count."""
     if update.kind == OPT_SGD:
         sgd_step(params + first, grad + first, state_a + first, count, <floating> learning_rate,
@@ -73,10 +73,10 @@ cdef void apply_update(Update update, floating* params, const floating* grad, fl
     cdef Py_ssize_t chunk, n_chunks = (n_params + UPDATE_CHUNK - 1) // UPDATE_CHUNK
     if use_threads_elementwise(n_threads, n_params):
         for chunk in prange(n_chunks, schedule="static", num_threads=n_threads):
-            update_chunk(update, params, grad, state_a, state_b, n_params, learning_rate, t,
-                         chunk * UPDATE_CHUNK, min(<Py_ssize_t> UPDATE_CHUNK, n_params - chunk * UPDATE_CHUNK))
+            update_chunk(update, params, grad, state_a, state_b, learning_rate, t, chunk * UPDATE_CHUNK,
+                         min(<Py_ssize_t> UPDATE_CHUNK, n_params - chunk * UPDATE_CHUNK))
     else:
-        update_chunk(update, params, grad, state_a, state_b, n_params, learning_rate, t, 0, n_params)
+        update_chunk(update, params, grad, state_a, state_b, learning_rate, t, 0, n_params)
 
 
 cdef inline const floating* gather(const floating* src, const Py_ssize_t* order, Py_ssize_t first,
