@@ -1,10 +1,14 @@
-"""Data-parallel training over MPI (fastbp.distributed): `mpiexec -n 2` and `-n 3` runs equal
-single-process training on the same global minibatches, and failures end every rank with the error."""
+"""Data-parallel training over MPI: `mpiexec -n 2` and `-n 3` runs of `Trainer(comm=...)` and of the
+estimators equal single-process training on the same global minibatches, and failures end every rank with
+the error instead of a hang."""
 
 import os
+import pathlib
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -15,21 +19,24 @@ pytest.importorskip("mpi4py")
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 pytestmark = pytest.mark.skipif(not os.path.exists(MPIEXEC), reason="no mpiexec next to this Python (pip install mpich)")
 
-WORKER = textwrap.dedent("""
-    import sys
-    import numpy as np
-    from mpi4py import MPI
-    import fastbp
-    from fastbp.distributed import train
+PREAMBLE = """
+import sys
+import numpy as np
+from mpi4py import MPI
+import fastbp
+comm = MPI.COMM_WORLD
+"""
 
-    case, dtype, optimizer, n_rows, out = sys.argv[1:6]
-    comm = MPI.COMM_WORLD
+TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
+    case, dtype, optimizer, n_rows, shuffle, out = sys.argv[1:7]
     rng = np.random.RandomState(0)
     X = rng.randn(int(n_rows), 6).astype(dtype)
     Y = (X[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
     w = rng.uniform(0.5, 1.5, int(n_rows)).astype(dtype)
-    shard = slice(comm.rank, None, comm.size)
-    X, Y, w = X[shard], Y[shard], w[shard]
+    X_val = rng.randn(20, 6).astype(dtype)
+    Y_val = (X_val[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
+    shard = slice(comm.rank, None, comm.size)  # rows dealt round-robin
+    X, Y, w, X_val, Y_val = X[shard], Y[shard], w[shard], X_val[shard], Y_val[shard]
     if case == "features" and comm.rank == 1:
         X = X[:, :4]
     opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
@@ -40,72 +47,251 @@ WORKER = textwrap.dedent("""
                     raise RuntimeError("injected failure")
                 super().step(params, grad, learning_rate)
         opt = Failing(0.1)
-    net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=comm.rank)  # rank 0's weights are broadcast
-    losses = train(net, opt, X, Y, sample_weight=w, batch_size=4, epochs=3, alpha=0.01, n_threads=1)
+    hidden = 4 if case == "hidden" and comm.rank == 1 else 5
+    net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank)  # rank 0's weights are broadcast
+    trainer = fastbp.Trainer(net, opt, batch_size=4 * comm.size, max_epochs=3, shuffle=shuffle == "shuffle",
+                             random_state=0, alpha=0.01, n_threads=1, comm=comm)
+    history = trainer.fit(X, Y, w, validation_data=(X_val, Y_val))
+    everyone = comm.gather(net.params)
     if comm.rank == 0:
-        np.savez(out, params=net.params, losses=np.array(losses))
+        assert all(np.array_equal(p, net.params) for p in everyone), "the ranks' weights differ"
+        np.savez(out, params=net.params, loss=history.loss, val_loss=history.val_loss,
+                 val_score=history.val_score, t=trainer.t)
 """)
 
 
-def run(tmp_path, n_ranks, case="ok", dtype="float64", optimizer="sgd", n_rows=50):
+def run(tmp_path, worker, n_ranks, *args):
     script = tmp_path / "worker.py"
-    script.write_text(WORKER)
+    script.write_text(worker)
     out = tmp_path / "out.npz"
-    result = subprocess.run([MPIEXEC, "-n", str(n_ranks), sys.executable, str(script), case, dtype, optimizer,
-                             str(n_rows), str(out)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([MPIEXEC, "-n", str(n_ranks), sys.executable, str(script), *map(str, args), str(out)],
+                            capture_output=True, text=True, timeout=120)
     return result, out
 
 
-def single_process(n_ranks, dtype, optimizer, n_rows):
-    """The same global minibatches in one process: step s uses every rank's rows s*4 .. s*4+3."""
+def single_process(n_ranks, dtype, optimizer, n_rows, shuffle):
+    """The same global minibatches in one process: step s takes rows s*4 .. s*4+3 of every rank's shard in
+    that rank's order, which each rank reshuffles every epoch with its own RandomState(0)."""
     rng = np.random.RandomState(0)
     X = rng.randn(n_rows, 6).astype(dtype)
     Y = (X[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
     w = rng.uniform(0.5, 1.5, n_rows).astype(dtype)
+    X_val = rng.randn(20, 6).astype(dtype)
+    Y_val = (X_val[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
     shards = [np.arange(n_rows)[r::n_ranks] for r in range(n_ranks)]
+    rngs = [np.random.RandomState(0) for _ in shards]
     net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0)
     opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
     n_steps = max(-(-len(s) // 4) for s in shards)
-    losses = []
+    record = {"loss": [], "val_loss": [], "val_score": []}
     for _ in range(3):
+        if shuffle:
+            for r, shard_rng in enumerate(rngs):
+                permutation = np.arange(len(shards[r]))
+                shard_rng.shuffle(permutation)
+                shards[r] = shards[r][permutation]
         total = 0.0
         for step in range(n_steps):
             rows = np.concatenate([s[step * 4:(step + 1) * 4] for s in shards])
             loss, grad = net.loss_and_grad(X[rows], Y[rows], w[rows], alpha=0.01)
             opt.step(net.params, grad)
             total += loss * len(rows)
-        losses.append(total / n_rows)
-    return net.params, np.array(losses)
+        record["loss"].append(total / n_rows)
+        record["val_loss"].append(net.loss(X_val, Y_val))
+        record["val_score"].append(np.mean((net.forward(X_val) > 0.5) == (Y_val > 0.5)))
+    return net.params, record
 
 
 @pytest.mark.parametrize("n_ranks, n_rows", [(2, 50), (3, 50)], ids=["2-ranks", "3-ranks-uneven"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_mpi_training_equals_single_process_training(tmp_path, n_ranks, n_rows, optimizer):
-    result, out = run(tmp_path, n_ranks, optimizer=optimizer, n_rows=n_rows)
+    result, out = run(tmp_path, TRAINER_WORKER, n_ranks, "ok", "float64", optimizer, n_rows, "in-order")
     assert result.returncode == 0, result.stderr
-    expected_params, expected_losses = single_process(n_ranks, "float64", optimizer, n_rows)
+    expected_params, expected = single_process(n_ranks, "float64", optimizer, n_rows, shuffle=False)
     with np.load(out) as got:
         np.testing.assert_allclose(got["params"], expected_params, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(got["losses"], expected_losses, rtol=1e-12)
+        np.testing.assert_allclose(got["loss"], expected["loss"], rtol=1e-12)
+        assert got["t"] == 3 * n_rows  # every rank's rows are counted
+
+
+def test_each_rank_reshuffles_its_shard_and_validation_is_scored_as_one_set(tmp_path):
+    result, out = run(tmp_path, TRAINER_WORKER, 3, "ok", "float64", "adam", 50, "shuffle")
+    assert result.returncode == 0, result.stderr
+    expected_params, expected = single_process(3, "float64", "adam", 50, shuffle=True)
+    with np.load(out) as got:
+        np.testing.assert_allclose(got["params"], expected_params, rtol=1e-12, atol=1e-14)
+        for key in ("loss", "val_loss", "val_score"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-12, err_msg=key)
 
 
 def test_mpi_training_in_float32(tmp_path):
-    result, out = run(tmp_path, 2, dtype="float32")
+    result, out = run(tmp_path, TRAINER_WORKER, 2, "ok", "float32", "sgd", 50, "in-order")
     assert result.returncode == 0, result.stderr
-    expected_params, _ = single_process(2, "float32", "sgd", 50)
+    expected_params, _ = single_process(2, "float32", "sgd", 50, shuffle=False)
     with np.load(out) as got:
         assert got["params"].dtype == np.float32
         np.testing.assert_allclose(got["params"], expected_params, rtol=1e-4, atol=1e-5)
 
 
 def test_a_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path):
-    result, _ = run(tmp_path, 2, case="features")
+    result, _ = run(tmp_path, TRAINER_WORKER, 2, "features", "float64", "sgd", 50, "in-order")
     assert result.returncode != 0
     # Both ranks raise the same error, naming the rank whose shard is wrong.
-    assert result.stderr.count("bad data shard(s): rank 1: X has 4 features, but the network expects 6") == 2
+    assert result.stderr.count("DistributedError: rank 1: X has 4 features, but the network expects 6") == 2
+
+
+def test_ranks_with_different_networks_raise_the_same_error(tmp_path):
+    result, _ = run(tmp_path, TRAINER_WORKER, 2, "hidden", "float64", "sgd", 50, "in-order")
+    assert result.returncode != 0
+    assert result.stderr.count("DistributedError: every rank must have the same network: rank 0 has MLP([6, 5, 1]") == 2
+    assert "rank 1 has MLP([6, 4, 1]" in result.stderr
 
 
 def test_a_failing_rank_ends_the_job_instead_of_a_hang(tmp_path):
-    result, _ = run(tmp_path, 2, case="crash")  # the timeout in `run` turns a hang into a failure
+    result, _ = run(tmp_path, TRAINER_WORKER, 2, "crash", "float64", "sgd", 50, "in-order")  # timeout: a hang
     assert result.returncode != 0
-    assert "rank 1 failed" in result.stderr and "injected failure" in result.stderr
+    assert "rank 1 of 2 failed; aborting every rank" in result.stderr and "injected failure" in result.stderr
+
+
+def test_trainer_comm_must_be_a_communicator():
+    with pytest.raises(TypeError, match="comm must be an mpi4py intracommunicator"):
+        fastbp.Trainer(fastbp.MLP([2, 1]), comm="world")
+
+
+# --- the estimators inside an MPI job ------------------------------------------------------------------------
+
+# Three classes in contiguous blocks of rows: rank 0's shard has no class 2 and rank 1's none of class 0, so
+# the classes and the balanced class weights must come from both shards.
+ESTIMATOR_DATA = """
+def data():
+    rng = np.random.RandomState(1)
+    X = rng.randn(60, 5)
+    y = np.digitize(X[:, 0] + 0.3 * X[:, 1], [-0.4, 0.4])
+    order = np.argsort(X[:, 0] + 0.3 * X[:, 1], kind="stable")
+    return X[order], y[order]
+
+PARAMS = dict(hidden_layer_sizes=(7,), activation="tanh", alpha=1e-3, batch_size=10, max_iter=8,
+              shuffle=False, random_state=0, n_threads=1, class_weight="balanced")
+SOLVERS = {"sgd": dict(solver="sgd", learning_rate_init=0.1), "adam": dict(solver="adam", learning_rate_init=0.05),
+           "lbfgs": dict(solver="lbfgs", max_iter=15)}
+"""
+
+ESTIMATOR_WORKER = PREAMBLE + ESTIMATOR_DATA + textwrap.dedent("""
+    import warnings
+    warnings.simplefilter("ignore")  # ConvergenceWarning: few iterations on purpose
+    case, out = sys.argv[1:3]
+    X, y = data()
+    X, y = np.array_split(X, comm.size)[comm.rank], np.array_split(y, comm.size)[comm.rank]
+    results = {}
+    if case == "features":
+        X = X[:, :4] if comm.rank == 1 else X
+        fastbp.MLPClassifier(**PARAMS, comm=comm).fit(X, y)
+    elif case == "early-stopping":
+        clf = fastbp.MLPClassifier(**{**PARAMS, "shuffle": True, "early_stopping": True, "validation_fraction": 0.2,
+                                      "max_iter": 30, "solver": "adam", "learning_rate_init": 0.05}, comm=comm)
+        clf.fit(X, y)
+        results["scores"] = np.array(clf.validation_scores_)
+        results["accuracy"] = np.array(comm.allreduce(float((clf.predict(X) == y).sum())) / 60)
+    else:
+        for solver, settings in SOLVERS.items():
+            clf = fastbp.MLPClassifier(**{**PARAMS, **settings}, comm=comm).fit(X, y)
+            params = np.concatenate([a.ravel() for a in clf.coefs_ + clf.intercepts_])
+            everyone = comm.gather(params)
+            if comm.rank == 0:
+                assert all(np.array_equal(p, params) for p in everyone), "the ranks' weights differ"
+            results[solver] = params
+            results[solver + "_classes"] = clf.classes_
+    if comm.rank == 0:
+        np.savez(out, **results)
+""")
+
+
+def estimator_single_process(solver):
+    namespace = {"np": np}
+    exec(ESTIMATOR_DATA, namespace)
+    X, y = namespace["data"]()
+    # The global minibatches of two ranks holding rows 0-29 and 30-59, 5 rows each per step of 10.
+    order = np.concatenate([np.r_[5 * s:5 * s + 5, 30 + 5 * s:30 + 5 * s + 5] for s in range(6)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = fastbp.MLPClassifier(**{**namespace["PARAMS"], **namespace["SOLVERS"][solver]}).fit(X[order], y[order])
+    return np.concatenate([a.ravel() for a in clf.coefs_ + clf.intercepts_])
+
+
+@pytest.fixture(scope="module")
+def estimator_run(tmp_path_factory):
+    result, out = run(tmp_path_factory.mktemp("estimators"), ESTIMATOR_WORKER, 2, "equal")
+    assert result.returncode == 0, result.stderr
+    with np.load(out) as got:
+        return dict(got)
+
+
+@pytest.mark.parametrize("solver, rtol", [("sgd", 1e-12), ("adam", 1e-12), ("lbfgs", 1e-8)])
+def test_estimator_fit_in_an_mpi_job_equals_single_process_fit(estimator_run, solver, rtol):
+    # Each rank's shard lacks one of the three classes; classes and class weights come from both.
+    np.testing.assert_array_equal(estimator_run[solver + "_classes"], [0, 1, 2])
+    np.testing.assert_allclose(estimator_run[solver], estimator_single_process(solver), rtol=rtol, atol=rtol)
+
+
+def test_estimator_early_stopping_in_an_mpi_job(tmp_path):
+    result, out = run(tmp_path, ESTIMATOR_WORKER, 2, "early-stopping")
+    assert result.returncode == 0, result.stderr
+    with np.load(out) as got:
+        assert 0 < len(got["scores"]) <= 30 and got["scores"].max() >= 0.75
+        assert got["accuracy"] >= 0.8
+
+
+def test_estimator_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path):
+    result, _ = run(tmp_path, ESTIMATOR_WORKER, 2, "features")
+    assert result.returncode != 0
+    assert result.stderr.count("every rank must have the same number of features in X: rank 0 has 5, "
+                               "rank 1 has 4") == 2
+
+
+# --- what the README runs -----------------------------------------------------------------------------------
+
+
+def test_the_demo_trains_over_two_ranks():
+    result = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "fastbp.distributed", "--demo"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    first, last, accuracy = map(float, re.search(r"2 ranks, \d+ thread\(s\) each: epoch loss ([\d.]+) -> ([\d.]+), "
+                                                 r"held-out accuracy ([\d.]+)", result.stdout).groups())
+    assert last < first / 5 and accuracy > 0.95
+
+
+def test_the_readme_mpi_example_runs_on_two_ranks(tmp_path):
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = next(block for block in re.findall(r"```py\n(.*?)```", readme, flags=re.S) if "mpiexec" in block)
+    result, _ = run(tmp_path, example, 2)
+    assert result.returncode == 0, result.stderr
+    n_iter, loss = result.stdout.split()
+    assert int(n_iter) > 10 and float(loss) < 0.1
+
+
+# --- one rank, in this process ---------------------------------------------------------------------------------
+
+
+def test_one_rank_follows_the_compiled_epoch_through_validation_and_schedules():
+    from mpi4py import MPI
+
+    from sklearn.datasets import load_breast_cancer
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    runs = []
+    for comm in (None, MPI.COMM_WORLD):
+        net = fastbp.MLP([30, 8, 1], random_state=0)
+        trainer = fastbp.Trainer(net, fastbp.SGD(0.05), batch_size=50, max_epochs=40, random_state=0, alpha=0.01,
+                                 schedule="adaptive", early_stopping=True, validation_fraction=0.2, comm=comm)
+        runs.append((trainer.fit(X, y), net.params, trainer))
+    (expected, expected_params, reference), (got, params, trainer) = runs
+    assert len(got) == len(expected) and trainer.stop_reason == reference.stop_reason
+    for key in ("loss", "val_loss", "val_score", "learning_rate"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, err_msg=key)
+    np.testing.assert_allclose(params, expected_params, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("Estimator", [fastbp.MLPClassifier, fastbp.MLPRegressor])
+def test_estimator_comm_must_be_a_communicator(Estimator):
+    with pytest.raises(TypeError, match="comm must be an mpi4py intracommunicator.*got 'world'"):
+        Estimator(comm="world").fit([[0.0], [1.0]], [0, 1])

@@ -1,37 +1,56 @@
-"""Synchronous data-parallel minibatch training over MPI (mpi4py), first slice.
+"""Synchronous data-parallel training over MPI (mpi4py): what `Trainer(..., comm=...)` and the estimators'
+``comm=`` parameter run.
 
-Every rank holds a shard of the data and the same model. Rank 0's initial weights are broadcast; then, for
-each global minibatch (the union of every rank's next local minibatch), each rank computes the weighted
-sum of its rows' gradients with the compiled core, one Allreduce adds the flat gradient buffers together
-with the summed sample weight and loss, and every rank applies the identical optimizer step. The result
-equals single-process training on the same global minibatches up to the order of the floating-point sums.
+Every rank holds a shard of the data and the same model. At the start of each fit the ranks check that they
+train the same network (architecture, dtype, optimizer, batch size), and rank 0's weights are broadcast.
+A global minibatch of ``batch_size`` rows is every rank's next share of it (``batch_size // n_ranks`` rows,
+one more on the first ``batch_size % n_ranks`` ranks). Per global minibatch each rank computes its rows' part
+of the mean gradient with the compiled core, one Allreduce adds the flat gradient buffers and losses, and
+every rank applies the identical optimizer step. So the result equals single-process training on the same
+global minibatches up to the order of the floating-point sums. Each rank shuffles its own shard every
+epoch; validation data (given or split off) stays on its rank and is scored as one set.
 
     mpiexec -n 4 python -m fastbp.distributed --demo
 
-A shard with the wrong number of features is refused on every rank with the failing rank's message (all
-ranks take part in the check, so none waits forever); an exception on one rank during training aborts the
-whole job (MPI_Abort) after printing it, instead of leaving the others blocked in the Allreduce.
+Errors: bad input found before training (a shard with the wrong number of features, ranks that disagree on
+the model) raises the same `DistributedError` on every rank, naming the ranks and the problem. Any other
+exception on one rank during a fit aborts the whole job (MPI_Abort) after printing it, instead of leaving
+the other ranks waiting forever in a collective call.
 """
 
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 
 import numpy as np
 
-from fastbp import _validation as v
+from fastbp.trainer import DivergenceError, _EpochRunner, _score
+
+
+class DistributedError(ValueError):
+    """Raised on every rank at once: the ranks' data or models do not fit together."""
 
 
 def _mpi():
     try:
         from mpi4py import MPI
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError("fastbp.distributed needs mpi4py and an MPI runtime: pip install 'fastbp[mpi]'") from exc
+        raise ImportError("data-parallel training needs mpi4py and an MPI runtime: pip install 'fastbp[mpi]'") \
+            from exc
     return MPI
 
 
+def check_comm(comm):
+    """`comm` if it is an mpi4py intracommunicator (such as MPI.COMM_WORLD), else a TypeError."""
+    MPI = _mpi()
+    if not isinstance(comm, MPI.Intracomm):
+        raise TypeError(f"comm must be an mpi4py intracommunicator such as MPI.COMM_WORLD, got {comm!r}")
+    return comm
+
+
 def default_threads(comm):
-    """OpenMP threads per rank: the machine's cores divided by the ranks on this node."""
+    """OpenMP threads per rank: the machine's cores divided by the ranks on this node (a collective call)."""
     MPI = _mpi()
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
@@ -40,82 +59,162 @@ def default_threads(comm):
         node.Free()
 
 
-def _check_shards(comm, net, X, Y, sample_weight):
-    """Validate every rank's shard; all ranks raise the same ValueError if any shard is bad."""
+@contextmanager
+def abort_on_error(comm):
+    """Let errors every rank raises together pass; end the job on any other, which only this rank has."""
     try:
-        X, Y, sample_weight, _, _ = net._check_batch(X, Y, sample_weight, 0.0)
-        problem = None
-    except (TypeError, ValueError) as exc:
-        problem = f"rank {comm.rank}: {exc}"
-    problems = [p for p in comm.allgather(problem) if p is not None]
-    if problems:
-        raise ValueError("bad data shard(s): " + "; ".join(problems))
-    return X, Y, sample_weight
-
-
-def train(net, optimizer, X, Y, *, batch_size, epochs, sample_weight=None, alpha=0.0, comm=None, n_threads=None):
-    """Train `net` in place on this rank's shard (X, Y, sample_weight); call it on every rank.
-
-    Parameters
-    ----------
-    net : MLP (same architecture on every rank; rank 0's weights are used)
-    optimizer : SGD or Adam (same settings on every rank)
-    X, Y, sample_weight : this rank's shard, (n_local, n_features), (n_local, n_outputs), (n_local,) or None
-    batch_size : int, rows per rank per step; a global minibatch is every rank's next `batch_size` rows
-    epochs : int
-    alpha : float, L2 penalty of the global objective (applied once, not per rank)
-    comm : MPI communicator, default MPI.COMM_WORLD
-    n_threads : OpenMP threads per rank, default cores // ranks on this node
-
-    Returns
-    -------
-    list of the global epoch losses (mean minibatch objective, as `Trainer` reports it), on every rank.
-    """
-    MPI = _mpi()
-    comm = MPI.COMM_WORLD if comm is None else comm
-    batch_size = v.check_int("batch_size", batch_size, minimum=1)
-    epochs = v.check_int("epochs", epochs, minimum=1)
-    alpha = v.check_float("alpha", alpha, minimum=0.0)
-    net.n_threads = default_threads(comm) if n_threads is None else v.check_n_threads(n_threads)
-    X, Y, sample_weight = _check_shards(comm, net, X, Y, sample_weight)
-    comm.Bcast(net.params, root=0)
-
-    n_steps = comm.allreduce(-(-X.shape[0] // batch_size), op=MPI.MAX)
-    total_rows = comm.allreduce(X.shape[0], op=MPI.SUM)
-    # The coefficients, which carry the penalty, come first in the flat buffer (the intercepts follow).
-    coefs = slice(0, sum(W.size for W in net.coefs))
-    # One Allreduce per step: the summed weighted gradient, then the row count, weight sum and loss sum.
-    buffer = np.empty(net.n_params + 3, dtype=np.float64)
-    losses = []
-    try:
-        for _ in range(epochs):
-            epoch_loss = 0.0
-            for step in range(n_steps):
-                rows = slice(step * batch_size, (step + 1) * batch_size)
-                buffer[:] = 0
-                buffer[-3] = X[rows].shape[0]
-                if X[rows].shape[0]:
-                    w = None if sample_weight is None else sample_weight[rows]
-                    weight_sum = X[rows].shape[0] if w is None else float(w.sum(dtype=np.float64))
-                    if weight_sum > 0:
-                        loss, grad = net._loss_and_grad(X[rows], Y[rows], w, weight_sum, 0.0)
-                        buffer[:-3] = grad * weight_sum
-                        buffer[-2], buffer[-1] = weight_sum, loss * weight_sum
-                comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
-                batch_rows, weight_sum, loss_sum = buffer[-3:]
-                if weight_sum <= 0:  # every rank's rows had zero weight: skipped, as Trainer does
-                    continue
-                grad = buffer[:-3] / weight_sum
-                grad[coefs] += (alpha / weight_sum) * net.params[coefs]
-                penalty = 0.5 * alpha * float(np.sum(net.params[coefs] ** 2)) / weight_sum
-                optimizer.step(net.params, grad.astype(net.dtype))
-                epoch_loss += (loss_sum / weight_sum + penalty) * batch_rows
-            losses.append(epoch_loss / total_rows)
-    except Exception:  # one rank failing would leave the others in the Allreduce: end the whole job
-        sys.stderr.write(f"fastbp.distributed: rank {comm.rank} failed:\n{traceback.format_exc()}")
+        yield
+    except (DistributedError, DivergenceError):
+        raise
+    except BaseException:
+        sys.stderr.write(f"fastbp: rank {comm.rank} of {comm.size} failed; aborting every rank:\n"
+                         f"{traceback.format_exc()}")
         sys.stderr.flush()
         comm.Abort(1)
-    return losses
+        raise  # pragma: no cover - MPI_Abort does not return
+
+
+def agree(comm, work, *args):
+    """work(*args) on every rank; if it raises a TypeError or ValueError on any rank, every rank raises a
+    DistributedError with each failing rank's message."""
+    try:
+        result, problem = work(*args), None
+    except (TypeError, ValueError) as exc:
+        result, problem = None, f"rank {comm.rank}: {exc}"
+    problems = [p for p in comm.allgather(problem) if p is not None]
+    if problems:
+        raise DistributedError("; ".join(problems))
+    return result
+
+
+def same_everywhere(comm, what, value):
+    """Raise a DistributedError on every rank unless `value` equals rank 0's on every rank."""
+    values = comm.allgather(value)
+    differ = [f"rank {rank} has {other}" for rank, other in enumerate(values) if other != values[0]]
+    if differ:
+        raise DistributedError(f"every rank must have the same {what}: rank 0 has {values[0]}, " + ", ".join(differ))
+
+
+def total(comm, value):
+    """The sum over ranks of a number or array (the value itself without a communicator)."""
+    if comm is None:
+        return value
+    if np.ndim(value) == 0:
+        return comm.allreduce(value)
+    result = np.array(value, dtype=np.float64)
+    comm.Allreduce(_mpi().IN_PLACE, result)
+    return result
+
+
+def start(comm, net, optimizer=None, batch_size=None):
+    """Check that all ranks train the same model, then give every rank rank 0's weights."""
+    if net.backend != "cython":
+        raise DistributedError("data-parallel training runs the compiled core: use an MLP with backend='cython'")
+    same_everywhere(comm, "network", repr(net))
+    same_everywhere(comm, "optimizer", repr(optimizer))
+    same_everywhere(comm, "batch_size", batch_size)
+    comm.Bcast(net.params, root=0)
+
+
+class GradientSum:
+    """The objective and gradient of rows spread over the ranks: each rank's share, added by one Allreduce.
+
+    `__call__` returns (objective, gradient) over every rank's rows with sample-weight sum S (the sum over
+    ranks), with the L2 penalty alpha counted once. The gradient is a view of a buffer that the next call
+    overwrites.
+    """
+
+    def __init__(self, comm, net):
+        self.comm, self.net = comm, net
+        self.IN_PLACE = _mpi().IN_PLACE
+        self.buffer = np.empty(net.n_params + 1, dtype=net.dtype)  # the gradient, then the objective
+        self.coefs = slice(0, sum(W.size for W in net.coefs))  # the penalized block comes first
+
+    def __call__(self, X, Y, sample_weight, S, alpha):
+        grad = self.buffer[:-1]
+        if X.shape[0]:
+            self.buffer[-1] = self.net._loss_and_grad(X, Y, sample_weight, S, 0.0, out=grad)[0]
+        else:
+            self.buffer[:] = 0
+        self.comm.Allreduce(self.IN_PLACE, self.buffer)
+        loss = float(self.buffer[-1])
+        if alpha:
+            coefs = self.net.params[self.coefs]
+            grad[self.coefs] += coefs * (alpha / S)
+            loss += 0.5 * alpha * float(np.dot(coefs, coefs)) / S
+        return loss, grad
+
+
+class DataParallelRunner(_EpochRunner):
+    """`Trainer`'s epoch loop with the gradient of each global minibatch summed over the ranks."""
+
+    def __init__(self, trainer, X, Y, sample_weight, rng, n_threads):
+        super().__init__(trainer, X, Y, sample_weight, rng, n_threads)
+        comm = self.comm = trainer.comm
+        self.n_total = comm.allreduce(self.n_samples)
+        batch = min(trainer.batch_size, self.n_total)
+        if batch < comm.size:
+            raise DistributedError(f"batch_size={batch} is smaller than the {comm.size} ranks: every rank needs "
+                                   "at least one row of each global minibatch")
+        self.rows_per_step = batch // comm.size + (comm.rank < batch % comm.size)
+        self.n_steps = comm.allreduce(-(-self.n_samples // self.rows_per_step), op=_mpi().MAX)
+        self.gradient = GradientSum(comm, trainer.net)
+        self.validation = None
+
+    def _make_core(self, n_threads):
+        self.net_threads = n_threads
+        return None
+
+    def _step_sums(self, order):
+        """(rows, weight sum) of every global minibatch of this epoch, from one Allreduce."""
+        starts = np.minimum(np.arange(self.n_steps) * self.rows_per_step, self.n_samples)
+        stops = np.minimum(starts + self.rows_per_step, self.n_samples)
+        if self.sample_weight is None:
+            return total(self.comm, np.stack([stops - starts] * 2))
+        w = self.sample_weight if order is None else self.sample_weight[order]
+        cumulative = np.concatenate([[0.0], np.cumsum(w, dtype=np.float64)])
+        return total(self.comm, np.stack([stops - starts, cumulative[stops] - cumulative[starts]]))
+
+    def _train(self, learning_rate):
+        trainer, net, optimizer = self.trainer, self.trainer.net, self.trainer.optimizer
+        order = self.order
+        global_rows, global_weights = self._step_sums(order)
+        loss_sum = 0.0
+        previous_threads, net.n_threads = net.n_threads, self.net_threads
+        try:
+            for step in range(self.n_steps):
+                S = global_weights[step]
+                if not S > 0:  # every rank's rows have zero weight: skipped, as Trainer does
+                    continue
+                first = step * self.rows_per_step
+                rows = slice(first, first + self.rows_per_step)
+                if order is not None:
+                    rows = order[rows]
+                w = None if self.sample_weight is None else self.sample_weight[rows]
+                loss, grad = self.gradient(self.X[rows], self.Y[rows], w, S, trainer.alpha)
+                if not np.isfinite(loss):
+                    return loss_sum, False
+                optimizer.step(net.params, grad, learning_rate)
+                loss_sum += loss * global_rows[step]
+        finally:
+            net.n_threads = previous_threads
+        return loss_sum, True
+
+    def validate(self, validation):
+        """Validation loss and score over every rank's validation rows, as if they were one set."""
+        net = self.trainer.net
+        X, Y, w, weight_sum = validation
+        if self.validation is None:  # the targets and weights stay the same for the whole fit
+            targets = self.comm.allgather((Y, np.ones(Y.shape[0], Y.dtype) if w is None else w))
+            self.validation = (np.concatenate([t[0] for t in targets]), np.concatenate([t[1] for t in targets]),
+                               total(self.comm, weight_sum))
+        Y_all, w_all, S = self.validation
+        loss, y_hat = net._objective_and_output(X, Y, w, weight_sum, 0.0)
+        loss = total(self.comm, loss * weight_sum) / S
+        return loss, _score(net.output, Y_all, np.concatenate(self.comm.allgather(y_hat)), w_all)
+
+    def stop_together(self, stop):
+        return self.comm.allreduce(bool(stop), op=_mpi().LOR)
 
 
 def _demo():
@@ -124,16 +223,19 @@ def _demo():
     from fastbp.__main__ import load_breast_cancer_split
     from fastbp.network import MLP
     from fastbp.optim import SGD
+    from fastbp.trainer import Trainer
 
     comm = MPI.COMM_WORLD
     X, Y, X_test, Y_test = load_breast_cancer_split()
     shard = slice(comm.rank, None, comm.size)  # rows dealt round-robin
     net = MLP([30, 16, 1], random_state=0)
-    losses = train(net, SGD(0.1, momentum=0.9), X[shard], Y[shard], batch_size=8, epochs=30)
+    trainer = Trainer(net, SGD(0.1, momentum=0.9), batch_size=32, max_epochs=30, random_state=0, comm=comm)
+    history = trainer.fit(X[shard], Y[shard])
+    threads = default_threads(comm)  # a collective call: every rank makes it
     if comm.rank == 0:
         accuracy = float(np.mean(net.predict(X_test) == Y_test))
-        print(f"{comm.size} ranks, {net.n_threads} thread(s) each: epoch loss {losses[0]:.4f} -> {losses[-1]:.4f}, "
-              f"held-out accuracy {accuracy:.4f}")
+        print(f"{comm.size} ranks, {threads} thread(s) each: epoch loss {history.loss[0]:.4f} -> "
+              f"{history.loss[-1]:.4f}, held-out accuracy {accuracy:.4f}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Deliberate differences from scikit-learn, all documented in the README:
 - with lbfgs, float32 data gives float32 weights (scikit-learn's come back as float64).
 """
 
+import functools
 import itertools
 import math
 import sys
@@ -33,13 +34,12 @@ from sklearn.neural_network import MLPClassifier as _SklearnClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnRegressor
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from fastbp import _validation as v
-from fastbp import reference
+from fastbp import distributed, reference
 from fastbp._locks import exclusive
 from fastbp.callbacks import Callback, EarlyStopping
 from fastbp.network import MLP
@@ -52,6 +52,7 @@ _EXTRA_CONSTRAINTS = {
     "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     "callbacks": [None, list, tuple],
     "progress_bar": ["boolean"],
+    "comm": "no_validation",  # checked in fit: mpi4py is optional
 }
 # Attributes only the stochastic solvers set.
 _STOCHASTIC_ATTRIBUTES = ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
@@ -109,13 +110,18 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False, epochs=1):
         with exclusive(self, "estimator"):
-            return self._fit_unlocked(X, y, sample_weight, incremental, epochs)
+            if self.comm is None:
+                return self._fit_unlocked(X, y, sample_weight, incremental, epochs)
+            with distributed.abort_on_error(distributed.check_comm(self.comm)):
+                return self._fit_unlocked(X, y, sample_weight, incremental, epochs)
 
     def _fit_unlocked(self, X, y, sample_weight, incremental, epochs):
         hidden = _hidden_layer_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
         X = _dense(X)
+        if self.comm is not None:
+            distributed.same_everywhere(self.comm, "number of features in X", X.shape[1])
         sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
         layer_sizes = (X.shape[1], *hidden, Y.shape[1])
         # As scikit-learn: one generator per call draws the initial weights, then the split, then shuffles.
@@ -129,7 +135,10 @@ class _BaseMLP(BaseEstimator):
         if net.activation != self.activation:  # changed by set_params between warm-started fits
             self._use_net(MLP(net.layer_sizes, self.activation, net.output, net.dtype, 0))
             self._net.params[...] = net.params
-        self._net.n_threads = v.check_n_threads(self.n_threads)
+        n_threads = v.check_n_threads(self.n_threads)
+        if n_threads is None and self.comm is not None:
+            n_threads = distributed.default_threads(self.comm)
+        self._net.n_threads = n_threads
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, Y, sample_weight)
         else:
@@ -195,6 +204,7 @@ class _BaseMLP(BaseEstimator):
         self._stopper.tol = float(self.tol)
 
         n_train = X.shape[0] - (math.ceil(self.validation_fraction * X.shape[0]) if self.early_stopping else 0)
+        n_train = distributed.total(self.comm, n_train)  # every rank's training rows
         if self.batch_size == "auto":
             batch_size = min(200, n_train)
         else:
@@ -202,14 +212,14 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch_size = self.batch_size
         callbacks = list(self.callbacks or ())
-        if self.verbose:
+        if self.verbose and (self.comm is None or self.comm.rank == 0):
             callbacks.append(_Report(self))
         trainer = Trainer(
             self._net, self._optimizer, batch_size=batch_size, max_epochs=epochs if incremental else self.max_iter,
             shuffle=self.shuffle, random_state=rng, alpha=self.alpha,
             schedule=self.learning_rate if self.solver == "sgd" else "constant", power_t=self.power_t,
             early_stopping=self._stopper, validation_fraction=self.validation_fraction if self.early_stopping else None,
-            n_threads=self.n_threads, callbacks=callbacks, verbose=1 if self.progress_bar else 0)
+            n_threads=self.n_threads, callbacks=callbacks, verbose=1 if self.progress_bar else 0, comm=self.comm)
         trainer.history, trainer.epoch, trainer.t = self._history, len(self._history), self.t_
         trainer.learning_rate = self._learning_rate
         epochs_before = len(self._history)
@@ -243,14 +253,21 @@ class _BaseMLP(BaseEstimator):
         if self.callbacks:
             raise ValueError("callbacks are run by the stochastic solvers ('sgd', 'adam'); solver='lbfgs' does not "
                              "run them")
-        net = self._net
+        net, comm = self._net, self.comm
         X, Y, sample_weight, weight_sum, alpha = net._check_batch(X, Y, sample_weight, self.alpha)
+        if comm is None:
+            def loss_and_grad():
+                return net._loss_and_grad(X, Y, sample_weight, weight_sum, alpha)
+        else:  # every rank runs the same L-BFGS-B iterations on the objective of all the ranks' rows
+            distributed.start(comm, net)
+            loss_and_grad = functools.partial(distributed.GradientSum(comm, net), X, Y, sample_weight,
+                                              distributed.total(comm, weight_sum), alpha)
         start = net.params.copy()
 
         def objective(x):
             net.params[...] = x
-            loss, grad = net._loss_and_grad(X, Y, sample_weight, weight_sum, alpha)
-            return loss, grad.astype(np.float64, copy=False)
+            loss, grad = loss_and_grad()
+            return loss, np.array(grad, dtype=np.float64)  # a copy: SciPy keeps it, the core reuses its buffer
 
         iteration = itertools.count(1)
 
@@ -260,7 +277,7 @@ class _BaseMLP(BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite end is reported below
             result = scipy.optimize.minimize(
                 objective, start.astype(np.float64), method="L-BFGS-B", jac=True,
-                callback=report if self.verbose else None,
+                callback=report if self.verbose and (comm is None or comm.rank == 0) else None,
                 options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         net.params[...] = result.x
         if not np.isfinite(net.params).all() or not np.isfinite(result.fun):
@@ -340,6 +357,11 @@ _EXTRAS_DOC = """
         ``on_epoch_end`` stops training. Not run by lbfgs (passing them with lbfgs is a ValueError).
     progress_bar : bool, default=False
         Show a progress bar over the epochs (tqdm when installed, else a line per epoch).
+    comm : mpi4py intracommunicator or None, default=None
+        Fit data-parallel over the ranks of an MPI job (see `fastbp.distributed`): call ``fit`` or
+        ``partial_fit`` on every rank with that rank's shard of X and y; every rank ends with the same
+        model. ``batch_size`` is the global minibatch; classes, class weights, losses and validation
+        scores are those of all the ranks' rows together. Needs ``pip install 'fastbp[mpi]'``.
     {more}
     ``verbose`` prints scikit-learn's per-epoch lines, and for lbfgs one line per iteration.
     ``partial_fit`` takes ``epochs=1``: the number of passes over the given data.
@@ -372,7 +394,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, class_weight=None, dtype=None,
-                 n_threads=None, callbacks=None, progress_bar=False):
+                 n_threads=None, callbacks=None, progress_bar=False, comm=None):
         _store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
@@ -381,10 +403,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer().fit(y)
+            multilabel = type_of_target(y).startswith("multilabel")
+            self._label_binarizer = LabelBinarizer().fit(y if multilabel else self._labels(y))
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
+            classes = self._labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
                     raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
@@ -393,6 +416,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                                  f"'y' has {classes}.")
         return X, self._label_binarizer.transform(y), y
+
+    def _labels(self, y):
+        """The labels in y, and with `comm`, in every rank's y."""
+        labels = unique_labels(y)
+        return labels if self.comm is None else unique_labels(np.concatenate(self.comm.allgather(labels)))
 
     def _output(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
@@ -407,7 +435,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if incremental:
                 raise ValueError("class_weight='balanced' needs the class counts of all the data, which "
                                  "partial_fit does not see; pass a dict of class weights instead")
-            per_class = compute_class_weight("balanced", classes=self.classes_, y=labels)
+            counts = np.bincount(np.searchsorted(self.classes_, labels), minlength=len(self.classes_))
+            counts = distributed.total(self.comm, counts.astype(np.float64))  # of every rank's rows
+            per_class = counts.sum() / (len(self.classes_) * counts)
         else:
             unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
             if unknown:
@@ -480,7 +510,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None,
-                 callbacks=None, progress_bar=False):
+                 callbacks=None, progress_bar=False, comm=None):
         _store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):

@@ -218,14 +218,18 @@ class MLP:
         """
         return self._loss_and_grad(*self._check_batch(X, Y, sample_weight, alpha))
 
-    def _loss_and_grad(self, X, Y, sample_weight, weight_sum, alpha):
-        """`loss_and_grad` of validated inputs (see `_check_batch`)."""
+    def _loss_and_grad(self, X, Y, sample_weight, weight_sum, alpha, out=None):
+        """`loss_and_grad` of validated inputs (see `_check_batch`); the gradient goes into `out` when given.
+
+        On the Cython backend `weight_sum` divides the weighted sum of the rows' losses: a larger total than
+        the rows' own (as data-parallel training passes) gives their share of that total's mean.
+        """
         if self.backend == "numpy":
             loss, coef_grads, intercept_grads = reference.loss_and_grad(
                 self.coefs, self.intercepts, X, Y, self.activation, self.output, sample_weight, alpha)
-            grad = np.concatenate([g.ravel() for g in coef_grads + intercept_grads])
+            grad = np.concatenate([g.ravel() for g in coef_grads + intercept_grads], out=out)
             return loss, grad
-        grad = np.empty_like(self._params)
+        grad = np.empty_like(self._params) if out is None else out
         with single_threaded_blas():
             loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
                                             self._threads())

@@ -132,6 +132,11 @@ class Trainer:
     callbacks : sequence of callbacks, default=() (see `fastbp.callbacks`)
     verbose : int >= 0, default=0
         1 shows a progress bar (tqdm when installed, else a line per epoch); 2 prints a line per epoch.
+    comm : mpi4py intracommunicator or None, default=None
+        Train data-parallel over the ranks of `comm` (see `fastbp.distributed`): call ``fit`` on every rank
+        with that rank's shard of the data. ``batch_size`` is then the global minibatch, split over the
+        ranks; losses, validation scores and ``t`` count every rank's rows; n_threads defaults to the cores
+        divided by the ranks on the node. Needs mpi4py (``pip install 'fastbp[mpi]'``).
 
     Attributes
     ----------
@@ -140,12 +145,13 @@ class Trainer:
     t : int, samples trained on over all fits (scikit-learn's ``t_``)
     learning_rate : float, the rate the next epoch uses (for the built-in schedules)
     stop_reason : str or None, why the last fit ended: "max_epochs", "early_stopping", "callback",
-        "learning_rate" (adaptive rate too small), "interrupted" or "diverged"
+        "learning_rate" (adaptive rate too small), "interrupted", "diverged", or "another_rank" (with
+        ``comm``: another rank stopped, say by its callback)
     """
 
     def __init__(self, net, optimizer=None, batch_size=32, max_epochs=200, shuffle=True, random_state=None,
                  alpha=0.0, schedule="constant", power_t=0.5, early_stopping=False, validation_fraction=None,
-                 n_threads=None, callbacks=(), verbose=0):
+                 n_threads=None, callbacks=(), verbose=0, comm=None):
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a fastbp.MLP, got {type(net).__name__}")
         self.net = net
@@ -181,6 +187,11 @@ class Trainer:
         self.n_threads = v.check_n_threads(n_threads)
         self.callbacks = check_callbacks(callbacks)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
+        if comm is not None:
+            from fastbp.distributed import check_comm
+
+            comm = check_comm(comm)
+        self.comm = comm
         self._start_over()
 
     def _start_over(self):
@@ -317,6 +328,18 @@ class Trainer:
             return self._fit(X, Y, sample_weight, validation_data)
 
     def _fit(self, X, Y, sample_weight, validation_data):
+        comm = self.comm
+        if comm is None:
+            return self._train(*self._prepare(X, Y, sample_weight, validation_data))
+        from fastbp import distributed
+
+        with distributed.abort_on_error(comm):
+            prepared = distributed.agree(comm, self._prepare, X, Y, sample_weight, validation_data)
+            distributed.start(comm, self.net, self.optimizer, self.batch_size)
+            return self._train(*prepared)
+
+    def _prepare(self, X, Y, sample_weight, validation_data):
+        """(X, Y, sample_weight, validation, rng) of a fit: the data checked, the validation part split off."""
         net = self.net
         X, Y, sample_weight, _, _ = net._check_batch(X, Y, sample_weight, 0.0)
         rng = v.check_random_state(self.random_state)
@@ -330,29 +353,40 @@ class Trainer:
             validation = self._check_validation_data(validation)
         else:
             validation = None
-        self.has_validation = validation is not None
+        return X, Y, sample_weight, validation, rng
 
+    def _train(self, X, Y, sample_weight, validation, rng):
+        net = self.net
+        self.has_validation = validation is not None
         callbacks = list(self.callbacks)
-        if self.verbose:
+        if self.verbose and (self.comm is None or self.comm.rank == 0):
             callbacks.append(ProgressBar(plain=self.verbose >= 2))
         if self.early_stopping is not None:
             self.early_stopping.on_train_begin(self)
         for callback in callbacks:
             call(callback, "on_train_begin", self)
 
-        n_threads = resolve_n_threads(self.n_threads if self.n_threads is not None else net.n_threads)
-        runner = _EpochRunner(self, X, Y, sample_weight, rng, n_threads)
+        n_threads = self.n_threads if self.n_threads is not None else net.n_threads
+        if self.comm is None:
+            runner = _EpochRunner(self, X, Y, sample_weight, rng, resolve_n_threads(n_threads))
+        else:
+            from fastbp import distributed
+
+            if n_threads is None:
+                n_threads = distributed.default_threads(self.comm)
+            runner = distributed.DataParallelRunner(self, X, Y, sample_weight, rng, n_threads)
         self.stop_reason = "max_epochs"
         with _StopOnInterrupt() as interrupt:
             try:
                 for _ in range(self.max_epochs):
                     logs = runner.epoch()
                     if validation is not None:
-                        # One forward pass gives both; the penalty is left out of the validation loss.
-                        logs["val_loss"], y_hat = net._objective_and_output(*validation, 0.0)
-                        logs["val_score"] = _score(net.output, validation[1], y_hat, validation[2])
+                        logs["val_loss"], logs["val_score"] = runner.validate(validation)
                     self.history.append(logs)
-                    if self._end_of_epoch(logs, callbacks) or interrupt.requested:
+                    stop = self._end_of_epoch(logs, callbacks) or interrupt.requested
+                    if runner.stop_together(stop):
+                        if not stop:
+                            self.stop_reason = "another_rank"
                         break
             except KeyboardInterrupt:
                 interrupt.requested = True
@@ -425,11 +459,26 @@ class _EpochRunner:
         self.state = trainer.optimizer.state_for(net.params)
         self.saved_params = np.empty_like(net.params)
         self.saved_state = {name: np.empty_like(buffer) for name, buffer in self.state.items()}
+        self.n_total = self.n_samples  # rows of every rank (data-parallel training has more than one)
         self.order = np.arange(self.n_samples, dtype=np.intp) if trainer.shuffle else None
-        self.core = None
-        if net.backend == "cython":
-            self.core = Epoch(net._core, self.batch_size, net.dtype, trainer.alpha, n_threads=n_threads,
-                              **trainer.optimizer._epoch_settings())
+        self.core = self._make_core(n_threads)
+
+    def _make_core(self, n_threads):
+        net, trainer = self.trainer.net, self.trainer
+        if net.backend != "cython":
+            return None
+        return Epoch(net._core, self.batch_size, net.dtype, trainer.alpha, n_threads=n_threads,
+                     **trainer.optimizer._epoch_settings())
+
+    def validate(self, validation):
+        """(loss without the penalty, score) on the validation data, from one forward pass."""
+        net = self.trainer.net
+        loss, y_hat = net._objective_and_output(*validation, 0.0)
+        return loss, _score(net.output, validation[1], y_hat, validation[2])
+
+    def stop_together(self, stop):
+        """Whether to stop: `stop` here; with more than one rank, whether any rank stops."""
+        return stop
 
     def _save(self):
         np.copyto(self.saved_params, self.trainer.net.params)
@@ -487,8 +536,8 @@ class _EpochRunner:
                 f"training diverged in epoch {trainer.epoch}: the loss or the weights became NaN or infinite "
                 f"(learning rate {learning_rate:g}). The model and optimizer are back at the end of the last "
                 "finite epoch; try a smaller learning rate.")
-        logs = {"epoch": trainer.epoch, "loss": loss_sum / self.n_samples, "learning_rate": learning_rate,
+        logs = {"epoch": trainer.epoch, "loss": loss_sum / self.n_total, "learning_rate": learning_rate,
                 "time": seconds}
         trainer.epoch += 1
-        trainer.t += self.n_samples
+        trainer.t += self.n_total
         return logs
