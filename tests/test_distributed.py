@@ -51,7 +51,7 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
     net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank)  # rank 0's weights are broadcast
     trainer = fastbp.Trainer(net, opt, batch_size=4 * comm.size, max_epochs=3, shuffle=shuffle == "shuffle",
                              random_state=0, alpha=0.01, n_threads=1, comm=comm)
-    history = trainer.fit(X, Y, w, validation_data=(X_val, Y_val))
+    history = trainer.fit(X, Y, w, validation_data=None if case == "no-validation" and comm.rank == 1 else (X_val, Y_val))
     everyone = comm.gather(net.params)
     if comm.rank == 0:
         assert all(np.array_equal(p, net.params) for p in everyone), "the ranks' weights differ"
@@ -140,11 +140,14 @@ def test_a_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path
     assert result.stderr.count("DistributedError: rank 1: X has 4 features, but the network expects 6") == 2
 
 
-def test_ranks_with_different_networks_raise_the_same_error(tmp_path):
-    result, _ = run(tmp_path, TRAINER_WORKER, 2, "hidden", "float64", "sgd", 50, "in-order")
+@pytest.mark.parametrize("case, message", [
+    ("hidden", "every rank must have the same network: rank 0 has MLP([6, 5, 1], activation='logistic', output="
+               "'logistic', dtype='float64', backend='cython'), rank 1 has MLP([6, 4, 1]"),
+    ("no-validation", "every rank must have the same validation data: rank 0 has True, rank 1 has False")])
+def test_ranks_that_would_train_differently_raise_the_same_error(tmp_path, case, message):
+    result, _ = run(tmp_path, TRAINER_WORKER, 2, case, "float64", "sgd", 50, "in-order")
     assert result.returncode != 0
-    assert result.stderr.count("DistributedError: every rank must have the same network: rank 0 has MLP([6, 5, 1]") == 2
-    assert "rank 1 has MLP([6, 4, 1]" in result.stderr
+    assert result.stderr.count("DistributedError: " + message) == 2
 
 
 def test_a_failing_rank_ends_the_job_instead_of_a_hang(tmp_path):

@@ -50,11 +50,13 @@ def check_comm(comm):
 
 
 def default_threads(comm):
-    """OpenMP threads per rank: the machine's cores divided by the ranks on this node (a collective call)."""
+    """OpenMP threads per rank: the cores this process may use divided by the ranks on this node (a
+    collective call)."""
     MPI = _mpi()
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
-        return max(1, (os.cpu_count() or 1) // node.Get_size())
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, cores // node.Get_size())
     finally:
         node.Free()
 
@@ -87,12 +89,13 @@ def agree(comm, work, *args):
     return result
 
 
-def same_everywhere(comm, what, value):
-    """Raise a DistributedError on every rank unless `value` equals rank 0's on every rank."""
-    values = comm.allgather(value)
-    differ = [f"rank {rank} has {other}" for rank, other in enumerate(values) if other != values[0]]
-    if differ:
-        raise DistributedError(f"every rank must have the same {what}: rank 0 has {values[0]}, " + ", ".join(differ))
+def same_everywhere(comm, values):
+    """Raise a DistributedError on every rank unless each value of the dict `values` equals rank 0's."""
+    everyone = comm.allgather(values)
+    for what, value in everyone[0].items():
+        differ = [f"rank {rank} has {other[what]}" for rank, other in enumerate(everyone) if other[what] != value]
+        if differ:
+            raise DistributedError(f"every rank must have the same {what}: rank 0 has {value}, " + ", ".join(differ))
 
 
 def total(comm, value):
@@ -106,13 +109,12 @@ def total(comm, value):
     return result
 
 
-def start(comm, net, optimizer=None, batch_size=None):
-    """Check that all ranks train the same model, then give every rank rank 0's weights."""
+def start(comm, net, settings=()):
+    """Check that all ranks train the same model with the same `settings` (a dict), then give every rank
+    rank 0's weights."""
+    same_everywhere(comm, {"network": repr(net), **dict(settings)})
     if net.backend != "cython":
         raise DistributedError("data-parallel training runs the compiled core: use an MLP with backend='cython'")
-    same_everywhere(comm, "network", repr(net))
-    same_everywhere(comm, "optimizer", repr(optimizer))
-    same_everywhere(comm, "batch_size", batch_size)
     comm.Bcast(net.params, root=0)
 
 

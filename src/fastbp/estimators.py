@@ -121,7 +121,7 @@ class _BaseMLP(BaseEstimator):
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
         X = _dense(X)
         if self.comm is not None:
-            distributed.same_everywhere(self.comm, "number of features in X", X.shape[1])
+            distributed.same_everywhere(self.comm, {"number of features in X": X.shape[1]})
         sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
         layer_sizes = (X.shape[1], *hidden, Y.shape[1])
         # As scikit-learn: one generator per call draws the initial weights, then the split, then shuffles.

@@ -335,7 +335,12 @@ class Trainer:
 
         with distributed.abort_on_error(comm):
             prepared = distributed.agree(comm, self._prepare, X, Y, sample_weight, validation_data)
-            distributed.start(comm, self.net, self.optimizer, self.batch_size)
+            # Ranks that differ here would leave the collective calls of the epochs out of step.
+            distributed.start(comm, self.net, {
+                "optimizer": repr(self.optimizer), "batch_size": self.batch_size, "max_epochs": self.max_epochs,
+                "shuffle": self.shuffle, "alpha": self.alpha, "power_t": self.power_t,
+                "schedule": "a callable" if callable(self.schedule) else self.schedule,
+                "early_stopping": repr(self.early_stopping), "validation data": prepared[3] is not None})
             return self._train(*prepared)
 
     def _prepare(self, X, Y, sample_weight, validation_data):
