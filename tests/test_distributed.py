@@ -175,6 +175,7 @@ def data():
 
 PARAMS = dict(hidden_layer_sizes=(7,), activation="tanh", alpha=1e-3, batch_size=10, max_iter=8,
               shuffle=False, random_state=0, n_threads=1, class_weight="balanced")
+PARAMS_REGRESSOR = {key: value for key, value in PARAMS.items() if key != "class_weight"}
 SOLVERS = {"sgd": dict(solver="sgd", learning_rate_init=0.1), "adam": dict(solver="adam", learning_rate_init=0.05),
            "lbfgs": dict(solver="lbfgs", max_iter=15)}
 """
@@ -204,21 +205,37 @@ ESTIMATOR_WORKER = PREAMBLE + ESTIMATOR_DATA + textwrap.dedent("""
                 assert all(np.array_equal(p, params) for p in everyone), "the ranks' weights differ"
             results[solver] = params
             results[solver + "_classes"] = clf.classes_
+        # partial_fit, twice, and the regressor, on the same shards.
+        clf = fastbp.MLPClassifier(**{**PARAMS, **SOLVERS["adam"], "class_weight": None}, comm=comm)
+        for _ in range(2):
+            clf.partial_fit(X, y, classes=[0, 1, 2])
+        reg = fastbp.MLPRegressor(**{**PARAMS_REGRESSOR, **SOLVERS["sgd"]}, comm=comm).fit(X, X[:, 0] - X[:, 1])
+        for name, model in (("partial_fit", clf), ("regressor", reg)):
+            results[name] = np.concatenate([a.ravel() for a in model.coefs_ + model.intercepts_])
     if comm.rank == 0:
         np.savez(out, **results)
 """)
 
 
-def estimator_single_process(solver):
+def estimator_single_process(case):
     namespace = {"np": np}
     exec(ESTIMATOR_DATA, namespace)
     X, y = namespace["data"]()
+    params, solvers = namespace["PARAMS"], namespace["SOLVERS"]
     # The global minibatches of two ranks holding rows 0-29 and 30-59, 5 rows each per step of 10.
     order = np.concatenate([np.r_[5 * s:5 * s + 5, 30 + 5 * s:30 + 5 * s + 5] for s in range(6)])
+    X, y = X[order], y[order]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf = fastbp.MLPClassifier(**{**namespace["PARAMS"], **namespace["SOLVERS"][solver]}).fit(X[order], y[order])
-    return np.concatenate([a.ravel() for a in clf.coefs_ + clf.intercepts_])
+        if case == "partial_fit":
+            model = fastbp.MLPClassifier(**{**params, **solvers["adam"], "class_weight": None})
+            for _ in range(2):
+                model.partial_fit(X, y, classes=[0, 1, 2])
+        elif case == "regressor":
+            model = fastbp.MLPRegressor(**{**namespace["PARAMS_REGRESSOR"], **solvers["sgd"]}).fit(X, X[:, 0] - X[:, 1])
+        else:
+            model = fastbp.MLPClassifier(**{**params, **solvers[case]}).fit(X, y)
+    return np.concatenate([a.ravel() for a in model.coefs_ + model.intercepts_])
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +251,11 @@ def test_estimator_fit_in_an_mpi_job_equals_single_process_fit(estimator_run, so
     # Each rank's shard lacks one of the three classes; classes and class weights come from both.
     np.testing.assert_array_equal(estimator_run[solver + "_classes"], [0, 1, 2])
     np.testing.assert_allclose(estimator_run[solver], estimator_single_process(solver), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("case", ["partial_fit", "regressor"])
+def test_partial_fit_and_the_regressor_in_an_mpi_job_equal_single_process_training(estimator_run, case):
+    np.testing.assert_allclose(estimator_run[case], estimator_single_process(case), rtol=1e-12, atol=1e-12)
 
 
 def test_estimator_early_stopping_in_an_mpi_job(tmp_path):
@@ -261,6 +283,9 @@ def test_the_demo_trains_over_two_ranks():
     first, last, accuracy = map(float, re.search(r"2 ranks, \d+ thread\(s\) each: epoch loss ([\d.]+) -> ([\d.]+), "
                                                  r"held-out accuracy ([\d.]+)", result.stdout).groups())
     assert last < first / 5 and accuracy > 0.95
+    # OpenMP threads per rank: the cores this process may use, divided by the 2 ranks.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert int(re.search(r"(\d+) thread", result.stdout).group(1)) == max(1, cores // 2)
 
 
 def test_the_readme_mpi_example_runs_on_two_ranks(tmp_path):
