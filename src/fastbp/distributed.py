@@ -123,11 +123,11 @@ class GradientSum:
 
     `__call__` returns (objective, gradient) over every rank's rows with sample-weight sum S (the sum over
     ranks), with the L2 penalty alpha counted once. The gradient is a view of a buffer that the next call
-    overwrites.
+    overwrites. The core runs `n_threads` threads (None: the model's).
     """
 
-    def __init__(self, comm, net):
-        self.comm, self.net = comm, net
+    def __init__(self, comm, net, n_threads=None):
+        self.comm, self.net, self.n_threads = comm, net, n_threads
         self.IN_PLACE = _mpi().IN_PLACE
         self.buffer = np.empty(net.n_params + 1, dtype=net.dtype)  # the gradient, then the objective
         self.coefs = slice(0, sum(W.size for W in net.coefs))  # the penalized block comes first
@@ -135,7 +135,8 @@ class GradientSum:
     def __call__(self, X, Y, sample_weight, S, alpha):
         grad = self.buffer[:-1]
         if X.shape[0]:
-            self.buffer[-1] = self.net._loss_and_grad(X, Y, sample_weight, S, 0.0, out=grad)[0]
+            self.buffer[-1] = self.net._loss_and_grad(X, Y, sample_weight, S, 0.0, out=grad,
+                                                      n_threads=self.n_threads)[0]
         else:
             self.buffer[:] = 0
         self.comm.Allreduce(self.IN_PLACE, self.buffer)
@@ -160,12 +161,11 @@ class DataParallelRunner(_EpochRunner):
                                    "at least one row of each global minibatch")
         self.rows_per_step = batch // comm.size + (comm.rank < batch % comm.size)
         self.n_steps = comm.allreduce(-(-self.n_samples // self.rows_per_step), op=_mpi().MAX)
-        self.gradient = GradientSum(comm, trainer.net)
+        self.gradient = GradientSum(comm, trainer.net, n_threads)
         self.validation = None
 
     def _make_core(self, n_threads):
-        self.net_threads = n_threads
-        return None
+        return None  # each step runs in GradientSum and the optimizer, with an Allreduce between them
 
     def _step_sums(self, order):
         """(rows, weight sum) of every global minibatch of this epoch, from one Allreduce."""
@@ -182,24 +182,20 @@ class DataParallelRunner(_EpochRunner):
         order = self.order
         global_rows, global_weights = self._step_sums(order)
         loss_sum = 0.0
-        previous_threads, net.n_threads = net.n_threads, self.net_threads
-        try:
-            for step in range(self.n_steps):
-                S = global_weights[step]
-                if not S > 0:  # every rank's rows have zero weight: skipped, as Trainer does
-                    continue
-                first = step * self.rows_per_step
-                rows = slice(first, first + self.rows_per_step)
-                if order is not None:
-                    rows = order[rows]
-                w = None if self.sample_weight is None else self.sample_weight[rows]
-                loss, grad = self.gradient(self.X[rows], self.Y[rows], w, S, trainer.alpha)
-                if not np.isfinite(loss):
-                    return loss_sum, False
-                optimizer.step(net.params, grad, learning_rate)
-                loss_sum += loss * global_rows[step]
-        finally:
-            net.n_threads = previous_threads
+        for step in range(self.n_steps):
+            S = global_weights[step]
+            if not S > 0:  # every rank's rows have zero weight: skipped, as Trainer does
+                continue
+            first = step * self.rows_per_step
+            rows = slice(first, first + self.rows_per_step)
+            if order is not None:
+                rows = order[rows]
+            w = None if self.sample_weight is None else self.sample_weight[rows]
+            loss, grad = self.gradient(self.X[rows], self.Y[rows], w, S, trainer.alpha)
+            if not np.isfinite(loss):
+                return loss_sum, False
+            optimizer.step(net.params, grad, learning_rate)
+            loss_sum += loss * global_rows[step]
         return loss_sum, True
 
     def validate(self, validation):

@@ -218,8 +218,9 @@ class MLP:
         """
         return self._loss_and_grad(*self._check_batch(X, Y, sample_weight, alpha))
 
-    def _loss_and_grad(self, X, Y, sample_weight, weight_sum, alpha, out=None):
-        """`loss_and_grad` of validated inputs (see `_check_batch`); the gradient goes into `out` when given.
+    def _loss_and_grad(self, X, Y, sample_weight, weight_sum, alpha, out=None, n_threads=None):
+        """`loss_and_grad` of validated inputs (see `_check_batch`); the gradient goes into `out` when given,
+        and the core uses `n_threads` threads when given (else the model's).
 
         On the Cython backend `weight_sum` divides the weighted sum of the rows' losses: a larger total than
         the rows' own (as data-parallel training passes) gives their share of that total's mean.
@@ -232,7 +233,7 @@ class MLP:
         grad = np.empty_like(self._params) if out is None else out
         with single_threaded_blas():
             loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
-                                            self._threads())
+                                            self._threads() if n_threads is None else n_threads)
         return loss, grad
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
