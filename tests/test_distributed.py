@@ -19,12 +19,25 @@ pytest.importorskip("mpi4py")
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 pytestmark = pytest.mark.skipif(not os.path.exists(MPIEXEC), reason="no mpiexec next to this Python (pip install mpich)")
 
+# A rank that exits with an exception makes mpiexec kill the others, maybe before they print theirs: so each
+# rank reports a DistributedError itself and waits for the others before exiting.
 PREAMBLE = """
 import sys
 import numpy as np
 from mpi4py import MPI
 import fastbp
+from fastbp.distributed import DistributedError
 comm = MPI.COMM_WORLD
+
+def report_on_every_rank(hook=sys.excepthook):
+    def report(kind, error, traceback):
+        if kind is DistributedError:
+            print(f"rank {comm.rank}: DistributedError: {error}", file=sys.stderr, flush=True)
+            comm.Barrier()
+        hook(kind, error, traceback)
+    sys.excepthook = report
+
+report_on_every_rank()
 """
 
 TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
@@ -137,7 +150,8 @@ def test_a_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path
     result, _ = run(tmp_path, TRAINER_WORKER, 2, "features", "float64", "sgd", 50, "in-order")
     assert result.returncode != 0
     # Both ranks raise the same error, naming the rank whose shard is wrong.
-    assert result.stderr.count("DistributedError: rank 1: X has 4 features, but the network expects 6") == 2
+    for rank in (0, 1):
+        assert f"rank {rank}: DistributedError: rank 1: X has 4 features, but the network expects 6" in result.stderr
 
 
 @pytest.mark.parametrize("case, message", [
@@ -147,7 +161,8 @@ def test_a_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path
 def test_ranks_that_would_train_differently_raise_the_same_error(tmp_path, case, message):
     result, _ = run(tmp_path, TRAINER_WORKER, 2, case, "float64", "sgd", 50, "in-order")
     assert result.returncode != 0
-    assert result.stderr.count("DistributedError: " + message) == 2
+    for rank in (0, 1):
+        assert f"rank {rank}: DistributedError: {message}" in result.stderr
 
 
 def test_a_failing_rank_ends_the_job_instead_of_a_hang(tmp_path):
@@ -269,8 +284,9 @@ def test_estimator_early_stopping_in_an_mpi_job(tmp_path):
 def test_estimator_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path):
     result, _ = run(tmp_path, ESTIMATOR_WORKER, 2, "features")
     assert result.returncode != 0
-    assert result.stderr.count("every rank must have the same number of features in X: rank 0 has 5, "
-                               "rank 1 has 4") == 2
+    for rank in (0, 1):
+        assert (f"rank {rank}: DistributedError: every rank must have the same number of features in X: "
+                "rank 0 has 5, rank 1 has 4") in result.stderr
 
 
 # --- what the README runs -----------------------------------------------------------------------------------
