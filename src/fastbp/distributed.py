@@ -20,12 +20,16 @@ the other ranks waiting forever in a collective call.
 
 import os
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 
 import numpy as np
 
 from fastbp.trainer import DivergenceError, _EpochRunner, _score
+
+
+ABORT_GRACE_SECONDS = 1.0
 
 
 class DistributedError(ValueError):
@@ -72,6 +76,9 @@ def abort_on_error(comm):
         sys.stderr.write(f"fastbp: rank {comm.rank} of {comm.size} failed; aborting every rank:\n"
                          f"{traceback.format_exc()}")
         sys.stderr.flush()
+        # The launcher forwards each rank's output asynchronously, and the abort stops that forwarding: give
+        # it time to pass the message on first (CI once lost the message without this).
+        time.sleep(ABORT_GRACE_SECONDS)
         comm.Abort(1)
         raise  # pragma: no cover - MPI_Abort does not return
 
