@@ -11,7 +11,7 @@ import numpy as np
 
 import fastbp
 from fastbp.network import resolve_n_threads
-from fastbp.trainer import _EpochRunner
+from fastbp.epochs import EpochRunner
 from workloads import WORKLOADS, make_data, over_workloads
 
 ROUNDS = {"tiny": 50, "small": 10, "medium": 5, "large": 3}
@@ -24,9 +24,9 @@ def test_epoch(benchmark, workload, dtype, backend):
     net = fastbp.MLP(sizes, dtype=dtype, random_state=0, backend=backend)
     trainer = fastbp.Trainer(net, fastbp.SGD(0.01, momentum=0.0, nesterov=False), batch_size=batch_size,
                              random_state=0)
-    runner = _EpochRunner(trainer, X, Y, None, np.random.RandomState(0), resolve_n_threads(None))
+    runner = EpochRunner(trainer, X, Y, None, np.random.RandomState(0), resolve_n_threads(None))
     benchmark.group = f"epoch {workload} {dtype}"
     benchmark.extra_info.update(workload=workload, dtype=dtype, backend=backend, batch_size=batch_size,
                                 rows=X.shape[0])
-    logs = benchmark.pedantic(runner.epoch, rounds=ROUNDS[workload], warmup_rounds=1)
+    logs = benchmark.pedantic(runner.epoch, args=(0.01,), rounds=ROUNDS[workload], warmup_rounds=1)
     assert np.isfinite(logs["loss"]) and np.isfinite(net.params).all()

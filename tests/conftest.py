@@ -98,6 +98,6 @@ def net_pair(layer_sizes, activation="logistic", output="logistic", dtype=np.flo
 @pytest.fixture(scope="session")
 def breast_cancer():
     """(X_train, Y_train, X_test, Y_test): standardised breast-cancer data, targets as (n, 1) floats."""
-    from fastbp.__main__ import load_breast_cancer_split
+    from fastbp.datasets import load_breast_cancer_split
 
     return load_breast_cancer_split()

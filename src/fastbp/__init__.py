@@ -4,15 +4,17 @@ Public names live here and nowhere else. Importing fastbp loads the compiled cor
 missing; scikit-learn is imported only by the parts that need it.
 """
 
+# First: `fastbp.network` turns a missing compiled core into an ImportError that says what to do.
+from fastbp.network import MLP, load  # isort: skip
+
 from fastbp._core._openmp_helpers import openmp_enabled as _openmp_enabled
 from fastbp._version import __version__
 from fastbp.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from fastbp.config import show_config
+from fastbp.epochs import DivergenceError
 from fastbp.gradcheck import gradcheck
-from fastbp.network import MLP
 from fastbp.optim import SGD, Adam
-from fastbp.persistence import load
-from fastbp.trainer import DivergenceError, History, Trainer
+from fastbp.trainer import History, Trainer
 
 if not _openmp_enabled():
     import warnings

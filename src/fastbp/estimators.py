@@ -39,12 +39,13 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from fastbp import _validation as v
-from fastbp import distributed, reference
+from fastbp import distributed, persistence, reference
 from fastbp._locks import exclusive
 from fastbp.callbacks import Callback, EarlyStopping
 from fastbp.network import MLP
 from fastbp.optim import SGD, Adam
-from fastbp.trainer import DivergenceError, History, Trainer
+from fastbp.epochs import DivergenceError
+from fastbp.trainer import History, Trainer
 
 # Parameters fastbp adds to scikit-learn's, with their constraints.
 _EXTRA_CONSTRAINTS = {
@@ -306,11 +307,9 @@ class _BaseMLP(BaseEstimator):
         """Write the fitted network (and the sgd/adam optimizer's state) to `path` as an .npz file without
         pickle; `fastbp.load(path)` reads it back as a `fastbp.MLP` with the same predictions (class labels
         and preprocessing are not in the file)."""
-        from fastbp.persistence import save
-
         check_is_fitted(self)
         with exclusive(self, "estimator"):
-            save(self._network(), path, self._optimizer)
+            persistence.save(self._network(), path, self._optimizer)
 
     # --- pickling ---------------------------------------------------------------------------------------
 

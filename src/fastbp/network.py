@@ -8,7 +8,7 @@ core (`backend="cython"`, the default) or the NumPy reference (`backend="numpy"`
 import numpy as np
 
 from fastbp import _validation as v
-from fastbp import reference
+from fastbp import persistence, reference
 from fastbp._threads import single_threaded_blas
 
 try:
@@ -134,9 +134,7 @@ class MLP:
 
     def save(self, path):
         """Write the architecture and weights to `path` (.npz, no pickle); read back with `fastbp.load`."""
-        from fastbp.persistence import save
-
-        save(self, path)
+        persistence.save(self, path)
 
     def unflatten(self, flat):
         """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers."""
@@ -247,3 +245,19 @@ class MLP:
                                                   sample_weight, alpha)
         with single_threaded_blas():
             return self._core.forward(self._params, X, self._threads(), Y, sample_weight, weight_sum, alpha)
+
+
+def load(path, backend="cython", n_threads=None):
+    """The `MLP` saved at `path` by `MLP.save` (or `Trainer.save`, an estimator's ``save``), with the given
+    backend and threads. Every field of the file is checked first (see `fastbp.persistence`)."""
+    return build(persistence.read(path), path, backend, n_threads)
+
+
+def build(saved, path, backend="cython", n_threads=None):
+    """The `MLP` described by `persistence.read`'s result for the file `path`."""
+    try:
+        net = MLP(*saved["architecture"], 0, backend, n_threads)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
+    net.params[...] = saved["params"]
+    return net

@@ -23,8 +23,8 @@ def _check_buffers(params, grad):
     return np.ascontiguousarray(grad)
 
 
-class _Optimizer:
-    """State lives on flat buffers shaped like one model's params, made at the first step for that model.
+class Optimizer:
+    """Base class of `SGD` and `Adam`. State lives on flat buffers shaped like one model's params, made at the first step for that model.
 
     An optimizer holds the state of one model: reuse it to continue training that model, not another one.
     """
@@ -52,7 +52,7 @@ class _Optimizer:
         return self.learning_rate if override is None else v.check_float("learning_rate", override, 0.0)
 
 
-class SGD(_Optimizer):
+class SGD(Optimizer):
     """Stochastic gradient descent with momentum, as scikit-learn's MLP does it.
 
     velocity <- momentum * velocity - lr * grad; params += velocity, or with Nesterov
@@ -97,7 +97,7 @@ class SGD(_Optimizer):
                     beta_2=0.0, epsilon=0.0)
 
 
-class Adam(_Optimizer):
+class Adam(Optimizer):
     """Adam, as scikit-learn's MLP does it.
 
     m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; t += 1;

@@ -15,7 +15,8 @@ Layout (format version 2), one array per field:
                      first step)
   trainer            float64 [epochs, samples seen, learning rate] of the Trainer that saved it, or []
 
-Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
+This module knows the file format only; `fastbp.load` (in `fastbp.network`) builds the model from what `read`
+returns. Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
 ValueError that says what is wrong instead of building a broken model or running code.
 """
 
@@ -24,6 +25,8 @@ import tempfile
 import zipfile
 
 import numpy as np
+
+from fastbp import _validation as v
 
 FORMAT = "fastbp.MLP"
 FORMAT_VERSION = 2
@@ -82,16 +85,10 @@ def _string(data, name, path):
     return str(value)
 
 
-def load(path, backend="cython", n_threads=None):
-    """The `MLP` saved at `path` by `save` (or `MLP.save`, `Trainer.save`), with the given backend and threads."""
-    return read(path, backend, n_threads)["net"]
-
-
-def read(path, backend="cython", n_threads=None):
-    """Everything in a saved file, checked: {"net": MLP, "optimizer": (kind, settings dict, t, state array)
-    or None, "trainer": (epochs, samples seen, learning rate) or None}."""
-    from fastbp.network import MLP
-
+def read(path):
+    """Everything in a file written by `save`, checked: {"architecture": (layer_sizes, activation, output,
+    dtype) as `MLP` takes them, "params": (n_params,) array, "optimizer": (kind, settings dict, t, state
+    array) or None, "trainer": (epochs, samples seen, learning rate) or None}. `fastbp.load` builds the model."""
     try:
         data = np.load(os.fspath(path), allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -111,8 +108,14 @@ def read(path, backend="cython", n_threads=None):
         sizes = _member(data, "layer_sizes", path)
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
             raise ValueError(f"{path}: field 'layer_sizes' must be a 1-D integer array")
-        architecture = ([int(s) for s in sizes], _string(data, "activation", path), _string(data, "output", path),
-                        _string(data, "dtype", path))
+        try:
+            architecture = (v.check_layer_sizes([int(s) for s in sizes]),
+                            v.check_choice("activation", _string(data, "activation", path), v.HIDDEN_ACTIVATIONS,
+                                           v.ACTIVATION_ALIASES),
+                            v.check_choice("output", _string(data, "output", path), v.OUTPUTS),
+                            v.check_dtype(_string(data, "dtype", path)))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
         params = _member(data, "params", path)
         training = None
         if int(version) >= 2:
@@ -121,15 +124,12 @@ def read(path, backend="cython", n_threads=None):
                 raise ValueError(f"{path}: version 2 file without fields {missing}")
             training = (_string(data, "optimizer", path),
                         *(_member(data, name, path) for name in _TRAINING_FIELDS[1:]))
-    try:
-        net = MLP(*architecture, 0, backend, n_threads)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
-    _check_buffer(path, "params", params, (net.n_params,), net.dtype)
-    net.params[...] = params
-    result = {"net": net, "optimizer": None, "trainer": None}
+    layer_sizes, dtype = architecture[0], architecture[3]
+    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+    _check_buffer(path, "params", params, (n_params,), dtype)
+    result = {"architecture": architecture, "params": params, "optimizer": None, "trainer": None}
     if training is not None:
-        result["optimizer"], result["trainer"] = _check_training(path, net, *training)
+        result["optimizer"], result["trainer"] = _check_training(path, n_params, dtype, *training)
     return result
 
 
@@ -141,8 +141,8 @@ def _check_buffer(path, name, array, shape, dtype):
         raise ValueError(f"{path}: {name} contain NaN or infinity")
 
 
-def _check_training(path, net, kind, settings, t, state, trainer):
-    """(optimizer, trainer counters) of a version 2 file, checked against the network."""
+def _check_training(path, n_params, dtype, kind, settings, t, state, trainer):
+    """(optimizer, trainer counters) of a version 2 file, checked against the network's size and dtype."""
     optimizer = None
     if kind != "none":
         if kind not in OPTIMIZER_SETTINGS:
@@ -154,7 +154,7 @@ def _check_training(path, net, kind, settings, t, state, trainer):
         n_state = 1 if kind == "SGD" else 2
         if state.shape[0] not in (0, n_state):
             raise ValueError(f"{path}: optimizer_state has {state.shape[0]} rows; {kind} keeps {n_state}")
-        _check_buffer(path, "optimizer_state", state, (state.shape[0], net.n_params), net.dtype)
+        _check_buffer(path, "optimizer_state", state, (state.shape[0], n_params), dtype)
         optimizer = (kind, dict(zip(names, settings.tolist())), int(t), state)
     counters = None
     if trainer.size:

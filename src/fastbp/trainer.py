@@ -12,27 +12,21 @@ learning-rate schedules and no-improvement rule, so the drop-in estimators can f
 import math
 import signal
 import threading
-import time
 import warnings
 
 import numpy as np
 
 from fastbp import _validation as v
-from fastbp import reference
-from fastbp._core._epoch import Epoch
+from fastbp import persistence
 from fastbp._locks import exclusive
-from fastbp._threads import single_threaded_blas
 from fastbp.callbacks import EarlyStopping, ProgressBar, call, check_callbacks
-from fastbp.network import MLP, resolve_n_threads
-from fastbp.optim import SGD, _Optimizer
+from fastbp.epochs import EpochRunner
+from fastbp.network import MLP, build, resolve_n_threads
+from fastbp.optim import SGD, Optimizer
 
 SCHEDULES = ("constant", "invscaling", "adaptive")
 # scikit-learn's adaptive schedule stops instead of dividing once the rate is this small.
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
-
-
-class DivergenceError(FloatingPointError, ValueError):
-    """Training produced a non-finite loss or weights. A ValueError too, as scikit-learn raises."""
 
 
 class History:
@@ -76,20 +70,6 @@ class History:
     def __repr__(self):
         last = f", last={self.records[-1]}" if self.records else ""
         return f"History(epochs={len(self)}{last})"
-
-
-def _score(output, Y, y_hat, sample_weight):
-    """Validation score of predictions y_hat, as scikit-learn's MLP scores: accuracy for classification
-    outputs, R^2 otherwise."""
-    from sklearn.metrics import accuracy_score, r2_score
-
-    if not np.isfinite(y_hat).all():
-        return np.nan
-    if output == "logistic":
-        return float(accuracy_score(Y > 0.5, y_hat > 0.5, sample_weight=sample_weight))
-    if output == "softmax":
-        return float(accuracy_score(Y.argmax(axis=1), y_hat.argmax(axis=1), sample_weight=sample_weight))
-    return float(r2_score(Y, y_hat, sample_weight=sample_weight))
 
 
 class Trainer:
@@ -156,7 +136,7 @@ class Trainer:
             raise TypeError(f"net must be a fastbp.MLP, got {type(net).__name__}")
         self.net = net
         optimizer = SGD() if optimizer is None else optimizer
-        if not isinstance(optimizer, _Optimizer):
+        if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be fastbp.SGD or fastbp.Adam, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         self.batch_size = v.check_int("batch_size", batch_size, minimum=1)
@@ -212,10 +192,8 @@ class Trainer:
     def save(self, path):
         """Write the model, the optimizer's settings and state, and this trainer's counters (epochs, samples
         seen, learning rate) to `path` (.npz without pickle, see `fastbp.persistence`); see `restore`."""
-        from fastbp.persistence import save
-
         with exclusive(self.net):  # never a half-trained epoch
-            save(self.net, path, self.optimizer, (self.epoch, self.t, self.learning_rate))
+            persistence.save(self.net, path, self.optimizer, (self.epoch, self.t, self.learning_rate))
 
     def restore(self, path):
         """Continue from a file written by `save`: its weights, optimizer state and counters, so that the next
@@ -225,10 +203,8 @@ class Trainer:
         settings (batch size, schedule, hyperparameters, random_state) are used; the history and
         early-stopping counters are not in the file.
         """
-        from fastbp.persistence import read
-
-        saved = read(path)
-        net, other = self.net, saved["net"]
+        saved = persistence.read(path)
+        net, other = self.net, build(saved, path)
         if (other.layer_sizes, other.activation, other.output, other.dtype) != \
                 (net.layer_sizes, net.activation, net.output, net.dtype):
             raise ValueError(f"{path} holds {other!r}; this trainer trains {net!r}")
@@ -373,7 +349,7 @@ class Trainer:
 
         n_threads = self.n_threads if self.n_threads is not None else net.n_threads
         if self.comm is None:
-            runner = _EpochRunner(self, X, Y, sample_weight, rng, resolve_n_threads(n_threads))
+            runner = EpochRunner(self, X, Y, sample_weight, rng, resolve_n_threads(n_threads))
         else:
             from fastbp import distributed
 
@@ -384,7 +360,7 @@ class Trainer:
         with _StopOnInterrupt() as interrupt:
             try:
                 for _ in range(self.max_epochs):
-                    logs = runner.epoch()
+                    logs = runner.epoch(self._epoch_learning_rate())
                     if validation is not None:
                         logs["val_loss"], logs["val_score"] = runner.validate(validation)
                     self.history.append(logs)
@@ -449,100 +425,3 @@ class _StopOnInterrupt:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         return False
-
-
-class _EpochRunner:
-    """One fit's epoch loop: its data, workspaces, shuffle order, and the snapshot an epoch rolls back to."""
-
-    def __init__(self, trainer, X, Y, sample_weight, rng, n_threads):
-        self.trainer = trainer
-        self.X, self.Y, self.sample_weight = X, Y, sample_weight
-        self.rng = rng
-        self.n_samples = X.shape[0]
-        self.batch_size = min(trainer.batch_size, self.n_samples)
-        net = trainer.net
-        self.state = trainer.optimizer.state_for(net.params)
-        self.saved_params = np.empty_like(net.params)
-        self.saved_state = {name: np.empty_like(buffer) for name, buffer in self.state.items()}
-        self.n_total = self.n_samples  # rows of every rank (data-parallel training has more than one)
-        self.order = np.arange(self.n_samples, dtype=np.intp) if trainer.shuffle else None
-        self.core = self._make_core(n_threads)
-
-    def _make_core(self, n_threads):
-        net, trainer = self.trainer.net, self.trainer
-        if net.backend != "cython":
-            return None
-        return Epoch(net._core, self.batch_size, net.dtype, trainer.alpha, n_threads=n_threads,
-                     **trainer.optimizer._epoch_settings())
-
-    def validate(self, validation):
-        """(loss without the penalty, score) on the validation data, from one forward pass."""
-        net = self.trainer.net
-        loss, y_hat = net._objective_and_output(*validation, 0.0)
-        return loss, _score(net.output, validation[1], y_hat, validation[2])
-
-    def stop_together(self, stop):
-        """Whether to stop: `stop` here; with more than one rank, whether any rank stops."""
-        return stop
-
-    def _save(self):
-        np.copyto(self.saved_params, self.trainer.net.params)
-        for name, buffer in self.state.items():
-            np.copyto(self.saved_state[name], buffer)
-        self.saved_t = self.trainer.optimizer.t
-
-    def _restore(self):
-        np.copyto(self.trainer.net.params, self.saved_params)
-        for name, buffer in self.state.items():
-            np.copyto(buffer, self.saved_state[name])
-        self.trainer.optimizer.t = self.saved_t
-
-    def _train(self, learning_rate):
-        """(loss_sum, finite) of one pass over the data in self.order."""
-        trainer, net, optimizer = self.trainer, self.trainer.net, self.trainer.optimizer
-        if self.core is not None:
-            buffers = [self.state[name] for name in optimizer.state_names]
-            with single_threaded_blas():
-                loss_sum, optimizer.t, finite = self.core.run(
-                    net.params, self.X, self.Y, self.sample_weight, self.order, buffers[0], buffers[-1],
-                    learning_rate, optimizer.t)
-            return loss_sum, finite
-
-        def step(grad):
-            optimizer._reference_step(net.params, grad, learning_rate)
-
-        with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
-            loss_sum, finite = reference.train_epoch(
-                net.coefs, net.intercepts, self.X, self.Y, self.sample_weight, self.order, self.batch_size,
-                trainer.alpha, net.activation, net.output, step)
-        return loss_sum, finite
-
-    def epoch(self):
-        """Train one epoch and return its history record; roll it back if it fails."""
-        trainer = self.trainer
-        if self.order is not None:
-            # scikit-learn's `shuffle(sample_idx, random_state)`: permute the running order again.
-            permutation = np.arange(self.n_samples)
-            self.rng.shuffle(permutation)
-            self.order = self.order[permutation]
-        learning_rate = trainer._epoch_learning_rate()
-        self._save()
-        start = time.perf_counter()
-        try:
-            loss_sum, finite = self._train(learning_rate)
-        except BaseException:
-            self._restore()
-            raise
-        seconds = time.perf_counter() - start
-        if not finite or not np.isfinite(trainer.net.params).all():
-            self._restore()
-            trainer.stop_reason = "diverged"
-            raise DivergenceError(
-                f"training diverged in epoch {trainer.epoch}: the loss or the weights became NaN or infinite "
-                f"(learning rate {learning_rate:g}). The model and optimizer are back at the end of the last "
-                "finite epoch; try a smaller learning rate.")
-        logs = {"epoch": trainer.epoch, "loss": loss_sum / self.n_total, "learning_rate": learning_rate,
-                "time": seconds}
-        trainer.epoch += 1
-        trainer.t += self.n_total
-        return logs

@@ -11,7 +11,8 @@ import numpy as np
 
 from fastbp.network import MLP, resolve_n_threads
 from fastbp.optim import SGD
-from fastbp.trainer import Trainer, _EpochRunner
+from fastbp.epochs import EpochRunner
+from fastbp.trainer import Trainer
 
 
 class Problem:
@@ -35,13 +36,13 @@ class Fastbp:
         self.net = problem.initial.copy(backend=backend)
         trainer = Trainer(self.net, SGD(problem.learning_rate, momentum=0.0, nesterov=False),
                           batch_size=problem.batch_size, shuffle=False, n_threads=problem.n_threads)
-        self.runner = _EpochRunner(trainer, problem.X, problem.Y, None, None, resolve_n_threads(problem.n_threads))
+        self.runner = EpochRunner(trainer, problem.X, problem.Y, None, None, resolve_n_threads(problem.n_threads))
 
     def reset(self):
         self.net.params[...] = self.problem.initial.params
 
     def epoch(self):
-        return self.runner.epoch()["loss"]
+        return self.runner.epoch(self.problem.learning_rate)["loss"]
 
 
 class ScikitLearn:

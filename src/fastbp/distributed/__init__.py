@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from fastbp.trainer import DivergenceError, _EpochRunner, _score
+from fastbp.epochs import DivergenceError, EpochRunner, validation_score
 
 
 ABORT_GRACE_SECONDS = 1.0
@@ -155,7 +155,7 @@ class GradientSum:
         return loss, grad
 
 
-class DataParallelRunner(_EpochRunner):
+class DataParallelRunner(EpochRunner):
     """`Trainer`'s epoch loop with the gradient of each global minibatch summed over the ranks."""
 
     def __init__(self, trainer, X, Y, sample_weight, rng, n_threads):
@@ -216,34 +216,7 @@ class DataParallelRunner(_EpochRunner):
         Y_all, w_all, S = self.validation
         loss, y_hat = net._objective_and_output(X, Y, w, weight_sum, 0.0)
         loss = total(self.comm, loss * weight_sum) / S
-        return loss, _score(net.output, Y_all, np.concatenate(self.comm.allgather(y_hat)), w_all)
+        return loss, validation_score(net.output, Y_all, np.concatenate(self.comm.allgather(y_hat)), w_all)
 
     def stop_together(self, stop):
         return self.comm.allreduce(bool(stop), op=_mpi().LOR)
-
-
-def _demo():
-    from mpi4py import MPI
-
-    from fastbp.__main__ import load_breast_cancer_split
-    from fastbp.network import MLP
-    from fastbp.optim import SGD
-    from fastbp.trainer import Trainer
-
-    comm = MPI.COMM_WORLD
-    X, Y, X_test, Y_test = load_breast_cancer_split()
-    shard = slice(comm.rank, None, comm.size)  # rows dealt round-robin
-    net = MLP([30, 16, 1], random_state=0)
-    trainer = Trainer(net, SGD(0.1, momentum=0.9), batch_size=32, max_epochs=30, random_state=0, comm=comm)
-    history = trainer.fit(X[shard], Y[shard])
-    threads = default_threads(comm)  # a collective call: every rank makes it
-    if comm.rank == 0:
-        accuracy = float(np.mean(net.predict(X_test) == Y_test))
-        print(f"{comm.size} ranks, {threads} thread(s) each: epoch loss {history.loss[0]:.4f} -> "
-              f"{history.loss[-1]:.4f}, held-out accuracy {accuracy:.4f}")
-
-
-if __name__ == "__main__":
-    if "--demo" not in sys.argv[1:]:
-        sys.exit("usage: mpiexec -n N python -m fastbp.distributed --demo")
-    _demo()
