@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,27 @@ OUTPUTS = ("logistic", "softmax", "identity", "exp")
 DTYPES = (np.float64, np.float32)
 # Cython vs NumPy backend: same math, different summation order inside BLAS and libm.
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def thread_mode():
+    """With FASTBP_TEST_THREAD_INVARIANT=1, every model and estimator the tests make in this process defaults
+    to thread_invariant=True, so the whole suite runs in that mode too (CI does for one of its runs)."""
+    if os.environ.get("FASTBP_TEST_THREAD_INVARIANT") != "1":
+        yield False
+        return
+    from fastbp import MLPClassifier, MLPRegressor
+
+    init = fastbp.MLP.__init__
+    saved = init.__defaults__, MLPClassifier.__init__.__kwdefaults__, MLPRegressor.__init__.__kwdefaults__
+    init.__defaults__ = (*init.__defaults__[:-1], True)
+    for estimator in (MLPClassifier, MLPRegressor):
+        estimator.__init__.__kwdefaults__ = {**estimator.__init__.__kwdefaults__, "thread_invariant": True}
+    try:
+        yield True
+    finally:
+        init.__defaults__, MLPClassifier.__init__.__kwdefaults__, MLPRegressor.__init__.__kwdefaults__ = saved
+
 
 
 def make_targets(output, n_samples, n_outputs, rng):

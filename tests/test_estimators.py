@@ -57,7 +57,7 @@ def test_every_sklearn_parameter_with_the_same_default(ours, theirs):
         assert ours_params[name].default == param.default, name
         assert ours_params[name].kind == param.kind, name
     extras = set(ours_params) - set(inspect.signature(theirs).parameters)
-    assert extras == {"dtype", "n_threads", "callbacks", "progress_bar", "comm"} | (
+    assert extras == {"dtype", "n_threads", "thread_invariant", "callbacks", "progress_bar", "comm"} | (
         {"class_weight"} if ours is MLPClassifier else set())
 
 

@@ -1,38 +1,107 @@
-"""Results do not depend on the number of OpenMP threads."""
+"""Threads and reproducibility: by default results repeat bitwise run to run for a given thread count; with
+thread_invariant=True they are also bitwise equal for any thread count (DESIGN section 5)."""
+
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import fastbp
-from conftest import ACTIVATIONS, OUTPUTS, make_targets
+from conftest import ACTIVATIONS, OUTPUTS, assert_close, make_targets, term_magnitudes
+
+THREAD_COUNTS = (1, 2, 3)
+# Large enough that every product and elementwise pass crosses the thresholds where the core starts threads,
+# with a wide (300) and a narrow (120) hidden layer, so both cuts of each product occur.
+SIZES, N_SAMPLES = [50, 300, 120, 4], 600
+
+
+def _passes(net, X, Y, sw):
+    """Everything one network computes from the data: forward, loss, loss_and_grad."""
+    loss, grad = net.loss_and_grad(X, Y, sw, alpha=0.1)
+    return [net.forward(X), net.loss(X, Y, sw, alpha=0.1), loss, grad]
+
+
+def _assert_all_equal(results):
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_one_and_two_threads_give_bitwise_identical_results(activation, output, dtype, rng):
-    # Large enough that every elementwise pass crosses the threshold where the core starts threads.
-    n_samples, sizes = 600, [50, 300, 120, 4]
-    one = fastbp.MLP(sizes, activation, output, dtype=dtype, random_state=0, n_threads=1)
-    two = fastbp.MLP(sizes, activation, output, dtype=dtype, random_state=0, n_threads=2)
-    X = rng.randn(n_samples, sizes[0])
-    Y = make_targets(output, n_samples, sizes[-1], rng)
-    sw = rng.rand(n_samples)
-
-    np.testing.assert_array_equal(one.forward(X), two.forward(X))
-    loss1, grad1 = one.loss_and_grad(X, Y, sw, alpha=0.1)
-    loss2, grad2 = two.loss_and_grad(X, Y, sw, alpha=0.1)
-    assert loss1 == loss2
-    np.testing.assert_array_equal(grad1, grad2)
+def test_thread_invariant_passes_are_bitwise_equal_for_any_thread_count(activation, output, dtype, rng):
+    X = rng.randn(N_SAMPLES, SIZES[0])
+    Y = make_targets(output, N_SAMPLES, SIZES[-1], rng)
+    sw = rng.rand(N_SAMPLES)
+    _assert_all_equal([_passes(fastbp.MLP(SIZES, activation, output, dtype=dtype, random_state=0, n_threads=n,
+                                          thread_invariant=True), X, Y, sw) for n in THREAD_COUNTS])
 
 
+@pytest.mark.parametrize("n_threads", THREAD_COUNTS)
+@pytest.mark.parametrize("thread_invariant", [False, True])
+def test_passes_repeat_bitwise_for_a_thread_count(thread_invariant, n_threads, dtype, rng):
+    X = rng.randn(N_SAMPLES, SIZES[0])
+    Y = make_targets("softmax", N_SAMPLES, SIZES[-1], rng)
+    sw = rng.rand(N_SAMPLES)
+    _assert_all_equal([_passes(fastbp.MLP(SIZES, "tanh", "softmax", dtype=dtype, random_state=0, n_threads=n_threads,
+                                          thread_invariant=thread_invariant), X, Y, sw) for _ in range(2)])
+
+
+OPTIMIZERS = {"sgd": lambda: fastbp.SGD(0.05), "adam": lambda: fastbp.Adam(0.01)}
+
+
+def _trainer_fit(n_threads, thread_invariant, dtype, optimizer):
+    rng = np.random.RandomState(0)
+    X = rng.randn(500, SIZES[0])
+    Y = make_targets("logistic", 500, 2, rng)
+    net = fastbp.MLP([SIZES[0], 300, 120, 2], "relu", dtype=dtype, random_state=0, n_threads=n_threads,
+                     thread_invariant=thread_invariant)
+    history = fastbp.Trainer(net, OPTIMIZERS[optimizer](), batch_size=200, max_epochs=3, random_state=0, alpha=1e-3,
+                             validation_fraction=0.2).fit(X, Y)
+    return [net.params, np.array(history.loss), np.array(history.val_loss)]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_thread_invariant_training_is_bitwise_equal_for_any_thread_count(optimizer, dtype):
+    _assert_all_equal([_trainer_fit(n, True, dtype, optimizer) for n in THREAD_COUNTS])
+
+
+@pytest.mark.parametrize("n_threads", THREAD_COUNTS)
+def test_default_training_repeats_bitwise_for_a_thread_count(n_threads, dtype):
+    _assert_all_equal([_trainer_fit(n_threads, False, dtype, "adam") for _ in range(2)])
+
+
+def _estimator_fit(solver, n_threads, thread_invariant):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    clf = fastbp.MLPClassifier(hidden_layer_sizes=(300, 130), solver=solver, max_iter=3, random_state=0,
+                               n_threads=n_threads, thread_invariant=thread_invariant, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # three epochs, on purpose
+        clf.fit(X / 16, y)
+    return [*clf.coefs_, *clf.intercepts_, clf.predict_proba(X[:50] / 16)]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_thread_invariant_estimators_are_bitwise_equal_for_any_thread_count(solver):
+    _assert_all_equal([_estimator_fit(solver, n, True) for n in THREAD_COUNTS])
+
+
+def test_default_estimator_fits_repeat_bitwise_for_a_thread_count():
+    for n_threads in (1, 2):
+        _assert_all_equal([_estimator_fit("adam", n_threads, False) for _ in range(2)])
+
+
+@pytest.mark.parametrize("thread_invariant", [False, True])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_blocked_passes_match_the_reference(activation, dtype, rng):
-    # Work above the threading threshold, so the core cuts it into blocks: columns for the wide layers
-    # (300, 200 units), rows for the narrow one (100 units) and for the loss.
-    from conftest import assert_close, term_magnitudes
-
+def test_blocked_passes_match_the_reference(activation, thread_invariant, dtype, rng):
+    # Work above the threading threshold, so the core cuts it into blocks: by columns and by rows, for wide
+    # (300, 200 units) and narrow (100 units) layers and for the loss.
     sizes = [40, 300, 100, 200, 3]
-    net = fastbp.MLP(sizes, activation, "softmax", dtype=dtype, random_state=0, n_threads=2)
+    net = fastbp.MLP(sizes, activation, "softmax", dtype=dtype, random_state=0, n_threads=2,
+                     thread_invariant=thread_invariant)
     ref = net.copy(backend="numpy")
     X = rng.randn(130, sizes[0])
     Y = make_targets("softmax", 130, sizes[-1], rng)
@@ -45,14 +114,39 @@ def test_blocked_passes_match_the_reference(activation, dtype, rng):
     assert_close(grad, ref_grad, dtype, "grad", grad_terms)
 
 
+@pytest.mark.parametrize("thread_invariant", [False, True])
 @pytest.mark.parametrize("backend", ["cython", "numpy"])
 @pytest.mark.parametrize("n_samples", [20, 130], ids=["one-block", "blocked"])
-def test_loss_without_gradient_equals_the_objective_of_loss_and_grad(backend, n_samples, dtype, rng):
+def test_loss_without_gradient_equals_the_objective_of_loss_and_grad(backend, n_samples, thread_invariant, dtype,
+                                                                     rng):
     # `loss` runs a forward pass only; it must give exactly the objective the backward pass reports.
     sizes = [40, 300, 100, 3]
-    net = fastbp.MLP(sizes, "tanh", "softmax", dtype=dtype, random_state=0, backend=backend, n_threads=2)
+    net = fastbp.MLP(sizes, "tanh", "softmax", dtype=dtype, random_state=0, backend=backend, n_threads=2,
+                     thread_invariant=thread_invariant)
     X = rng.randn(n_samples, sizes[0])
     Y = make_targets("softmax", n_samples, sizes[-1], rng)
     sw = rng.rand(n_samples)
     assert net.loss(X, Y, sw, alpha=0.3) == net.loss_and_grad(X, Y, sw, alpha=0.3)[0]
     assert net.loss(X, Y) == net.loss_and_grad(X, Y)[0]
+
+
+def test_thread_invariant_must_be_a_bool():
+    with pytest.raises(TypeError, match="thread_invariant must be a bool"):
+        fastbp.MLP([2, 1], thread_invariant="yes")
+
+
+def test_copies_pickles_and_files_keep_thread_invariant(tmp_path):
+    import pickle
+
+    net = fastbp.MLP([3, 2, 1], random_state=0, thread_invariant=True)
+    net.save(tmp_path / "net.npz")
+    for other in (net.copy(), pickle.loads(pickle.dumps(net)), fastbp.load(tmp_path / "net.npz")):
+        assert other.thread_invariant is True
+        np.testing.assert_array_equal(other.params, net.params)
+    assert fastbp.MLP([3, 2, 1], thread_invariant=False).copy().thread_invariant is False
+
+
+def test_the_suite_runs_in_the_mode_it_was_asked_for(thread_mode):
+    # conftest's `thread_mode`: FASTBP_TEST_THREAD_INVARIANT=1 reruns every test with thread_invariant=True.
+    assert fastbp.MLP([2, 1]).thread_invariant is thread_mode
+    assert fastbp.MLPRegressor().get_params()["thread_invariant"] is thread_mode

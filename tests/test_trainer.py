@@ -164,20 +164,21 @@ def test_reaches_095_held_out_accuracy_on_breast_cancer(breast_cancer):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
-def test_one_and_two_threads_give_bitwise_identical_weights(optimizer, dtype, rng):
+def test_thread_invariant_weights_are_bitwise_identical_for_any_thread_count(optimizer, dtype, rng):
     # Wide enough that each minibatch crosses the threshold where the core starts threads, with more
     # parameters (76,304) than the threshold for a threaded optimizer update (65,536).
     X = rng.randn(300, 50)
     Y = (X[:, :4] > 0).astype(float)
     sample_weight = rng.rand(300)
     params = []
-    for n_threads in (1, 2):
-        net = fastbp.MLP([50, 300, 200, 4], dtype=dtype, random_state=0)
+    for n_threads in (1, 2, 3):
+        net = fastbp.MLP([50, 300, 200, 4], dtype=dtype, random_state=0, thread_invariant=True)
         assert net.n_params == 76304
         fastbp.Trainer(net, OPTIMIZERS[optimizer](), batch_size=64, max_epochs=3, random_state=0, alpha=0.01,
                        n_threads=n_threads).fit(X, Y, sample_weight)
         params.append(net.params)
     np.testing.assert_array_equal(params[0], params[1])
+    np.testing.assert_array_equal(params[0], params[2])
 
 
 def test_default_threads_follow_threadpoolctl_and_omp_num_threads():

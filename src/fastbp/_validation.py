@@ -64,6 +64,12 @@ def check_dtype(dtype):
     return resolved
 
 
+def check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
 def check_n_threads(n_threads):
     if n_threads is None:
         return None

@@ -57,7 +57,7 @@ class EpochRunner:
         if net.backend != "cython":
             return None
         return Epoch(net._core, self.batch_size, net.dtype, trainer.alpha, n_threads=n_threads,
-                     **trainer.optimizer._epoch_settings())
+                     invariant=net.thread_invariant, **trainer.optimizer._epoch_settings())
 
     def validate(self, validation):
         """(loss without the penalty, score) on the validation data, from one forward pass."""

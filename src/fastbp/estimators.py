@@ -51,6 +51,7 @@ from fastbp.trainer import History, Trainer
 _EXTRA_CONSTRAINTS = {
     "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
     "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+    "thread_invariant": ["boolean"],
     "callbacks": [None, list, tuple],
     "progress_bar": ["boolean"],
     "comm": "no_validation",  # checked in fit: mpi4py is optional
@@ -140,6 +141,7 @@ class _BaseMLP(BaseEstimator):
         if n_threads is None and self.comm is not None:
             n_threads = distributed.default_threads(self.comm)
         self._net.n_threads = n_threads
+        self._net.thread_invariant = bool(self.thread_invariant)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, Y, sample_weight)
         else:
@@ -350,7 +352,9 @@ _EXTRAS_DOC = """
         fit of a warm-started or incrementally trained model.
     n_threads : int >= 1 or None, default=None
         OpenMP threads of the compiled core; None uses all cores (OMP_NUM_THREADS and threadpoolctl limits
-        apply). The results do not depend on it.
+        apply). Results are bitwise reproducible for a given thread count.
+    thread_invariant : bool, default=False
+        True makes results bitwise equal for any ``n_threads``, at a cost in speed (see `fastbp.MLP`).
     callbacks : list of fastbp callbacks or None, default=None
         Run by the sgd and adam solvers after every epoch (see `fastbp.callbacks`); returning True from
         ``on_epoch_end`` stops training. Not run by lbfgs (passing them with lbfgs is a ValueError).
@@ -393,7 +397,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, class_weight=None, dtype=None,
-                 n_threads=None, callbacks=None, progress_bar=False, comm=None):
+                 n_threads=None, thread_invariant=False, callbacks=None, progress_bar=False, comm=None):
         _store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
@@ -509,7 +513,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None,
-                 callbacks=None, progress_bar=False, comm=None):
+                 thread_invariant=False, callbacks=None, progress_bar=False, comm=None):
         _store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):

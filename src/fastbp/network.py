@@ -51,7 +51,12 @@ class MLP:
     backend : {"cython", "numpy"}, default="cython"
     n_threads : int or None, default=None
         OpenMP threads of the compiled core; None uses OpenMP's default (all cores, or OMP_NUM_THREADS).
-        Results do not depend on it.
+        Threads are used only where a product is large enough for them to pay.
+    thread_invariant : bool, default=False
+        False: each product is cut into one block per thread, the fastest way; results are bitwise
+        reproducible run to run for the same thread count. True: fixed blocks whose shapes depend only on
+        the data, so results are bitwise equal for any ``n_threads``, at a cost in speed (see the README's
+        Threads section).
 
     Attributes
     ----------
@@ -62,7 +67,7 @@ class MLP:
     """
 
     def __init__(self, layer_sizes, activation="logistic", output="logistic", dtype="float64",
-                 random_state=None, backend="cython", n_threads=None):
+                 random_state=None, backend="cython", n_threads=None, thread_invariant=False):
         self.layer_sizes = v.check_layer_sizes(layer_sizes)
         self.activation = v.check_choice("activation", activation, v.HIDDEN_ACTIVATIONS, v.ACTIVATION_ALIASES)
         self.output = v.check_choice("output", output, v.OUTPUTS)
@@ -71,6 +76,7 @@ class MLP:
         self.dtype = v.check_dtype(dtype)
         self.backend = v.check_choice("backend", backend, BACKENDS)
         self.n_threads = v.check_n_threads(n_threads)
+        self.thread_invariant = v.check_bool("thread_invariant", thread_invariant)
         self._bind()
         self.initialize(random_state)
 
@@ -128,7 +134,7 @@ class MLP:
     def copy(self, dtype=None, backend=None):
         """An independent model with the same architecture and weights (cast to `dtype` if given)."""
         other = MLP(self.layer_sizes, self.activation, self.output, dtype or self.dtype, 0,
-                    backend or self.backend, self.n_threads)
+                    backend or self.backend, self.n_threads, self.thread_invariant)
         other.params[...] = self.params
         return other
 
@@ -165,7 +171,7 @@ class MLP:
         if self.backend == "numpy":
             return reference.forward(self.coefs, self.intercepts, X, self.activation, self.output)
         with single_threaded_blas():
-            return self._core.forward(self._params, X, self._threads())
+            return self._core.forward(self._params, X, self._threads(), self.thread_invariant)
 
     def logits(self, X):
         """The output layer's pre-activations Z[L], shape (n_samples, n_outputs): what the output activation
@@ -176,7 +182,7 @@ class MLP:
         if self._logit_core is None:
             self._logit_core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES["identity"])
         with single_threaded_blas():
-            return self._logit_core.forward(self._params, X, self._threads())
+            return self._logit_core.forward(self._params, X, self._threads(), self.thread_invariant)
 
     def predict(self, X):
         """Predictions: 0/1 labels for "logistic" (threshold 0.5), the class index (n_samples,) for
@@ -231,7 +237,8 @@ class MLP:
         grad = np.empty_like(self._params) if out is None else out
         with single_threaded_blas():
             loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
-                                            self._threads() if n_threads is None else n_threads)
+                                            self._threads() if n_threads is None else n_threads,
+                                            self.thread_invariant)
         return loss, grad
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
@@ -244,19 +251,21 @@ class MLP:
             return reference.objective_and_output(self.coefs, self.intercepts, X, Y, self.activation, self.output,
                                                   sample_weight, alpha)
         with single_threaded_blas():
-            return self._core.forward(self._params, X, self._threads(), Y, sample_weight, weight_sum, alpha)
+            return self._core.forward(self._params, X, self._threads(), self.thread_invariant, Y, sample_weight,
+                                      weight_sum, alpha)
 
 
 def load(path, backend="cython", n_threads=None):
     """The `MLP` saved at `path` by `MLP.save` (or `Trainer.save`, an estimator's ``save``), with the given
-    backend and threads. Every field of the file is checked first (see `fastbp.persistence`)."""
+    backend and threads (and the saved ``thread_invariant``). Every field of the file is checked first (see
+    `fastbp.persistence`)."""
     return build(persistence.read(path), path, backend, n_threads)
 
 
 def build(saved, path, backend="cython", n_threads=None):
     """The `MLP` described by `persistence.read`'s result for the file `path`."""
     try:
-        net = MLP(*saved["architecture"], 0, backend, n_threads)
+        net = MLP(*saved["architecture"], 0, backend, n_threads, saved["thread_invariant"])
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
     net.params[...] = saved["params"]

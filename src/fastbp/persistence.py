@@ -1,8 +1,9 @@
 """Saving and loading a model's weights, and the state of its training, as a plain `.npz` file, without pickle.
 
-Layout (format version 2), one array per field:
+Layout (format version 3), one array per field:
   format             "fastbp.MLP"
-  format_version     2 (version 1 files, which stop after `params`, still load)
+  format_version     3 (version 1 files, which stop after `params`, and version 2 files, which have no
+                     `thread_invariant`, still load)
   layer_sizes        int64 (n_layers + 1,)
   activation         str, a hidden activation name;  output  str, an output name
   dtype              "float32" or "float64"
@@ -14,6 +15,7 @@ Layout (format version 2), one array per field:
   optimizer_state    (k, n_params) of the model's dtype: SGD's velocity or Adam's m and v (k = 0 before the
                      first step)
   trainer            float64 [epochs, samples seen, learning rate] of the Trainer that saved it, or []
+  thread_invariant   bool, the model's `thread_invariant` (False for older versions)
 
 This module knows the file format only; `fastbp.load` (in `fastbp.network`) builds the model from what `read`
 returns. Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
@@ -29,7 +31,7 @@ import numpy as np
 from fastbp import _validation as v
 
 FORMAT = "fastbp.MLP"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _FIELDS = ("format", "format_version", "layer_sizes", "activation", "output", "dtype", "params")
 _TRAINING_FIELDS = ("optimizer", "optimizer_settings", "optimizer_t", "optimizer_state", "trainer")
 OPTIMIZER_SETTINGS = {"SGD": ("learning_rate", "momentum", "nesterov"),
@@ -56,6 +58,7 @@ def save(net, path, optimizer=None, trainer_counters=None):
         "optimizer_state": np.array([state[name] for name in optimizer.state_names] if state else
                                     np.empty((0, net.n_params)), dtype=net.dtype),
         "trainer": np.array(trainer_counters or (), dtype=np.float64),
+        "thread_invariant": np.array(bool(net.thread_invariant)),
     }
     # Write beside the target, then rename: a crash never leaves a half-written file under `path`.
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
@@ -87,7 +90,7 @@ def _string(data, name, path):
 
 def read(path):
     """Everything in a file written by `save`, checked: {"architecture": (layer_sizes, activation, output,
-    dtype) as `MLP` takes them, "params": (n_params,) array, "optimizer": (kind, settings dict, t, state
+    dtype) as `MLP` takes them, "thread_invariant": bool, "params": (n_params,) array, "optimizer": (kind, settings dict, t, state
     array) or None, "trainer": (epochs, samples seen, learning rate) or None}. `fastbp.load` builds the model."""
     try:
         data = np.load(os.fspath(path), allow_pickle=False)
@@ -102,9 +105,9 @@ def read(path):
         if _string(data, "format", path) != FORMAT:
             raise ValueError(f"{path}: not a fastbp model file (format {_string(data, 'format', path)!r})")
         version = _member(data, "format_version", path)
-        if version.shape != () or version.dtype.kind not in "iu" or int(version) not in (1, FORMAT_VERSION):
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) not in range(1, FORMAT_VERSION + 1):
             raise ValueError(f"{path}: format version {version!r} is not supported (this fastbp reads "
-                             f"versions 1 and {FORMAT_VERSION})")
+                             f"versions 1 to {FORMAT_VERSION})")
         sizes = _member(data, "layer_sizes", path)
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
             raise ValueError(f"{path}: field 'layer_sizes' must be a 1-D integer array")
@@ -124,10 +127,19 @@ def read(path):
                 raise ValueError(f"{path}: version 2 file without fields {missing}")
             training = (_string(data, "optimizer", path),
                         *(_member(data, name, path) for name in _TRAINING_FIELDS[1:]))
+        thread_invariant = False
+        if int(version) >= 3:
+            if "thread_invariant" not in data.files:
+                raise ValueError(f"{path}: version 3 file without field 'thread_invariant'")
+            flag = _member(data, "thread_invariant", path)
+            if flag.shape != () or flag.dtype != np.bool_:
+                raise ValueError(f"{path}: field 'thread_invariant' must be a bool")
+            thread_invariant = bool(flag)
     layer_sizes, dtype = architecture[0], architecture[3]
     n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
     _check_buffer(path, "params", params, (n_params,), dtype)
-    result = {"architecture": architecture, "params": params, "optimizer": None, "trainer": None}
+    result = {"architecture": architecture, "thread_invariant": thread_invariant, "params": params,
+              "optimizer": None, "trainer": None}
     if training is not None:
         result["optimizer"], result["trainer"] = _check_training(path, n_params, dtype, *training)
     return result

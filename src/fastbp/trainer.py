@@ -108,7 +108,8 @@ class Trainer:
     n_threads : int >= 1 or None, default=None
         OpenMP threads; None uses the model's ``n_threads``, else all cores as OpenMP reports them (so
         OMP_NUM_THREADS and threadpoolctl limits apply). BLAS runs single-threaded inside the core's
-        blocks. Results do not depend on the thread count.
+        blocks. Results are bitwise reproducible for a given thread count, and for any thread count when
+        the model has ``thread_invariant=True``.
     callbacks : sequence of callbacks, default=() (see `fastbp.callbacks`)
     verbose : int >= 0, default=0
         1 shows a progress bar (tqdm when installed, else a line per epoch); 2 prints a line per epoch.

@@ -11,7 +11,8 @@ ADAM: int
 class Epoch:
     batch_size: int
     def __init__(self, net: CoreNet, batch_size: int, dtype: np.dtype, alpha: float, optimizer: int, momentum: float,
-                 nesterov: bool, beta_1: float, beta_2: float, epsilon: float, n_threads: int) -> None: ...
+                 nesterov: bool, beta_1: float, beta_2: float, epsilon: float, n_threads: int,
+                 invariant: bool) -> None: ...
     def run(self, params: _Float, X: _Float, Y: _Float, sample_weight: _Float | None,
             order: npt.NDArray[np.intp] | None, state_a: _Float, state_b: _Float, learning_rate: float,
             t: int) -> tuple[float, int, bool]: ...

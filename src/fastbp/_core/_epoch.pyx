@@ -15,7 +15,7 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from fastbp._core._network cimport CoreNet, Layout, backward, forward_logits
+from fastbp._core._network cimport CoreNet, Layout, Threads, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport use_threads_elementwise
 from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
 
@@ -96,7 +96,7 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
                          Py_ssize_t batch_size, double alpha, Update update, double learning_rate,
                          floating* state_a, floating* state_b, long long t, floating* batch_X,
                          floating* batch_Y, floating* batch_w, floating** acts, floating* delta_a,
-                         floating* delta_b, double* row_loss, floating* grad, int n_threads) noexcept nogil:
+                         floating* delta_b, double* row_loss, floating* grad, Threads threads) noexcept nogil:
     """Minibatch steps over rows 0 .. n_rows of X (n_rows, sizes[0]), Y (n_rows, n_outputs) and
     sample_weight (n_rows,) or NULL, in the order `order` (n_rows,) or NULL. state_a/state_b: SGD's
     velocity (state_b unused) or Adam's m and v, each (n_params,)."""
@@ -124,16 +124,16 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
                 weight_sum += wb[i]
         # A minibatch whose weights are all zero carries no information (and 0/0 gradients): skip it.
         if weight_sum > 0:
-            forward_logits(net, params, xb, count, acts, n_threads)
+            forward_logits(net, params, xb, count, acts, threads)
             loss = backward(net, params, xb, yb, wb, count, weight_sum, alpha, acts, delta_a, delta_b,
-                            row_loss, grad, n_threads)
+                            row_loss, grad, threads)
             if not isfinite(loss):
                 progress.finite = False
                 return progress
             progress.loss_sum += loss * count
             progress.t += 1
             apply_update(update, params, grad, state_a, state_b, net.n_params, learning_rate, progress.t,
-                         n_threads)
+                         threads.n)
         first += count
     return progress
 
@@ -148,18 +148,20 @@ cdef class Epoch:
     dtype : numpy float32 or float64 dtype of the model
     alpha : L2 penalty; optimizer : SGD or ADAM; momentum, nesterov (SGD); beta_1, beta_2, epsilon (Adam)
     n_threads : OpenMP threads for the core's blocks
+    invariant : fixed blocks, so that results do not depend on n_threads (see `_network`)
     """
     cdef CoreNet net
     cdef readonly Py_ssize_t batch_size
     cdef Update update
     cdef double alpha
     cdef int n_threads
+    cdef bint invariant
     cdef object batch_X, batch_Y, batch_w, act_buf, deltas, row_loss, grad
     cdef Py_ssize_t* act_offset
     cdef void** acts
 
     def __cinit__(self, CoreNet net, Py_ssize_t batch_size, dtype, double alpha, int optimizer, double momentum,
-                  bint nesterov, double beta_1, double beta_2, double epsilon, int n_threads):
+                  bint nesterov, double beta_1, double beta_2, double epsilon, int n_threads, bint invariant):
         cdef const Layout* layout = &net.layout
         cdef int l
         cdef Py_ssize_t offset = 0
@@ -167,6 +169,7 @@ cdef class Epoch:
         self.batch_size = batch_size
         self.alpha = alpha
         self.n_threads = n_threads
+        self.invariant = invariant
         self.update.kind = optimizer
         self.update.momentum = momentum
         self.update.nesterov = nesterov
@@ -215,6 +218,7 @@ cdef class Epoch:
         cdef const Py_ssize_t* order_ptr = NULL
         cdef floating** acts = <floating**> self.acts
         cdef Progress progress
+        cdef Threads threads = thread_plan(self.n_threads, self.invariant, floating is float)
         cdef int l
         if sample_weight is not None:
             sw = sample_weight
@@ -228,5 +232,5 @@ cdef class Epoch:
             progress = epoch_loop(layout, &params[0], &X[0, 0], &Y[0, 0], sw_ptr, order_ptr, X.shape[0],
                                   self.batch_size, self.alpha, self.update, learning_rate, &state_a[0],
                                   &state_b[0], t, &batch_X[0], &batch_Y[0], &batch_w[0], acts, &deltas[0, 0],
-                                  &deltas[1, 0], &row_loss[0], &grad[0], self.n_threads)
+                                  &deltas[1, 0], &row_loss[0], &grad[0], threads)
         return progress.loss_sum, progress.t, bool(progress.finite)

@@ -4,13 +4,31 @@ from fastbp._core._activations cimport Activation
 from fastbp._core._losses cimport Output
 
 
-# Work is cut into blocks whose shapes depend only on the data, never on the thread count: every BLAS call
-# and every loop is the same whatever the number of threads, so results are bitwise identical for any
-# n_threads. Threads take whole blocks; BLAS runs single-threaded inside them (the Python layer sets that).
-# A pass too small to be worth threads (`split_work`) is one whole-batch block, with fewer BLAS calls.
+# Each product, with the elementwise work fused to it, is cut into blocks that threads take whole; BLAS runs
+# single-threaded inside them (the Python layer sets that). Two ways to cut:
+# - by default, one block per thread (`fastest_split`): as few BLAS calls as there are threads, so results
+#   are reproducible for a given thread count;
+# - with thread_invariant, fixed blocks whose shapes depend only on the data (`fixed_split`): every BLAS call
+#   and every loop is the same whatever the number of threads, so results are bitwise identical for any
+#   n_threads. A pass too small to be worth threads (`split_work`) is one whole-batch block.
 cdef enum:
-    ROW_BLOCK = 32    # rows per block: forward, loss and delta propagation
-    COL_BLOCK = 64    # output columns per block: weight and bias gradients
+    ROW_BLOCK = 32    # fixed blocks: rows per block (forward, loss, delta propagation)
+    COL_BLOCK = 64    # fixed blocks: output columns per block (weight and bias gradients, wide layers)
+    MIN_SPLIT = 8     # default blocks: a multiple of this many rows or columns, so elementwise loops stay aligned
+
+
+cdef struct Threads:
+    int n                   # threads to use
+    bint invariant          # fixed blocks: results independent of n
+    Py_ssize_t min_work     # default blocks: multiply-adds each thread must get for threads to pay
+
+
+cdef struct Split:
+    # How one product is cut: `count` blocks of `size` rows or columns of its output, on threads if `threaded`.
+    Py_ssize_t count
+    Py_ssize_t size
+    bint by_columns
+    bint threaded
 
 
 cdef struct Layout:
@@ -26,13 +44,15 @@ cdef struct Layout:
     Output output
 
 
+cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil
+
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
-                         floating** acts_out, int n_threads) noexcept nogil
+                         floating** acts_out, Threads threads) noexcept nogil
 
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
-                     floating* grad_out, int n_threads) noexcept nogil
+                     floating* grad_out, Threads threads) noexcept nogil
 
 
 cdef class CoreNet:

@@ -16,15 +16,82 @@ import numpy as np
 from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
 from fastbp._core._blas cimport gemm
 from fastbp._core._losses cimport loss_and_delta, output_activation
-from fastbp._core._openmp_helpers cimport split_work, use_threads
+from fastbp._core._openmp_helpers cimport FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, use_threads
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
     return (n + block - 1) // block
 
 
+cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil:
+    """How a pass uses `n_threads`: fixed blocks when `invariant`, else one block per thread where it pays
+    (`single`: the model is float32, whose multiply-adds take half the time)."""
+    cdef Threads threads
+    threads.n = n_threads
+    threads.invariant = invariant
+    threads.min_work = MIN_THREAD_WORK * (2 if single else 1)
+    return threads
+
+
+cdef inline Split one_block(Py_ssize_t n_rows) noexcept nogil:
+    """The whole product in one BLAS call, on the calling thread."""
+    cdef Split split
+    split.count = 1
+    split.size = n_rows
+    split.by_columns = False
+    split.threaded = False
+    return split
+
+
+cdef Split fixed_split(Py_ssize_t n_rows, Py_ssize_t n_cols, bint by_columns, Py_ssize_t pass_work,
+                      int n_threads) noexcept nogil:
+    """thread_invariant=True: blocks of COL_BLOCK output columns (`by_columns`) or ROW_BLOCK output rows, once
+    the pass is large enough (`split_work`). The blocks depend on the data only, never on n_threads."""
+    cdef Split split
+    if not split_work(pass_work):
+        return one_block(n_rows)
+    split.by_columns = by_columns
+    split.size = COL_BLOCK if by_columns else ROW_BLOCK
+    split.count = n_blocks(n_cols if by_columns else n_rows, split.size)
+    split.threaded = use_threads(n_threads, pass_work)
+    return split
+
+
+cdef Split fastest_split(Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t work, int n_threads,
+                        Py_ssize_t min_thread_work) noexcept nogil:
+    """The default: one block per thread that gets at least `min_thread_work` multiply-adds, cut along the
+    longer side of the (n_rows, n_cols) output. Each block packs its share of one operand and all of the
+    other, so cutting the longer side packs the least in total; measured on a 2-core AMD EPYC, either cut
+    of a 256 x 1024 x 1024 product on 2 threads ran within 5% of OpenBLAS's own 2-thread call."""
+    cdef Split split
+    cdef bint by_columns = n_cols > n_rows
+    cdef Py_ssize_t side = n_cols if by_columns else n_rows
+    cdef Py_ssize_t parts = min(<Py_ssize_t> n_threads, work // min_thread_work, side // MIN_SPLIT)
+    if not FASTBP_OPENMP_ENABLED or parts < 2:
+        return one_block(n_rows)
+    split.by_columns = by_columns
+    split.size = n_blocks(n_blocks(side, parts), MIN_SPLIT) * MIN_SPLIT
+    split.count = n_blocks(side, split.size)
+    split.threaded = split.count > 1
+    return split
+
+
+cdef inline Split product_split(Threads threads, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t work,
+                                bint wide, Py_ssize_t pass_work) noexcept nogil:
+    """How to cut one product with an (n_rows, n_cols) output and `work` multiply-adds, in a pass of
+    `pass_work`; `wide`: whether fixed blocks go over columns."""
+    if threads.invariant:
+        return fixed_split(n_rows, n_cols, wide, pass_work, threads.n)
+    return fastest_split(n_rows, n_cols, work, threads.n, threads.min_work)
+
+
+cdef inline int team(Threads threads, Split split) noexcept nogil:
+    """Threads for a split's blocks: never more than there are blocks."""
+    return <int> min(<Py_ssize_t> threads.n, split.count)
+
+
 cdef inline bint column_blocks(int n_out) noexcept nogil:
-    # Split a layer over blocks of output columns when it is wide: each block then packs only its own
+    # Fixed blocks go over output columns when a layer is wide: each block then packs only its own
     # panel of W, where row blocks would each repack all of W (for a batch of 128 rows and a 784 x 256 W,
     # that repacking cost float32 more than the products). Narrow layers split over rows instead.
     return n_out >= 2 * COL_BLOCK
@@ -45,45 +112,38 @@ cdef void layer_block(const Layout* net, const floating* params, int l, const fl
 
 
 cdef void forward_block(const Layout* net, const floating* params, int l, const floating* a_prev,
-                        floating* a_out, Py_ssize_t n_rows, Py_ssize_t rows, bint by_columns,
-                        Py_ssize_t block) noexcept nogil:
-    """Block number `block` of layer l's forward pass: COL_BLOCK output columns of every row, or `rows`
-    rows of every column."""
+                        floating* a_out, Py_ssize_t n_rows, Split split, Py_ssize_t block) noexcept nogil:
+    """Block number `block` of layer l's forward pass: split.size of its columns or of its rows."""
     cdef int n_out = net.sizes[l + 1]
-    cdef Py_ssize_t first
-    if by_columns:
-        first = block * COL_BLOCK
-        layer_block(net, params, l, a_prev, a_out, 0, n_rows, first, min(<Py_ssize_t> COL_BLOCK, n_out - first))
+    cdef Py_ssize_t first = block * split.size
+    if split.by_columns:
+        layer_block(net, params, l, a_prev, a_out, 0, n_rows, first, min(split.size, n_out - first))
     else:
-        first = block * rows
-        layer_block(net, params, l, a_prev, a_out, first, min(rows, n_rows - first), 0, n_out)
+        layer_block(net, params, l, a_prev, a_out, first, min(split.size, n_rows - first), 0, n_out)
 
 
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
-                         floating** acts_out, int n_threads) noexcept nogil:
+                         floating** acts_out, Threads threads) noexcept nogil:
     """acts_out[l] (n_rows, sizes[l + 1]) <- activations of layer l; the last one holds the output logits.
 
-    X: (n_rows, sizes[0]). Layer by layer, each split over column or row blocks (see `column_blocks`).
-    An OpenMP region is entered only when threads are used: even with one thread, each costs a futex
-    call, which was half the time of a 30-16-1 minibatch.
+    X: (n_rows, sizes[0]). Layer by layer, each cut by `product_split`. An OpenMP region is entered only
+    when threads are used: even with one thread, each costs a futex call, which was half the time of a
+    30-16-1 minibatch.
     """
-    cdef Py_ssize_t block, count
+    cdef Py_ssize_t block
     cdef int l
-    cdef Py_ssize_t work = n_rows * net.macs_per_row
-    cdef bint split = split_work(work)
-    cdef bint threaded = use_threads(n_threads, work)
-    cdef bint by_columns
-    cdef Py_ssize_t rows = ROW_BLOCK if split else n_rows
+    cdef Split split
+    cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
     cdef const floating* a_prev = X
     for l in range(net.n_layers):
-        by_columns = split and column_blocks(net.sizes[l + 1])
-        count = n_blocks(net.sizes[l + 1], COL_BLOCK) if by_columns else n_blocks(n_rows, rows)
-        if threaded:
-            for block in prange(count, schedule="static", num_threads=n_threads):
-                forward_block(net, params, l, a_prev, acts_out[l], n_rows, rows, by_columns, block)
+        split = product_split(threads, n_rows, net.sizes[l + 1], n_rows * net.sizes[l] * net.sizes[l + 1],
+                              column_blocks(net.sizes[l + 1]), pass_work)
+        if split.threaded:
+            for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
+                forward_block(net, params, l, a_prev, acts_out[l], n_rows, split, block)
         else:
-            for block in range(count):
-                forward_block(net, params, l, a_prev, acts_out[l], n_rows, rows, by_columns, block)
+            for block in range(split.count):
+                forward_block(net, params, l, a_prev, acts_out[l], n_rows, split, block)
         a_prev = acts_out[l]
 
 
@@ -153,40 +213,55 @@ cdef double objective(const Layout* net, const floating* params, const floating*
 
 
 cdef void weight_grad_block(const Layout* net, const floating* params, int l, const floating* a_prev,
-                            const floating* delta, Py_ssize_t n_rows, Py_ssize_t cols, floating alpha_scaled,
+                            const floating* delta, Py_ssize_t n_rows, Split split, floating alpha_scaled,
                             bint penalty, floating* grad_out, Py_ssize_t block) noexcept nogil:
-    """Columns block * cols.. of dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l] and of db[l] = sum_rows delta[l];
-    each entry's sum over the rows stays in one BLAS call."""
+    """Block number `block` of dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l] (split.size of its columns or of its
+    rows) and its share of db[l] = sum_rows delta[l]; each entry's sum over the batch rows stays in one BLAS
+    call and in row order."""
     cdef int n_in = net.sizes[l]
     cdef int n_out = net.sizes[l + 1]
-    cdef Py_ssize_t first = block * cols
-    cdef Py_ssize_t count = min(cols, n_out - first)
+    cdef Py_ssize_t first = block * split.size
+    cdef Py_ssize_t count, bias_first, bias_count
     cdef floating* dW = grad_out + net.coef_offset[l]
-    if penalty:
-        scaled_copy(params + net.coef_offset[l] + first, alpha_scaled, n_in, count, n_out, dW + first)
-    gemm(True, False, n_in, <int> count, <int> n_rows, <floating> 1, a_prev, n_in, delta + first, n_out,
-         <floating> (1 if penalty else 0), dW + first, n_out)
-    column_sums(delta + first, n_rows, count, n_out, grad_out + net.intercept_offset[l] + first)
+    cdef floating beta = <floating> (1 if penalty else 0)
+    if split.by_columns:
+        count = min(split.size, n_out - first)
+        if penalty:
+            scaled_copy(params + net.coef_offset[l] + first, alpha_scaled, n_in, count, n_out, dW + first)
+        gemm(True, False, n_in, <int> count, <int> n_rows, <floating> 1, a_prev, n_in, delta + first, n_out,
+             beta, dW + first, n_out)
+        bias_first, bias_count = first, count
+    else:
+        count = min(split.size, n_in - first)
+        if penalty:
+            scaled_copy(params + net.coef_offset[l] + first * n_out, alpha_scaled, count, n_out, n_out,
+                        dW + first * n_out)
+        gemm(True, False, <int> count, n_out, <int> n_rows, <floating> 1, a_prev + first, n_in, delta, n_out,
+             beta, dW + first * n_out, n_out)
+        # Row blocks of dW share every column of delta: each takes an equal share of the bias sums.
+        bias_count = n_blocks(n_out, split.count)
+        bias_first = min(block * bias_count, <Py_ssize_t> n_out)
+        bias_count = min(bias_count, n_out - bias_first)
+    column_sums(delta + bias_first, n_rows, bias_count, n_out, grad_out + net.intercept_offset[l] + bias_first)
 
 
 cdef void delta_block(const Layout* net, const floating* params, int l, const floating* a_prev,
-                      const floating* delta, floating* delta_prev_out, Py_ssize_t n_rows, Py_ssize_t rows,
-                      bint by_columns, Py_ssize_t block) noexcept nogil:
-    """Block number `block` of delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]): COL_BLOCK of its columns (a
-    block of W's rows, as in the forward pass) or `rows` of its rows."""
+                      const floating* delta, floating* delta_prev_out, Py_ssize_t n_rows, Split split,
+                      Py_ssize_t block) noexcept nogil:
+    """Block number `block` of delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]): split.size of its columns (a
+    block of W's rows, as in the forward pass) or of its rows."""
     cdef int n_in = net.sizes[l]
     cdef int n_out = net.sizes[l + 1]
     cdef const floating* W = params + net.coef_offset[l]
-    cdef Py_ssize_t first, count
-    if by_columns:
-        first = block * COL_BLOCK
-        count = min(<Py_ssize_t> COL_BLOCK, n_in - first)
+    cdef Py_ssize_t first = block * split.size
+    cdef Py_ssize_t count
+    if split.by_columns:
+        count = min(split.size, n_in - first)
         gemm(False, True, <int> n_rows, <int> count, n_out, <floating> 1, delta, n_out, W + first * n_out, n_out,
              <floating> 0, delta_prev_out + first, n_in)
         mul_derivative(net.hidden, delta_prev_out + first, a_prev + first, n_rows, count, n_in)
     else:
-        first = block * rows
-        count = min(rows, n_rows - first)
+        count = min(split.size, n_rows - first)
         gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
              <floating> 0, delta_prev_out + first * n_in, n_in)
         mul_derivative(net.hidden, delta_prev_out + first * n_in, a_prev + first * n_in, count, n_in, n_in)
@@ -195,19 +270,19 @@ cdef void delta_block(const Layout* net, const floating* params, int l, const fl
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
-                     floating* grad_out, int n_threads) noexcept nogil:
+                     floating* grad_out, Threads threads) noexcept nogil:
     """Objective and its gradient, given the activations `forward_logits` left in `acts`.
 
     objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = weight_sum.
     delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l]; db[l] = sum_rows delta[l];
     delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]).
     delta_a, delta_b: (n_rows * widest non-input layer) scratch each; row_loss: (n_rows,) scratch;
-    grad_out: (n_params,), fully overwritten. Weight gradients split over column blocks (each entry's sum
-    over rows stays in one BLAS call), delta propagation over row blocks.
+    grad_out: (n_params,), fully overwritten. Each product is cut by `product_split`; fixed blocks put the
+    weight gradients over columns (each entry's sum over rows stays in one BLAS call).
     """
     cdef int l, n_in, n_out
-    cdef Py_ssize_t block, count
-    cdef bint by_columns
+    cdef Py_ssize_t block
+    cdef Split split
     cdef const floating* a_prev
     cdef floating* delta = delta_a
     cdef floating* other = delta_b
@@ -215,36 +290,32 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
     cdef floating alpha_scaled = <floating> (alpha / weight_sum)
     cdef double loss
     cdef int last = net.n_layers - 1
-    cdef bint threaded = use_threads(n_threads, n_rows * net.macs_per_row)
-    cdef bint split = split_work(n_rows * net.macs_per_row)
-    cdef Py_ssize_t rows = ROW_BLOCK if split else n_rows
-    cdef Py_ssize_t cols
+    cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
 
     loss = objective(net, params, acts[last], Y, sample_weight, n_rows, weight_sum, alpha, delta, row_loss,
-                     n_threads)
+                     threads.n)
 
     for l in range(last, -1, -1):
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         a_prev = X if l == 0 else acts[l - 1]
-        cols = COL_BLOCK if split else n_out
-        if threaded:
-            for block in prange(n_blocks(n_out, cols), schedule="static", num_threads=n_threads):
-                weight_grad_block(net, params, l, a_prev, delta, n_rows, cols, alpha_scaled, alpha != 0, grad_out,
-                                  block)
+        split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
+        if split.threaded:
+            for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
+                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
+                                  grad_out, block)
         else:
-            for block in range(n_blocks(n_out, cols)):
-                weight_grad_block(net, params, l, a_prev, delta, n_rows, cols, alpha_scaled, alpha != 0, grad_out,
-                                  block)
+            for block in range(split.count):
+                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
+                                  grad_out, block)
         if l > 0:
-            by_columns = split and column_blocks(n_in)
-            count = n_blocks(n_in, COL_BLOCK) if by_columns else n_blocks(n_rows, rows)
-            if threaded:
-                for block in prange(count, schedule="static", num_threads=n_threads):
-                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, rows, by_columns, block)
+            split = product_split(threads, n_rows, n_in, n_rows * n_in * n_out, column_blocks(n_in), pass_work)
+            if split.threaded:
+                for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
+                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, split, block)
             else:
-                for block in range(count):
-                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, rows, by_columns, block)
+                for block in range(split.count):
+                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, split, block)
             swap = delta
             delta = other
             other = swap
@@ -293,9 +364,10 @@ cdef class CoreNet:
     def n_params(self):
         return self.layout.n_params
 
-    def forward(self, const floating[::1] params, const floating[:, ::1] X, int n_threads, Y=None,
-                sample_weight=None, double weight_sum=0, double alpha=0):
+    def forward(self, const floating[::1] params, const floating[:, ::1] X, int n_threads, bint invariant,
+                Y=None, sample_weight=None, double weight_sum=0, double alpha=0):
         """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features).
+        n_threads threads; `invariant`: fixed blocks, for results that do not depend on n_threads.
 
         Given targets Y (n_samples, n_outputs), returns (objective, y_hat) from the same forward pass, with
         no backward pass; sample_weight, weight_sum and alpha as for `loss_and_grad`.
@@ -311,6 +383,7 @@ cdef class CoreNet:
         cdef floating[::1] delta
         cdef double[::1] row_loss
         cdef double loss = 0
+        cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         dtype = np.float32 if floating is float else np.float64
         if with_objective:
             targets = Y
@@ -331,7 +404,7 @@ cdef class CoreNet:
                 acts[l] = &work[l % 2, 0]
             acts[n_layers - 1] = &out[0, 0]
             with nogil:
-                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, n_threads)
+                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, threads)
                 if with_objective:
                     loss = objective(&self.layout, &params[0], &out[0, 0], &targets[0, 0], sw_ptr, n, weight_sum,
                                      alpha, &delta[0], &row_loss[0], n_threads)
@@ -341,8 +414,9 @@ cdef class CoreNet:
         return (loss, result) if with_objective else result
 
     def loss_and_grad(self, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
-                      sample_weight, double weight_sum, double alpha, floating[::1] grad_out, int n_threads):
-        """Objective at `params`; writes its gradient into grad_out (n_params,).
+                      sample_weight, double weight_sum, double alpha, floating[::1] grad_out, int n_threads,
+                      bint invariant):
+        """Objective at `params`; writes its gradient into grad_out (n_params,). Threads as for `forward`.
 
         X: (n_samples, n_features); Y: (n_samples, n_outputs); sample_weight: (n_samples,) or None, with
         weight_sum its sum (n_samples when None).
@@ -359,6 +433,7 @@ cdef class CoreNet:
         cdef const floating* sw_ptr = NULL
         cdef double loss
         cdef Py_ssize_t offset = 0
+        cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         if sample_weight is not None:
             sw = sample_weight
             sw_ptr = &sw[0]
@@ -370,9 +445,9 @@ cdef class CoreNet:
                 acts[l] = &act_buf[offset]
                 offset += n * self.layout.sizes[l + 1]
             with nogil:
-                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, n_threads)
+                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, threads)
                 loss = backward(&self.layout, &params[0], &X[0, 0], &Y[0, 0], sw_ptr, n, weight_sum, alpha,
-                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], n_threads)
+                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], threads)
         finally:
             free(acts)
         return loss
