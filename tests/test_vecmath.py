@@ -1,20 +1,45 @@
-"""The vectorized exp behind the logistic layers, against NumPy's exp, on both of its code paths."""
+"""The vectorized exp behind the logistic layers, against NumPy's exp, on every code path this CPU runs."""
 
 import numpy as np
 import pytest
 from scipy.special import expit
 
 import fastbp
-from fastbp._core._activations import exp_nonpositive, vecmath_avx2
+from fastbp._core._activations import exp_nonpositive, vecmath_path, vecmath_paths
 
-PATHS = ["cpu-choice", "portable"]
+PATHS = vecmath_paths()
 
 
 @pytest.fixture(params=PATHS)
 def path(request):
-    vecmath_avx2(allow=request.param == "cpu-choice")
+    best = vecmath_path()
+    assert vecmath_path(request.param) == request.param
     yield request.param
-    vecmath_avx2(allow=True)
+    vecmath_path(best)
+
+
+def test_the_cpu_gets_its_widest_path():
+    assert vecmath_path() == PATHS[-1]
+    assert PATHS[0] == "portable"
+
+
+def test_the_fma_paths_give_the_same_bits():
+    # AVX2 and AVX-512 run the same operations on more lanes at a time, so results must not depend on which.
+    fma_paths = [p for p in PATHS if p != "portable"]
+    if len(fma_paths) < 2:
+        pytest.skip(f"this CPU runs only {PATHS}")
+    x = -np.random.RandomState(0).exponential(5.0, 10_001)
+    results = []
+    best = vecmath_path()
+    for p in fma_paths:
+        vecmath_path(p)
+        for dtype in (np.float64, np.float32):
+            y = x.astype(dtype)
+            exp_nonpositive(y)
+            results.append(y)
+    vecmath_path(best)
+    for a, b in zip(results[:2], results[2:]):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype, low", [(np.float64, -746.0), (np.float32, -105.0)])

@@ -8,23 +8,36 @@ multiplies the back-propagated delta by f'(a). These run serially on the block o
 
 cdef extern from "_vecmath.h":
     void fastbp_vecmath_init() noexcept nogil
-    int fastbp_vecmath_avx2() noexcept nogil
-    void fastbp_vecmath_allow_avx2(int allow) noexcept nogil
+    int fastbp_vecmath_level() noexcept nogil
+    int fastbp_vecmath_best_level() noexcept nogil
+    void fastbp_vecmath_set_level(int level) noexcept nogil
     void fastbp_exp_nonpositive_d(double* x, Py_ssize_t n) noexcept nogil
     void fastbp_exp_nonpositive_f(float* x, Py_ssize_t n) noexcept nogil
+    void fastbp_bias_sigmoid_d(double* z, const double* bias, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                               Py_ssize_t ld) noexcept nogil
+    void fastbp_bias_sigmoid_f(float* z, const float* bias, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                               Py_ssize_t ld) noexcept nogil
 
 fastbp_vecmath_init()
 
+# The copies of the vectorized exp, narrowest first (the levels of `_vecmath.h`).
+VECMATH_PATHS = ("portable", "avx2", "avx512")
 
-def vecmath_avx2(allow=None):
-    """True when the vectorized exp runs its AVX2 + FMA copy on this CPU.
 
-    allow=False makes it run the portable copy, allow=True returns to the CPU's choice (for tests; not
-    while the core runs in another thread).
+def vecmath_path(path=None):
+    """The copy of the vectorized exp in use: "portable", "avx2" (AVX2 + FMA) or "avx512".
+
+    Given a path, use it, or the widest one this CPU runs if that is narrower (for tests; not while the
+    core runs in another thread).
     """
-    if allow is not None:
-        fastbp_vecmath_allow_avx2(bool(allow))
-    return bool(fastbp_vecmath_avx2())
+    if path is not None:
+        fastbp_vecmath_set_level(VECMATH_PATHS.index(path))
+    return VECMATH_PATHS[fastbp_vecmath_level()]
+
+
+def vecmath_paths():
+    """Every copy of the vectorized exp this CPU runs, narrowest first."""
+    return VECMATH_PATHS[:fastbp_vecmath_best_level() + 1]
 
 
 def exp_nonpositive(floating[::1] x):
@@ -41,42 +54,16 @@ cdef inline void exp_nonpositive_inplace(floating* x, Py_ssize_t n) noexcept nog
         fastbp_exp_nonpositive_d(x, n)
 
 
-cdef enum:
-    CHUNK = 256   # columns per sweep of `bias_sigmoid`: its exp() scratch lives on the stack
-
-
-cdef void bias_sigmoid(floating* z, const floating* bias, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                       Py_ssize_t ld) noexcept nogil:
-    """z <- sigmoid(z + bias), in `sigmoid`'s stable form, in three sweeps per chunk of a row.
-
-    The first and last sweeps have no calls and no branches, so the compiler vectorizes them; the middle
-    one is the vectorized exp of `_vecmath.h`. (One fused loop branches on the sign of z, which is random,
-    and mispredicts.)
-    """
-    cdef floating e[CHUNK]
-    cdef Py_ssize_t i, j, start, count
-    cdef floating* row
-    for i in range(n_rows):
-        start = 0
-        while start < n_cols:
-            row = z + i * ld + start
-            count = min(<Py_ssize_t> CHUNK, n_cols - start)
-            for j in range(count):
-                row[j] = row[j] + bias[start + j]
-                e[j] = -fabs(row[j])
-            exp_nonpositive_inplace(e, count)
-            for j in range(count):
-                row[j] = (1 if row[j] >= 0 else e[j]) / (1 + e[j])
-            start += count
-
-
 cdef void bias_activation(Activation act, floating* z, const floating* bias, Py_ssize_t n_rows,
                           Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil:
     """z (n_rows, n_cols), leading dimension ld, <- f(z + bias), bias (n_cols,)."""
     cdef Py_ssize_t i, j
     cdef floating* row
-    if act == LOGISTIC:
-        bias_sigmoid(z, bias, n_rows, n_cols, ld)
+    if act == LOGISTIC:  # vectorized, in `_vecmath.h`
+        if floating is float:
+            fastbp_bias_sigmoid_f(z, bias, n_rows, n_cols, ld)
+        else:
+            fastbp_bias_sigmoid_d(z, bias, n_rows, n_cols, ld)
         return
     for i in range(n_rows):
         row = z + i * ld

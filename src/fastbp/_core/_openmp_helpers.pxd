@@ -30,10 +30,11 @@ cdef enum:
     # many elements, one thread finishes before a team would start.
     MIN_PARALLEL_ELEMENTS = 1 << 16
     # Default blocks: a thread must get at least this many float64 multiply-adds of a product (twice as many
-    # float32 ones) for threads to pay. Measured on a 2-core AMD EPYC, one thread per block, each block
-    # one BLAS call: a 32 x 30 x 16 product (15k) ran 2x slower on 2 threads than on one, a 64 x 64 x 64 one
-    # (262k) 1.6x faster.
-    MIN_THREAD_WORK = 1 << 15
+    # float32 ones) for threads to pay. Measured on a 2-core AMD EPYC VM: alone, a 64 x 64 x 64 product
+    # (262k) ran 1.6x faster on 2 threads; inside training epochs, where each thread waits for the slowest
+    # at the end of every product, the 64-64-64-1 epoch ran 1.1 to 1.9x slower on 2 threads than on one
+    # at 2^15 or 2^17 per thread, and digits' 200 x 64 x 100 products (1.3M) still paid at 2^18.
+    MIN_THREAD_WORK = 1 << 18
 
 cdef inline bint split_work(Py_ssize_t work) noexcept nogil:
     # Whether a pass is cut into blocks for threads at all. It depends on the work only, never on the

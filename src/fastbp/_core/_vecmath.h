@@ -1,4 +1,5 @@
-/* exp(x) for x <= 0 over an array, written so that compilers vectorize it.
+/* exp(x) for x <= 0 over an array, and the logistic layer built on it, written so that compilers vectorize
+ * them.
  *
  * The logistic layers need exp(-|z|) for every unit of every row; libm's exp is a scalar call (about
  * 20 ns here), and GCC vectorizes calls to it only under -ffast-math, which fastbp never uses. This is
@@ -8,8 +9,18 @@
  * apart where the result is normal (tests/test_vecmath.py). Inputs below the underflow limit and -inf
  * give 0, NaN gives NaN; a positive x is read as -x.
  *
- * On x86-64 with GCC or Clang a second copy is compiled for AVX2 + FMA and chosen once at import
- * (fastbp_vecmath_init) when the CPU has both; any other build runs the portable copy.
+ * fastbp_bias_sigmoid_{d,f} compute z <- sigmoid(z + bias) over a row-major block in the stable form
+ * 1 / (1 + e) for z >= 0, e / (1 + e) below, e = exp(-|z|), in three sweeps per chunk of CHUNK entries:
+ * z + bias (also copied to a scratch), exp(-|.|) on the scratch, the quotient. The outer sweeps have no call or branch,
+ * so they vectorize too (one fused loop branches on the sign of z, which is random, and mispredicts). A
+ * chunk holds as many whole rows as fit, or a piece of one long row, so narrow layers make one exp pass
+ * per chunk rather than one per row.
+ *
+ * On x86-64 with GCC or Clang two more copies of each are compiled, for AVX2 + FMA and for AVX-512 (F and DQ, with
+ * 512-bit vectors), and the widest one the CPU runs is chosen once at import (fastbp_vecmath_init); any
+ * other build runs the portable copy. The FMA copies give the same bits as each other (the same
+ * operations, only more lanes at a time); AVX-512 took 0.6 to 0.7 times the AVX2 copy's time on a Zen 4
+ * EPYC (double and float, 512 entries at a time).
  */
 #ifndef FASTBP_VECMATH_H
 #define FASTBP_VECMATH_H
@@ -127,59 +138,113 @@ FASTBP_INLINE void fastbp_exp_nonpositive_f_body(float *x, ptrdiff_t n)
     }
 }
 
-#if FASTBP_X86_DISPATCH
-__attribute__((target("avx2,fma"))) static void fastbp_exp_nonpositive_d_avx2(double *x, ptrdiff_t n)
+#define FASTBP_CHUNK 512
+
+#define FASTBP_BIAS_SIGMOID_BODY(T, EXP)                                                                    \
+    T e[FASTBP_CHUNK];                                                                                     \
+    ptrdiff_t rows = n_cols > 0 && n_cols <= FASTBP_CHUNK ? FASTBP_CHUNK / n_cols : 1;                     \
+    for (ptrdiff_t i = 0; i < n_rows;) {                                                                   \
+        if (n_cols <= FASTBP_CHUNK) {                                                                      \
+            ptrdiff_t count = rows < n_rows - i ? rows : n_rows - i;                                       \
+            for (ptrdiff_t r = 0; r < count; r++) {                                                        \
+                T *row = z + (i + r) * ld, *er = e + r * n_cols;                                           \
+                for (ptrdiff_t j = 0; j < n_cols; j++) {                                                   \
+                    row[j] = row[j] + bias[j];                                                             \
+                    er[j] = row[j]; /* the exp reads it as -|z| */                                          \
+                }                                                                                          \
+            }                                                                                              \
+            EXP(e, count * n_cols);                                                                        \
+            for (ptrdiff_t r = 0; r < count; r++) {                                                        \
+                T *row = z + (i + r) * ld, *er = e + r * n_cols;                                           \
+                for (ptrdiff_t j = 0; j < n_cols; j++)                                                     \
+                    row[j] = (row[j] >= 0 ? (T)1 : er[j]) / (1 + er[j]);                                   \
+            }                                                                                              \
+            i += count;                                                                                    \
+            continue;                                                                                      \
+        }                                                                                                  \
+        for (ptrdiff_t start = 0; start < n_cols; start += FASTBP_CHUNK) {                                 \
+            T *row = z + i * ld + start;                                                                   \
+            ptrdiff_t count = n_cols - start < FASTBP_CHUNK ? n_cols - start : FASTBP_CHUNK;               \
+            for (ptrdiff_t j = 0; j < count; j++) {                                                        \
+                row[j] = row[j] + bias[start + j];                                                         \
+                e[j] = row[j];                                                                             \
+            }                                                                                              \
+            EXP(e, count);                                                                                 \
+            for (ptrdiff_t j = 0; j < count; j++)                                                          \
+                row[j] = (row[j] >= 0 ? (T)1 : e[j]) / (1 + e[j]);                                         \
+        }                                                                                                  \
+        i++;                                                                                               \
+    }
+
+FASTBP_INLINE void fastbp_bias_sigmoid_d_body(double *z, const double *bias, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                                              ptrdiff_t ld)
 {
-    fastbp_exp_nonpositive_d_body(x, n);
+    FASTBP_BIAS_SIGMOID_BODY(double, fastbp_exp_nonpositive_d_body)
 }
 
-__attribute__((target("avx2,fma"))) static void fastbp_exp_nonpositive_f_avx2(float *x, ptrdiff_t n)
+FASTBP_INLINE void fastbp_bias_sigmoid_f_body(float *z, const float *bias, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                                              ptrdiff_t ld)
 {
-    fastbp_exp_nonpositive_f_body(x, n);
+    FASTBP_BIAS_SIGMOID_BODY(float, fastbp_exp_nonpositive_f_body)
 }
+
+/* The copies, narrowest first: what fastbp_vecmath_level() reports and fastbp_vecmath_set_level() takes. */
+enum { FASTBP_LEVEL_PORTABLE = 0, FASTBP_LEVEL_AVX2 = 1, FASTBP_LEVEL_AVX512 = 2 };
+
+#define FASTBP_AVX2 __attribute__((target("avx2,fma")))
+#define FASTBP_AVX512 __attribute__((target("avx512f,avx512dq,prefer-vector-width=512")))
+
+/* Each kernel: its CPU-specific copies, and the function that runs the one in use. */
+#if FASTBP_X86_DISPATCH
+#define FASTBP_DISPATCHED(name, params, args)                                                               \
+    FASTBP_AVX2 static void name##_avx2 params { name##_body args; }                                       \
+    FASTBP_AVX512 static void name##_avx512 params { name##_body args; }                                   \
+    static void name params                                                                                \
+    {                                                                                                      \
+        if (fastbp_vecmath_used == FASTBP_LEVEL_AVX512)                                                    \
+            name##_avx512 args;                                                                            \
+        else if (fastbp_vecmath_used == FASTBP_LEVEL_AVX2)                                                 \
+            name##_avx2 args;                                                                              \
+        else                                                                                               \
+            name##_body args;                                                                              \
+    }
+#else
+#define FASTBP_DISPATCHED(name, params, args) static void name params { name##_body args; }
 #endif
 
-static int fastbp_use_avx2 = 0;
+static int fastbp_vecmath_best = FASTBP_LEVEL_PORTABLE;   /* the widest copy this CPU runs */
+static int fastbp_vecmath_used = FASTBP_LEVEL_PORTABLE;   /* the copy in use */
 
-/* Choose the copy for this CPU; called once when the module is imported, before any thread runs. */
+/* Choose the copies for this CPU; called once when the module is imported, before any thread runs. */
 static void fastbp_vecmath_init(void)
 {
 #if FASTBP_X86_DISPATCH
     __builtin_cpu_init();
-    fastbp_use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+        fastbp_vecmath_best = FASTBP_LEVEL_AVX512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        fastbp_vecmath_best = FASTBP_LEVEL_AVX2;
 #endif
+    fastbp_vecmath_used = fastbp_vecmath_best;
 }
 
-static int fastbp_vecmath_avx2(void) { return fastbp_use_avx2; }
+static int fastbp_vecmath_level(void) { return fastbp_vecmath_used; }
+static int fastbp_vecmath_best_level(void) { return fastbp_vecmath_best; }
 
-/* Tests run both copies: 0 forces the portable one, 1 goes back to the CPU's choice. */
-static void fastbp_vecmath_allow_avx2(int allow)
+/* Tests run every copy the CPU has: use `level`, or the widest one the CPU runs if that is narrower. */
+static void fastbp_vecmath_set_level(int level)
 {
-    fastbp_vecmath_init();
-    fastbp_use_avx2 = fastbp_use_avx2 && allow;
+    fastbp_vecmath_used = level < fastbp_vecmath_best ? level : fastbp_vecmath_best;
 }
 
 /* x[i] <- exp(x[i]) for i < n, every x[i] <= 0 (NaN stays NaN). */
-static void fastbp_exp_nonpositive_d(double *x, ptrdiff_t n)
-{
-#if FASTBP_X86_DISPATCH
-    if (fastbp_use_avx2) {
-        fastbp_exp_nonpositive_d_avx2(x, n);
-        return;
-    }
-#endif
-    fastbp_exp_nonpositive_d_body(x, n);
-}
+FASTBP_DISPATCHED(fastbp_exp_nonpositive_d, (double *x, ptrdiff_t n), (x, n))
+FASTBP_DISPATCHED(fastbp_exp_nonpositive_f, (float *x, ptrdiff_t n), (x, n))
 
-static void fastbp_exp_nonpositive_f(float *x, ptrdiff_t n)
-{
-#if FASTBP_X86_DISPATCH
-    if (fastbp_use_avx2) {
-        fastbp_exp_nonpositive_f_avx2(x, n);
-        return;
-    }
-#endif
-    fastbp_exp_nonpositive_f_body(x, n);
-}
+/* z[i * ld + j] <- sigmoid(z[i * ld + j] + bias[j]) for i < n_rows, j < n_cols. */
+FASTBP_DISPATCHED(fastbp_bias_sigmoid_d, (double *z, const double *bias, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                                          ptrdiff_t ld), (z, bias, n_rows, n_cols, ld))
+FASTBP_DISPATCHED(fastbp_bias_sigmoid_f, (float *z, const float *bias, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                                          ptrdiff_t ld), (z, bias, n_rows, n_cols, ld))
 
 #endif

@@ -97,9 +97,11 @@ def time_systems(problem, names, repeats):
                     system.reset()
                     system.epoch()
             system.reset()
+            system.begin()
             start = time.perf_counter()
             losses[name] = system.epoch()
             seconds = time.perf_counter() - start
+            system.end()
             if round_:
                 times[name].append(seconds)
             else:

@@ -11,6 +11,7 @@ import numpy as np
 
 from fastbp.network import MLP, resolve_n_threads
 from fastbp.optim import SGD
+from fastbp._threads import single_threaded_blas
 from fastbp.epochs import EpochRunner
 from fastbp.trainer import Trainer
 
@@ -28,7 +29,18 @@ class Problem:
         return self.X.shape[0]
 
 
-class Fastbp:
+class System:
+    """What the benchmark times: `epoch()` between `begin()` and `end()`, which prepare and undo what an
+    epoch needs around it, untimed; `reset()` puts the initial weights back."""
+
+    def begin(self):
+        pass
+
+    def end(self):
+        pass
+
+
+class Fastbp(System):
     """fastbp's epoch as Trainer runs it: one compiled call (backend="cython") or the NumPy reference loop."""
 
     def __init__(self, problem, backend="cython"):
@@ -42,10 +54,19 @@ class Fastbp:
         self.net.params[...] = self.problem.initial.params
 
     def epoch(self):
+        # Trainer.fit limits BLAS to one thread once for all its epochs: so does each timed epoch here, set
+        # before the clock starts and reset after it stops (`begin`, `end`).
         return self.runner.epoch(self.problem.learning_rate)["loss"]
 
+    def begin(self):
+        self.blas_limit = single_threaded_blas()
+        self.blas_limit.__enter__()
 
-class ScikitLearn:
+    def end(self):
+        self.blas_limit.__exit__(None, None, None)
+
+
+class ScikitLearn(System):
     """sklearn.neural_network.MLPClassifier, solver="sgd" without momentum, penalty or shuffling; one epoch is
     one `partial_fit` (which also checks the input, as every `fit` does once)."""
 
@@ -72,7 +93,7 @@ class ScikitLearn:
         return float(self.model.loss_)
 
 
-class PyTorch:
+class PyTorch(System):
     """torch: nn.Sequential of Linear and Sigmoid, BCEWithLogitsLoss, optim.SGD; minibatches by slicing."""
 
     def __init__(self, problem):
@@ -109,7 +130,7 @@ class PyTorch:
         return total / self.problem.n_rows
 
 
-class GemmFloor:
+class GemmFloor(System):
     """Only the epoch's matrix products, with NumPy into preallocated outputs: per minibatch the forward
     products A[l-1] W[l], the weight gradients A[l-1]^T delta[l] and the propagated deltas delta[l] W[l]^T.
     No activation, loss or update, so no training system can be faster by doing the same products."""
