@@ -5,8 +5,10 @@ parameter constraints), fitted attributes and methods, and the same use of the r
 weights, then the early-stopping split, then one shuffle per epoch), so with an integer `random_state` the
 fitted weights equal scikit-learn's to rounding. The sgd and adam solvers run in `fastbp.Trainer`, one
 compiled call per epoch; lbfgs runs SciPy's L-BFGS-B on `MLP.loss_and_grad` over the flat parameters.
-Fitted attributes set from outside (`coefs_`, `intercepts_`, `t_`, `loss_curve_`, ...) are what training
-starts from, as in scikit-learn.
+scikit-learn's own tests (`sklearn/neural_network/tests/test_mlp.py`) run against these classes in
+tests/test_sklearn_conformance.py. Fitted attributes set from outside (`coefs_`, `intercepts_`, `t_`,
+`loss_curve_`, ...) are what training starts from, as in scikit-learn; `to_sklearn` and `from_sklearn`
+convert to and from scikit-learn's estimators.
 
 Deliberate differences from scikit-learn, all documented in the README:
 - the multi-output squared error is reported as the sum over outputs of (y - y_hat)^2 / 2, the function
@@ -24,6 +26,7 @@ Deliberate differences from scikit-learn, all documented in the README:
 - with lbfgs, float32 data gives float32 weights (scikit-learn's come back as float64).
 """
 
+import copy
 import functools
 import itertools
 import math
@@ -65,6 +68,11 @@ _EXTRA_CONSTRAINTS = {
 # Attributes only the stochastic solvers set.
 _STOCHASTIC_ATTRIBUTES = ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
                           "validation_loss_curve_", "_no_improvement_count")
+# Fitted attributes of fastbp's that scikit-learn's estimators do not have (left out by to_sklearn).
+_FASTBP_ATTRIBUTES = ("validation_loss_curve_",)
+# Private state of scikit-learn's estimators that to_sklearn and from_sklearn carry besides the fitted
+# attributes (the weights, optimizer and best weights are converted on their own).
+_SKLEARN_PRIVATE_STATE = ("_label_binarizer", "_no_improvement_count")
 # scikit-learn's message when a solver ends with non-finite weights; fastbp adds its advice after it.
 NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain large values "
                       "and need to be preprocessed.")
@@ -135,6 +143,43 @@ class _Solver:
             return float(self.rate * np.sqrt(1 - opt.beta_2**opt.t) / (1 - opt.beta_1**opt.t))
         return self.rate
 
+    @classmethod
+    def from_sklearn(cls, theirs, net):
+        """The state of scikit-learn's SGDOptimizer or AdamOptimizer `theirs`, for the network `net`."""
+        if hasattr(theirs, "velocities"):
+            ours = SGD(theirs.learning_rate_init, theirs.momentum, theirs.nesterov)
+            buffers, rate = {"velocity": theirs.velocities}, theirs.learning_rate
+        else:
+            ours = Adam(theirs.learning_rate_init, theirs.beta_1, theirs.beta_2, theirs.epsilon)
+            buffers, rate = {"m": theirs.ms, "v": theirs.vs}, theirs.learning_rate_init
+        state = ours.state_for(net.params)
+        for name, arrays in buffers.items():  # per layer, coefs then intercepts: the flat layout of params
+            state[name][...] = np.concatenate([np.ravel(a) for a in arrays])
+        ours.t = int(getattr(theirs, "t", 0))
+        return cls(ours, float(rate))
+
+    def to_sklearn(self, net, params, lr_schedule, power_t):
+        """This state as scikit-learn's optimizer object, for its estimator whose coefs_ + intercepts_ are
+        `params` (the weights of `net`)."""
+        from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+        ours = self.optimizer
+        state = ours.state_for(net.params)
+
+        def per_layer(flat):
+            coefs, intercepts = net.unflatten(flat.copy())
+            return coefs + intercepts
+
+        if isinstance(ours, SGD):
+            theirs = SGDOptimizer(params, learning_rate_init=ours.learning_rate, lr_schedule=lr_schedule,
+                                  momentum=ours.momentum, nesterov=ours.nesterov, power_t=power_t)
+            theirs.velocities = per_layer(state["velocity"])
+        else:
+            theirs = AdamOptimizer(params, learning_rate_init=ours.learning_rate, beta_1=ours.beta_1,
+                                   beta_2=ours.beta_2, epsilon=ours.epsilon)
+            theirs.ms, theirs.vs, theirs.t = per_layer(state["m"]), per_layer(state["v"]), ours.t
+        theirs.learning_rate = self.learning_rate
+        return theirs
 
 
 def _layer_sizes(coefs, intercepts):
@@ -222,10 +267,11 @@ class _BaseMLP(BaseEstimator):
         for name in _STOCHASTIC_ATTRIBUTES:
             self.__dict__.pop(name, None)
 
-    def _adopt(self):
+    def _adopt(self, optimizer=None, best_weights=None):
         """Make the network, and the stochastic solvers' history, from fitted attributes set from outside, so
         that training and prediction start from them: coefs_ and intercepts_ (with out_activation_, t_,
-        loss_curve_, best_loss_, ...) assigned to an unfitted estimator, as in scikit-learn's worked example."""
+        loss_curve_, best_loss_, ...) assigned to an unfitted estimator, as in scikit-learn's worked example,
+        or copied by `from_sklearn` with scikit-learn's optimizer object and best weights (coefs, intercepts)."""
         coefs, intercepts = list(self.coefs_), list(self.intercepts_)
         layer_sizes = _layer_sizes(coefs, intercepts)
         if self.dtype is not None:
@@ -254,8 +300,12 @@ class _BaseMLP(BaseEstimator):
             if epoch < len(scores):
                 record["val_score"], record["val_loss"] = scores[epoch], np.nan
             self._history.append(record)
-        self._optimizer = None
+        self._optimizer = None if optimizer is None else _Solver.from_sklearn(optimizer, net)
         self._stopper = None
+        if best_weights is not None and self.early_stopping:
+            self._stopper = EarlyStopping("val_score", restore_best_weights=True)
+            self._stopper.best_params = np.concatenate([np.ravel(a) for a in (*best_weights[0], *best_weights[1])]
+                                                       ).astype(dtype)
 
     def _use_net(self, net):
         """Make `net` the fitted network; coefs_ and intercepts_ are views into its parameters."""
@@ -439,6 +489,54 @@ class _BaseMLP(BaseEstimator):
         with exclusive(self, "estimator"):
             persistence.save(self._network(), path, None if self._optimizer is None else self._optimizer.optimizer)
 
+    # --- scikit-learn's estimators ----------------------------------------------------------------------
+
+    def to_sklearn(self):
+        """The fitted scikit-learn estimator (`sklearn.neural_network.MLPClassifier` or `MLPRegressor`) of this
+        model: its parameters, weights, fitted attributes and sgd/adam optimizer state, so that it predicts
+        the same and scikit-learn-aware tools (skl2onnx, for one) take it. fastbp's own parameters (dtype,
+        n_threads, callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_`` are left out;
+        scikit-learn's ``fit`` or ``partial_fit`` continues training it."""
+        check_is_fitted(self)
+        with exclusive(self, "estimator"):
+            net = self._network()
+            names = self._sklearn_class._get_param_names()
+            theirs = self._sklearn_class(**{k: v for k, v in self.get_params(deep=False).items() if k in names})
+            for name, value in vars(self).items():
+                if (_is_fitted_attribute(name) and name not in _FASTBP_ATTRIBUTES) or name in _SKLEARN_PRIVATE_STATE:
+                    setattr(theirs, name, copy.deepcopy(value))
+            coefs, intercepts = net.unflatten(net.params.copy())
+            theirs.coefs_, theirs.intercepts_ = coefs, intercepts
+            # scikit-learn keeps the weights of the best validation score for early stopping (the initial ones
+            # until an epoch beats them).
+            stopper = self._stopper
+            best = net.params if stopper is None or stopper.best_params is None else stopper.best_params
+            theirs._best_coefs, theirs._best_intercepts = net.unflatten(best.copy())
+            if self._optimizer is not None:
+                theirs._optimizer = self._optimizer.to_sklearn(net, coefs + intercepts, self.learning_rate,
+                                                               self.power_t)
+        return theirs
+
+    @classmethod
+    def from_sklearn(cls, estimator, **params):
+        """A fastbp estimator that continues from the fitted scikit-learn `estimator`: its parameters (with
+        `params`, such as fastbp's n_threads, replacing them), weights, fitted attributes and sgd/adam
+        optimizer state. It predicts the same; ``partial_fit`` (and ``fit`` with warm_start=True) goes on
+        training from there as scikit-learn's would."""
+        if not isinstance(estimator, cls._sklearn_class):
+            kind = type(estimator)
+            raise TypeError(f"from_sklearn takes a fitted sklearn.neural_network.{cls._sklearn_class.__name__}, got "
+                            f"{kind.__module__}.{kind.__name__}")
+        check_is_fitted(estimator)
+        ours = cls(**{**estimator.get_params(deep=False), **params})
+        state = vars(estimator)
+        for name, value in state.items():
+            if _is_fitted_attribute(name) or name in _SKLEARN_PRIVATE_STATE:
+                setattr(ours, name, copy.deepcopy(value))
+        best = (state["_best_coefs"], state["_best_intercepts"]) if "_best_coefs" in state else None
+        ours._adopt(state.get("_optimizer"), best)
+        return ours
+
     # --- pickling ---------------------------------------------------------------------------------------
 
     # The weights are pickled once, inside the network; coefs_ and intercepts_ become its views again.
@@ -458,6 +556,11 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _is_fitted_attribute(name):
+    """scikit-learn's convention: fitted attributes end with one underscore."""
+    return name.endswith("_") and not name.startswith("_")
 
 
 def _store(estimator, params):
@@ -515,6 +618,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         "balanced" is not available in partial_fit, which sees one batch at a time.
 """)
 
+    _sklearn_class = _SklearnClassifier  # what to_sklearn makes and from_sklearn takes
     _parameter_constraints = {**_SklearnClassifier._parameter_constraints, **_EXTRA_CONSTRAINTS,
                               "class_weight": [dict, StrOptions({"balanced"}), None]}
 
@@ -643,6 +747,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPRegressor", more="")
 
+    _sklearn_class = _SklearnRegressor  # what to_sklearn makes and from_sklearn takes
     _parameter_constraints = {**_SklearnRegressor._parameter_constraints, **_EXTRA_CONSTRAINTS}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
