@@ -287,7 +287,8 @@ class _BaseMLP(BaseEstimator):
             output = self._output()
         else:
             raise ValueError("out_activation_ must be set with coefs_ and intercepts_ (the classes are not known)")
-        net = MLP(layer_sizes, self.activation, output, dtype, 0, n_threads=self.n_threads)
+        net = MLP(layer_sizes, self.activation, output, dtype, 0, n_threads=self.n_threads,
+                  thread_invariant=bool(self.thread_invariant))
         for view, array in zip(net.coefs + net.intercepts, coefs + intercepts):
             view[...] = array
         self._use_net(net)
