@@ -496,8 +496,8 @@ class _BaseMLP(BaseEstimator):
         """The fitted scikit-learn estimator (`sklearn.neural_network.MLPClassifier` or `MLPRegressor`) of this
         model: its parameters, weights, fitted attributes and sgd/adam optimizer state, so that it predicts
         the same and scikit-learn-aware tools (skl2onnx, for one) take it. fastbp's own parameters (dtype,
-        n_threads, callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_`` are left out;
-        scikit-learn's ``fit`` or ``partial_fit`` continues training it."""
+        n_threads, thread_invariant, callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_``
+        are left out; scikit-learn's ``fit`` or ``partial_fit`` continues training it."""
         check_is_fitted(self)
         with exclusive(self, "estimator"):
             net = self._network()
