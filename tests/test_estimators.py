@@ -6,6 +6,7 @@ test_estimator_checks.py.
 
 import inspect
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import scipy.sparse
 from sklearn import datasets, neural_network
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -162,14 +163,19 @@ def test_classifier_targets_match_sklearn(target, iris):
     assert ours.score(X, y) == theirs.score(X, y)
 
 
-def test_predict_log_proba_is_finite_where_probabilities_underflow(binary):
+def test_predict_log_proba_is_log_proba_and_finite_where_probabilities_underflow(binary):
+    """log(predict_proba) wherever a probability is a normal float (so both give the same argmax, also where
+    probabilities round to 1); where one underflows, the log-probability from the logits: finite, and below
+    every normal one's log."""
     X, y = binary
     clf = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", random_state=0).fit(X, y)
     clf.coefs_[-1][...] *= 1e4  # saturate the output
     proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
-    assert (proba == 0).any() and np.isfinite(log_proba).all()
-    ok = proba > 1e-300
-    np.testing.assert_allclose(log_proba[ok], np.log(proba[ok]), rtol=1e-9, atol=1e-12)
+    assert (proba == 0).any() and (proba == 1).any() and np.isfinite(log_proba).all()
+    normal = proba >= np.finfo(proba.dtype).tiny
+    np.testing.assert_array_equal(log_proba[normal], np.log(proba[normal]))
+    assert (log_proba[~normal] < np.log(np.finfo(proba.dtype).tiny)).all()
+    np.testing.assert_array_equal(log_proba.argmax(axis=1), proba.argmax(axis=1))
 
 
 def test_multi_output_regression_shapes():
@@ -395,12 +401,78 @@ def test_pipeline_and_parallel_grid_search_match_the_serial_search(binary):
     assert serial.best_score_ > 0.9
 
 
-def test_divergence_raises_a_value_error_and_keeps_finite_weights():
+def test_weights_set_on_an_unfitted_estimator_are_what_it_predicts_with_and_trains_from():
+    """As in scikit-learn (its test_fit sets them, then calls partial_fit): coefs_ and intercepts_ assigned
+    by hand, with out_activation_, are the model; shapes that do not chain are refused, naming the array."""
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(30, 3), rng.randn(30)
+    coefs, intercepts = [rng.randn(3, 4), rng.randn(4, 1)], [rng.randn(4), rng.randn(1)]
+    reg = MLPRegressor(hidden_layer_sizes=4, activation="tanh", solver="sgd", momentum=0.0, learning_rate_init=0.1,
+                       batch_size=30, alpha=0.0)
+    reg.coefs_, reg.intercepts_, reg.out_activation_ = [c.copy() for c in coefs], list(intercepts), "identity"
+    expected = fastbp.reference.forward(coefs, intercepts, X, "tanh", "identity").ravel()
+    np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12)
+    reg.partial_fit(X, y)  # one full-batch step: w - 0.1 * gradient, the gradient from the NumPy reference
+    _, coef_grads, intercept_grads = fastbp.reference.loss_and_grad(coefs, intercepts, X, y[:, None], "tanh",
+                                                                     "identity")
+    for W, W0, G in zip(reg.coefs_ + reg.intercepts_, coefs + intercepts, coef_grads + intercept_grads):
+        np.testing.assert_allclose(W, W0 - 0.1 * G, rtol=1e-12, atol=1e-15)
+    assert reg.n_iter_ == 1 and reg.t_ == 30 and len(reg.loss_curve_) == 1
+
+    cases = [([rng.randn(3, 4), rng.randn(5, 1)], [rng.randn(4), rng.randn(1)], r"coefs_\[1\] has shape \(5, 1\)"),
+             ([rng.randn(3, 4), rng.randn(4, 1)], [rng.randn(4), rng.randn(2)], r"intercepts_\[1\] has shape \(2,\)"),
+             ([rng.randn(3, 4)], [rng.randn(4), rng.randn(1)], "one array per layer"),
+             ([np.full((3, 1), np.nan)], [rng.randn(1)], r"coefs_\[0\] has non-finite values")]
+    for coefs, intercepts, message in cases:
+        reg = MLPRegressor()
+        reg.coefs_, reg.intercepts_ = coefs, intercepts
+        with pytest.raises(ValueError, match=message):
+            reg.predict(X)
+    clf = MLPClassifier()
+    clf.coefs_, clf.intercepts_ = [rng.randn(3, 1)], [rng.randn(1)]
+    with pytest.raises(ValueError, match="out_activation_ must be set"):
+        clf.predict_proba(X)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_divergence_raises_scikit_learns_value_error_and_keeps_finite_weights(solver):
     X = np.random.RandomState(0).randn(50, 3) * 1e3
-    with pytest.raises(ValueError, match="diverged"):
-        reg = MLPRegressor(solver="sgd", learning_rate_init=10.0, momentum=0.99, **SMALL)
-        reg.fit(X, X[:, 0] * 1e3)
+    reg = MLPRegressor(solver=solver, learning_rate_init=10.0, momentum=0.99, **SMALL)
+    # scikit-learn's message first, then fastbp's: what happened and where the weights are.
+    message = (r"^Solver produced non-finite parameter weights\. The input data may contain large values and need "
+               r"to be preprocessed\. " + ("The weights are back where lbfgs started" if solver == "lbfgs" else
+                                           "Training diverged in epoch"))
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(fastbp.DivergenceError, match=message):
+        reg.fit(X * (1 if solver == "sgd" else 1e300), X[:, 0] * 1e3)
     assert all(np.isfinite(c).all() for c in reg.coefs_)
+
+
+def test_a_diverging_fit_with_early_stopping_ends_as_scikit_learns_does():
+    """scikit-learn issue 29504: with early stopping, a diverging epoch scores NaN and the fit ends with the
+    weights of the best validation score, without an error (scikit-learn then runs its remaining epochs on
+    non-finite weights; fastbp stops at the diverged one)."""
+    X, y = datasets.load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=100, activation="identity", solver="sgd", learning_rate_init=1.0,
+                  max_iter=20, early_stopping=True, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Training diverged in epoch 6 .* keeps the weights of the best"), \
+            np.errstate(over="ignore", invalid="ignore"):  # huge validation predictions, scored before the NaN
+        ours = MLPRegressor(**params).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = neural_network.MLPRegressor(**params).fit(X, y)
+    assert ours.n_iter_ == 6 and theirs.n_iter_ == 20
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_[:6], rtol=1e-8)
+    assert np.isnan(ours.validation_scores_[-1]) and np.isnan(ours.loss_curve_[-1])
+    assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_, rel=1e-8)
+    assert ours._no_improvement_count == theirs._no_improvement_count == 0  # a NaN score resets it, as there
+    assert_same_weights(ours, theirs, 1e-8)
+    # A search over learning rates keeps the diverging candidate, scored with its best weights.
+    search = GridSearchCV(MLPRegressor(**dict(params, max_iter=10)), {"learning_rate_init": [1.0, 0.001]},
+                          cv=2, error_score="raise")
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 def test_zero_weight_minibatches_are_skipped(iris):

@@ -66,3 +66,83 @@ def test_step_checks_buffers():
         opt.step(np.zeros(3), np.zeros(4))
     with pytest.raises(TypeError, match="params must be a writeable"):
         opt.step(np.zeros(3, dtype=np.int64), np.zeros(3))
+
+
+# The ideas of scikit-learn's sklearn/neural_network/tests/test_stochastic_optimizers.py, on fastbp's flat
+# buffers: one step from a given state equals its formula written out in NumPy, bit for bit.
+SHAPES = [(4, 6), (6, 8), (7, 8, 9)]  # scikit-learn's parameter shapes, laid end to end
+N_PARAMS = sum(int(np.prod(shape)) for shape in SHAPES)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_without_momentum_steps_by_rate_times_gradient(nesterov):
+    rng = np.random.RandomState(0)
+    params = np.zeros(N_PARAMS)
+    for lr in [10.0**i for i in range(-3, 4)]:
+        grad = rng.random_sample(N_PARAMS)
+        expected = params - lr * grad
+        fastbp.SGD(learning_rate=lr, momentum=0.0, nesterov=nesterov).step(params, grad)
+        np.testing.assert_array_equal(params, expected)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_step_from_a_given_velocity(nesterov):
+    rng = np.random.RandomState(0)
+    lr = 0.1
+    for momentum in np.arange(0.5, 0.9, 0.1):
+        params = np.zeros(N_PARAMS)
+        opt = fastbp.SGD(learning_rate=lr, momentum=momentum, nesterov=nesterov)
+        velocity = rng.random_sample(N_PARAMS)
+        opt.state_for(params)["velocity"][...] = velocity
+        grad = rng.random_sample(N_PARAMS)
+        update = momentum * velocity - lr * grad
+        if nesterov:
+            update = momentum * update - lr * grad
+        expected = params + update
+        opt.step(params, grad)
+        np.testing.assert_array_equal(params, expected)
+        np.testing.assert_array_equal(opt.state_for(params)["velocity"], momentum * velocity - lr * grad)
+
+
+def test_adam_step_from_given_moments_and_step_count():
+    rng = np.random.RandomState(0)
+    lr, epsilon, t = 0.001, 1e-8, 10
+    for beta_1 in (0.9, 0.95):
+        # scikit-learn's np.arange(0.995, 1.0, 0.001) also yields 1.0 by rounding, which fastbp refuses.
+        for beta_2 in (0.995, 0.996, 0.997, 0.998, 0.999):
+            params = np.zeros(N_PARAMS)
+            opt = fastbp.Adam(learning_rate=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+            m, v = rng.random_sample(N_PARAMS), rng.random_sample(N_PARAMS)
+            state = opt.state_for(params)
+            state["m"][...], state["v"][...] = m, v
+            opt.t = t - 1
+            grad = rng.random_sample(N_PARAMS)
+            m = beta_1 * m + (1 - beta_1) * grad
+            v = beta_2 * v + (1 - beta_2) * grad**2
+            rate = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+            expected = params + -rate * m / (np.sqrt(v) + epsilon)
+            opt.step(params, grad)
+            assert opt.t == t
+            np.testing.assert_array_equal(params, expected)
+            np.testing.assert_array_equal(state["m"], m)
+            np.testing.assert_array_equal(state["v"], v)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "adaptive"])
+def test_a_plateau_stops_or_divides_an_adaptive_rate_by_five_while_above_1e_6(schedule):
+    """scikit-learn's trigger_stopping: a constant rate stops at the first plateau; an adaptive rate of 2e-6
+    is divided by 5 at the first and stops at the second, once it is at most 1e-6."""
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(20, 3), rng.randn(20, 1)
+    net = fastbp.MLP([3, 2, 1], output="identity", random_state=0)
+    # tol 1e9: every epoch after the first is no improvement, so a plateau comes every second epoch.
+    stopper = fastbp.EarlyStopping("loss", n_iter_no_change=1, tol=1e9)
+    trainer = fastbp.Trainer(net, fastbp.SGD(learning_rate=2e-6), batch_size=20, max_epochs=50, schedule=schedule,
+                             early_stopping=stopper)
+    history = trainer.fit(X, Y)
+    if schedule == "constant":
+        assert trainer.stop_reason == "early_stopping" and history.learning_rate == [2e-6] * 3
+    else:
+        assert trainer.stop_reason == "learning_rate"
+        assert history.learning_rate == [2e-6] * 3 + [2e-6 / 5] * 2
+        assert trainer.learning_rate == 2e-6 / 5

@@ -155,8 +155,15 @@ def test_bad_arguments_fail_before_any_training(data):
         fastbp.Trainer(net, schedule=lambda epoch: -1).fit(X, Y)
     with pytest.raises(ValueError, match="either validation_data .* or validation_fraction"):
         fastbp.Trainer(net, validation_fraction=0.2).fit(X, Y, validation_data=(X, Y))
-    with pytest.raises(ValueError, match="leaves 1 for validation"):
+    # scikit-learn's errors, in its order: train_test_split's first (a stratified split of one row cannot hold
+    # both classes), then the size of the validation set.
+    with pytest.raises(ValueError, match="The test_size = 1 should be greater or equal to the number of classes"):
         fastbp.Trainer(net, validation_fraction=0.01).fit(X[:20], Y[:20])
+    regression = fastbp.MLP([5, 4, 1], output="identity", random_state=0)
+    with pytest.raises(ValueError, match=r"The validation set is too small\. .* leaves 1 for validation"):
+        fastbp.Trainer(regression, validation_fraction=0.01).fit(X[:20], Y[:20])
+    with pytest.raises(ValueError, match="the resulting train set will be empty"):
+        fastbp.Trainer(regression, validation_fraction=0.99).fit(X[:20], Y[:20])
     np.testing.assert_array_equal(net.params, before)
     assert len(trainer.history) == 0
 

@@ -14,6 +14,7 @@ from fastbp.config import show_config
 from fastbp.epochs import DivergenceError
 from fastbp.gradcheck import gradcheck
 from fastbp.optim import SGD, Adam
+from fastbp.patch import patch_sklearn, sklearn_is_patched, unpatch_sklearn
 from fastbp.trainer import History, Trainer
 
 if not _openmp_enabled():
@@ -24,7 +25,8 @@ if not _openmp_enabled():
 
 __all__ = [
     "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping",
-    "Checkpoint", "ProgressBar", "DivergenceError", "gradcheck", "load", "show_config", "__version__",
+    "Checkpoint", "ProgressBar", "DivergenceError", "gradcheck", "load", "show_config", "patch_sklearn",
+    "unpatch_sklearn", "sklearn_is_patched", "__version__",
 ]
 
 

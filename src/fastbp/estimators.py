@@ -5,19 +5,28 @@ parameter constraints), fitted attributes and methods, and the same use of the r
 weights, then the early-stopping split, then one shuffle per epoch), so with an integer `random_state` the
 fitted weights equal scikit-learn's to rounding. The sgd and adam solvers run in `fastbp.Trainer`, one
 compiled call per epoch; lbfgs runs SciPy's L-BFGS-B on `MLP.loss_and_grad` over the flat parameters.
+scikit-learn's own tests (`sklearn/neural_network/tests/test_mlp.py`) run against these classes in
+tests/test_sklearn_conformance.py. Fitted attributes set from outside (`coefs_`, `intercepts_`, `t_`,
+`loss_curve_`, ...) are what training starts from, as in scikit-learn; `to_sklearn` and `from_sklearn`
+convert to and from scikit-learn's estimators.
 
 Deliberate differences from scikit-learn, all documented in the README:
 - the multi-output squared error is reported as the sum over outputs of (y - y_hat)^2 / 2, the function
   whose gradient both libraries follow (scikit-learn reports the mean over outputs). For single-output
   regression and all classification the two agree;
 - losses are computed from the logits, not from clipped probabilities, so `loss_` differs where
-  predictions saturate, and `predict_log_proba` stays finite where `predict_proba` rounds to 0;
+  predictions saturate; `predict_log_proba` is log(predict_proba) except where a probability underflows
+  (below the smallest normal float), where it comes from the logits and stays finite;
+- an epoch that diverges with early_stopping=True is recorded as scikit-learn records it (NaN loss and
+  validation score) and training ends there with the best weights; scikit-learn runs its remaining epochs
+  on the non-finite weights, recording NaN for each, so its `n_iter_` counts to max_iter;
 - a minibatch whose sample weights are all zero is skipped (scikit-learn raises ZeroDivisionError);
 - `partial_fit` is unavailable with solver="lbfgs" for the regressor as for the classifier;
 - sparse X is converted to a dense array, once per call;
 - with lbfgs, float32 data gives float32 weights (scikit-learn's come back as float64).
 """
 
+import copy
 import functools
 import itertools
 import math
@@ -28,7 +37,7 @@ from numbers import Integral
 import numpy as np
 import scipy.optimize
 import scipy.sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as _SklearnClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnRegressor
@@ -41,10 +50,10 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 from fastbp import _validation as v
 from fastbp import distributed, persistence, reference
 from fastbp._locks import exclusive
-from fastbp.callbacks import Callback, EarlyStopping
+from fastbp.callbacks import Callback, EarlyStopping, ProgressBar, call
+from fastbp.epochs import DivergenceError
 from fastbp.network import MLP
 from fastbp.optim import SGD, Adam
-from fastbp.epochs import DivergenceError
 from fastbp.trainer import History, Trainer
 
 # Parameters fastbp adds to scikit-learn's, with their constraints.
@@ -58,7 +67,15 @@ _EXTRA_CONSTRAINTS = {
 }
 # Attributes only the stochastic solvers set.
 _STOCHASTIC_ATTRIBUTES = ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
-                          "validation_loss_curve_")
+                          "validation_loss_curve_", "_no_improvement_count")
+# Fitted attributes of fastbp's that scikit-learn's estimators do not have (left out by to_sklearn).
+_FASTBP_ATTRIBUTES = ("validation_loss_curve_",)
+# Private state of scikit-learn's estimators that to_sklearn and from_sklearn carry besides the fitted
+# attributes (the weights, optimizer and best weights are converted on their own).
+_SKLEARN_PRIVATE_STATE = ("_label_binarizer", "_no_improvement_count")
+# scikit-learn's message when a solver ends with non-finite weights; fastbp adds its advice after it.
+NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain large values "
+                      "and need to be preprocessed.")
 
 
 def _hidden_layer_sizes(value):
@@ -99,6 +116,89 @@ class _Report(Callback):
             detail = " Learning rate too small." if trainer.stop_reason == "learning_rate" else ""
             print(f"{watched} did not improve more than tol={est.tol:f} for {est.n_iter_no_change} consecutive "
                   f"epochs.{detail} Stopping.")
+
+
+class _Solver:
+    """What a stochastic fit leaves for the next one, kept as scikit-learn keeps it in ``_optimizer``: fastbp's
+    optimizer (settings, velocities or moments, step count) and the schedule's learning rate for the next
+    epoch."""
+
+    def __init__(self, optimizer, rate):
+        self.optimizer = optimizer
+        self.rate = rate
+
+    def __repr__(self):
+        return f"_Solver({self.optimizer!r}, rate={self.rate!r})"
+
+    @property
+    def learning_rate_init(self):
+        return self.optimizer.learning_rate
+
+    @property
+    def learning_rate(self):
+        """scikit-learn's ``_optimizer.learning_rate``: for sgd the rate in force now (after invscaling or
+        adaptive); for adam the bias-corrected step size of the last update."""
+        opt = self.optimizer
+        if isinstance(opt, Adam) and opt.t:
+            return float(self.rate * np.sqrt(1 - opt.beta_2**opt.t) / (1 - opt.beta_1**opt.t))
+        return self.rate
+
+    @classmethod
+    def from_sklearn(cls, theirs, net):
+        """The state of scikit-learn's SGDOptimizer or AdamOptimizer `theirs`, for the network `net`."""
+        if hasattr(theirs, "velocities"):
+            ours = SGD(theirs.learning_rate_init, theirs.momentum, theirs.nesterov)
+            buffers, rate = {"velocity": theirs.velocities}, theirs.learning_rate
+        else:
+            ours = Adam(theirs.learning_rate_init, theirs.beta_1, theirs.beta_2, theirs.epsilon)
+            buffers, rate = {"m": theirs.ms, "v": theirs.vs}, theirs.learning_rate_init
+        state = ours.state_for(net.params)
+        for name, arrays in buffers.items():  # per layer, coefs then intercepts: the flat layout of params
+            state[name][...] = np.concatenate([np.ravel(a) for a in arrays])
+        ours.t = int(getattr(theirs, "t", 0))
+        return cls(ours, float(rate))
+
+    def to_sklearn(self, net, params, lr_schedule, power_t):
+        """This state as scikit-learn's optimizer object, for its estimator whose coefs_ + intercepts_ are
+        `params` (the weights of `net`)."""
+        from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+        ours = self.optimizer
+        state = ours.state_for(net.params)
+
+        def per_layer(flat):
+            coefs, intercepts = net.unflatten(flat.copy())
+            return coefs + intercepts
+
+        if isinstance(ours, SGD):
+            theirs = SGDOptimizer(params, learning_rate_init=ours.learning_rate, lr_schedule=lr_schedule,
+                                  momentum=ours.momentum, nesterov=ours.nesterov, power_t=power_t)
+            theirs.velocities = per_layer(state["velocity"])
+        else:
+            theirs = AdamOptimizer(params, learning_rate_init=ours.learning_rate, beta_1=ours.beta_1,
+                                   beta_2=ours.beta_2, epsilon=ours.epsilon)
+            theirs.ms, theirs.vs, theirs.t = per_layer(state["m"]), per_layer(state["v"]), ours.t
+        theirs.learning_rate = self.learning_rate
+        return theirs
+
+
+def _layer_sizes(coefs, intercepts):
+    """The layer sizes of weights given per layer (coefs_, intercepts_), checked: shapes that chain, finite
+    numbers."""
+    if len(coefs) != len(intercepts) or not coefs:
+        raise ValueError(f"coefs_ and intercepts_ must hold one array per layer, as many of each (at least 1); "
+                         f"got {len(coefs)} and {len(intercepts)}")
+    sizes = [np.shape(coefs[0])[0] if np.ndim(coefs[0]) == 2 else None]
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        if np.ndim(W) != 2 or np.shape(W)[0] != sizes[-1]:
+            raise ValueError(f"coefs_[{i}] has shape {np.shape(W)}; expected ({sizes[-1]}, n_units)")
+        if np.shape(b) != (np.shape(W)[1],):
+            raise ValueError(f"intercepts_[{i}] has shape {np.shape(b)}; expected ({np.shape(W)[1]},)")
+        for name, array in ((f"coefs_[{i}]", W), (f"intercepts_[{i}]", b)):
+            if not np.isfinite(array).all():
+                raise ValueError(f"{name} has non-finite values")
+        sizes.append(np.shape(W)[1])
+    return tuple(sizes)
 
 
 class _BaseMLP(BaseEstimator):
@@ -162,11 +262,51 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         self.t_ = 0
         self._optimizer = None
-        self._learning_rate = None
         self._stopper = None
         self._history = History()
         for name in _STOCHASTIC_ATTRIBUTES:
             self.__dict__.pop(name, None)
+
+    def _adopt(self, optimizer=None, best_weights=None):
+        """Make the network, and the stochastic solvers' history, from fitted attributes set from outside, so
+        that training and prediction start from them: coefs_ and intercepts_ (with out_activation_, t_,
+        loss_curve_, best_loss_, ...) assigned to an unfitted estimator, as in scikit-learn's worked example,
+        or copied by `from_sklearn` with scikit-learn's optimizer object and best weights (coefs, intercepts)."""
+        coefs, intercepts = list(self.coefs_), list(self.intercepts_)
+        layer_sizes = _layer_sizes(coefs, intercepts)
+        if self.dtype is not None:
+            dtype = v.check_dtype(self.dtype)
+        else:  # float32 weights stay float32, as float32 data trains them
+            dtype = np.result_type(*coefs, *intercepts, np.float32)
+            dtype = dtype if dtype == np.float32 else np.float64
+        if "out_activation_" in self.__dict__:
+            output = self.out_activation_
+            if output not in v.OUTPUTS:
+                raise ValueError(f"out_activation_ must be one of {list(v.OUTPUTS)}, got {output!r}")
+        elif hasattr(self, "_label_binarizer") or not is_classifier(self):
+            output = self._output()
+        else:
+            raise ValueError("out_activation_ must be set with coefs_ and intercepts_ (the classes are not known)")
+        net = MLP(layer_sizes, self.activation, output, dtype, 0, n_threads=self.n_threads,
+                  thread_invariant=bool(self.thread_invariant))
+        for view, array in zip(net.coefs + net.intercepts, coefs + intercepts):
+            view[...] = array
+        self._use_net(net)
+        self.out_activation_, self.n_layers_, self.n_outputs_ = output, len(layer_sizes), layer_sizes[-1]
+        self.t_ = getattr(self, "t_", 0)
+        self._history = History()
+        scores = getattr(self, "validation_scores_", None) or []
+        for epoch, loss in enumerate(getattr(self, "loss_curve_", None) or []):
+            record = {"epoch": epoch, "loss": loss, "learning_rate": np.nan, "time": np.nan}
+            if epoch < len(scores):
+                record["val_score"], record["val_loss"] = scores[epoch], np.nan
+            self._history.append(record)
+        self._optimizer = None if optimizer is None else _Solver.from_sklearn(optimizer, net)
+        self._stopper = None
+        if best_weights is not None and self.early_stopping:
+            self._stopper = EarlyStopping("val_score", restore_best_weights=True)
+            self._stopper.best_params = np.concatenate([np.ravel(a) for a in (*best_weights[0], *best_weights[1])]
+                                                       ).astype(dtype)
 
     def _use_net(self, net):
         """Make `net` the fitted network; coefs_ and intercepts_ are views into its parameters."""
@@ -175,6 +315,9 @@ class _BaseMLP(BaseEstimator):
 
     def _network(self):
         """The fitted MLP, with any array of coefs_ or intercepts_ that the user replaced copied into it."""
+        if "_net" not in self.__dict__:  # coefs_ and intercepts_ set on an estimator that fastbp did not fit
+            self._adopt()
+            return self._net
         net = self._net
         views = net.coefs + net.intercepts
         arrays = list(self.coefs_) + list(self.intercepts_)
@@ -189,22 +332,30 @@ class _BaseMLP(BaseEstimator):
             self._use_net(net)
         return net
 
+    def _early_stopping(self):
+        """The no-improvement rule of this fit (scikit-learn's, on the validation score or the training loss).
+        Its best value and count continue from the fitted attributes, as scikit-learn's do."""
+        monitor = "val_score" if self.early_stopping else "loss"
+        if self._stopper is None or self._stopper.monitor != monitor:
+            self._stopper = EarlyStopping(monitor, restore_best_weights=bool(self.early_stopping))
+        stopper = self._stopper
+        stopper.n_iter_no_change = sys.maxsize if self.n_iter_no_change == np.inf else int(self.n_iter_no_change)
+        stopper.tol = float(self.tol)
+        stopper.best = getattr(self, "best_validation_score_" if self.early_stopping else "best_loss_", None)
+        stopper.n_no_improvement = getattr(self, "_no_improvement_count", 0)
+        return stopper
+
     def _fit_stochastic(self, X, Y, sample_weight, rng, incremental, epochs):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or self._optimizer is None:
             # fit starts a new optimizer (state, step count, learning rate); partial_fit continues the last one.
             if self.solver == "sgd":
-                self._optimizer = SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+                optimizer = SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
             else:
-                self._optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
-            self._learning_rate = float(self.learning_rate_init)
-        monitor = "val_score" if self.early_stopping else "loss"
-        if self._stopper is None or self._stopper.monitor != monitor:
-            self._stopper = EarlyStopping(monitor, restore_best_weights=bool(self.early_stopping))
-        # The no-improvement count and the best value carry over between fits, as in scikit-learn.
-        self._stopper.n_iter_no_change = sys.maxsize if self.n_iter_no_change == np.inf else int(self.n_iter_no_change)
-        self._stopper.tol = float(self.tol)
+                optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            self._optimizer = _Solver(optimizer, float(self.learning_rate_init))
+        stopper = self._early_stopping()
 
         n_train = X.shape[0] - (math.ceil(self.validation_fraction * X.shape[0]) if self.early_stopping else 0)
         n_train = distributed.total(self.comm, n_train)  # every rank's training rows
@@ -215,31 +366,58 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch_size = self.batch_size
         callbacks = list(self.callbacks or ())
-        if self.verbose and (self.comm is None or self.comm.rank == 0):
-            callbacks.append(_Report(self))
+        if self.comm is None or self.comm.rank == 0:
+            callbacks += [_Report(self)] if self.verbose else []
+            callbacks += [ProgressBar()] if self.progress_bar else []
         trainer = Trainer(
-            self._net, self._optimizer, batch_size=batch_size, max_epochs=epochs if incremental else self.max_iter,
-            shuffle=self.shuffle, random_state=rng, alpha=self.alpha,
-            schedule=self.learning_rate if self.solver == "sgd" else "constant", power_t=self.power_t,
-            early_stopping=self._stopper, validation_fraction=self.validation_fraction if self.early_stopping else None,
-            n_threads=self.n_threads, callbacks=callbacks, verbose=1 if self.progress_bar else 0, comm=self.comm)
+            self._net, self._optimizer.optimizer, batch_size=batch_size,
+            max_epochs=epochs if incremental else self.max_iter, shuffle=self.shuffle, random_state=rng,
+            alpha=self.alpha, schedule=self.learning_rate if self.solver == "sgd" else "constant",
+            power_t=self.power_t, early_stopping=stopper,
+            validation_fraction=self.validation_fraction if self.early_stopping else None, n_threads=self.n_threads,
+            callbacks=callbacks, comm=self.comm)
         trainer.history, trainer.epoch, trainer.t = self._history, len(self._history), self.t_
-        trainer.learning_rate = self._learning_rate
+        trainer.learning_rate = self._optimizer.rate
         epochs_before = len(self._history)
         try:
             trainer.fit(X, Y, sample_weight)
+        except DivergenceError as exc:
+            if not self.early_stopping:
+                detail = str(exc)
+                raise DivergenceError(f"{NON_FINITE_WEIGHTS} {detail[:1].upper()}{detail[1:]}") from exc
+            self._end_diverged(trainer, callbacks)
         finally:  # after a DivergenceError too: the model holds its last finite epoch, say which
             self._record(trainer, epochs_before)
         if trainer.stop_reason == "max_epochs" and not incremental:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
                           "hasn't converged yet.", ConvergenceWarning)
 
+    def _end_diverged(self, trainer, callbacks):
+        """End a fit with early stopping whose epoch diverged (the trainer rolled it back) as scikit-learn
+        does: the epoch scores NaN and the model keeps the weights of the best validation score. scikit-learn
+        then runs its remaining epochs on non-finite weights, which can only score NaN; fastbp stops here."""
+        epoch = trainer.epoch
+        logs = {"epoch": epoch, "loss": np.nan, "learning_rate": trainer.learning_rate, "time": np.nan,
+                "val_loss": np.nan, "val_score": np.nan}
+        self._history.append(logs)
+        self._stopper.plateau(trainer, epoch, logs)
+        for callback in callbacks:
+            call(callback, "on_epoch_end", trainer, epoch, logs)
+        self._stopper.on_train_end(trainer)
+        for callback in callbacks:
+            call(callback, "on_train_end", trainer)
+        warnings.warn(f"Training diverged in epoch {epoch + 1} (learning rate {trainer.learning_rate:g}): its loss or "
+                      "weights became NaN or infinite. As scikit-learn does with early_stopping=True, the epoch is "
+                      "recorded with a NaN validation score and the model keeps the weights of the best validation "
+                      f"score ({self._stopper.best:g}). Try a smaller learning_rate_init.", ConvergenceWarning)
+
     def _record(self, trainer, epochs_before):
         """The fitted attributes of the stochastic solvers, from the trainer's history and stopper."""
         history = self._history
         self.n_iter_ = len(history) - epochs_before
         self.t_ = trainer.t
-        self._learning_rate = trainer.learning_rate
+        self._optimizer.rate = trainer.learning_rate
+        self._no_improvement_count = self._stopper.n_no_improvement
         self.loss_curve_ = history["loss"]
         if self.loss_curve_:
             self.loss_ = self.loss_curve_[-1]
@@ -285,8 +463,7 @@ class _BaseMLP(BaseEstimator):
         net.params[...] = result.x
         if not np.isfinite(net.params).all() or not np.isfinite(result.fun):
             net.params[...] = start
-            raise DivergenceError("Solver produced non-finite parameter weights; the weights are back where lbfgs "
-                                  "started. The input data may contain large values and need to be preprocessed.")
+            raise DivergenceError(f"{NON_FINITE_WEIGHTS} The weights are back where lbfgs started.")
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
         if result.status != 0:
@@ -311,7 +488,55 @@ class _BaseMLP(BaseEstimator):
         and preprocessing are not in the file)."""
         check_is_fitted(self)
         with exclusive(self, "estimator"):
-            persistence.save(self._network(), path, self._optimizer)
+            persistence.save(self._network(), path, None if self._optimizer is None else self._optimizer.optimizer)
+
+    # --- scikit-learn's estimators ----------------------------------------------------------------------
+
+    def to_sklearn(self):
+        """The fitted scikit-learn estimator (`sklearn.neural_network.MLPClassifier` or `MLPRegressor`) of this
+        model: its parameters, weights, fitted attributes and sgd/adam optimizer state, so that it predicts
+        the same and scikit-learn-aware tools (skl2onnx, for one) take it. fastbp's own parameters (dtype,
+        n_threads, thread_invariant, callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_``
+        are left out; scikit-learn's ``fit`` or ``partial_fit`` continues training it."""
+        check_is_fitted(self)
+        with exclusive(self, "estimator"):
+            net = self._network()
+            names = self._sklearn_class._get_param_names()
+            theirs = self._sklearn_class(**{k: v for k, v in self.get_params(deep=False).items() if k in names})
+            for name, value in vars(self).items():
+                if (_is_fitted_attribute(name) and name not in _FASTBP_ATTRIBUTES) or name in _SKLEARN_PRIVATE_STATE:
+                    setattr(theirs, name, copy.deepcopy(value))
+            coefs, intercepts = net.unflatten(net.params.copy())
+            theirs.coefs_, theirs.intercepts_ = coefs, intercepts
+            # scikit-learn keeps the weights of the best validation score for early stopping (the initial ones
+            # until an epoch beats them).
+            stopper = self._stopper
+            best = net.params if stopper is None or stopper.best_params is None else stopper.best_params
+            theirs._best_coefs, theirs._best_intercepts = net.unflatten(best.copy())
+            if self._optimizer is not None:
+                theirs._optimizer = self._optimizer.to_sklearn(net, coefs + intercepts, self.learning_rate,
+                                                               self.power_t)
+        return theirs
+
+    @classmethod
+    def from_sklearn(cls, estimator, **params):
+        """A fastbp estimator that continues from the fitted scikit-learn `estimator`: its parameters (with
+        `params`, such as fastbp's n_threads, replacing them), weights, fitted attributes and sgd/adam
+        optimizer state. It predicts the same; ``partial_fit`` (and ``fit`` with warm_start=True) goes on
+        training from there as scikit-learn's would."""
+        if not isinstance(estimator, cls._sklearn_class):
+            kind = type(estimator)
+            raise TypeError(f"from_sklearn takes a fitted sklearn.neural_network.{cls._sklearn_class.__name__}, got "
+                            f"{kind.__module__}.{kind.__name__}")
+        check_is_fitted(estimator)
+        ours = cls(**{**estimator.get_params(deep=False), **params})
+        state = vars(estimator)
+        for name, value in state.items():
+            if _is_fitted_attribute(name) or name in _SKLEARN_PRIVATE_STATE:
+                setattr(ours, name, copy.deepcopy(value))
+        best = (state["_best_coefs"], state["_best_intercepts"]) if "_best_coefs" in state else None
+        ours._adopt(state.get("_optimizer"), best)
+        return ours
 
     # --- pickling ---------------------------------------------------------------------------------------
 
@@ -332,6 +557,11 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _is_fitted_attribute(name):
+    """scikit-learn's convention: fitted attributes end with one underscore."""
+    return name.endswith("_") and not name.startswith("_")
 
 
 def _store(estimator, params):
@@ -389,6 +619,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         "balanced" is not available in partial_fit, which sees one batch at a time.
 """)
 
+    _sklearn_class = _SklearnClassifier  # what to_sklearn makes and from_sklearn takes
     _parameter_constraints = {**_SklearnClassifier._parameter_constraints, **_EXTRA_CONSTRAINTS,
                               "class_weight": [dict, StrOptions({"balanced"}), None]}
 
@@ -477,19 +708,30 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities (n_samples, n_classes), columns in the order of classes_."""
-        y_hat = self._forward(X)
-        if self.n_outputs_ == 1:
-            return np.column_stack([1 - y_hat[:, 0], y_hat[:, 0]])
-        return y_hat
+        return self._proba(self._forward(X))
+
+    def _proba(self, y_hat):
+        return np.column_stack([1 - y_hat[:, 0], y_hat[:, 0]]) if self.n_outputs_ == 1 else y_hat
 
     def predict_log_proba(self, X):
-        """log(predict_proba(X)), computed from the logits: finite where a probability rounds to 0."""
+        """log(predict_proba(X)), except where a probability underflows (below the smallest normal float):
+        there the log-probability comes from the logits and stays finite (scikit-learn's is -inf)."""
         X = self._check_X(X)
-        z = self._network().logits(X)
-        if self.out_activation_ == "softmax":
-            return z - reference.logsumexp(z)
-        log_p = -reference.softplus(-z)  # log sigmoid(z)
-        return np.column_stack([-reference.softplus(z[:, 0]), log_p[:, 0]]) if self.n_outputs_ == 1 else log_p
+        net = self._network()
+        proba = self._proba(net.forward(X))
+        with np.errstate(divide="ignore"):
+            log_proba = np.log(proba)
+        underflow = proba < np.finfo(proba.dtype).tiny
+        if underflow.any():
+            z = net.logits(X)
+            if self.out_activation_ == "softmax":
+                exact = z - reference.logsumexp(z)
+            elif self.n_outputs_ == 1:  # log(1 - sigmoid(z)), log(sigmoid(z))
+                exact = np.column_stack([-reference.softplus(z[:, 0]), -reference.softplus(-z[:, 0])])
+            else:
+                exact = -reference.softplus(-z)
+            log_proba[underflow] = exact[underflow]
+        return log_proba
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -506,6 +748,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPRegressor", more="")
 
+    _sklearn_class = _SklearnRegressor  # what to_sklearn makes and from_sklearn takes
     _parameter_constraints = {**_SklearnRegressor._parameter_constraints, **_EXTRA_CONSTRAINTS}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",

@@ -9,7 +9,6 @@ scikit-learn's MLP is the specification for everything it also does: its shuffli
 learning-rate schedules and no-improvement rule, so the drop-in estimators can follow its trajectories.
 """
 
-import math
 import signal
 import threading
 import warnings
@@ -243,15 +242,18 @@ class Trainer:
         """Hold out validation_fraction of the rows as scikit-learn's MLP does (train_test_split)."""
         from sklearn.model_selection import train_test_split
 
-        n_val = math.ceil(self.validation_fraction * X.shape[0])  # train_test_split's rounding
-        if n_val < 2 or n_val >= X.shape[0]:
-            raise ValueError(f"validation_fraction={self.validation_fraction} of {X.shape[0]} samples leaves "
-                             f"{n_val} for validation and {X.shape[0] - n_val} for training; the validation set "
-                             "needs at least 2 and the training set at least 1")
-        stratify = Y if self.net.output == "logistic" and self.net.n_outputs == 1 else None
+        # scikit-learn stratifies on its boolean labels (its errors name the classes 'True' and 'False').
+        stratify = Y > 0.5 if self.net.output == "logistic" and self.net.n_outputs == 1 else None
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        # train_test_split raises first, as in scikit-learn's MLP: an empty training set, a class too small
+        # to stratify.
         parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=rng,
                                  stratify=stratify)
+        n_val = parts[1].shape[0]
+        if n_val < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of your "
+                             f"dataset. (validation_fraction={self.validation_fraction} of {X.shape[0]} samples "
+                             f"leaves {n_val} for validation; it needs at least 2.)")
         # The training part goes to the core unchecked: keep it C-contiguous (train_test_split's fancy
         # indexing already gives that; no copy then). The validation part is checked by the caller.
         train, val = tuple(np.ascontiguousarray(a) for a in parts[0::2]), parts[1::2]
