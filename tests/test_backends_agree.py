@@ -41,3 +41,19 @@ def test_cython_backend_equals_numpy_backend(p):
     assert grad.dtype == ref_grad.dtype == p["dtype"]
     assert_close(loss, ref_loss, p["dtype"], "loss", loss_terms)
     assert_close(grad, ref_grad, p["dtype"], "gradient", grad_terms)
+
+
+def test_softmax_over_more_classes_than_one_exp_sweep_equals_numpy_backend(dtype):
+    # The core's softmax takes exp() over rows in chunks of 256 entries: 600 classes need three.
+    rng = np.random.RandomState(0)
+    core, ref = net_pair([5, 8, 600], "tanh", "softmax", dtype, seed=0)
+    X = rng.randn(30, 5) * 3
+    Y = make_targets("softmax", 30, 600, rng)
+    forward_terms, loss_terms, grad_terms = term_magnitudes(ref, X, Y, None, 0.0)
+    y_hat = core.forward(X)
+    assert_close(y_hat, ref.forward(X), dtype, "forward", forward_terms)
+    np.testing.assert_allclose(y_hat.sum(axis=1), 1.0, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    loss, grad = core.loss_and_grad(X, Y)
+    ref_loss, ref_grad = ref.loss_and_grad(X, Y)
+    assert_close(loss, ref_loss, dtype, "loss", loss_terms)
+    assert_close(grad, ref_grad, dtype, "gradient", grad_terms)

@@ -44,3 +44,5 @@ cdef void bias_activation(Activation act, floating* z, const floating* bias, Py_
 
 cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_ssize_t n_rows,
                          Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil
+
+cdef void exp_sweep(double* x, Py_ssize_t n) noexcept nogil

@@ -47,6 +47,11 @@ def exp_nonpositive(floating[::1] x):
             exp_nonpositive_inplace(&x[0], x.shape[0])
 
 
+cdef void exp_sweep(double* x, Py_ssize_t n) noexcept nogil:
+    """x <- exp(x) over n entries, each <= 0, with the vectorized exp (for the softmax of `_losses`)."""
+    fastbp_exp_nonpositive_d(x, n)
+
+
 cdef inline void exp_nonpositive_inplace(floating* x, Py_ssize_t n) noexcept nogil:
     if floating is float:
         fastbp_exp_nonpositive_f(x, n)

@@ -7,7 +7,10 @@ were spread over threads.
 
 from libc.math cimport exp, log, log1p
 
-from fastbp._core._activations cimport sigmoid
+from fastbp._core._activations cimport exp_sweep, sigmoid
+
+cdef enum:
+    SOFTMAX_CHUNK = 256   # entries of a row per vectorized exp sweep of the softmax; the scratch is on the stack
 
 
 cdef inline double log1pexp(double z) noexcept nogil:
@@ -32,11 +35,37 @@ cdef inline double row_max(const floating* z, Py_ssize_t k) noexcept nogil:
     return zmax
 
 
+cdef inline void exp_shifted(const floating* z, Py_ssize_t first, Py_ssize_t count, double zmax,
+                             double* e_out) noexcept nogil:
+    """e_out[:count] <- exp(z[first:first + count] - zmax), each <= 1, in one vectorized sweep."""
+    cdef Py_ssize_t j
+    for j in range(count):
+        e_out[j] = z[first + j] - zmax
+    exp_sweep(e_out, count)
+
+
+cdef inline double softmax_sum(const floating* z, Py_ssize_t k, double zmax, double* e_out) noexcept nogil:
+    """sum_j exp(z_j - zmax), a chunk of SOFTMAX_CHUNK at a time; e_out keeps the last chunk's exps, which
+    are all of them when k <= SOFTMAX_CHUNK. The softmax is then exp(z - zmax) / sum, as scikit-learn
+    computes it."""
+    cdef Py_ssize_t first, j, count
+    cdef double total = 0
+    first = 0
+    while first < k:
+        count = min(<Py_ssize_t> SOFTMAX_CHUNK, k - first)
+        exp_shifted(z, first, count, zmax, e_out)
+        for j in range(count):
+            total += e_out[j]
+        first += count
+    return total
+
+
 cdef inline double row_loss_delta(Output output, const floating* z, const floating* y, floating* delta,
                                   Py_ssize_t k) noexcept nogil:
     """Loss of one row from its logits z (k,); writes y_hat - y into delta (k,)."""
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, first, count
     cdef double loss = 0, zmax, total, lse, d
+    cdef double e[SOFTMAX_CHUNK]
     if output == OUT_LOGISTIC:
         for j in range(k):
             loss += log1pexp(z[j]) - y[j] * z[j]
@@ -44,13 +73,17 @@ cdef inline double row_loss_delta(Output output, const floating* z, const floati
     elif output == OUT_SOFTMAX:
         # log-sum-exp = zmax + log(sum exp(z - zmax))
         zmax = row_max(z, k)
-        total = 0
-        for j in range(k):
-            total += exp(z[j] - zmax)
+        total = softmax_sum(z, k, zmax, e)
         lse = zmax + log(total)
-        for j in range(k):
-            loss += y[j] * (lse - z[j])
-            delta[j] = <floating> (exp(z[j] - lse) - y[j])
+        first = 0
+        while first < k:
+            count = min(<Py_ssize_t> SOFTMAX_CHUNK, k - first)
+            if k > SOFTMAX_CHUNK:
+                exp_shifted(z, first, count, zmax, e)
+            for j in range(count):
+                loss += y[first + j] * (lse - z[first + j])
+                delta[first + j] = <floating> (e[j] / total - y[first + j])
+            first += count
     elif output == OUT_EXP:
         for j in range(k):
             d = exp(z[j])
@@ -84,9 +117,10 @@ cdef void loss_and_delta(Output output, const floating* z, const floating* y, co
 
 cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept nogil:
     """z (n_rows, n_cols) <- y_hat, in place."""
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, j, first, count
     cdef floating* row
     cdef double zmax, total
+    cdef double e[SOFTMAX_CHUNK]
     if output == OUT_IDENTITY:
         return
     for i in range(n_rows):
@@ -99,9 +133,12 @@ cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ss
                 row[j] = <floating> exp(row[j])
         else:
             zmax = row_max(row, n_cols)
-            total = 0
-            for j in range(n_cols):
-                row[j] = <floating> exp(row[j] - zmax)
-                total += row[j]
-            for j in range(n_cols):
-                row[j] = <floating> (row[j] / total)
+            total = softmax_sum(row, n_cols, zmax, e)
+            first = 0
+            while first < n_cols:
+                count = min(<Py_ssize_t> SOFTMAX_CHUNK, n_cols - first)
+                if n_cols > SOFTMAX_CHUNK:
+                    exp_shifted(row, first, count, zmax, e)
+                for j in range(count):
+                    row[first + j] = <floating> (e[j] / total)
+                first += count

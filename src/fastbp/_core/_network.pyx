@@ -16,7 +16,8 @@ import numpy as np
 from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
 from fastbp._core._blas cimport gemm
 from fastbp._core._losses cimport loss_and_delta, output_activation
-from fastbp._core._openmp_helpers cimport FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, use_threads
+from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, use_threads,
+                                           use_threads_elementwise)
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
@@ -168,11 +169,20 @@ cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_s
 
 
 cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:
-    """sum(w ** 2) accumulated in double, serially, for a fixed order."""
-    cdef Py_ssize_t i
+    """sum(w ** 2) accumulated in double, in a fixed order: eight running sums (entries i mod 8), added at the
+    end. One running sum waits for each addition before the next, which made this 2.6% of a digits fit."""
+    cdef Py_ssize_t i, j
+    cdef double part[8]
     cdef double total = 0
-    for i in range(n):
-        total += <double> w[i] * w[i]
+    for j in range(8):
+        part[j] = 0
+    for i in range(0, n - n % 8, 8):
+        for j in range(8):
+            part[j] += <double> w[i + j] * w[i + j]
+    for i in range(n - n % 8, n):
+        part[i % 8] += <double> w[i] * w[i]
+    for j in range(8):
+        total += part[j]
     return total
 
 
@@ -191,14 +201,16 @@ cdef double objective(const Layout* net, const floating* params, const floating*
                       floating* delta_out, double* row_loss, int n_threads) noexcept nogil:
     """(1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, S = weight_sum, from the output logits
     (n_rows, n_outputs); also writes delta[L] = (y_hat - y) w_i / S into delta_out (n_rows, n_outputs).
-    row_loss: (n_rows,) scratch. Rows go in blocks (as in `forward_logits`); the sums run in row and
-    layer order, the same for any n_threads."""
+    row_loss: (n_rows,) scratch. Rows go in blocks of ROW_BLOCK, on threads when there are enough entries
+    for an elementwise pass to pay (the loss is a few operations per output, whatever the network); the
+    sums run in row and layer order, the same for any n_threads."""
     cdef Py_ssize_t block, i
     cdef int l
-    cdef Py_ssize_t work = n_rows * net.macs_per_row
-    cdef Py_ssize_t rows = ROW_BLOCK if split_work(work) else n_rows
+    cdef Py_ssize_t entries = n_rows * net.sizes[net.n_layers]
+    cdef bint threaded = use_threads_elementwise(n_threads, entries)
+    cdef Py_ssize_t rows = ROW_BLOCK if threaded else n_rows
     cdef double data_loss = 0, sumsq = 0
-    if use_threads(n_threads, work):
+    if threaded:
         for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads):
             loss_block(net, logits, Y, sample_weight, n_rows, rows, weight_sum, delta_out, row_loss, block)
     else:

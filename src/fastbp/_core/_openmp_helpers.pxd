@@ -33,8 +33,10 @@ cdef enum:
     # float32 ones) for threads to pay. Measured on a 2-core AMD EPYC VM: alone, a 64 x 64 x 64 product
     # (262k) ran 1.6x faster on 2 threads; inside training epochs, where each thread waits for the slowest
     # at the end of every product, the 64-64-64-1 epoch ran 1.1 to 1.9x slower on 2 threads than on one
-    # at 2^15 or 2^17 per thread, and digits' 200 x 64 x 100 products (1.3M) still paid at 2^18.
-    MIN_THREAD_WORK = 1 << 18
+    # at 2^15 or 2^17 per thread. Digits' 200 x 64 x 100 products (1.3M) gained at most 10% on 2 threads,
+    # and lost 1.8 to 2.6x when the fit started within 0.1 s of a threaded NumPy product, whose OpenBLAS
+    # threads keep spinning on the cores meanwhile; so a product is split only from 2^21 multiply-adds.
+    MIN_THREAD_WORK = 1 << 20
 
 cdef inline bint split_work(Py_ssize_t work) noexcept nogil:
     # Whether a pass is cut into blocks for threads at all. It depends on the work only, never on the

@@ -111,6 +111,9 @@ def time_systems(problem, names, repeats):
 
 def compare(workloads, dtypes, names, repeats, n_threads, log):
     records = []
+    peaks = {dtype: peak_gemm_gflops(dtype) for dtype in dtypes}  # at this run's thread count
+    log(f"\npeak GEMM at {n_threads or 'all'} threads: " + ", ".join(f"{dtype} {gflops:.1f} GFLOP/s"
+                                                                    for dtype, gflops in peaks.items()))
     for workload in workloads:
         sizes, _, batch_size = WORKLOADS[workload]
         for dtype in dtypes:
@@ -122,7 +125,8 @@ def compare(workloads, dtypes, names, repeats, n_threads, log):
             for name, (median, times, loss) in timed.items():
                 record = {"workload": workload, "dtype": dtype, "threads": n_threads, "system": name,
                           "median_s": median, "times_s": times, "samples_per_s": X.shape[0] / median,
-                          "loss": None if np.isnan(loss) else loss}
+                          "percent_of_peak": 100 * problem.flops / median / 1e9 / peaks[dtype],
+                          "peak_gemm_gflops": peaks[dtype], "loss": None if np.isnan(loss) else loss}
                 for base in ("numpy", "floor", "torch"):
                     if base in timed and base != name:
                         record[f"vs_{base}"] = median / timed[base][0]
@@ -138,13 +142,13 @@ def _table(workload, dtype, n_rows, batch_size, n_threads, rows):
     sizes = "-".join(map(str, WORKLOADS[workload][0]))
     lines = [f"\n{workload} {sizes}, {n_rows} rows, batch {batch_size}, {dtype}, threads "
              f"{n_threads or 'all'}",
-             f"  {'system':<8} {'epoch ms':>10} {'vs numpy':>9} {'vs floor':>9} {'vs torch':>9} "
-             f"{'samples/s':>11} {'loss':>12}"]
+             f"  {'system':<9} {'epoch ms':>10} {'vs numpy':>9} {'vs floor':>9} {'vs torch':>9} "
+             f"{'% of peak':>9} {'samples/s':>11} {'loss':>12}"]
     for r in rows:
         ratios = " ".join(f"{r[key]:9.3f}" if key in r else f"{'':>9}" for key in ("vs_numpy", "vs_floor", "vs_torch"))
         loss = "" if r["loss"] is None else f"{r['loss']:.6g}" + ("" if r.get("same_loss", True) else " (!)")
-        lines.append(f"  {r['system']:<8} {r['median_s'] * 1e3:10.3f} {ratios} {r['samples_per_s']:11.4g} "
-                     f"{loss:>12}")
+        lines.append(f"  {r['system']:<9} {r['median_s'] * 1e3:10.3f} {ratios} {r['percent_of_peak']:9.1f} "
+                     f"{r['samples_per_s']:11.4g} {loss:>12}")
     return "\n".join(lines)
 
 

@@ -28,6 +28,13 @@ class Problem:
     def n_rows(self):
         return self.X.shape[0]
 
+    @property
+    def flops(self):
+        """Floating-point operations of an epoch's matrix products (the GEMM floor's): per row, every layer's
+        forward product and weight gradient, and every layer's but the first's propagated delta."""
+        macs = [n_in * n_out for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        return 2 * self.n_rows * (2 * sum(macs) + sum(macs[1:]))
+
 
 class System:
     """What the benchmark times: `epoch()` between `begin()` and `end()`, which prepare and undo what an
@@ -43,9 +50,10 @@ class System:
 class Fastbp(System):
     """fastbp's epoch as Trainer runs it: one compiled call (backend="cython") or the NumPy reference loop."""
 
-    def __init__(self, problem, backend="cython"):
+    def __init__(self, problem, backend="cython", thread_invariant=False):
         self.problem = problem
         self.net = problem.initial.copy(backend=backend)
+        self.net.thread_invariant = thread_invariant
         trainer = Trainer(self.net, SGD(problem.learning_rate, momentum=0.0, nesterov=False),
                           batch_size=problem.batch_size, shuffle=False, n_threads=problem.n_threads)
         self.runner = EpochRunner(trainer, problem.X, problem.Y, None, None, resolve_n_threads(problem.n_threads))
@@ -166,6 +174,7 @@ class GemmFloor(System):
 
 SYSTEMS = {
     "fastbp": lambda problem: Fastbp(problem, "cython"),
+    "invariant": lambda problem: Fastbp(problem, "cython", thread_invariant=True),
     "numpy": lambda problem: Fastbp(problem, "numpy"),
     "sklearn": ScikitLearn,
     "torch": PyTorch,
