@@ -31,6 +31,25 @@ def test_fits_of_different_models_in_threads_match_sequential_fits():
         np.testing.assert_array_equal(a, b)
 
 
+def _wide_fit(setting):
+    # Wide enough that the core splits products over threads (default mode) or fixed blocks (thread_invariant).
+    n_threads, thread_invariant = setting
+    X, y = _data(n_threads, n=600, d=100)
+    net = fastbp.MLP([100, 1200, 1], random_state=n_threads, n_threads=n_threads, thread_invariant=thread_invariant)
+    fastbp.Trainer(net, fastbp.Adam(0.01), batch_size=300, max_epochs=3, random_state=0).fit(X, y)
+    return net.params
+
+
+def test_concurrent_fits_with_their_own_thread_counts_and_modes_match_sequential_fits():
+    # BLAS thread limits are process-wide: fits running at once must not change each other's settings.
+    settings = [(n, invariant) for n in (1, 2, 3) for invariant in (False, True)]
+    sequential = [_wide_fit(setting) for setting in settings]
+    with ThreadPoolExecutor(max_workers=len(settings)) as pool:
+        threaded = list(pool.map(_wide_fit, settings))
+    for a, b in zip(threaded, sequential):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_concurrent_predictions_of_one_model_match_sequential_ones():
     X, y = _data(0, n=2000)
     clf = fastbp.MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, random_state=0).fit(X, y)
