@@ -11,6 +11,15 @@ import fastbp
 BACKENDS = ["cython", "numpy"]
 
 
+@pytest.fixture(autouse=True)
+def default_sigint():
+    """Python's own SIGINT handler (Ctrl-C raises KeyboardInterrupt), which these tests rely on, whatever the
+    disposition pytest started with: background jobs, nohup and some CI runners start it with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def data(rng):
     X = rng.randn(120, 5)
