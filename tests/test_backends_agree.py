@@ -1,9 +1,12 @@
 """The compiled core computes what the NumPy reference computes, for random architectures and data."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fastbp
+from fastbp._core._epoch import Epoch
 from conftest import ACTIVATIONS, OUTPUTS, assert_close, make_targets, net_pair, term_magnitudes
 
 
@@ -41,3 +44,42 @@ def test_cython_backend_equals_numpy_backend(p):
     assert grad.dtype == ref_grad.dtype == p["dtype"]
     assert_close(loss, ref_loss, p["dtype"], "loss", loss_terms)
     assert_close(grad, ref_grad, p["dtype"], "gradient", grad_terms)
+
+
+def _nan_at(net, where):
+    """net with one NaN parameter: a first-layer weight (every hidden unit it feeds becomes NaN) or an
+    output weight (only the deltas flowing back are NaN, through units of every sign)."""
+    if where == "first-layer":
+        net.coefs[0][0, 0] = np.nan
+    else:
+        net.coefs[-1][0, 0] = np.nan
+    return net
+
+
+@pytest.mark.parametrize("where", ["first-layer", "output-layer"])
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_nan_weights_give_nan_exactly_where_the_reference_does(activation, output, where, dtype, rng):
+    core, ref = (_nan_at(net, where) for net in net_pair([3, 6, 2], activation, output, dtype, seed=1))
+    X = rng.randn(8, 3)  # every unit's sign occurs: relu's zeros multiply NaN deltas too
+    Y = make_targets(output, 8, 2, rng)
+    with np.errstate(invalid="ignore"):
+        results = [(net.forward(X), net.loss(X, Y), *net.loss_and_grad(X, Y)) for net in (core, ref)]
+    for name, got, expected in zip(("forward", "loss", "loss_and_grad loss", "gradient"), *results):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg=name)
+        assert np.isnan(expected).any(), name  # the NaN reaches every result
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=name)  # NaN where NaN
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_an_epoch_stops_at_a_minibatch_whose_loss_nan_weights_make_nan(activation, rng):
+    """The compiled epoch checks each minibatch objective before its update: NaN weights must show there."""
+    net = _nan_at(fastbp.MLP([3, 6, 1], activation, random_state=0), "first-layer")
+    before = net.params.copy()
+    optimizer = fastbp.SGD(0.1)
+    state = optimizer.state_for(net.params)["velocity"]
+    epoch = Epoch(net._core, 4, net.dtype, 0.0, n_threads=1, **optimizer._epoch_settings())
+    X, Y = rng.randn(12, 3), (rng.rand(12, 1) > 0.5).astype(float)
+    loss_sum, t, finite = epoch.run(net.params, X, Y, None, None, state, state, 0.1, 0)
+    assert not finite and t == 0 and loss_sum == 0  # stopped at the first minibatch, before its update
+    np.testing.assert_array_equal(net.params, before)
