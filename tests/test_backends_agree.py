@@ -83,3 +83,24 @@ def test_an_epoch_stops_at_a_minibatch_whose_loss_nan_weights_make_nan(activatio
     loss_sum, t, finite = epoch.run(net.params, X, Y, None, None, state, state, 0.1, 0)
     assert not finite and t == 0 and loss_sum == 0  # stopped at the first minibatch, before its update
     np.testing.assert_array_equal(net.params, before)
+
+
+# Overflow of the model's dtype: (output, weight, bias, x, y) of a one-weight network MLP([1, 1]) in float32.
+OVERFLOWS = {
+    "exp-output": ("exp", 1.0, 0.0, 100.0, 1.0),             # exp(100) overflows float32: y_hat and delta inf
+    "exp-gradient": ("exp", 0.885, 0.0, 100.0, 1.0),         # y_hat 2.7e38 fits; x * delta does not
+    "identity-residual": ("identity", 1.0, 0.0, 3e38, -3e38),  # y_hat - y = 6e38 does not fit float32
+}
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+@pytest.mark.parametrize("case", OVERFLOWS)
+def test_a_gradient_that_overflows_comes_with_an_infinite_loss(case, backend):
+    """What an optimizer reads (L-BFGS a finite objective first of all) must not hide an infinite gradient."""
+    output, weight, bias, x, y = OVERFLOWS[case]
+    net = fastbp.MLP([1, 1], output=output, dtype="float32", backend=backend)
+    net.params[:] = [weight, bias]
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, grad = net.loss_and_grad([[x]], [y])
+    assert not np.isfinite(grad).all()
+    assert loss == np.inf

@@ -218,6 +218,8 @@ class MLP:
         Returns
         -------
         loss : float
+            inf when the gradient overflows the model's dtype, even where the objective itself fits, so
+            that an optimizer that reads the objective first (L-BFGS) sees the overflow.
         grad : ndarray of shape (n_params,), laid out like `params` (see `unflatten`).
         """
         return self._loss_and_grad(*self._check_batch(X, Y, sample_weight, alpha))
@@ -233,12 +235,14 @@ class MLP:
             loss, coef_grads, intercept_grads = reference.loss_and_grad(
                 self.coefs, self.intercepts, X, Y, self.activation, self.output, sample_weight, alpha)
             grad = np.concatenate([g.ravel() for g in coef_grads + intercept_grads], out=out)
-            return loss, grad
-        grad = np.empty_like(self._params) if out is None else out
-        with single_threaded_blas():
-            loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
-                                            self._threads() if n_threads is None else n_threads,
-                                            self.thread_invariant)
+        else:
+            grad = np.empty_like(self._params) if out is None else out
+            with single_threaded_blas():
+                loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
+                                                self._threads() if n_threads is None else n_threads,
+                                                self.thread_invariant)
+        if np.isfinite(loss) and not np.isfinite(grad).all():
+            loss = np.inf  # the objective is finite, its gradient overflowed (see `loss_and_grad`)
         return loss, grad
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
