@@ -315,6 +315,18 @@ def test_validation_loss_curve_is_the_log_loss_on_the_held_out_rows(binary):
     assert MLPClassifier(**SMALL).fit(X, y).validation_loss_curve_ is None
 
 
+def test_early_stopping_refuses_a_split_that_leaves_the_training_part_without_weight(binary):
+    X, y = binary
+    rng = np.random.RandomState(0)
+    fastbp.MLP([30, 8, 1], "relu", random_state=rng)  # the initial weights' draws, then the split's
+    _, held_out = train_test_split(np.arange(len(y)), test_size=0.1, random_state=rng, stratify=y)
+    sample_weight = np.zeros(len(y))
+    sample_weight[held_out] = 1.0
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match="no positive weight in the training part of the validation_fraction"):
+        clf.fit(X, y, sample_weight=sample_weight)
+
+
 def test_results_do_not_depend_on_n_threads(binary):
     X, y = binary
     X = np.tile(X, (8, 4))  # wide and long enough for the core to start threads

@@ -206,3 +206,27 @@ def test_an_exception_from_a_callback_leaves_the_last_completed_epoch(backend, d
     trainer.max_epochs = 1
     trainer.fit(X, Y)
     assert trainer.epoch == 4
+
+
+@pytest.mark.parametrize("part", ["training", "validation"])
+def test_a_split_that_leaves_a_part_without_weight_is_refused(part, data):
+    """Positive weights only on the rows validation_fraction holds out (or only on the others): refused
+    by name, as all-zero weights are, instead of epochs that skip every minibatch (or score nothing)."""
+    from sklearn.model_selection import train_test_split
+
+    X, Y = data
+    # The rows the Trainer holds out: train_test_split's, with the seed's generator (stratified here).
+    _, held_out = train_test_split(np.arange(120), test_size=0.25, random_state=np.random.RandomState(0),
+                                   stratify=Y)
+    weights = np.zeros(120)
+    weights[held_out] = 1.0
+    if part == "validation":
+        weights = 1.0 - weights
+    net = fastbp.MLP([5, 4, 1], random_state=0)
+    before = net.params.copy()
+    trainer = fastbp.Trainer(net, max_epochs=3, random_state=0, validation_fraction=0.25)
+    with pytest.raises(ValueError, match=f"sample_weight has no positive weight in the {part} part of the "
+                                         r"validation_fraction=0.25 split"):
+        trainer.fit(X, Y, sample_weight=weights)
+    np.testing.assert_array_equal(net.params, before)
+    assert len(trainer.history) == 0

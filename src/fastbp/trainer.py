@@ -104,7 +104,8 @@ class Trainer:
         True means ``EarlyStopping()`` (validation score when there is validation data, else training loss).
     validation_fraction : float in (0, 1) or None, default=None
         Hold out this fraction of the training data for validation (stratified for a single logistic
-        output, as scikit-learn does), unless ``fit`` gets ``validation_data``.
+        output, as scikit-learn does), unless ``fit`` gets ``validation_data``. With sample weights, a
+        split that leaves either part without positive weight is a ValueError.
     n_threads : int >= 1 or None, default=None
         OpenMP threads; None uses the model's ``n_threads``, else all cores as OpenMP reports them (so
         OMP_NUM_THREADS and threadpoolctl limits apply). BLAS runs single-threaded inside the core's
@@ -258,7 +259,14 @@ class Trainer:
         # indexing already gives that; no copy then). The validation part is checked by the caller.
         train, val = tuple(np.ascontiguousarray(a) for a in parts[0::2]), parts[1::2]
         if sample_weight is None:
-            train, val = (*train, None), (*val, None)
+            return (*train, None), (*val, None)
+        # Every minibatch of a training part without weight would be skipped (and a validation part without
+        # weight scores nothing): refuse it as check_sample_weight refuses all-zero weights.
+        for name, weights in (("training", train[2]), ("validation", val[2])):
+            if not weights.sum(dtype=np.float64) > 0:
+                raise ValueError(f"sample_weight has no positive weight in the {name} part of the "
+                                 f"validation_fraction={self.validation_fraction} split; give more rows a "
+                                 "positive weight, or change validation_fraction or random_state")
         return train, val
 
     # --- schedules --------------------------------------------------------------------------------------
