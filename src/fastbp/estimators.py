@@ -582,7 +582,8 @@ _EXTRAS_DOC = """
         fit of a warm-started or incrementally trained model.
     n_threads : int >= 1 or None, default=None
         OpenMP threads of the compiled core; None uses all cores (OMP_NUM_THREADS and threadpoolctl limits
-        apply). Results are bitwise reproducible for a given thread count.
+        apply). At fit, larger values are lowered to 4 per core this process may use. Results are bitwise
+        reproducible for a given thread count.
     thread_invariant : bool, default=False
         True makes results bitwise equal for any ``n_threads``, at a cost in speed (see `fastbp.MLP`).
     callbacks : list of fastbp callbacks or None, default=None

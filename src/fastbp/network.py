@@ -49,9 +49,11 @@ class MLP:
         Seeds the initial weights exactly as scikit-learn's MLP does (Glorot-uniform, factor 2 for logistic
         and 6 otherwise, each layer's coefficients then intercepts), so equal seeds give equal weights.
     backend : {"cython", "numpy"}, default="cython"
-    n_threads : int or None, default=None
+    n_threads : int >= 1 or None, default=None
         OpenMP threads of the compiled core; None uses OpenMP's default (all cores, or OMP_NUM_THREADS).
-        Threads are used only where a product is large enough for them to pay.
+        Larger values are lowered to 4 per core this process may use (its CPU affinity), checked again
+        when the attribute is assigned. Threads are used only where a product is large enough for them
+        to pay.
     thread_invariant : bool, default=False
         False: each product is cut into one block per thread, the fastest way; results are bitwise
         reproducible run to run for the same thread count. True: fixed blocks whose shapes depend only on
@@ -75,7 +77,7 @@ class MLP:
             raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
         self.dtype = v.check_dtype(dtype)
         self.backend = v.check_choice("backend", backend, BACKENDS)
-        self.n_threads = v.check_n_threads(n_threads)
+        self.n_threads = n_threads
         self.thread_invariant = v.check_bool("thread_invariant", thread_invariant)
         self._bind()
         self.initialize(random_state)
@@ -103,6 +105,15 @@ class MLP:
     @property
     def params(self):
         return self._params
+
+    @property
+    def n_threads(self):
+        """OpenMP threads of the compiled core, or None for OpenMP's default; validated on assignment."""
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value):
+        self._n_threads = v.check_n_threads(value)
 
     @property
     def n_params(self):
