@@ -261,11 +261,13 @@ def estimator_run(tmp_path_factory):
         return dict(got)
 
 
-@pytest.mark.parametrize("solver, rtol", [("sgd", 1e-12), ("adam", 1e-12), ("lbfgs", 1e-8)])
-def test_estimator_fit_in_an_mpi_job_equals_single_process_fit(estimator_run, solver, rtol):
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_estimator_fit_in_an_mpi_job_equals_single_process_fit(estimator_run, solver):
     # Each rank's shard lacks one of the three classes; classes and class weights come from both.
     np.testing.assert_array_equal(estimator_run[solver + "_classes"], [0, 1, 2])
-    np.testing.assert_allclose(estimator_run[solver], estimator_single_process(solver), rtol=rtol, atol=rtol)
+    # lbfgs too: its 15 iterations' line searches take the same steps (measured: 5e-14 apart at most, with
+    # weights up to 6.5).
+    np.testing.assert_allclose(estimator_run[solver], estimator_single_process(solver), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", ["partial_fit", "regressor"])
