@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import fastbp
 from fastbp._core._epoch import Epoch
-from conftest import ACTIVATIONS, OUTPUTS, assert_close, make_targets, net_pair, term_magnitudes
+from conftest import ACTIVATIONS, OUTPUTS, assert_close, error_bounds, make_targets, net_pair
 
 
 @st.composite
@@ -37,13 +37,13 @@ def test_cython_backend_equals_numpy_backend(p):
     Y = make_targets(p["output"], p["n_samples"], p["layer_sizes"][-1], rng)
     sw = rng.uniform(0, 3, p["n_samples"]) + 0.01 if p["weighted"] else None
 
-    forward_terms, loss_terms, grad_terms = term_magnitudes(ref, X, Y, sw, p["alpha"])
-    assert_close(core.forward(X), ref.forward(X), p["dtype"], "forward", forward_terms)
+    forward_bound, loss_bound, grad_bound = error_bounds(ref, X, Y, sw, p["alpha"])
+    assert_close(core.forward(X), ref.forward(X), p["dtype"], "forward", forward_bound)
     loss, grad = core.loss_and_grad(X, Y, sw, p["alpha"])
     ref_loss, ref_grad = ref.loss_and_grad(X, Y, sw, p["alpha"])
     assert grad.dtype == ref_grad.dtype == p["dtype"]
-    assert_close(loss, ref_loss, p["dtype"], "loss", loss_terms)
-    assert_close(grad, ref_grad, p["dtype"], "gradient", grad_terms)
+    assert_close(loss, ref_loss, p["dtype"], "loss", loss_bound)
+    assert_close(grad, ref_grad, p["dtype"], "gradient", grad_bound)
 
 
 def _nan_at(net, where):
@@ -104,3 +104,39 @@ def test_a_gradient_that_overflows_comes_with_an_infinite_loss(case, backend):
         loss, grad = net.loss_and_grad([[x]], [y])
     assert not np.isfinite(grad).all()
     assert loss == np.inf
+
+
+def _data(case):
+    """(core, ref, X, Y, relative error to inject): a tanh network on inputs of 1e300, whose saturated units
+    pass on no error from their inputs, and an ordinary float32 network three hidden layers deep."""
+    rng = np.random.RandomState(0)
+    if case == "float64-huge-inputs":
+        core, ref = net_pair([4, 6, 5, 2], "tanh", "identity", np.float64, seed=0)
+        return core, ref, rng.randn(10, 4) * 1e300, rng.randn(10, 2), 1e-9
+    core, ref = net_pair([9, 9, 9, 9, 4], "tanh", "logistic", np.float32, seed=0)
+    return core, ref, rng.randn(40, 9) * 2, make_targets("logistic", 40, 4, rng), 5e-4
+
+
+@pytest.mark.parametrize("case", ["float64-huge-inputs", "float32-deep"])
+def test_the_error_bounds_catch_small_discrepancies(case):
+    """The oracle must be able to fail: errors far smaller than a bug makes fail, the core's own results pass.
+    (The bounds before these carried input magnitudes through saturated units as if they were linear,
+    allowing 1e289 on the first case's loss of 1.2, and let every injected error here through but the
+    float32 gradient's.)"""
+    core, ref, X, Y, error = _data(case)
+    forward_bound, loss_bound, grad_bound = error_bounds(ref, X, Y)
+    results = (core.forward(X), *core.loss_and_grad(X, Y))
+    expected = (ref.forward(X), *ref.loss_and_grad(X, Y))
+    bounds = (forward_bound, loss_bound, grad_bound)
+    # dW[1] = A[1]^T delta[2], A[1] the tanh units' outputs. (dW[0] = X^T delta[1] is 1e300 times the
+    # rounding of tanh' where tanh rounds to +-1: a last-place difference in tanh moves it by 1e284.)
+    second_layer = slice(ref.coefs[0].size, ref.coefs[0].size + ref.coefs[1].size)
+    for name, got, want, bound in zip(("forward", "loss", "gradient"), results, expected, bounds):
+        assert_close(got, want, ref.dtype, name, bound)
+        wrong = np.array(got, dtype=np.float64)
+        if name == "gradient":
+            wrong[second_layer] += error * np.abs(wrong).max()
+        else:
+            wrong *= 1 + error
+        with pytest.raises(AssertionError, match="differ by more than their error bound"):
+            assert_close(wrong, want, ref.dtype, name, bound)
