@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import fastbp
+import fastbp.epochs
+from fastbp._core._epoch import Epoch
 
 BACKENDS = ["cython", "numpy"]
 
@@ -59,10 +61,77 @@ def test_an_interrupt_stops_after_the_epoch_with_a_consistent_model(backend, act
     assert len(history) == 3 and trainer.epoch == 3 and trainer.t == 3 * 120
     np.testing.assert_array_equal(net.params, snapshots.weights[-1])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    # The interrupted run continues exactly like an uninterrupted one.
+    # The interrupted run continues exactly like an uninterrupted one: fit(3 epochs) then fit(2 epochs).
     trainer.max_epochs = 2
     trainer.fit(X, Y)
     assert len(history) == 5
+    uninterrupted = fastbp.Trainer(fastbp.MLP([5, 4, 1], random_state=0, backend=backend), batch_size=10,
+                                   max_epochs=3, random_state=0)
+    uninterrupted.fit(X, Y)
+    uninterrupted.max_epochs = 2
+    uninterrupted.fit(X, Y)
+    assert_same_training_state(trainer, uninterrupted)
+
+
+def assert_same_training_state(trainer, other):
+    """Bitwise the same weights, optimizer state and counters."""
+    np.testing.assert_array_equal(trainer.net.params, other.net.params)
+    for name in trainer.optimizer.state_names:
+        np.testing.assert_array_equal(trainer.optimizer.state_for(trainer.net.params)[name],
+                                      other.optimizer.state_for(other.net.params)[name], err_msg=name)
+    assert (trainer.optimizer.t, trainer.epoch, trainer.t) == (other.optimizer.t, other.epoch, other.t)
+
+
+class CompiledEpochWithCtrlC:
+    """The compiled epoch, with Ctrl-C twice in its call number `at` (from 0): once before the C call, and
+    once while it runs, which Python handles as soon as the call returns, before the epoch is checked."""
+
+    at = None
+
+    def __init__(self, *args, **kwargs):
+        self.epoch = Epoch(*args, **kwargs)
+        self.calls = 0
+
+    def run(self, *args):
+        interrupted = self.calls == self.at
+        self.calls += 1
+        if interrupted:
+            ctrl_c()  # the first: stop after this epoch
+        result = self.epoch.run(*args)  # the weights change here
+        if interrupted:
+            ctrl_c()  # the second: abort this epoch
+        return result
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_second_ctrl_c_aborts_the_epoch_and_puts_back_the_last_completed_one(backend, data, monkeypatch):
+    X, Y = data
+    at = 2
+    optimizer = fastbp.SGD(0.1)
+    net = fastbp.MLP([5, 4, 1], random_state=0, backend=backend)
+    trainer = fastbp.Trainer(net, optimizer, batch_size=10, max_epochs=10, random_state=0)
+    if backend == "cython":
+        monkeypatch.setattr(CompiledEpochWithCtrlC, "at", at)
+        monkeypatch.setattr(fastbp.epochs, "Epoch", CompiledEpochWithCtrlC)
+    else:  # the NumPy backend steps in Python: Ctrl-C at the 3rd and the 6th of the epoch's 12 minibatches
+        steps = iter(range(10**6))
+        step = optimizer._reference_step
+
+        def step_with_ctrl_c(params, grad, learning_rate):
+            step(params, grad, learning_rate)
+            if next(steps) in (at * 12 + 2, at * 12 + 5):
+                ctrl_c()
+
+        monkeypatch.setattr(optimizer, "_reference_step", step_with_ctrl_c)
+    with pytest.warns(RuntimeWarning, match=f"interrupted by the user; stopped with {at} completed epochs"):
+        history = trainer.fit(X, Y)
+    assert trainer.stop_reason == "interrupted" and len(history) == at
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Weights, velocity and step count are those of `at` uninterrupted epochs.
+    uninterrupted = fastbp.Trainer(fastbp.MLP([5, 4, 1], random_state=0, backend=backend), fastbp.SGD(0.1),
+                                   batch_size=10, max_epochs=at, random_state=0)
+    uninterrupted.fit(X, Y)
+    assert_same_training_state(trainer, uninterrupted)
 
 
 def test_an_interrupt_inside_an_epoch_rolls_it_back(data):
