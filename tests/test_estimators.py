@@ -11,6 +11,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import scipy.optimize
 import scipy.sparse
 from sklearn import datasets, neural_network
 from sklearn.base import clone
@@ -485,6 +486,33 @@ def test_a_diverging_fit_with_early_stopping_ends_as_scikit_learns_does():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("warm_start", [False, True], ids=["initial-weights", "warm-start"])
+def test_lbfgs_divergence_puts_back_the_weights_lbfgs_started_from(warm_start, monkeypatch):
+    """With the objective guarded (loss_and_grad reports an overflowing gradient as an infinite loss),
+    SciPy's L-BFGS-B backtracks instead of diverging; a solver that still ends at non-finite weights, after
+    leaving the network at another point as a line search does, must not leave them in the model."""
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 3), rng.randn(40)
+    reg = MLPRegressor(solver="lbfgs", warm_start=warm_start, **SMALL)
+    if warm_start:
+        reg.fit(X, y)
+        start = [a.copy() for a in reg.coefs_ + reg.intercepts_]
+    else:
+        initial = fastbp.MLP([3, 8, 1], "relu", "identity", random_state=0)  # what fit draws first
+        start = initial.coefs + initial.intercepts
+
+    def diverging(fun, x0, **options):
+        fun(x0 + 1.0)  # the network now holds other weights
+        return scipy.optimize.OptimizeResult(x=np.full_like(x0, np.inf), fun=np.inf, nit=1, status=2,
+                                             message="ABNORMAL")
+
+    monkeypatch.setattr(scipy.optimize, "minimize", diverging)
+    with pytest.raises(fastbp.DivergenceError, match="back where lbfgs started"):
+        reg.fit(X, y)
+    for got, expected in zip(reg.coefs_ + reg.intercepts_, start):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_zero_weight_minibatches_are_skipped(iris):

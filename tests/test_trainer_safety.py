@@ -30,11 +30,16 @@ def data(rng):
 
 
 class Snapshots:
+    """Weights and optimizer state (buffers and step count) after every epoch; `action` after epoch `at`."""
+
     def __init__(self, action=None, at=None):
-        self.weights, self.action, self.at = [], action, at
+        self.weights, self.states, self.action, self.at = [], [], action, at
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.weights.append(trainer.net.params.copy())
+        optimizer = trainer.optimizer
+        self.states.append(({name: buffer.copy() for name, buffer in optimizer.state_for(trainer.net.params).items()},
+                            optimizer.t))
         if epoch == self.at:
             self.action()
 
@@ -163,12 +168,13 @@ def test_an_interrupt_inside_an_epoch_rolls_it_back(data):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("optimizer", [fastbp.SGD, fastbp.Adam], ids=["sgd", "adam"])
-def test_divergence_raises_and_keeps_the_last_finite_epoch(backend, optimizer, data):
+def test_divergence_raises_and_keeps_the_last_finite_epoch(backend, optimizer, data, dtype):
     X, Y = data
     X = X * 100
     Y_reg = X[:, :1] ** 3
     snapshots = Snapshots()
-    net = fastbp.MLP([5, 4, 1], activation="identity", output="identity", random_state=0, backend=backend)
+    net = fastbp.MLP([5, 4, 1], activation="identity", output="identity", dtype=dtype, random_state=0,
+                     backend=backend)
     # A huge rate blows up within a few epochs, after at least one finite one.
     trainer = fastbp.Trainer(net, optimizer(), batch_size=60, max_epochs=100, random_state=0,
                              schedule=lambda epoch: 1e-9 if epoch == 0 else 1e300, callbacks=[snapshots])
@@ -178,6 +184,12 @@ def test_divergence_raises_and_keeps_the_last_finite_epoch(backend, optimizer, d
     assert np.isfinite(net.params).all()
     assert len(trainer.history) == 1 and trainer.stop_reason == "diverged"
     np.testing.assert_array_equal(net.params, snapshots.weights[-1])
+    # The optimizer is back too: velocity, or Adam's m and v, and the step count t.
+    state, t = snapshots.states[-1]
+    assert trainer.optimizer.t == t == 2
+    for name, buffer in trainer.optimizer.state_for(net.params).items():
+        assert np.isfinite(buffer).all() and buffer.any(), name
+        np.testing.assert_array_equal(buffer, state[name], err_msg=name)
 
 
 def test_bad_arguments_fail_before_any_training(data):
