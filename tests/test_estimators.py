@@ -370,19 +370,36 @@ def test_progress_bar_shows_every_epoch(iris, capsys):
 # --- models in scikit-learn's machinery ----------------------------------------------------------------
 
 
+# The adaptive rate is divided within the ten epochs (tol makes plateaus), so the pickle carries a rate
+# other than learning_rate_init.
+PICKLED = {"sgd-nesterov": dict(solver="sgd"), "sgd-plain": dict(solver="sgd", momentum=0.0),
+           "sgd-classic-momentum": dict(solver="sgd", nesterovs_momentum=False),
+           "sgd-adaptive": dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=1),
+           "adam": dict(solver="adam"), "lbfgs": dict(solver="lbfgs")}
+
+
+@pytest.mark.parametrize("case", PICKLED)
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])
-def test_pickle_round_trip_predicts_and_trains_on_identically(dump, iris, tmp_path):
-    X, y = iris
-    clf = MLPClassifier(solver="sgd", **SMALL).fit(X, y)
-    if dump == "pickle":
-        copy = pickle.loads(pickle.dumps(clf))
-    else:
-        joblib.dump(clf, tmp_path / "model.joblib")
-        copy = joblib.load(tmp_path / "model.joblib")
-    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
-    clf.partial_fit(X, y)  # the optimizer state (velocities) travels with the model
-    copy.partial_fit(X, y)
-    assert_same_weights(copy, clf, 0)
+def test_pickle_round_trip_predicts_and_trains_on_identically(dump, case, iris, tmp_path):
+    X_reg, y_reg = datasets.make_regression(60, 4, noise=1.0, random_state=0)
+    for Estimator, (X, y) in ((MLPClassifier, iris), (MLPRegressor, (X_reg, y_reg / y_reg.std()))):
+        model = Estimator(**SMALL, **PICKLED[case]).fit(X, y)
+        if case == "sgd-adaptive":
+            assert model._learning_rate < model.learning_rate_init
+        if dump == "pickle":
+            copy = pickle.loads(pickle.dumps(model))
+        else:
+            joblib.dump(model, tmp_path / "model.joblib")
+            copy = joblib.load(tmp_path / "model.joblib")
+        np.testing.assert_array_equal(copy.predict(X), model.predict(X))
+        # The optimizer state (velocities, Adam's moments and step count, the adaptive rate) travels with the
+        # model; lbfgs keeps none, and a warm-started fit continues from the weights.
+        for est in (model, copy):
+            if case == "lbfgs":
+                est.set_params(warm_start=True, max_iter=5).fit(X, y)
+            else:
+                est.partial_fit(X, y)
+        assert_same_weights(copy, model, 0)
 
 
 def test_clone_is_unfitted_with_the_same_parameters(iris):
