@@ -230,15 +230,37 @@ def test_pandas_column_names_are_kept_and_checked(iris):
 # --- partial_fit, warm_start ---------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def regression():
+    X, y = datasets.make_regression(120, 4, noise=1.0, random_state=0)
+    return X, y / y.std()
+
+
+# Calls in order; the last fit of the third continues from partial_fit because of warm_start=True.
+SEQUENCES = {"partial_fit": ("partial_fit",) * 3, "fit-then-partial_fit": ("fit", "partial_fit", "partial_fit"),
+             "partial_fit-then-warm-fit": ("partial_fit", "partial_fit", "fit")}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+@pytest.mark.parametrize("sequence", SEQUENCES)
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-def test_partial_fit_follows_sklearn(solver, iris):
-    X, y = iris
-    ours, theirs = MLPClassifier(solver=solver, **SMALL), neural_network.MLPClassifier(solver=solver, **SMALL)
-    for _ in range(3):
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_incremental_training_follows_sklearn(kind, solver, sequence, weighted, iris, regression):
+    X, y = iris if kind == "classifier" else regression
+    sample_weight = np.random.RandomState(1).uniform(0.2, 2.0, len(y)) if weighted else None
+    params = dict(SMALL, solver=solver, warm_start=sequence.endswith("warm-fit"))
+    Ours, Theirs = (MLPClassifier, neural_network.MLPClassifier) if kind == "classifier" else \
+        (MLPRegressor, neural_network.MLPRegressor)
+    ours, theirs = Ours(**params), Theirs(**params)
+    classes = {"classes": [0, 1, 2]} if kind == "classifier" else {}
+    for call in SEQUENCES[sequence]:
         for est in (ours, theirs):
-            est.partial_fit(X, y, classes=[0, 1, 2])
+            if call == "fit":
+                est.fit(X, y, sample_weight=sample_weight)
+            else:
+                est.partial_fit(X, y, sample_weight=sample_weight, **classes)
     assert_same_weights(ours, theirs, 1e-10)
-    assert ours.t_ == theirs.t_ == 450 and ours.n_iter_ == theirs.n_iter_ == 1
+    assert ours.t_ == theirs.t_ and ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
 
 
@@ -257,10 +279,11 @@ def test_partial_fit_epochs_is_that_many_passes(iris):
 @pytest.mark.parametrize("params", [dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.1),
                                     dict(solver="adam"), dict(solver="sgd", early_stopping=True),
                                     dict(solver="lbfgs")], ids=str)
-def test_warm_start_follows_sklearn(params, iris):
-    X, y = iris
-    ours = MLPClassifier(warm_start=True, **SMALL, **params)
-    theirs = neural_network.MLPClassifier(warm_start=True, **SMALL, **params)
+@pytest.mark.parametrize("pair", [PAIRS[0], PAIRS[1]], ids=["classifier", "regressor"])
+def test_warm_start_follows_sklearn(pair, params, iris, regression):
+    X, y = iris if pair[0] is MLPClassifier else regression
+    ours = pair[0](warm_start=True, **SMALL, **params)
+    theirs = pair[1](warm_start=True, **SMALL, **params)
     for max_iter in (10, 5):
         for est in (ours, theirs):
             est.set_params(max_iter=max_iter).fit(X, y)
