@@ -31,7 +31,6 @@ def thread_mode():
         init.__defaults__, MLPClassifier.__init__.__kwdefaults__, MLPRegressor.__init__.__kwdefaults__ = saved
 
 
-
 def make_targets(output, n_samples, n_outputs, rng):
     """Targets in each output's domain: probabilities, one-hot rows, real values, counts."""
     if output == "logistic":

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastbp
-from fastbp._core._epoch import Epoch
+from fastbp.epochs import EpochRunner
 from conftest import ACTIVATIONS, OUTPUTS, assert_close, error_bounds, make_targets, net_pair
 
 
@@ -71,17 +71,17 @@ def test_nan_weights_give_nan_exactly_where_the_reference_does(activation, outpu
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=name)  # NaN where NaN
 
 
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_an_epoch_stops_at_a_minibatch_whose_loss_nan_weights_make_nan(activation, rng):
-    """The compiled epoch checks each minibatch objective before its update: NaN weights must show there."""
-    net = _nan_at(fastbp.MLP([3, 6, 1], activation, random_state=0), "first-layer")
+def test_an_epoch_stops_at_a_minibatch_whose_loss_nan_weights_make_nan(activation, backend, rng):
+    """An epoch checks each minibatch objective before its update: NaN weights must show there."""
+    net = _nan_at(fastbp.MLP([3, 6, 1], activation, random_state=0, backend=backend), "first-layer")
     before = net.params.copy()
-    optimizer = fastbp.SGD(0.1)
-    state = optimizer.state_for(net.params)["velocity"]
-    epoch = Epoch(net._core, 4, net.dtype, 0.0, n_threads=1, **optimizer._epoch_settings())
+    trainer = fastbp.Trainer(net, fastbp.SGD(0.1), batch_size=4, shuffle=False)
     X, Y = rng.randn(12, 3), (rng.rand(12, 1) > 0.5).astype(float)
-    loss_sum, t, finite = epoch.run(net.params, X, Y, None, None, state, state, 0.1, 0)
-    assert not finite and t == 0 and loss_sum == 0  # stopped at the first minibatch, before its update
+    loss_sum, finite = EpochRunner(trainer, X, Y, None, None, n_threads=1)._train(0.1)
+    # Stopped at the first minibatch, before its update.
+    assert not finite and loss_sum == 0 and trainer.optimizer.t == 0
     np.testing.assert_array_equal(net.params, before)
 
 
