@@ -408,7 +408,7 @@ def test_pickle_round_trip_predicts_and_trains_on_identically(dump, case, iris, 
     for Estimator, (X, y) in ((MLPClassifier, iris), (MLPRegressor, (X_reg, y_reg / y_reg.std()))):
         model = Estimator(**SMALL, **PICKLED[case]).fit(X, y)
         if case == "sgd-adaptive":
-            assert model._learning_rate < model.learning_rate_init
+            assert model._optimizer.learning_rate < model.learning_rate_init
         if dump == "pickle":
             copy = pickle.loads(pickle.dumps(model))
         else:
