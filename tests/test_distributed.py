@@ -241,11 +241,13 @@ ESTIMATOR_WORKER = PREAMBLE + ESTIMATOR_DATA + textwrap.dedent("""
         results["early_stopping_n_iter"] = np.array(clf.n_iter_)
         # Inputs every rank must refuse together (a DistributedError each), then go on.
         empty = slice(0, 0 if comm.rank == 1 else None)
+        def trainer(batch_size=32):
+            return fastbp.Trainer(fastbp.MLP([5, 3, 1]), batch_size=batch_size, comm=comm)
         refused = {
             "empty shard, estimator": lambda: fastbp.MLPClassifier(**PARAMS, comm=comm).fit(X[empty], y[empty]),
-            "empty shard, Trainer": lambda: fastbp.Trainer(fastbp.MLP([5, 3, 1]), comm=comm).fit(X[empty], y[empty] > 0),
+            "empty shard, Trainer": lambda: trainer().fit(X[empty], y[empty] > 0),
             "batch_size 1, estimator": lambda: fastbp.MLPClassifier(**{**PARAMS, "batch_size": 1}, comm=comm).fit(X, y),
-            "batch_size 1, Trainer": lambda: fastbp.Trainer(fastbp.MLP([5, 3, 1]), batch_size=1, comm=comm).fit(X, y > 0),
+            "batch_size 1, Trainer": lambda: trainer(batch_size=1).fit(X, y > 0),
         }
         messages = []
         for name, fit in refused.items():
@@ -329,7 +331,8 @@ def early_stopping_single_process():
     # The estimators' early stopping with their default n_iter_no_change=10 and tol=1e-4.
     stopper = fastbp.EarlyStopping("val_score", n_iter_no_change=10, tol=1e-4, restore_best_weights=True)
     trainer = fastbp.Trainer(net, fastbp.Adam(params["learning_rate_init"]), batch_size=10,
-                             max_epochs=params["max_iter"], shuffle=False, alpha=params["alpha"], early_stopping=stopper)
+                             max_epochs=params["max_iter"], shuffle=False, alpha=params["alpha"],
+                             early_stopping=stopper)
     history = trainer.fit(X_train, Y_train, validation_data=(X_val, Y_val))
     return net.params, history.val_score, len(history)
 

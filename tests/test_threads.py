@@ -198,7 +198,7 @@ def test_an_absurd_thread_count_trains_with_the_capped_count(rng):
     assert clf.get_params()["n_threads"] == 2**40 and clf._net.n_threads == CAP  # checked in fit
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the limit is set through Linux's RLIMIT_AS and /proc")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the limit is set with Linux's RLIMIT_AS and /proc")
 def test_a_thousand_threads_do_not_end_the_process_under_a_memory_limit(tmp_path):
     """Uncapped, libgomp cannot create the threads' stacks under the limit: it prints "Thread creation failed"
     and exits the interpreter. Capped, the same call returns."""
