@@ -6,6 +6,11 @@ array to partial_fit one after another, gives the weights of the same partial_fi
 """
 
 import os
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
 import uuid
 
 import dask.array as da
@@ -168,3 +173,24 @@ def test_incremental_on_dask_equals_partial_fit_by_hand(client, breast_cancer_sp
         assert order != sorted(order)
         in_order = _by_hand(clone(estimator), X_train, y_train, sorted(order))
         assert not np.allclose(in_order.coefs_[0], first_pass, rtol=1e-3)
+
+
+def test_the_readme_dask_examples_run(client, tmp_path):
+    """The README's two Dask blocks as one script: the search and, continuing inside its __main__ guard
+    with its data, client and import, Incremental's out-of-core fit. The script connects to this module's
+    running cluster, as the README's comment shows (Client("tcp://scheduler:8786")), instead of starting
+    a second one (seconds of worker start-up)."""
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    search, incremental = [block for block in re.findall(r"```py\n(.*?)```", readme, flags=re.S) if "dask" in block]
+    assert search.rstrip().endswith("print(search.best_params_, search.best_score_)")
+    search = search.replace("Client(LocalCluster(n_workers=2, threads_per_worker=1))",
+                            f"Client({client.scheduler.address!r})")
+    assert client.scheduler.address in search
+    script = tmp_path / "search.py"
+    script.write_text(search + textwrap.indent(incremental + "print(model.estimator_.score(X / 16, y))\n", "    "))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    best, accuracy = result.stdout.splitlines()[-2:]
+    params, best_score = re.fullmatch(r"(\{.*\}) ([\d.]+)", best).groups()
+    assert set(eval(params)) == {"alpha", "hidden_layer_sizes"} and float(best_score) > 0.9
+    assert float(accuracy) > 0.9  # ten passes over the digits, block by block

@@ -11,6 +11,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import scipy.optimize
 import scipy.sparse
 from sklearn import datasets, neural_network
 from sklearn.base import clone
@@ -229,15 +230,37 @@ def test_pandas_column_names_are_kept_and_checked(iris):
 # --- partial_fit, warm_start ---------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def regression():
+    X, y = datasets.make_regression(120, 4, noise=1.0, random_state=0)
+    return X, y / y.std()
+
+
+# Calls in order; the last fit of the third continues from partial_fit because of warm_start=True.
+SEQUENCES = {"partial_fit": ("partial_fit",) * 3, "fit-then-partial_fit": ("fit", "partial_fit", "partial_fit"),
+             "partial_fit-then-warm-fit": ("partial_fit", "partial_fit", "fit")}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+@pytest.mark.parametrize("sequence", SEQUENCES)
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-def test_partial_fit_follows_sklearn(solver, iris):
-    X, y = iris
-    ours, theirs = MLPClassifier(solver=solver, **SMALL), neural_network.MLPClassifier(solver=solver, **SMALL)
-    for _ in range(3):
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_incremental_training_follows_sklearn(kind, solver, sequence, weighted, iris, regression):
+    X, y = iris if kind == "classifier" else regression
+    sample_weight = np.random.RandomState(1).uniform(0.2, 2.0, len(y)) if weighted else None
+    params = dict(SMALL, solver=solver, warm_start=sequence.endswith("warm-fit"))
+    Ours, Theirs = (MLPClassifier, neural_network.MLPClassifier) if kind == "classifier" else \
+        (MLPRegressor, neural_network.MLPRegressor)
+    ours, theirs = Ours(**params), Theirs(**params)
+    classes = {"classes": [0, 1, 2]} if kind == "classifier" else {}
+    for call in SEQUENCES[sequence]:
         for est in (ours, theirs):
-            est.partial_fit(X, y, classes=[0, 1, 2])
+            if call == "fit":
+                est.fit(X, y, sample_weight=sample_weight)
+            else:
+                est.partial_fit(X, y, sample_weight=sample_weight, **classes)
     assert_same_weights(ours, theirs, 1e-10)
-    assert ours.t_ == theirs.t_ == 450 and ours.n_iter_ == theirs.n_iter_ == 1
+    assert ours.t_ == theirs.t_ and ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
 
 
@@ -256,10 +279,11 @@ def test_partial_fit_epochs_is_that_many_passes(iris):
 @pytest.mark.parametrize("params", [dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.1),
                                     dict(solver="adam"), dict(solver="sgd", early_stopping=True),
                                     dict(solver="lbfgs")], ids=str)
-def test_warm_start_follows_sklearn(params, iris):
-    X, y = iris
-    ours = MLPClassifier(warm_start=True, **SMALL, **params)
-    theirs = neural_network.MLPClassifier(warm_start=True, **SMALL, **params)
+@pytest.mark.parametrize("pair", [PAIRS[0], PAIRS[1]], ids=["classifier", "regressor"])
+def test_warm_start_follows_sklearn(pair, params, iris, regression):
+    X, y = iris if pair[0] is MLPClassifier else regression
+    ours = pair[0](warm_start=True, **SMALL, **params)
+    theirs = pair[1](warm_start=True, **SMALL, **params)
     for max_iter in (10, 5):
         for est in (ours, theirs):
             est.set_params(max_iter=max_iter).fit(X, y)
@@ -315,6 +339,18 @@ def test_validation_loss_curve_is_the_log_loss_on_the_held_out_rows(binary):
     assert MLPClassifier(**SMALL).fit(X, y).validation_loss_curve_ is None
 
 
+def test_early_stopping_refuses_a_split_that_leaves_the_training_part_without_weight(binary):
+    X, y = binary
+    rng = np.random.RandomState(0)
+    fastbp.MLP([30, 8, 1], "relu", random_state=rng)  # the initial weights' draws, then the split's
+    _, held_out = train_test_split(np.arange(len(y)), test_size=0.1, random_state=rng, stratify=y)
+    sample_weight = np.zeros(len(y))
+    sample_weight[held_out] = 1.0
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match="no positive weight in the training part of the validation_fraction"):
+        clf.fit(X, y, sample_weight=sample_weight)
+
+
 def test_results_do_not_depend_on_n_threads(binary):
     X, y = binary
     X = np.tile(X, (8, 4))  # wide and long enough for the core to start threads
@@ -357,19 +393,36 @@ def test_progress_bar_shows_every_epoch(iris, capsys):
 # --- models in scikit-learn's machinery ----------------------------------------------------------------
 
 
+# The adaptive rate is divided within the ten epochs (tol makes plateaus), so the pickle carries a rate
+# other than learning_rate_init.
+PICKLED = {"sgd-nesterov": dict(solver="sgd"), "sgd-plain": dict(solver="sgd", momentum=0.0),
+           "sgd-classic-momentum": dict(solver="sgd", nesterovs_momentum=False),
+           "sgd-adaptive": dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=1),
+           "adam": dict(solver="adam"), "lbfgs": dict(solver="lbfgs")}
+
+
+@pytest.mark.parametrize("case", PICKLED)
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])
-def test_pickle_round_trip_predicts_and_trains_on_identically(dump, iris, tmp_path):
-    X, y = iris
-    clf = MLPClassifier(solver="sgd", **SMALL).fit(X, y)
-    if dump == "pickle":
-        copy = pickle.loads(pickle.dumps(clf))
-    else:
-        joblib.dump(clf, tmp_path / "model.joblib")
-        copy = joblib.load(tmp_path / "model.joblib")
-    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
-    clf.partial_fit(X, y)  # the optimizer state (velocities) travels with the model
-    copy.partial_fit(X, y)
-    assert_same_weights(copy, clf, 0)
+def test_pickle_round_trip_predicts_and_trains_on_identically(dump, case, iris, tmp_path):
+    X_reg, y_reg = datasets.make_regression(60, 4, noise=1.0, random_state=0)
+    for Estimator, (X, y) in ((MLPClassifier, iris), (MLPRegressor, (X_reg, y_reg / y_reg.std()))):
+        model = Estimator(**SMALL, **PICKLED[case]).fit(X, y)
+        if case == "sgd-adaptive":
+            assert model._optimizer.learning_rate < model.learning_rate_init
+        if dump == "pickle":
+            copy = pickle.loads(pickle.dumps(model))
+        else:
+            joblib.dump(model, tmp_path / "model.joblib")
+            copy = joblib.load(tmp_path / "model.joblib")
+        np.testing.assert_array_equal(copy.predict(X), model.predict(X))
+        # The optimizer state (velocities, Adam's moments and step count, the adaptive rate) travels with the
+        # model; lbfgs keeps none, and a warm-started fit continues from the weights.
+        for est in (model, copy):
+            if case == "lbfgs":
+                est.set_params(warm_start=True, max_iter=5).fit(X, y)
+            else:
+                est.partial_fit(X, y)
+        assert_same_weights(copy, model, 0)
 
 
 def test_clone_is_unfitted_with_the_same_parameters(iris):
@@ -473,6 +526,33 @@ def test_a_diverging_fit_with_early_stopping_ends_as_scikit_learns_does():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("warm_start", [False, True], ids=["initial-weights", "warm-start"])
+def test_lbfgs_divergence_puts_back_the_weights_lbfgs_started_from(warm_start, monkeypatch):
+    """With the objective guarded (loss_and_grad reports an overflowing gradient as an infinite loss),
+    SciPy's L-BFGS-B backtracks instead of diverging; a solver that still ends at non-finite weights, after
+    leaving the network at another point as a line search does, must not leave them in the model."""
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 3), rng.randn(40)
+    reg = MLPRegressor(solver="lbfgs", warm_start=warm_start, **SMALL)
+    if warm_start:
+        reg.fit(X, y)
+        start = [a.copy() for a in reg.coefs_ + reg.intercepts_]
+    else:
+        initial = fastbp.MLP([3, 8, 1], "relu", "identity", random_state=0)  # what fit draws first
+        start = initial.coefs + initial.intercepts
+
+    def diverging(fun, x0, **options):
+        fun(x0 + 1.0)  # the network now holds other weights
+        return scipy.optimize.OptimizeResult(x=np.full_like(x0, np.inf), fun=np.inf, nit=1, status=2,
+                                             message="ABNORMAL")
+
+    monkeypatch.setattr(scipy.optimize, "minimize", diverging)
+    with pytest.raises(fastbp.DivergenceError, match="back where lbfgs started"):
+        reg.fit(X, y)
+    for got, expected in zip(reg.coefs_ + reg.intercepts_, start):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_zero_weight_minibatches_are_skipped(iris):

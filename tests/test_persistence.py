@@ -62,27 +62,37 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
 
 # --- format version 2: optimizer state and trainer counters ------------------------------------------------
 
+# (optimizer, trainer options), each made fresh for every trainer. The adaptive case's tolerance makes every
+# epoch after the first a plateau, so the rate is divided by 5 in the third epoch, before the save.
 RESUMABLE = {
-    "nesterov-invscaling": (lambda: fastbp.SGD(0.1, momentum=0.9), dict(schedule="invscaling", power_t=0.3)),
-    "adam": (lambda: fastbp.Adam(0.01), {}),
+    "plain-sgd": (lambda: fastbp.SGD(0.1, momentum=0.0), dict),
+    "classic-momentum": (lambda: fastbp.SGD(0.1, momentum=0.9, nesterov=False), dict),
+    "nesterov-invscaling": (lambda: fastbp.SGD(0.1, momentum=0.9), lambda: dict(schedule="invscaling", power_t=0.3)),
+    "adaptive": (lambda: fastbp.SGD(0.1), lambda: dict(schedule="adaptive", early_stopping=fastbp.EarlyStopping(
+        "loss", n_iter_no_change=1, tol=10.0))),
+    "callable-schedule": (lambda: fastbp.SGD(0.1), lambda: dict(schedule=lambda epoch: 0.2 / (1 + epoch))),
+    "adam": (lambda: fastbp.Adam(0.01), dict),
 }
 
 
 @pytest.mark.parametrize("case", RESUMABLE)
 def test_training_resumed_from_a_saved_trainer_continues_exactly(case, tmp_path, dtype):
-    make_optimizer, options = RESUMABLE[case]
+    make_optimizer, make_options = RESUMABLE[case]
     rng = np.random.RandomState(0)
     X = rng.randn(200, 6).astype(dtype)
     Y = (X[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
 
     def trainer(seed):
         net = fastbp.MLP([6, 8, 1], dtype=dtype, random_state=seed)
-        return fastbp.Trainer(net, make_optimizer(), batch_size=16, max_epochs=3, random_state=5, **options)
+        return fastbp.Trainer(net, make_optimizer(), batch_size=16, max_epochs=3, random_state=5, **make_options())
 
     uninterrupted = trainer(0)
     uninterrupted.fit(X, Y)
     path = tmp_path / "state.npz"
     uninterrupted.save(path)
+    if case == "adaptive":
+        assert uninterrupted.learning_rate == pytest.approx(0.1 / 5)
+        uninterrupted.early_stopping.reset()  # the early-stopping counters are not in the file
     uninterrupted.fit(X, Y)
 
     resumed = trainer(1)  # other initial weights: everything must come from the file
@@ -90,7 +100,11 @@ def test_training_resumed_from_a_saved_trainer_continues_exactly(case, tmp_path,
     assert (resumed.epoch, resumed.t) == (3, 600)
     resumed.fit(X, Y)
     np.testing.assert_array_equal(resumed.net.params, uninterrupted.net.params)
+    for name in resumed.optimizer.state_names:
+        np.testing.assert_array_equal(resumed.optimizer.state_for(resumed.net.params)[name],
+                                      uninterrupted.optimizer.state_for(uninterrupted.net.params)[name])
     assert resumed.optimizer.t == uninterrupted.optimizer.t and resumed.learning_rate == uninterrupted.learning_rate
+    assert resumed.history.learning_rate == uninterrupted.history.learning_rate[3:]
 
 
 def test_restore_refuses_another_architecture_or_optimizer(tmp_path):
@@ -137,12 +151,27 @@ def test_version_1_files_still_load(tmp_path):
     np.testing.assert_array_equal(fastbp.load(path).params, net.params)
 
 
-def test_a_fitted_estimators_network_saves_without_pickle(tmp_path):
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_fitted_estimators_network_saves_without_pickle(solver, tmp_path):
     from sklearn.datasets import load_iris
 
     X, y = load_iris(return_X_y=True)
-    clf = fastbp.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
+    clf = fastbp.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, solver=solver, random_state=0).fit(X, y)
     clf.save(tmp_path / "clf.npz")
     net = fastbp.load(tmp_path / "clf.npz")
     np.testing.assert_array_equal(net.forward(X), clf.predict_proba(X))
     np.testing.assert_array_equal(clf.classes_[net.predict(X)], clf.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_a_fitted_regressor_saves_without_pickle(loss, tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3).astype(np.float32)
+    y = np.exp(X[:, 0] - X[:, 1]) if loss == "poisson" else X[:, 0] - X[:, 1]
+    reg = fastbp.MLPRegressor(loss=loss, hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
+    reg.save(tmp_path / "reg.npz")
+    net = fastbp.load(tmp_path / "reg.npz")
+    assert net.output == reg.out_activation_ and net.dtype == np.float32
+    np.testing.assert_array_equal(net.forward(X).ravel(), reg.predict(X))

@@ -1,6 +1,11 @@
 """Threads and reproducibility: by default results repeat bitwise run to run for a given thread count; with
-thread_invariant=True they are also bitwise equal for any thread count (DESIGN section 5)."""
+thread_invariant=True they are also bitwise equal for any thread count (DESIGN section 5). The thread
+count is checked and capped."""
 
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -8,7 +13,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import fastbp
-from conftest import ACTIVATIONS, OUTPUTS, assert_close, make_targets, term_magnitudes
+from conftest import ACTIVATIONS, OUTPUTS, assert_close, error_bounds, make_targets
 
 THREAD_COUNTS = (1, 2, 3)
 # Large enough that every product and elementwise pass crosses the thresholds where the core starts threads,
@@ -108,10 +113,10 @@ def test_blocked_passes_match_the_reference(activation, thread_invariant, dtype,
     sw = rng.rand(130)
     loss, grad = net.loss_and_grad(X, Y, sw, alpha=0.1)
     ref_loss, ref_grad = ref.loss_and_grad(X, Y, sw, alpha=0.1)
-    forward_terms, loss_terms, grad_terms = term_magnitudes(net, X, Y, sw, alpha=0.1)
-    assert_close(net.forward(X), ref.forward(X), dtype, "forward", forward_terms)
-    assert_close(loss, ref_loss, dtype, "loss", loss_terms)
-    assert_close(grad, ref_grad, dtype, "grad", grad_terms)
+    forward_bound, loss_bound, grad_bound = error_bounds(net, X, Y, sw, alpha=0.1)
+    assert_close(net.forward(X), ref.forward(X), dtype, "forward", forward_bound)
+    assert_close(loss, ref_loss, dtype, "loss", loss_bound)
+    assert_close(grad, ref_grad, dtype, "grad", grad_bound)
 
 
 @pytest.mark.parametrize("thread_invariant", [False, True])
@@ -150,3 +155,68 @@ def test_the_suite_runs_in_the_mode_it_was_asked_for(thread_mode):
     # conftest's `thread_mode`: FASTBP_TEST_THREAD_INVARIANT=1 reruns every test with thread_invariant=True.
     assert fastbp.MLP([2, 1]).thread_invariant is thread_mode
     assert fastbp.MLPRegressor().get_params()["thread_invariant"] is thread_mode
+
+
+# The documented cap: 4 threads per core this process may run on.
+CAP = 4 * (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+
+
+@pytest.mark.parametrize("owner", ["MLP", "Trainer"])
+def test_n_threads_is_checked_and_capped_at_construction_and_assignment(owner):
+    def make(n_threads):
+        net = fastbp.MLP([3, 2, 1], random_state=0, n_threads=n_threads if owner == "MLP" else None)
+        return net if owner == "MLP" else fastbp.Trainer(net, n_threads=n_threads)
+
+    for value, expected in [(None, None), (1, 1), (CAP, CAP), (CAP + 1, CAP), (1000, min(1000, CAP)),
+                            (2**31, CAP), (2**64, CAP), (np.int64(2**40), CAP)]:
+        assert make(value).n_threads == expected
+        target = make(1)
+        target.n_threads = value
+        assert target.n_threads == expected
+    target = make(2)
+    for value, error, message in [(0, ValueError, "n_threads must be >= 1"), (-3, ValueError, ">= 1"),
+                                  (2.5, TypeError, "n_threads must be an integer"), ("4", TypeError, "integer")]:
+        with pytest.raises(error, match=message):
+            make(value)
+        with pytest.raises(error, match=message):
+            target.n_threads = value
+        assert target.n_threads == 2  # a refused value leaves the setting as it was
+
+
+def test_an_absurd_thread_count_trains_with_the_capped_count(rng):
+    """2**31 does not fit the core's C int: accepted as is, it failed later with OverflowError."""
+    X, Y = rng.randn(20, 3), (rng.rand(20, 1) > 0.5).astype(float)
+    net = fastbp.MLP([3, 2, 1], random_state=0)
+    trainer = fastbp.Trainer(net, max_epochs=2, random_state=0)
+    net.n_threads = trainer.n_threads = 2**31
+    trainer.fit(X, Y)
+    net.forward(X)
+    clf = fastbp.MLPClassifier(hidden_layer_sizes=(2,), max_iter=2, n_threads=2**40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        clf.fit(X, Y.ravel())
+    assert clf.get_params()["n_threads"] == 2**40 and clf._net.n_threads == CAP  # checked in fit
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the limit is set with Linux's RLIMIT_AS and /proc")
+def test_a_thousand_threads_do_not_end_the_process_under_a_memory_limit(tmp_path):
+    """Uncapped, libgomp cannot create the threads' stacks under the limit: it prints "Thread creation failed"
+    and exits the interpreter. Capped, the same call returns."""
+    stack_mib = 8
+    budget_mib = CAP * stack_mib + 256  # room for the capped threads' stacks, far from 1000 of them
+    script = tmp_path / "threads.py"
+    script.write_text(textwrap.dedent(f"""
+        import resource
+        import numpy as np
+        import fastbp
+        X = np.ones((4096, 512))
+        with open("/proc/self/statm") as f:
+            in_use = int(f.read().split()[0]) * resource.getpagesize()
+        limit = in_use + ({budget_mib} << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        print(fastbp.MLP([512, 1], n_threads=1000).forward(X).shape)
+    """))
+    env = dict(os.environ, OMP_STACKSIZE=f"{stack_mib}M")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(4096, 1)"

@@ -7,8 +7,19 @@ import numpy as np
 import pytest
 
 import fastbp
+import fastbp.epochs
+from fastbp._core._epoch import Epoch
 
 BACKENDS = ["cython", "numpy"]
+
+
+@pytest.fixture(autouse=True)
+def default_sigint():
+    """Python's own SIGINT handler (Ctrl-C raises KeyboardInterrupt), which these tests rely on, whatever the
+    disposition pytest started with: background jobs, nohup and some CI runners start it with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture
@@ -19,11 +30,16 @@ def data(rng):
 
 
 class Snapshots:
+    """Weights and optimizer state (buffers and step count) after every epoch; `action` after epoch `at`."""
+
     def __init__(self, action=None, at=None):
-        self.weights, self.action, self.at = [], action, at
+        self.weights, self.states, self.action, self.at = [], [], action, at
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.weights.append(trainer.net.params.copy())
+        optimizer = trainer.optimizer
+        self.states.append(({name: buffer.copy() for name, buffer in optimizer.state_for(trainer.net.params).items()},
+                            optimizer.t))
         if epoch == self.at:
             self.action()
 
@@ -50,10 +66,77 @@ def test_an_interrupt_stops_after_the_epoch_with_a_consistent_model(backend, act
     assert len(history) == 3 and trainer.epoch == 3 and trainer.t == 3 * 120
     np.testing.assert_array_equal(net.params, snapshots.weights[-1])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    # The interrupted run continues exactly like an uninterrupted one.
+    # The interrupted run continues exactly like an uninterrupted one: fit(3 epochs) then fit(2 epochs).
     trainer.max_epochs = 2
     trainer.fit(X, Y)
     assert len(history) == 5
+    uninterrupted = fastbp.Trainer(fastbp.MLP([5, 4, 1], random_state=0, backend=backend), batch_size=10,
+                                   max_epochs=3, random_state=0)
+    uninterrupted.fit(X, Y)
+    uninterrupted.max_epochs = 2
+    uninterrupted.fit(X, Y)
+    assert_same_training_state(trainer, uninterrupted)
+
+
+def assert_same_training_state(trainer, other):
+    """Bitwise the same weights, optimizer state and counters."""
+    np.testing.assert_array_equal(trainer.net.params, other.net.params)
+    for name in trainer.optimizer.state_names:
+        np.testing.assert_array_equal(trainer.optimizer.state_for(trainer.net.params)[name],
+                                      other.optimizer.state_for(other.net.params)[name], err_msg=name)
+    assert (trainer.optimizer.t, trainer.epoch, trainer.t) == (other.optimizer.t, other.epoch, other.t)
+
+
+class CompiledEpochWithCtrlC:
+    """The compiled epoch, with Ctrl-C twice in its call number `at` (from 0): once before the C call, and
+    once while it runs, which Python handles as soon as the call returns, before the epoch is checked."""
+
+    at = None
+
+    def __init__(self, *args, **kwargs):
+        self.epoch = Epoch(*args, **kwargs)
+        self.calls = 0
+
+    def run(self, *args):
+        interrupted = self.calls == self.at
+        self.calls += 1
+        if interrupted:
+            ctrl_c()  # the first: stop after this epoch
+        result = self.epoch.run(*args)  # the weights change here
+        if interrupted:
+            ctrl_c()  # the second: abort this epoch
+        return result
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_second_ctrl_c_aborts_the_epoch_and_puts_back_the_last_completed_one(backend, data, monkeypatch):
+    X, Y = data
+    at = 2
+    optimizer = fastbp.SGD(0.1)
+    net = fastbp.MLP([5, 4, 1], random_state=0, backend=backend)
+    trainer = fastbp.Trainer(net, optimizer, batch_size=10, max_epochs=10, random_state=0)
+    if backend == "cython":
+        monkeypatch.setattr(CompiledEpochWithCtrlC, "at", at)
+        monkeypatch.setattr(fastbp.epochs, "Epoch", CompiledEpochWithCtrlC)
+    else:  # the NumPy backend steps in Python: Ctrl-C at the 3rd and the 6th of the epoch's 12 minibatches
+        steps = iter(range(10**6))
+        step = optimizer._reference_step
+
+        def step_with_ctrl_c(params, grad, learning_rate):
+            step(params, grad, learning_rate)
+            if next(steps) in (at * 12 + 2, at * 12 + 5):
+                ctrl_c()
+
+        monkeypatch.setattr(optimizer, "_reference_step", step_with_ctrl_c)
+    with pytest.warns(RuntimeWarning, match=f"interrupted by the user; stopped with {at} completed epochs"):
+        history = trainer.fit(X, Y)
+    assert trainer.stop_reason == "interrupted" and len(history) == at
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Weights, velocity and step count are those of `at` uninterrupted epochs.
+    uninterrupted = fastbp.Trainer(fastbp.MLP([5, 4, 1], random_state=0, backend=backend), fastbp.SGD(0.1),
+                                   batch_size=10, max_epochs=at, random_state=0)
+    uninterrupted.fit(X, Y)
+    assert_same_training_state(trainer, uninterrupted)
 
 
 def test_an_interrupt_inside_an_epoch_rolls_it_back(data):
@@ -85,12 +168,13 @@ def test_an_interrupt_inside_an_epoch_rolls_it_back(data):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("optimizer", [fastbp.SGD, fastbp.Adam], ids=["sgd", "adam"])
-def test_divergence_raises_and_keeps_the_last_finite_epoch(backend, optimizer, data):
+def test_divergence_raises_and_keeps_the_last_finite_epoch(backend, optimizer, data, dtype):
     X, Y = data
     X = X * 100
     Y_reg = X[:, :1] ** 3
     snapshots = Snapshots()
-    net = fastbp.MLP([5, 4, 1], activation="identity", output="identity", random_state=0, backend=backend)
+    net = fastbp.MLP([5, 4, 1], activation="identity", output="identity", dtype=dtype, random_state=0,
+                     backend=backend)
     # A huge rate blows up within a few epochs, after at least one finite one.
     trainer = fastbp.Trainer(net, optimizer(), batch_size=60, max_epochs=100, random_state=0,
                              schedule=lambda epoch: 1e-9 if epoch == 0 else 1e300, callbacks=[snapshots])
@@ -100,6 +184,12 @@ def test_divergence_raises_and_keeps_the_last_finite_epoch(backend, optimizer, d
     assert np.isfinite(net.params).all()
     assert len(trainer.history) == 1 and trainer.stop_reason == "diverged"
     np.testing.assert_array_equal(net.params, snapshots.weights[-1])
+    # The optimizer is back too: velocity, or Adam's m and v, and the step count t.
+    state, t = snapshots.states[-1]
+    assert trainer.optimizer.t == t == 2
+    for name, buffer in trainer.optimizer.state_for(net.params).items():
+        assert np.isfinite(buffer).all() and buffer.any(), name
+        np.testing.assert_array_equal(buffer, state[name], err_msg=name)
 
 
 def test_bad_arguments_fail_before_any_training(data):
@@ -197,3 +287,27 @@ def test_an_exception_from_a_callback_leaves_the_last_completed_epoch(backend, d
     trainer.max_epochs = 1
     trainer.fit(X, Y)
     assert trainer.epoch == 4
+
+
+@pytest.mark.parametrize("part", ["training", "validation"])
+def test_a_split_that_leaves_a_part_without_weight_is_refused(part, data):
+    """Positive weights only on the rows validation_fraction holds out (or only on the others): refused
+    by name, as all-zero weights are, instead of epochs that skip every minibatch (or score nothing)."""
+    from sklearn.model_selection import train_test_split
+
+    X, Y = data
+    # The rows the Trainer holds out: train_test_split's, with the seed's generator (stratified here).
+    _, held_out = train_test_split(np.arange(120), test_size=0.25, random_state=np.random.RandomState(0),
+                                   stratify=Y)
+    weights = np.zeros(120)
+    weights[held_out] = 1.0
+    if part == "validation":
+        weights = 1.0 - weights
+    net = fastbp.MLP([5, 4, 1], random_state=0)
+    before = net.params.copy()
+    trainer = fastbp.Trainer(net, max_epochs=3, random_state=0, validation_fraction=0.25)
+    with pytest.raises(ValueError, match=f"sample_weight has no positive weight in the {part} part of the "
+                                         r"validation_fraction=0.25 split"):
+        trainer.fit(X, Y, sample_weight=weights)
+    np.testing.assert_array_equal(net.params, before)
+    assert len(trainer.history) == 0

@@ -5,6 +5,7 @@ dtypes, finiteness and target domains. Each failure is a TypeError or ValueError
 """
 
 import numbers
+import os
 
 import numpy as np
 
@@ -70,10 +71,29 @@ def check_bool(name, value):
     return bool(value)
 
 
+# n_threads is lowered to at most this many threads per usable core. Beyond the cores, threads only take
+# turns on them, and each costs the OpenMP runtime a stack (8 MiB by default): a thousand on a small
+# machine can make it fail to start them, which ends the process. A few per core still let a program
+# run more threads than cores, as tests of thread invariance do on small machines.
+THREADS_PER_CORE = 4
+
+
+def usable_cores():
+    """The cores this process may run on: its CPU affinity mask where the OS has one, else all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def max_n_threads():
+    return THREADS_PER_CORE * usable_cores()
+
+
 def check_n_threads(n_threads):
+    """None, or an integer >= 1, lowered to `max_n_threads()` (4 per usable core)."""
     if n_threads is None:
         return None
-    return check_int("n_threads", n_threads, minimum=1)
+    return min(check_int("n_threads", n_threads, minimum=1), max_n_threads())
 
 
 def check_random_state(seed):

@@ -45,7 +45,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted, column_or_1d, validate_data
 
 from fastbp import _validation as v
 from fastbp import distributed, persistence, reference
@@ -86,6 +86,11 @@ def _hidden_layer_sizes(value):
 def _dense(X):
     """Sparse input is converted to a dense array once; the core works on dense rows."""
     return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+def _check_not_empty(X):
+    if _num_samples(X) == 0:
+        raise ValueError(f"X is empty: it has 0 samples (shape {getattr(X, 'shape', (0,))})")
 
 
 def _stochastic_solver(estimator):
@@ -219,6 +224,8 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_unlocked(self, X, y, sample_weight, incremental, epochs):
         hidden = _hidden_layer_sizes(self.hidden_layer_sizes)
+        if self.comm is not None:  # a rank without rows would fail validation alone and abort the job
+            distributed.agree(self.comm, _check_not_empty, X)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
         X = _dense(X)
@@ -582,7 +589,8 @@ _EXTRAS_DOC = """
         fit of a warm-started or incrementally trained model.
     n_threads : int >= 1 or None, default=None
         OpenMP threads of the compiled core; None uses all cores (OMP_NUM_THREADS and threadpoolctl limits
-        apply). Results are bitwise reproducible for a given thread count.
+        apply). At fit, larger values are lowered to 4 per core this process may use. Results are bitwise
+        reproducible for a given thread count.
     thread_invariant : bool, default=False
         True makes results bitwise equal for any ``n_threads``, at a cost in speed (see `fastbp.MLP`).
     callbacks : list of fastbp callbacks or None, default=None

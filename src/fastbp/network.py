@@ -49,9 +49,11 @@ class MLP:
         Seeds the initial weights exactly as scikit-learn's MLP does (Glorot-uniform, factor 2 for logistic
         and 6 otherwise, each layer's coefficients then intercepts), so equal seeds give equal weights.
     backend : {"cython", "numpy"}, default="cython"
-    n_threads : int or None, default=None
+    n_threads : int >= 1 or None, default=None
         OpenMP threads of the compiled core; None uses OpenMP's default (all cores, or OMP_NUM_THREADS).
-        Threads are used only where a product is large enough for them to pay.
+        Larger values are lowered to 4 per core this process may use (its CPU affinity), checked again
+        when the attribute is assigned. Threads are used only where a product is large enough for them
+        to pay.
     thread_invariant : bool, default=False
         False: each product is cut into one block per thread, the fastest way; results are bitwise
         reproducible run to run for the same thread count. True: fixed blocks whose shapes depend only on
@@ -75,7 +77,7 @@ class MLP:
             raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
         self.dtype = v.check_dtype(dtype)
         self.backend = v.check_choice("backend", backend, BACKENDS)
-        self.n_threads = v.check_n_threads(n_threads)
+        self.n_threads = n_threads
         self.thread_invariant = v.check_bool("thread_invariant", thread_invariant)
         self._bind()
         self.initialize(random_state)
@@ -103,6 +105,15 @@ class MLP:
     @property
     def params(self):
         return self._params
+
+    @property
+    def n_threads(self):
+        """OpenMP threads of the compiled core, or None for OpenMP's default; validated on assignment."""
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value):
+        self._n_threads = v.check_n_threads(value)
 
     @property
     def n_params(self):
@@ -218,6 +229,8 @@ class MLP:
         Returns
         -------
         loss : float
+            inf when the gradient overflows the model's dtype, even where the objective itself fits, so
+            that an optimizer that reads the objective first (L-BFGS) sees the overflow.
         grad : ndarray of shape (n_params,), laid out like `params` (see `unflatten`).
         """
         return self._loss_and_grad(*self._check_batch(X, Y, sample_weight, alpha))
@@ -233,12 +246,14 @@ class MLP:
             loss, coef_grads, intercept_grads = reference.loss_and_grad(
                 self.coefs, self.intercepts, X, Y, self.activation, self.output, sample_weight, alpha)
             grad = np.concatenate([g.ravel() for g in coef_grads + intercept_grads], out=out)
-            return loss, grad
-        grad = np.empty_like(self._params) if out is None else out
-        with single_threaded_blas():
-            loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
-                                            self._threads() if n_threads is None else n_threads,
-                                            self.thread_invariant)
+        else:
+            grad = np.empty_like(self._params) if out is None else out
+            with single_threaded_blas():
+                loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
+                                                self._threads() if n_threads is None else n_threads,
+                                                self.thread_invariant)
+        if np.isfinite(loss) and not np.isfinite(grad).all():
+            loss = np.inf  # the objective is finite, its gradient overflowed (see `loss_and_grad`)
         return loss, grad
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):

@@ -104,12 +104,15 @@ class Trainer:
         True means ``EarlyStopping()`` (validation score when there is validation data, else training loss).
     validation_fraction : float in (0, 1) or None, default=None
         Hold out this fraction of the training data for validation (stratified for a single logistic
-        output, as scikit-learn does), unless ``fit`` gets ``validation_data``.
+        output, as scikit-learn does), unless ``fit`` gets ``validation_data``. With sample weights, a
+        split that leaves either part without positive weight is a ValueError.
     n_threads : int >= 1 or None, default=None
         OpenMP threads; None uses the model's ``n_threads``, else all cores as OpenMP reports them (so
-        OMP_NUM_THREADS and threadpoolctl limits apply). BLAS runs single-threaded inside the core's
-        blocks, and is limited to one thread for the whole fit, callbacks included. Results are bitwise reproducible for a given thread count, and for any thread count when
-        the model has ``thread_invariant=True``.
+        OMP_NUM_THREADS and threadpoolctl limits apply). Larger values are lowered to 4 per core this
+        process may use, also when the attribute is assigned. BLAS runs single-threaded inside the core's
+        blocks, and is limited to one thread for the whole fit, callbacks included. Results are bitwise
+        reproducible for a given thread count, and for any thread count when the model has
+        ``thread_invariant=True``.
     callbacks : sequence of callbacks, default=() (see `fastbp.callbacks`)
     verbose : int >= 0, default=0
         1 shows a progress bar (tqdm when installed, else a line per epoch); 2 prints a line per epoch.
@@ -165,7 +168,7 @@ class Trainer:
             if validation_fraction >= 1:
                 raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
         self.validation_fraction = validation_fraction
-        self.n_threads = v.check_n_threads(n_threads)
+        self.n_threads = n_threads
         self.callbacks = check_callbacks(callbacks)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         if comm is not None:
@@ -174,6 +177,15 @@ class Trainer:
             comm = check_comm(comm)
         self.comm = comm
         self._start_over()
+
+    @property
+    def n_threads(self):
+        """OpenMP threads for training, or None for the model's; validated on assignment."""
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value):
+        self._n_threads = v.check_n_threads(value)
 
     def _start_over(self):
         self.history = History()
@@ -258,7 +270,14 @@ class Trainer:
         # indexing already gives that; no copy then). The validation part is checked by the caller.
         train, val = tuple(np.ascontiguousarray(a) for a in parts[0::2]), parts[1::2]
         if sample_weight is None:
-            train, val = (*train, None), (*val, None)
+            return (*train, None), (*val, None)
+        # Every minibatch of a training part without weight would be skipped (and a validation part without
+        # weight scores nothing): refuse it as check_sample_weight refuses all-zero weights.
+        for name, weights in (("training", train[2]), ("validation", val[2])):
+            if not weights.sum(dtype=np.float64) > 0:
+                raise ValueError(f"sample_weight has no positive weight in the {name} part of the "
+                                 f"validation_fraction={self.validation_fraction} split; give more rows a "
+                                 "positive weight, or change validation_fraction or random_state")
         return train, val
 
     # --- schedules --------------------------------------------------------------------------------------

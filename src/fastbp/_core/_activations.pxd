@@ -25,7 +25,9 @@ cdef inline floating activate(Activation act, floating z) noexcept nogil:
     if act == TANH:
         return <floating> tanh(z)
     if act == RELU:
-        return z if z > 0 else 0
+        # Not `z > 0`, which is false for NaN: NaN must stay NaN, as in max(z, 0). Negative z give +0, and
+        # the select stays branch-free, so the loops over it vectorize.
+        return z if not z <= 0 else 0
     return z
 
 

@@ -76,15 +76,22 @@ cdef void bias_activation(Activation act, floating* z, const floating* bias, Py_
             row[j] = activate(act, row[j] + bias[j])
 
 
+cdef enum:
+    RELU_CHUNK = 256   # columns per sweep of relu's `mul_derivative`: its 0/1 factors live on the stack
+
+
 cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_ssize_t n_rows,
                          Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil:
     """delta (n_rows, n_cols) <- delta * f'(a), a the activation output of the same shape; both with
     leading dimension ld.
 
     One loop per activation with no call or branch inside, so the compiler vectorizes each (a shared loop
-    over `derivative` was not). ReLU keeps delta where a > 0 and sets +0 elsewhere, as scikit-learn does.
+    over `derivative` was not). ReLU multiplies by its 0/1 derivative, as the reference does, so a NaN or
+    infinite delta gives NaN where a <= 0 (choosing between delta and 0 would drop it). The 0/1 factors go
+    through a scratch row first: GCC does not vectorize a select whose other side is arithmetic.
     """
-    cdef Py_ssize_t i, j
+    cdef floating factor[RELU_CHUNK]
+    cdef Py_ssize_t i, j, start, count
     cdef floating* d
     cdef const floating* x
     if act == IDENTITY:
@@ -99,5 +106,11 @@ cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_
             for j in range(n_cols):
                 d[j] = d[j] * (1 - x[j] * x[j])
         else:
-            for j in range(n_cols):
-                d[j] = d[j] if x[j] > 0 else 0
+            start = 0
+            while start < n_cols:
+                count = min(<Py_ssize_t> RELU_CHUNK, n_cols - start)
+                for j in range(count):
+                    factor[j] = 1 if x[start + j] > 0 else 0
+                for j in range(count):
+                    d[start + j] = d[start + j] * factor[j]
+                start += count

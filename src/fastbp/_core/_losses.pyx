@@ -86,7 +86,9 @@ cdef inline double row_loss_delta(Output output, const floating* z, const floati
             first += count
     elif output == OUT_EXP:
         for j in range(k):
-            d = exp(z[j])
+            # y_hat in the model's dtype, as `output_activation` gives it: where exp(z) overflows float32,
+            # the loss is then infinite like the delta, not the finite double value.
+            d = <floating> exp(z[j])
             loss += d - y[j] * z[j] + xlogy(y[j], y[j]) - y[j]
             delta[j] = <floating> (d - y[j])
     else:
