@@ -18,7 +18,6 @@ exception on one rank during a fit aborts the whole job (MPI_Abort) after printi
 the other ranks waiting forever in a collective call.
 """
 
-import os
 import sys
 import time
 import traceback
@@ -26,6 +25,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from fastbp._validation import usable_cores
 from fastbp.epochs import DivergenceError, EpochRunner, validation_score
 
 
@@ -59,8 +59,7 @@ def default_threads(comm):
     MPI = _mpi()
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        return max(1, cores // node.Get_size())
+        return max(1, usable_cores() // node.Get_size())
     finally:
         node.Free()
 
