@@ -50,6 +50,7 @@ from sklearn.utils.validation import _check_sample_weight, _num_samples, check_i
 from fastbp import _validation as v
 from fastbp import distributed, persistence, reference
 from fastbp._locks import exclusive
+from fastbp._threads import single_threaded_blas
 from fastbp.callbacks import Callback, EarlyStopping, ProgressBar, call
 from fastbp.epochs import DivergenceError
 from fastbp.network import MLP
@@ -462,7 +463,9 @@ class _BaseMLP(BaseEstimator):
         def report(intermediate_result):
             print("Iteration %d, loss = %.8f" % (next(iteration), intermediate_result.fun))
 
-        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite end is reported below
+        # BLAS at one thread for the whole solve, not only inside the core: L-BFGS-B's own small BLAS calls,
+        # threaded between the core's, took 3x to 10x longer than the whole fit on a loaded 2-core machine.
+        with np.errstate(over="ignore", invalid="ignore"), single_threaded_blas():  # non-finite: see below
             result = scipy.optimize.minimize(
                 objective, start.astype(np.float64), method="L-BFGS-B", jac=True,
                 callback=report if self.verbose and (comm is None or comm.rank == 0) else None,
