@@ -200,14 +200,25 @@ def _format_logs(logs):
 
 
 class ProgressBar(Callback):
-    """Per-epoch progress: a tqdm bar when tqdm is installed, else (or with plain=True) one line per epoch.
+    """Per-epoch progress: a tqdm bar, or with ``plain=True`` one line per epoch.
 
-    The Trainer adds one when ``verbose >= 1``; ``verbose >= 2`` asks for plain lines.
+    The Trainer adds one when ``verbose >= 1``; ``verbose >= 2`` asks for plain lines. Each shows the
+    epoch's training loss, validation loss and score (with validation data), learning rate and time.
+
+    Parameters
+    ----------
+    plain : bool, default=False
+        Print one line per epoch instead of drawing a bar (also when tqdm cannot be imported).
+    file : file-like or None, default=None
+        Where to write: None means tqdm's default (standard error) for the bar, standard output for lines.
+    desc : str or None, default=None
+        A label in front of the bar or of each line.
     """
 
-    def __init__(self, plain=False, file=None):
+    def __init__(self, plain=False, file=None, desc=None):
         self.plain = bool(plain)
         self.file = file
+        self.desc = desc
         self._bar = None
 
     def on_train_begin(self, trainer):
@@ -219,7 +230,7 @@ class ProgressBar(Callback):
             except ImportError:
                 self.plain = True
             else:
-                self._bar = tqdm(total=self._total, unit="epoch", file=self.file, leave=True)
+                self._bar = tqdm(total=self._total, unit="epoch", file=self.file, leave=True, desc=self.desc)
 
     def on_epoch_end(self, trainer, epoch, logs):
         self._done += 1
@@ -228,7 +239,8 @@ class ProgressBar(Callback):
             self._bar.update(1)
         else:
             width = len(str(self._total))
-            print(f"epoch {epoch + 1:{width}d} ({self._done}/{self._total})  {_format_logs(logs)}",
+            label = f"{self.desc}: " if self.desc else ""
+            print(f"{label}epoch {epoch + 1:{width}d} ({self._done}/{self._total})  {_format_logs(logs)}",
                   file=self.file or sys.stdout, flush=True)
         return False
 
