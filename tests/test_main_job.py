@@ -8,7 +8,8 @@ def test_main_job_prints_a_compact_summary_of_both_backends(capsys):
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     assert len(lines) <= 8, out  # not one line per epoch
-    assert "426 training and 143 held-out samples" in lines[1] and "4 epochs" in lines[1]
+    assert max(len(line) for line in lines) <= 80  # fits a terminal
+    assert "426 training and 143 held-out samples" in lines[1] and "4 epochs" in lines[2]
     rows = {line.split()[0]: line.split()[-3:] for line in lines if line.startswith(("cython (", "numpy ("))}
     assert set(rows) == {"cython", "numpy"}
     (acc_c, loss_c, ms_c), (acc_n, loss_n, ms_n) = rows["cython"], rows["numpy"]

@@ -189,6 +189,11 @@ class Checkpoint(Callback, _BestTracker):
         return False
 
 
+def _format_losses(logs):
+    """The epoch's losses and score, short enough for a progress bar on an 80-column terminal."""
+    return "  ".join(f"{key} {logs[key]:.4g}" for key in ("loss", "val_loss", "val_score") if key in logs)
+
+
 def _format_logs(logs):
     parts = [f"loss {logs['loss']:.6f}"]
     for key in ("val_loss", "val_score"):
@@ -202,8 +207,9 @@ def _format_logs(logs):
 class ProgressBar(Callback):
     """Per-epoch progress: a tqdm bar, or with ``plain=True`` one line per epoch.
 
-    The Trainer adds one when ``verbose >= 1``; ``verbose >= 2`` asks for plain lines. Each shows the
-    epoch's training loss, validation loss and score (with validation data), learning rate and time.
+    The Trainer adds one when ``verbose >= 1``; ``verbose >= 2`` asks for plain lines. The bar shows the
+    last epoch's training loss, and with validation data its validation loss and score; each line also
+    shows the learning rate and the epoch's time.
 
     Parameters
     ----------
@@ -235,7 +241,7 @@ class ProgressBar(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         self._done += 1
         if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self._bar.set_postfix_str(_format_losses(logs), refresh=False)
             self._bar.update(1)
         else:
             width = len(str(self._total))
