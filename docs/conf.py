@@ -58,7 +58,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
-html_sidebars = {"index": [], "architecture": []}
+html_sidebars = {"index": [], "getting_started": [], "architecture": []}
 html_show_sourcelink = True
 html_copy_source = True
 
