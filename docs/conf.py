@@ -114,7 +114,7 @@ intersphinx_mapping = {
 # `python -m sphinx -b doctest docs docs/_build/doctest` runs the `.. doctest::` blocks of the pages; the
 # docstrings' examples run in the test suite (tests/test_docstrings.py), so plain >>> blocks are left out here.
 doctest_test_doctest_blocks = ""
-doctest_global_setup = "import numpy as np\nimport fastbp\nnp.set_printoptions(precision=6, suppress=True)"
+doctest_global_setup = ""  # each page imports what it uses, as a reader copying its code would
 doctest_default_flags = (doctest.ELLIPSIS | doctest.IGNORE_EXCEPTION_DETAIL | doctest.DONT_ACCEPT_TRUE_FOR_1
                          | doctest.NORMALIZE_WHITESPACE)  # Sphinx's defaults, and long outputs may wrap
 
