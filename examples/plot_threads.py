@@ -73,12 +73,11 @@ for w in workloads:
 # The chart
 # ---------
 # Left, milliseconds per epoch; right, the speedup over one thread. The core
-# uses threads only where the work is large enough to pay for starting them, so
-# the tiny network runs the same with any count. On a quiet machine the larger
-# networks gain from every core; on a busy one (another process using the
-# cores, as can happen while these pages are built) threads that wait for each
-# other can make an epoch slower instead, which is why you may want
-# ``n_threads`` below the core count on a shared machine.
+# splits a matrix product over threads only when it is large enough to pay for
+# them, so the tiny and small networks run the same with any count, while the
+# medium one gains from every core. On a machine that other processes keep
+# busy, threads that wait for each other can slow an epoch down instead: there,
+# set ``n_threads`` below the number of free cores.
 
 fig, (ax_time, ax_speedup) = plt.subplots(1, 2, figsize=(9, 4),
                                           layout="constrained")
