@@ -122,8 +122,18 @@ def test_plain_progress_prints_one_line_per_epoch(data, capsys):
     assert f"loss {history.loss[2]:.6f}" in lines[2] and f"val_score {history.val_score[2]:.6f}" in lines[2]
 
 
+def test_progress_labels_its_lines_and_bar(data, capsys):
+    X, Y, _, _ = data
+    net = fastbp.MLP([6, 4, 1], random_state=0)
+    fastbp.Trainer(net, max_epochs=2, callbacks=[fastbp.ProgressBar(plain=True, desc="run A")]).fit(X, Y)
+    fastbp.Trainer(net, max_epochs=2, callbacks=[fastbp.ProgressBar(desc="run B")]).fit(X, Y)
+    captured = capsys.readouterr()
+    assert [line[:14] for line in captured.out.splitlines()] == ["run A: epoch 1", "run A: epoch 2"]
+    assert "run B: 100%" in captured.err and "2/2" in captured.err
+
+
 def test_progress_bar_uses_tqdm_when_installed(data, capsys):
-    # tqdm is in the test extra, so this runs in CI.
+    # tqdm is a dependency of fastbp.
     X, Y, _, _ = data
     fastbp.Trainer(fastbp.MLP([6, 4, 1], random_state=0), max_epochs=4, random_state=0, verbose=1).fit(X, Y)
     captured = capsys.readouterr()

@@ -41,16 +41,45 @@ def call(callback, name, *args):
 
 
 class Callback:
-    """Optional base class; override the methods you need."""
+    """Optional base class of callbacks; override the methods you need.
+
+    Any object with at least one of the three methods is a callback; this class only supplies the ones you
+    leave out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> class StopBelow(fastbp.Callback):
+    ...     def __init__(self, target):
+    ...         self.target = target
+    ...     def on_epoch_end(self, trainer, epoch, logs):
+    ...         return logs["loss"] < self.target  # True stops training
+    >>> X = np.random.RandomState(0).randn(100, 4)
+    >>> y = (X[:, 0] > 0).astype(float)
+    >>> net = fastbp.MLP([4, 8, 1], random_state=0)
+    >>> trainer = fastbp.Trainer(net, fastbp.Adam(0.05), max_epochs=100,
+    ...                          random_state=0, callbacks=[StopBelow(0.2)])
+    >>> history = trainer.fit(X, y)
+    >>> trainer.stop_reason, history.loss[-1] < 0.2
+    ('callback', True)
+    """
 
     def on_train_begin(self, trainer):
-        pass
+        """Called at the start of every ``fit`` of the trainer."""
 
     def on_epoch_end(self, trainer, epoch, logs):
+        """Called after each epoch, once it is recorded in the history.
+
+        `epoch` counts from 0 over the trainer's life and `logs` is the epoch's history record (a dict with
+        "epoch", "loss", "learning_rate", "time", and with validation data "val_loss" and "val_score").
+        Return True to stop training after this epoch.
+        """
         return False
 
     def on_train_end(self, trainer):
-        pass
+        """Called when ``fit`` ends: by running out of epochs, by a stop or by an interruption (not when it
+        raises)."""
 
 
 def _check_monitor(monitor):
@@ -95,7 +124,9 @@ class EarlyStopping(Callback, _BestTracker):
         "auto" monitors the validation score when there is validation data, the training loss otherwise.
         The training loss is the epoch's mean minibatch objective, taken while the weights change.
     n_iter_no_change : int >= 1, default=10
+        Stop at the (n_iter_no_change + 1)-th consecutive epoch without an improvement.
     tol : float >= 0, default=1e-4
+        The improvement an epoch must make over the best value so far.
     restore_best_weights : bool, default=False
         When training ends (not when it raises), put back the weights of the best epoch. With
         monitor="val_score" the initial weights count as the best until an epoch beats them, as in
@@ -103,7 +134,33 @@ class EarlyStopping(Callback, _BestTracker):
 
     Attributes
     ----------
-    best : float or None; best_epoch : int or None; n_no_improvement : int; stopped : bool
+    best : float or None
+        The best value of the monitored quantity so far.
+    best_epoch : int or None
+        The epoch that reached it.
+    n_no_improvement : int
+        Consecutive epochs without an improvement.
+    stopped : bool
+        Whether it stopped the last fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> rng = np.random.RandomState(0)
+    >>> X, X_val = rng.randn(200, 5), rng.randn(100, 5)
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(float)
+    >>> y_val = (X_val[:, 0] + X_val[:, 1] > 0).astype(float)
+    >>> stopper = fastbp.EarlyStopping(monitor="val_loss", n_iter_no_change=5,
+    ...                                restore_best_weights=True)
+    >>> net = fastbp.MLP([5, 32, 1], random_state=0)
+    >>> trainer = fastbp.Trainer(net, fastbp.Adam(0.05), max_epochs=500,
+    ...                          random_state=0, early_stopping=stopper)
+    >>> history = trainer.fit(X, y, validation_data=(X_val, y_val))
+    >>> trainer.stop_reason, len(history) < 500
+    ('early_stopping', True)
+    >>> stopper.best == min(history.val_loss)
+    True
     """
 
     def __init__(self, monitor="auto", n_iter_no_change=10, tol=1e-4, restore_best_weights=False):
@@ -164,8 +221,27 @@ class Checkpoint(Callback, _BestTracker):
 
     Parameters
     ----------
-    path : path-like of the .npz file to write (its directory must exist)
+    path : path-like
+        The .npz file to write; its directory must exist.
     monitor : {"auto", "loss", "val_loss", "val_score"}, default="auto"
+        As for `EarlyStopping`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import fastbp
+    >>> X = np.random.RandomState(0).randn(100, 4)
+    >>> y = (X[:, 0] > 0).astype(float)
+    >>> path = os.path.join(tempfile.mkdtemp(), "best.npz")
+    >>> checkpoint = fastbp.Checkpoint(path, monitor="loss")
+    >>> net = fastbp.MLP([4, 8, 1], random_state=0)
+    >>> trainer = fastbp.Trainer(net, max_epochs=20, random_state=0,
+    ...                          callbacks=[checkpoint])
+    >>> history = trainer.fit(X, y)
+    >>> best = fastbp.load(path)
+    >>> checkpoint.best == min(history.loss), best.layer_sizes
+    (True, (4, 8, 1))
     """
 
     def __init__(self, path, monitor="auto"):
@@ -189,6 +265,11 @@ class Checkpoint(Callback, _BestTracker):
         return False
 
 
+def _format_losses(logs):
+    """The epoch's losses and score, short enough for a progress bar on an 80-column terminal."""
+    return "  ".join(f"{key} {logs[key]:.4g}" for key in ("loss", "val_loss", "val_score") if key in logs)
+
+
 def _format_logs(logs):
     parts = [f"loss {logs['loss']:.6f}"]
     for key in ("val_loss", "val_score"):
@@ -200,14 +281,40 @@ def _format_logs(logs):
 
 
 class ProgressBar(Callback):
-    """Per-epoch progress: a tqdm bar when tqdm is installed, else (or with plain=True) one line per epoch.
+    """Per-epoch progress: a tqdm bar, or with ``plain=True`` one line per epoch.
 
-    The Trainer adds one when ``verbose >= 1``; ``verbose >= 2`` asks for plain lines.
+    The Trainer adds one when ``verbose >= 1``; ``verbose >= 2`` asks for plain lines. The bar shows the
+    last epoch's training loss, and with validation data its validation loss and score; each line also
+    shows the learning rate and the epoch's time.
+
+    Parameters
+    ----------
+    plain : bool, default=False
+        Print one line per epoch instead of drawing a bar (also when tqdm cannot be imported).
+    file : file-like or None, default=None
+        Where to write: None means tqdm's default (standard error) for the bar, standard output for lines.
+    desc : str or None, default=None
+        A label in front of the bar or of each line.
+
+    Examples
+    --------
+    >>> import sys
+    >>> import numpy as np
+    >>> import fastbp
+    >>> X = np.random.RandomState(0).randn(100, 4)
+    >>> y = (X[:, 0] > 0).astype(float)
+    >>> progress = fastbp.ProgressBar(plain=True, file=sys.stdout, desc="demo")
+    >>> trainer = fastbp.Trainer(fastbp.MLP([4, 8, 1], random_state=0), max_epochs=2,
+    ...                          random_state=0, callbacks=[progress])
+    >>> history = trainer.fit(X, y)
+    demo: epoch 1 (1/2)  loss 0.731390  lr 0.1  ... ms
+    demo: epoch 2 (2/2)  loss 0.704762  lr 0.1  ... ms
     """
 
-    def __init__(self, plain=False, file=None):
+    def __init__(self, plain=False, file=None, desc=None):
         self.plain = bool(plain)
         self.file = file
+        self.desc = desc
         self._bar = None
 
     def on_train_begin(self, trainer):
@@ -219,16 +326,17 @@ class ProgressBar(Callback):
             except ImportError:
                 self.plain = True
             else:
-                self._bar = tqdm(total=self._total, unit="epoch", file=self.file, leave=True)
+                self._bar = tqdm(total=self._total, unit="epoch", file=self.file, leave=True, desc=self.desc)
 
     def on_epoch_end(self, trainer, epoch, logs):
         self._done += 1
         if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self._bar.set_postfix_str(_format_losses(logs), refresh=False)
             self._bar.update(1)
         else:
             width = len(str(self._total))
-            print(f"epoch {epoch + 1:{width}d} ({self._done}/{self._total})  {_format_logs(logs)}",
+            label = f"{self.desc}: " if self.desc else ""
+            print(f"{label}epoch {epoch + 1:{width}d} ({self._done}/{self._total})  {_format_logs(logs)}",
                   file=self.file or sys.stdout, flush=True)
         return False
 

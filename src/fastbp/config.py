@@ -23,7 +23,25 @@ def _blas_info():
 def show_config(file=None):
     """Print the version, OpenMP build and threads, the BLAS libraries in use and the build flags.
 
-    Returns the same information as a dict.
+    Parameters
+    ----------
+    file : file-like or None, default=None
+        Where to print; None means standard output.
+
+    Returns
+    -------
+    dict
+        The same information: "fastbp" (the version), "python", "platform", "openmp" (whether the core was
+        built with it), "openmp_version", "openmp_max_threads", "debug_build", "build_flags" and "blas"
+        (a list with one dict per BLAS library loaded).
+
+    Examples
+    --------
+    >>> import io
+    >>> import fastbp
+    >>> info = fastbp.show_config(file=io.StringIO())
+    >>> info["fastbp"] == fastbp.__version__, info["openmp_max_threads"] >= 1
+    (True, True)
     """
     info = {
         "fastbp": __version__,

@@ -18,7 +18,25 @@ from fastbp._threads import single_threaded_blas
 
 
 class DivergenceError(FloatingPointError, ValueError):
-    """Training produced a non-finite loss or weights. A ValueError too, as scikit-learn raises."""
+    """Training produced a non-finite loss or weights. A ValueError too, as scikit-learn raises.
+
+    The trainer puts the model and the optimizer back at the end of the last finite epoch before raising.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> X = np.random.RandomState(0).randn(100, 4)
+    >>> net = fastbp.MLP([4, 8, 1], activation="relu", output="identity", random_state=0)
+    >>> trainer = fastbp.Trainer(net, fastbp.SGD(learning_rate=1e3), max_epochs=5, random_state=0)
+    >>> try:
+    ...     trainer.fit(X, 1e6 * X[:, 0])
+    ... except fastbp.DivergenceError as error:
+    ...     print(error)
+    training diverged in epoch 0: the loss or the weights became NaN or infinite (learning rate 1000). ...
+    >>> bool(np.isfinite(net.params).all()), trainer.stop_reason
+    (True, 'diverged')
+    """
 
 
 def validation_score(output, Y, y_hat, sample_weight):

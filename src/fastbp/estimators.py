@@ -600,7 +600,7 @@ _EXTRAS_DOC = """
         Run by the sgd and adam solvers after every epoch (see `fastbp.callbacks`); returning True from
         ``on_epoch_end`` stops training. Not run by lbfgs (passing them with lbfgs is a ValueError).
     progress_bar : bool, default=False
-        Show a progress bar over the epochs (tqdm when installed, else a line per epoch).
+        Show a progress bar over the epochs (tqdm's).
     comm : mpi4py intracommunicator or None, default=None
         Fit data-parallel over the ranks of an MPI job (see `fastbp.distributed`): call ``fit`` or
         ``partial_fit`` on every rank with that rank's shard of X and y; every rank ends with the same
@@ -613,7 +613,10 @@ _EXTRAS_DOC = """
     Extra fitted attribute: ``validation_loss_curve_``, the data loss on the validation set after each
     epoch when ``early_stopping=True`` (None otherwise).
     Differences from scikit-learn are listed in the module docstring of `fastbp.estimators` and the README.
-"""
+
+    Examples
+    --------
+{examples}"""
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -623,7 +626,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     softmax output with cross-entropy.
     """
 
-    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPClassifier", more="""
+    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPClassifier", examples="""\
+    >>> from sklearn.datasets import load_iris
+    >>> from fastbp import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
+    ...                     max_iter=500, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    >>> clf.score(X, y) > 0.95
+    True
+""", more="""
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplying ``sample_weight``: a dict {class label: weight} (classes not named
         get 1), or "balanced" for n_samples / (n_classes * count of the class). Not for multilabel targets;
@@ -702,7 +715,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None, epochs=1):
-        """Update the model with `epochs` passes (default one, as scikit-learn) over X, y.
+        """Update the model with ``epochs`` passes (default one, as scikit-learn) over X, y.
 
         `classes` (all labels y may take) is required on the first call, unless y is multilabel.
         """
@@ -718,7 +731,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(y_hat.ravel() if self.n_outputs_ == 1 else y_hat)
 
     def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes), columns in the order of classes_."""
+        """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
         return self._proba(self._forward(X))
 
     def _proba(self, y_hat):
@@ -757,7 +770,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     loss="poisson" an exponential output with half Poisson deviance (y >= 0).
     """
 
-    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPRegressor", more="")
+    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPRegressor", more="", examples="""\
+    >>> import numpy as np
+    >>> from fastbp import MLPRegressor
+    >>> X = np.random.RandomState(0).uniform(-2, 2, (200, 2))
+    >>> y = np.sin(X[:, 0]) + X[:, 1] ** 2 / 4
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), activation="tanh",
+    ...                    learning_rate_init=0.01, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.95
+    True
+""")
 
     _sklearn_class = _SklearnRegressor  # what to_sklearn makes and from_sklearn takes
     _parameter_constraints = {**_SklearnRegressor._parameter_constraints, **_EXTRA_CONSTRAINTS}
@@ -791,7 +813,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, epochs=1):
-        """Update the model with `epochs` passes (default one, as scikit-learn) over X, y."""
+        """Update the model with ``epochs`` passes (default one, as scikit-learn) over X, y."""
         epochs = v.check_int("epochs", epochs, minimum=1)
         return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 

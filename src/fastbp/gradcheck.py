@@ -13,16 +13,29 @@ def gradcheck(net, X, Y, sample_weight=None, alpha=0.0, step=None, floor=None):
     Parameters
     ----------
     net : fastbp.MLP
-    X, Y, sample_weight, alpha : as for `MLP.loss_and_grad`
+        The network, at the parameters to check.
+    X, Y, sample_weight, alpha
+        As for `MLP.loss_and_grad`.
     step : float, default=None
-        h relative to max(1, |p_i|); default 1e-3.
+        The step h relative to ``max(1, |p_i|)`` for parameter p_i; default 1e-3.
     floor : float, default=None
-        Entries are compared relative to max(|analytic|, |numeric|, floor * max(1, max|numeric|)), so entries
-        near zero are judged absolutely. Default 1e-6 for float64 networks, 1e-3 for float32.
+        Entries are compared relative to ``max(|analytic|, |numeric|, floor * max(1, max|numeric|))``, so
+        entries near zero are judged absolutely. Default 1e-6 for float64 networks, 1e-3 for float32.
 
     Returns
     -------
-    float : max_i |analytic_i - numeric_i| / max(|analytic_i|, |numeric_i|, floor scale)
+    float
+        ``max_i |analytic_i - numeric_i| / max(|analytic_i|, |numeric_i|, floor scale)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> net = fastbp.MLP([3, 2, 1], random_state=0)
+    >>> X = np.array([[1.0, 2.0, -1.5], [0.5, -1.0, 2.0]])
+    >>> Y = np.array([[1.0], [0.0]])
+    >>> fastbp.gradcheck(net, X, Y) < 1e-8
+    True
     """
     step = 1e-3 if step is None else float(step)
     if floor is None:

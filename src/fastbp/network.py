@@ -64,8 +64,32 @@ class MLP:
     ----------
     params : ndarray of shape (n_params,)
         Every weight and bias; modify it in place (``net.params[:] = ...``) to set them.
-    coefs : list of ndarray, views of shape (layer_sizes[l], layer_sizes[l + 1])
-    intercepts : list of ndarray, views of shape (layer_sizes[l + 1],)
+    coefs : list of ndarray
+        Views into `params` of shape (layer_sizes[l], layer_sizes[l + 1]): the weights of layer l.
+    intercepts : list of ndarray
+        Views into `params` of shape (layer_sizes[l + 1],): the biases of layer l.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> net = fastbp.MLP([3, 2, 1], activation="logistic", output="logistic",
+    ...                  random_state=0)
+    >>> [W.shape for W in net.coefs], [b.shape for b in net.intercepts]
+    ([(3, 2), (2, 1)], [(2,), (1,)])
+    >>> net.params.shape
+    (11,)
+    >>> X = np.array([[1.0, 2.0, -1.5]])
+    >>> y = np.array([[1.0]])
+    >>> net.forward(X).round(6)
+    array([[0.690903]])
+    >>> loss, grad = net.loss_and_grad(X, y)
+    >>> coef_grads, intercept_grads = net.unflatten(grad)
+    >>> [g.shape for g in coef_grads]
+    [(3, 2), (2, 1)]
+    >>> net.params[:] -= 0.5 * grad  # one step of gradient descent
+    >>> net.loss(X, y) < loss
+    True
     """
 
     def __init__(self, layer_sizes, activation="logistic", output="logistic", dtype="float64",
@@ -104,6 +128,8 @@ class MLP:
 
     @property
     def params(self):
+        """Every weight and bias in one contiguous buffer: each layer's coefficients, row by row, then each
+        layer's intercepts. Modify it in place (``net.params[:] = ...``) to set them."""
         return self._params
 
     @property
@@ -273,7 +299,21 @@ class MLP:
 def load(path, backend="cython", n_threads=None):
     """The `MLP` saved at `path` by `MLP.save` (or `Trainer.save`, an estimator's ``save``), with the given
     backend and threads (and the saved ``thread_invariant``). Every field of the file is checked first (see
-    `fastbp.persistence`)."""
+    `fastbp.persistence`).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import fastbp
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+    >>> net = fastbp.MLP([4, 3, 2], output="softmax", random_state=0)
+    >>> net.save(path)
+    >>> fastbp.load(path, backend="numpy")
+    MLP([4, 3, 2], activation='logistic', output='softmax', dtype='float64', backend='numpy')
+    >>> bool(np.array_equal(fastbp.load(path).params, net.params))
+    True
+    """
     return build(persistence.read(path), path, backend, n_threads)
 
 

@@ -61,8 +61,22 @@ class SGD(Optimizer):
     Parameters
     ----------
     learning_rate : float > 0, default=0.1
+        The step size, unless the trainer's schedule sets it per epoch.
     momentum : float in [0, 1], default=0.9
     nesterov : bool, default=True
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> net = fastbp.MLP([3, 2, 1], random_state=0)
+    >>> X, y = np.array([[1.0, 2.0, -1.5]]), np.array([[1.0]])
+    >>> sgd = fastbp.SGD(learning_rate=0.5, momentum=0.0)
+    >>> loss, grad = net.loss_and_grad(X, y)
+    >>> before = net.params.copy()
+    >>> sgd.step(net.params, grad)  # params <- params - 0.5 * grad, in place
+    >>> bool(np.allclose(net.params, before - 0.5 * grad))
+    True
     """
 
     def __init__(self, learning_rate=0.1, momentum=0.9, nesterov=True):
@@ -106,8 +120,23 @@ class Adam(Optimizer):
     Parameters
     ----------
     learning_rate : float > 0, default=0.001
+        The step size, unless the trainer's schedule sets it per epoch.
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
+        Decay rates of the moments' running averages.
     epsilon : float > 0, default=1e-8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> X = np.random.RandomState(0).randn(200, 4)
+    >>> y = (X[:, 0] * X[:, 1] > 0).astype(float)
+    >>> net = fastbp.MLP([4, 16, 1], activation="tanh", random_state=0)
+    >>> trainer = fastbp.Trainer(net, fastbp.Adam(learning_rate=0.01),
+    ...                          max_epochs=50, random_state=0)
+    >>> history = trainer.fit(X, y)
+    >>> history.loss[-1] < 0.5 * history.loss[0]
+    True
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):

@@ -36,6 +36,19 @@ class History:
     "learning_rate", "time" (seconds of the training pass), and with validation data "val_loss" (data loss,
     no penalty) and "val_score" (accuracy for logistic and softmax outputs, R^2 otherwise).
     ``history["loss"]`` or ``history.loss`` gives one key as a list; ``history.records`` the dicts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> X = np.random.RandomState(0).randn(100, 4)
+    >>> y = (X[:, 0] > 0).astype(float)
+    >>> trainer = fastbp.Trainer(fastbp.MLP([4, 8, 1], random_state=0), max_epochs=3)
+    >>> history = trainer.fit(X, y)
+    >>> len(history), history.keys()
+    (3, ['epoch', 'loss', 'learning_rate', 'time'])
+    >>> history.epoch, history.learning_rate
+    ([0, 1, 2], [0.1, 0.1, 0.1])
     """
 
     def __init__(self):
@@ -115,7 +128,7 @@ class Trainer:
         ``thread_invariant=True``.
     callbacks : sequence of callbacks, default=() (see `fastbp.callbacks`)
     verbose : int >= 0, default=0
-        1 shows a progress bar (tqdm when installed, else a line per epoch); 2 prints a line per epoch.
+        1 shows a progress bar (tqdm's); 2 prints a line per epoch.
     comm : mpi4py intracommunicator or None, default=None
         Train data-parallel over the ranks of `comm` (see `fastbp.distributed`): call ``fit`` on every rank
         with that rank's shard of the data. ``batch_size`` is then the global minibatch, split over the
@@ -125,12 +138,34 @@ class Trainer:
     Attributes
     ----------
     history : History
-    epoch : int, epochs completed over all fits
-    t : int, samples trained on over all fits (scikit-learn's ``t_``)
-    learning_rate : float, the rate the next epoch uses (for the built-in schedules)
-    stop_reason : str or None, why the last fit ended: "max_epochs", "early_stopping", "callback",
-        "learning_rate" (adaptive rate too small), "interrupted", "diverged", or "another_rank" (with
-        ``comm``: another rank stopped, say by its callback)
+        Every epoch this trainer has run.
+    epoch : int
+        Epochs completed over all fits.
+    t : int
+        Samples trained on over all fits (scikit-learn's ``t_``).
+    learning_rate : float
+        The rate the next epoch uses (for the built-in schedules).
+    stop_reason : str or None
+        Why the last fit ended: "max_epochs", "early_stopping", "callback", "learning_rate" (adaptive rate
+        too small), "interrupted", "diverged", or "another_rank" (with ``comm``: another rank stopped, say
+        by its callback).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> net = fastbp.MLP([30, 16, 1], random_state=0)
+    >>> sgd = fastbp.SGD(learning_rate=0.1, momentum=0.9)
+    >>> trainer = fastbp.Trainer(net, sgd, batch_size=32, max_epochs=200,
+    ...                          random_state=0, validation_fraction=0.2,
+    ...                          early_stopping=True)
+    >>> history = trainer.fit(X, y)
+    >>> trainer.stop_reason, history.val_score[-1] > 0.95
+    ('early_stopping', True)
     """
 
     def __init__(self, net, optimizer=None, batch_size=32, max_epochs=200, shuffle=True, random_state=None,
@@ -310,18 +345,21 @@ class Trainer:
 
         Returns
         -------
-        History, with every epoch this trainer has run.
+        History
+            Every epoch this trainer has run.
 
         Raises
         ------
         DivergenceError
             When an epoch gives a non-finite loss or weights; the model and optimizer are back at the end of
             the last finite epoch, which is in the history.
+        RuntimeError
+            When the model is already being trained (by another thread).
 
+        Notes
+        -----
         A KeyboardInterrupt (Ctrl-C) stops training after the current epoch with a warning; a second one
         aborts the epoch, putting back the weights of the last completed one.
-
-        A fit of a model that is already being trained (by another thread) raises RuntimeError.
         """
         with exclusive(self.net):
             return self._fit(X, Y, sample_weight, validation_data)

@@ -1,4 +1,4 @@
-"""Synchronous data-parallel training over MPI (mpi4py): what `Trainer(..., comm=...)` and the estimators'
+"""Synchronous data-parallel training over MPI (mpi4py): what ``Trainer(..., comm=...)`` and the estimators'
 ``comm=`` parameter run.
 
 Every rank holds a shard of the data and the same model. At the start of each fit the ranks check that they
@@ -8,7 +8,7 @@ one more on the first ``batch_size % n_ranks`` ranks). Per global minibatch each
 of the mean gradient with the compiled core, one Allreduce adds the flat gradient buffers and losses, and
 every rank applies the identical optimizer step. So the result equals single-process training on the same
 global minibatches up to the order of the floating-point sums. Each rank shuffles its own shard every
-epoch; validation data (given or split off) stays on its rank and is scored as one set.
+epoch; validation data (given or split off) stays on its rank and is scored as one set. A demo::
 
     mpiexec -n 4 python -m fastbp.distributed --demo
 

@@ -39,10 +39,20 @@ class Patched:
 
 def patch_sklearn():
     """Make `sklearn.neural_network.MLPClassifier` and `MLPRegressor` (also as imported from
-    `sklearn.neural_network._multilayer_perceptron`) fastbp's drop-ins, until `unpatch_sklearn`.
+    ``sklearn.neural_network._multilayer_perceptron``) fastbp's drop-ins, until `unpatch_sklearn`.
 
     Patching again is a no-op. Returns a context manager: ``with fastbp.patch_sklearn(): ...`` patches for
     the block only.
+
+    Examples
+    --------
+    >>> import fastbp
+    >>> with fastbp.patch_sklearn():
+    ...     from sklearn.neural_network import MLPClassifier
+    >>> MLPClassifier is fastbp.MLPClassifier
+    True
+    >>> fastbp.sklearn_is_patched()  # only for the block
+    False
     """
     # fastbp.estimators first: it keeps scikit-learn's own classes (their parameter constraints, to_sklearn).
     from fastbp import estimators
@@ -59,7 +69,19 @@ def patch_sklearn():
 
 
 def unpatch_sklearn():
-    """Give `sklearn.neural_network` its own `MLPClassifier` and `MLPRegressor` back (a no-op if not patched)."""
+    """Give ``sklearn.neural_network`` its own `MLPClassifier` and `MLPRegressor` back (a no-op if not patched).
+
+    Examples
+    --------
+    >>> import fastbp
+    >>> _ = fastbp.patch_sklearn()
+    >>> import sklearn.neural_network
+    >>> sklearn.neural_network.MLPRegressor is fastbp.MLPRegressor
+    True
+    >>> fastbp.unpatch_sklearn()
+    >>> sklearn.neural_network.MLPRegressor is fastbp.MLPRegressor
+    False
+    """
     for module_name, classes in _originals.items():
         module = importlib.import_module(module_name)
         for name, cls in classes.items():
@@ -68,5 +90,15 @@ def unpatch_sklearn():
 
 
 def sklearn_is_patched():
-    """Whether `patch_sklearn` is in effect."""
+    """Whether `patch_sklearn` is in effect.
+
+    Examples
+    --------
+    >>> import fastbp
+    >>> fastbp.sklearn_is_patched()
+    False
+    >>> with fastbp.patch_sklearn():
+    ...     fastbp.sklearn_is_patched()
+    True
+    """
     return bool(_originals)
