@@ -60,30 +60,39 @@ cdef inline double softmax_sum(const floating* z, Py_ssize_t k, double zmax, dou
     return total
 
 
+cdef inline double softmax_row(const floating* z, const floating* y, Py_ssize_t k, floating* out) noexcept nogil:
+    """out (k,) <- softmax(z) - y, or softmax(z) when y is NULL; returns the cross-entropy
+    sum_j y_j (log-sum-exp(z) - z_j) (0 without y). out may be z itself."""
+    cdef Py_ssize_t j, first = 0, count
+    cdef double e[SOFTMAX_CHUNK]
+    cdef double zmax = row_max(z, k), loss = 0, lse
+    cdef double total = softmax_sum(z, k, zmax, e)
+    lse = zmax + log(total)
+    while first < k:
+        count = min(<Py_ssize_t> SOFTMAX_CHUNK, k - first)
+        if k > SOFTMAX_CHUNK:  # else softmax_sum left every exp in e
+            exp_shifted(z, first, count, zmax, e)
+        for j in range(count):
+            if y == NULL:
+                out[first + j] = <floating> (e[j] / total)
+            else:
+                loss += y[first + j] * (lse - z[first + j])
+                out[first + j] = <floating> (e[j] / total - y[first + j])
+        first += count
+    return loss
+
+
 cdef inline double row_loss_delta(Output output, const floating* z, const floating* y, floating* delta,
                                   Py_ssize_t k) noexcept nogil:
     """Loss of one row from its logits z (k,); writes y_hat - y into delta (k,)."""
-    cdef Py_ssize_t j, first, count
-    cdef double loss = 0, zmax, total, lse, d
-    cdef double e[SOFTMAX_CHUNK]
+    cdef Py_ssize_t j
+    cdef double loss = 0, d
     if output == OUT_LOGISTIC:
         for j in range(k):
             loss += log1pexp(z[j]) - y[j] * z[j]
             delta[j] = <floating> (sigmoid(z[j]) - y[j])
     elif output == OUT_SOFTMAX:
-        # log-sum-exp = zmax + log(sum exp(z - zmax))
-        zmax = row_max(z, k)
-        total = softmax_sum(z, k, zmax, e)
-        lse = zmax + log(total)
-        first = 0
-        while first < k:
-            count = min(<Py_ssize_t> SOFTMAX_CHUNK, k - first)
-            if k > SOFTMAX_CHUNK:
-                exp_shifted(z, first, count, zmax, e)
-            for j in range(count):
-                loss += y[first + j] * (lse - z[first + j])
-                delta[first + j] = <floating> (e[j] / total - y[first + j])
-            first += count
+        loss = softmax_row(z, y, k, delta)
     elif output == OUT_EXP:
         for j in range(k):
             # y_hat in the model's dtype, as `output_activation` gives it: where exp(z) overflows float32,
@@ -119,10 +128,8 @@ cdef void loss_and_delta(Output output, const floating* z, const floating* y, co
 
 cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept nogil:
     """z (n_rows, n_cols) <- y_hat, in place."""
-    cdef Py_ssize_t i, j, first, count
+    cdef Py_ssize_t i, j
     cdef floating* row
-    cdef double zmax, total
-    cdef double e[SOFTMAX_CHUNK]
     if output == OUT_IDENTITY:
         return
     for i in range(n_rows):
@@ -134,13 +141,4 @@ cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ss
             for j in range(n_cols):
                 row[j] = <floating> exp(row[j])
         else:
-            zmax = row_max(row, n_cols)
-            total = softmax_sum(row, n_cols, zmax, e)
-            first = 0
-            while first < n_cols:
-                count = min(<Py_ssize_t> SOFTMAX_CHUNK, n_cols - first)
-                if n_cols > SOFTMAX_CHUNK:
-                    exp_shifted(row, first, count, zmax, e)
-                for j in range(count):
-                    row[first + j] = <floating> (e[j] / total)
-                first += count
+            softmax_row(row, NULL, n_cols, row)
