@@ -4,6 +4,7 @@
 when it is built, so nothing is allocated while an epoch runs. `Epoch.run` takes the flat parameter and
 optimizer-state buffers and releases the GIL for the whole epoch. Minibatches follow `order` (the epoch's
 permutation of the rows, gathered into the batch buffers) or, without one, are read in place from X.
+A CSR X is never gathered: a minibatch is its rows' numbers, which the first layer reads in place (`_sparse`).
 The caller (`fastbp.trainer`) validates every array first; this module trusts shapes, dtypes and values.
 """
 
@@ -14,10 +15,12 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 import numpy as np
+import scipy.sparse
 
 from fastbp._core._network cimport CoreNet, Layout, Threads, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport use_threads_elementwise
 from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
+from fastbp._core._sparse cimport CSR, SparseRows, batch_rows
 
 cdef enum OptimizerKind:
     OPT_SGD = 0
@@ -96,10 +99,12 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
                          Py_ssize_t batch_size, double alpha, Update update, double learning_rate,
                          floating* state_a, floating* state_b, long long t, floating* batch_X,
                          floating* batch_Y, floating* batch_w, floating** acts, floating* delta_a,
-                         floating* delta_b, double* row_loss, floating* grad, Threads threads) noexcept nogil:
-    """Minibatch steps over rows 0 .. n_rows of X (n_rows, sizes[0]), Y (n_rows, n_outputs) and
-    sample_weight (n_rows,) or NULL, in the order `order` (n_rows,) or NULL. state_a/state_b: SGD's
-    velocity (state_b unused) or Adam's m and v, each (n_params,)."""
+                         floating* delta_b, double* row_loss, floating* grad, Threads threads,
+                         const SparseRows* X_sparse) noexcept nogil:
+    """Minibatch steps over rows 0 .. n_rows of X (n_rows, sizes[0]), or of X_sparse when not NULL (X and
+    batch_X are then NULL), Y (n_rows, n_outputs) and sample_weight (n_rows,) or NULL, in the order
+    `order` (n_rows,) or NULL. state_a/state_b: SGD's velocity (state_b unused) or Adam's m and v, each
+    (n_params,)."""
     cdef Progress progress
     cdef Py_ssize_t first, count, i
     cdef int n_in = net.sizes[0]
@@ -108,13 +113,20 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
     cdef const floating* yb
     cdef const floating* wb
     cdef double weight_sum, loss
+    cdef SparseRows sparse_batch
+    cdef const SparseRows* xb_sparse = NULL
     progress.loss_sum = 0
     progress.t = t
     progress.finite = True
     first = 0
     while first < n_rows:
         count = min(batch_size, n_rows - first)
-        xb = gather(X, order, first, count, n_in, batch_X)
+        if X_sparse != NULL:
+            sparse_batch = batch_rows(X_sparse, order, first)
+            xb_sparse = &sparse_batch
+            xb = NULL
+        else:
+            xb = gather(X, order, first, count, n_in, batch_X)
         yb = gather(Y, order, first, count, n_out, batch_Y)
         wb = NULL if sample_weight == NULL else gather(sample_weight, order, first, count, 1, batch_w)
         weight_sum = count
@@ -124,9 +136,9 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
                 weight_sum += wb[i]
         # A minibatch whose weights are all zero carries no information (and 0/0 gradients): skip it.
         if weight_sum > 0:
-            forward_logits(net, params, xb, count, acts, threads)
+            forward_logits(net, params, xb, count, acts, threads, xb_sparse)
             loss = backward(net, params, xb, yb, wb, count, weight_sum, alpha, acts, delta_a, delta_b,
-                            row_loss, grad, threads)
+                            row_loss, grad, threads, xb_sparse)
             if not isfinite(loss):
                 progress.finite = False
                 return progress
@@ -177,7 +189,7 @@ cdef class Epoch:
         self.update.beta_2 = beta_2
         self.update.epsilon = epsilon
         width = max(net.layer_sizes[1:])
-        self.batch_X = np.empty(batch_size * net.layer_sizes[0], dtype=dtype)
+        self.batch_X = None  # made by the first run on dense X; CSR rows are read in place
         self.batch_Y = np.empty(batch_size * layout.sizes[layout.n_layers], dtype=dtype)
         self.batch_w = np.empty(batch_size, dtype=dtype)
         self.act_buf = np.empty(batch_size * sum(net.layer_sizes[1:]), dtype=dtype)
@@ -196,16 +208,31 @@ cdef class Epoch:
         free(self.act_offset)
         free(self.acts)
 
-    def run(self, floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y, sample_weight,
+    def run(self, floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
             order, floating[::1] state_a, floating[::1] state_b, double learning_rate, long long t):
         """Train one epoch in place on params (n_params,) and the optimizer state (n_params,) each.
 
-        X: (n_rows, n_features); Y: (n_rows, n_outputs); sample_weight: (n_rows,) or None; order: (n_rows,)
-        intp permutation of the rows, or None for rows in order; t: the optimizer's step count so far.
+        X: (n_rows, n_features), a C-contiguous array or a CSR matrix (see `_sparse.CSR`); Y: (n_rows,
+        n_outputs); sample_weight: (n_rows,) or None; order: (n_rows,) intp permutation of the rows, or
+        None for rows in order; t: the optimizer's step count so far.
         Returns (loss_sum, t, finite): see `Progress`.
         """
         cdef const Layout* layout = &self.net.layout
-        cdef floating[::1] batch_X = self.batch_X
+        dtype = np.float32 if floating is float else np.float64
+        cdef CSR X_csr = CSR(X, dtype) if scipy.sparse.issparse(X) else None
+        cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
+        cdef const floating[:, ::1] X_dense
+        cdef const floating* X_ptr = NULL
+        cdef floating[::1] batch_X
+        cdef floating* batch_X_ptr = NULL
+        cdef Py_ssize_t n_rows = X.shape[0]
+        if X_csr is None:
+            X_dense = X
+            X_ptr = &X_dense[0, 0]
+            if self.batch_X is None:
+                self.batch_X = np.empty(self.batch_size * layout.sizes[0], dtype=dtype)
+            batch_X = self.batch_X
+            batch_X_ptr = &batch_X[0]
         cdef floating[::1] batch_Y = self.batch_Y
         cdef floating[::1] batch_w = self.batch_w
         cdef floating[::1] act_buf = self.act_buf
@@ -229,8 +256,8 @@ cdef class Epoch:
         for l in range(layout.n_layers):
             acts[l] = &act_buf[self.act_offset[l]]
         with nogil:
-            progress = epoch_loop(layout, &params[0], &X[0, 0], &Y[0, 0], sw_ptr, order_ptr, X.shape[0],
+            progress = epoch_loop(layout, &params[0], X_ptr, &Y[0, 0], sw_ptr, order_ptr, n_rows,
                                   self.batch_size, self.alpha, self.update, learning_rate, &state_a[0],
-                                  &state_b[0], t, &batch_X[0], &batch_Y[0], &batch_w[0], acts, &deltas[0, 0],
-                                  &deltas[1, 0], &row_loss[0], &grad[0], threads)
+                                  &state_b[0], t, batch_X_ptr, &batch_Y[0], &batch_w[0], acts, &deltas[0, 0],
+                                  &deltas[1, 0], &row_loss[0], &grad[0], threads, X_sparse)
         return progress.loss_sum, progress.t, bool(progress.finite)

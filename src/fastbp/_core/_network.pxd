@@ -2,6 +2,7 @@ from cython cimport floating
 
 from fastbp._core._activations cimport Activation
 from fastbp._core._losses cimport Output
+from fastbp._core._sparse cimport SparseRows
 
 
 # Each product, with the elementwise work fused to it, is cut into blocks that threads take whole; BLAS runs
@@ -46,13 +47,14 @@ cdef struct Layout:
 
 cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil
 
+# X_sparse: the input as CSR rows (X is then NULL), or NULL for the dense X.
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
-                         floating** acts_out, Threads threads) noexcept nogil
+                         floating** acts_out, Threads threads, const SparseRows* X_sparse) noexcept nogil
 
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
-                     floating* grad_out, Threads threads) noexcept nogil
+                     floating* grad_out, Threads threads, const SparseRows* X_sparse) noexcept nogil
 
 
 cdef class CoreNet:

@@ -2,7 +2,7 @@
 
 Matrix products go to BLAS (`_blas.gemm`); bias + activation, derivatives, the output loss and the column
 sums run here in C, in parallel over rows or columns when large (never as thread-order-dependent
-reductions). `CoreNet` holds the layout; its `def` methods are the thin wrappers the Python layer calls:
+reductions). When the input is a CSR matrix, layer 0's two products are `_sparse`'s instead. `CoreNet` holds the layout; its `def` methods are the thin wrappers the Python layer calls:
 they allocate workspaces and outputs, then release the GIL once for the whole pass. They trust their
 caller (`fastbp.network`) to have validated shapes, dtypes and values.
 """
@@ -12,12 +12,14 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
 import numpy as np
+import scipy.sparse
 
 from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
 from fastbp._core._blas cimport gemm
 from fastbp._core._losses cimport loss_and_delta, output_activation
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, use_threads,
                                            use_threads_elementwise)
+from fastbp._core._sparse cimport CSR, SparseRows, sparse_layer, sparse_weight_grad
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
@@ -124,12 +126,12 @@ cdef void forward_block(const Layout* net, const floating* params, int l, const 
 
 
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
-                         floating** acts_out, Threads threads) noexcept nogil:
+                         floating** acts_out, Threads threads, const SparseRows* X_sparse) noexcept nogil:
     """acts_out[l] (n_rows, sizes[l + 1]) <- activations of layer l; the last one holds the output logits.
 
-    X: (n_rows, sizes[0]). Layer by layer, each cut by `product_split`. An OpenMP region is entered only
-    when threads are used: even with one thread, each costs a futex call, which was half the time of a
-    30-16-1 minibatch.
+    X: (n_rows, sizes[0]), or X_sparse: the same as CSR rows. Layer by layer, each cut by `product_split`.
+    An OpenMP region is entered only when threads are used: even with one thread, each costs a futex call,
+    which was half the time of a 30-16-1 minibatch.
     """
     cdef Py_ssize_t block
     cdef int l
@@ -137,6 +139,12 @@ cdef void forward_logits(const Layout* net, const floating* params, const floati
     cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
     cdef const floating* a_prev = X
     for l in range(net.n_layers):
+        if l == 0 and X_sparse != NULL:
+            sparse_layer(X_sparse, n_rows, params + net.coef_offset[0], params + net.intercept_offset[0],
+                         net.sizes[1], net.hidden if net.n_layers > 1 else IDENTITY, acts_out[0], threads.n,
+                         threads.min_work)
+            a_prev = acts_out[0]
+            continue
         split = product_split(threads, n_rows, net.sizes[l + 1], n_rows * net.sizes[l] * net.sizes[l + 1],
                               column_blocks(net.sizes[l + 1]), pass_work)
         if split.threaded:
@@ -282,8 +290,9 @@ cdef void delta_block(const Layout* net, const floating* params, int l, const fl
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
-                     floating* grad_out, Threads threads) noexcept nogil:
-    """Objective and its gradient, given the activations `forward_logits` left in `acts`.
+                     floating* grad_out, Threads threads, const SparseRows* X_sparse) noexcept nogil:
+    """Objective and its gradient, given the activations `forward_logits` left in `acts` (for X, or for
+    X_sparse when it is not NULL).
 
     objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = weight_sum.
     delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l]; db[l] = sum_rows delta[l];
@@ -311,6 +320,11 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         a_prev = X if l == 0 else acts[l - 1]
+        if l == 0 and X_sparse != NULL:
+            sparse_weight_grad(X_sparse, n_rows, delta, n_in, n_out, params + net.coef_offset[0], alpha_scaled,
+                               alpha != 0, grad_out + net.coef_offset[0], threads.n, threads.min_work)
+            column_sums(delta, n_rows, n_out, n_out, grad_out + net.intercept_offset[0])
+            continue
         split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
         if split.threaded:
             for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
@@ -332,6 +346,11 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
             delta = other
             other = swap
     return loss
+
+
+cdef CSR sparse_input(X, dtype):
+    """X as CSR rows when it is a scipy.sparse matrix or array, else None (X is a dense array)."""
+    return CSR(X, dtype) if scipy.sparse.issparse(X) else None
 
 
 cdef class CoreNet:
@@ -376,9 +395,10 @@ cdef class CoreNet:
     def n_params(self):
         return self.layout.n_params
 
-    def forward(self, const floating[::1] params, const floating[:, ::1] X, int n_threads, bint invariant,
+    def forward(self, const floating[::1] params, X, int n_threads, bint invariant,
                 Y=None, sample_weight=None, double weight_sum=0, double alpha=0):
-        """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features).
+        """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features), a
+        C-contiguous array or a CSR matrix (see `_sparse.CSR`), in the dtype of params.
         n_threads threads; `invariant`: fixed blocks, for results that do not depend on n_threads.
 
         Given targets Y (n_samples, n_outputs), returns (objective, y_hat) from the same forward pass, with
@@ -397,6 +417,13 @@ cdef class CoreNet:
         cdef double loss = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         dtype = np.float32 if floating is float else np.float64
+        cdef CSR X_csr = sparse_input(X, dtype)
+        cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
+        cdef const floating[:, ::1] X_dense
+        cdef const floating* X_ptr = NULL
+        if X_csr is None:
+            X_dense = X
+            X_ptr = &X_dense[0, 0]
         if with_objective:
             targets = Y
             delta = np.empty(n * k, dtype=dtype)
@@ -416,7 +443,7 @@ cdef class CoreNet:
                 acts[l] = &work[l % 2, 0]
             acts[n_layers - 1] = &out[0, 0]
             with nogil:
-                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, threads)
+                forward_logits(&self.layout, &params[0], X_ptr, n, acts, threads, X_sparse)
                 if with_objective:
                     loss = objective(&self.layout, &params[0], &out[0, 0], &targets[0, 0], sw_ptr, n, weight_sum,
                                      alpha, &delta[0], &row_loss[0], n_threads)
@@ -425,13 +452,13 @@ cdef class CoreNet:
             free(acts)
         return (loss, result) if with_objective else result
 
-    def loss_and_grad(self, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+    def loss_and_grad(self, const floating[::1] params, X, const floating[:, ::1] Y,
                       sample_weight, double weight_sum, double alpha, floating[::1] grad_out, int n_threads,
                       bint invariant):
         """Objective at `params`; writes its gradient into grad_out (n_params,). Threads as for `forward`.
 
-        X: (n_samples, n_features); Y: (n_samples, n_outputs); sample_weight: (n_samples,) or None, with
-        weight_sum its sum (n_samples when None).
+        X: (n_samples, n_features), dense or CSR as for `forward`; Y: (n_samples, n_outputs);
+        sample_weight: (n_samples,) or None, with weight_sum its sum (n_samples when None).
         """
         cdef Py_ssize_t n = X.shape[0]
         cdef int n_layers = self.layout.n_layers
@@ -446,6 +473,13 @@ cdef class CoreNet:
         cdef double loss
         cdef Py_ssize_t offset = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
+        cdef CSR X_csr = sparse_input(X, dtype)
+        cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
+        cdef const floating[:, ::1] X_dense
+        cdef const floating* X_ptr = NULL
+        if X_csr is None:
+            X_dense = X
+            X_ptr = &X_dense[0, 0]
         if sample_weight is not None:
             sw = sample_weight
             sw_ptr = &sw[0]
@@ -457,9 +491,9 @@ cdef class CoreNet:
                 acts[l] = &act_buf[offset]
                 offset += n * self.layout.sizes[l + 1]
             with nogil:
-                forward_logits(&self.layout, &params[0], &X[0, 0], n, acts, threads)
-                loss = backward(&self.layout, &params[0], &X[0, 0], &Y[0, 0], sw_ptr, n, weight_sum, alpha,
-                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], threads)
+                forward_logits(&self.layout, &params[0], X_ptr, n, acts, threads, X_sparse)
+                loss = backward(&self.layout, &params[0], X_ptr, &Y[0, 0], sw_ptr, n, weight_sum, alpha,
+                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], threads, X_sparse)
         finally:
             free(acts)
         return loss
