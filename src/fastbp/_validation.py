@@ -1,13 +1,15 @@
 """Argument checks shared by the public API.
 
 The compiled core runs without bounds checks, so everything it is given is checked here first: shapes,
-dtypes, finiteness and target domains. Each failure is a TypeError or ValueError that names the argument.
+dtypes, finiteness and target domains, and for sparse X the structure of the CSR arrays. Each failure is a
+TypeError or ValueError that names the argument.
 """
 
 import numbers
 import os
 
 import numpy as np
+import scipy.sparse
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 ACTIVATION_ALIASES = {"sigmoid": "logistic"}
@@ -111,13 +113,8 @@ def check_random_state(seed):
 
 
 def _as_numeric_array(name, value):
-    try:
-        import scipy.sparse
-
-        if scipy.sparse.issparse(value):
-            raise TypeError(f"{name} is a sparse matrix; pass a dense array (for example {name}.toarray())")
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        pass
+    if scipy.sparse.issparse(value):
+        raise TypeError(f"{name} is a sparse matrix; pass a dense array (for example {name}.toarray())")
     try:
         arr = np.asarray(value)
     except Exception as exc:  # noqa: BLE001 - ragged lists and the like
@@ -147,18 +144,99 @@ def _cast_finite(name, arr, dtype):
     return out
 
 
+def _check_X_shape(name, shape, n_features):
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got an array of shape {shape}")
+    if shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples (shape {shape})")
+    if shape[1] != n_features:
+        raise ValueError(f"{name} has {shape[1]} features, but the network expects {n_features}")
+    if shape[0] > MAX_DIM:
+        raise ValueError(f"{name} has {shape[0]} samples; at most 2**31 - 1 are supported per call")
+
+
 def check_X(X, n_features, dtype, name="X"):
-    """X as a C-contiguous (n_samples, n_features) array of `dtype`; copies only when it must."""
+    """X as a C-contiguous (n_samples, n_features) array of `dtype`, or for a scipy.sparse X a CSR matrix
+    (see `check_sparse_X`); copies only when it must."""
+    if scipy.sparse.issparse(X):
+        return check_sparse_X(X, n_features, dtype, name)
     arr = _as_numeric_array(name, X)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got an array of shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: it has 0 samples (shape {arr.shape})")
-    if arr.shape[1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features, but the network expects {n_features}")
-    if arr.shape[0] > MAX_DIM:
-        raise ValueError(f"{name} has {arr.shape[0]} samples; at most 2**31 - 1 are supported per call")
+    _check_X_shape(name, arr.shape, n_features)
     return _cast_finite(name, arr, dtype)
+
+
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _check_range(name, what, values, size):
+    if values.shape[0] and (values.min() < 0 or values.max() >= size):
+        raise ValueError(f"{name} has {what} out of range: they must lie in [0, {size}), found {values.min()} to "
+                         f"{values.max()}")
+
+
+def check_sparse_structure(X, name="X"):
+    """Raise a ValueError naming X unless the index arrays of the scipy.sparse X describe a matrix of its
+    shape: for CSR and CSC an indptr that starts at 0, never decreases and ends within indices and data,
+    and indices in range; for COO coordinates in range. scipy's own conversions (to CSR, for one) trust
+    these arrays and read or write out of bounds when they are wrong. Other formats are left to scipy."""
+    if len(X.shape) != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got a sparse array of shape {X.shape}")
+    if X.format in ("csr", "csc"):
+        data = np.asarray(X.data)
+        n_major, n_minor = X.shape if X.format == "csr" else X.shape[::-1]
+        indptr, indices = np.ravel(X.indptr), np.ravel(X.indices)
+        if (indptr.shape[0] != n_major + 1 or indptr[0] != 0 or (indptr[1:] < indptr[:-1]).any()
+                or indptr[-1] > min(indices.shape[0], data.shape[0])):
+            kind = "n_samples" if X.format == "csr" else "n_features"
+            raise ValueError(f"{name} has an invalid indptr: it must have {kind} + 1 = {n_major + 1} entries, start "
+                             "at 0, never decrease and end within indices and data")
+        _check_range(name, "indices (of columns)" if X.format == "csr" else "indices (of rows)",
+                     indices[:indptr[-1]], n_minor)
+    elif X.format == "coo":
+        rows, columns, data = np.ravel(X.row), np.ravel(X.col), np.asarray(X.data)
+        if not rows.shape[0] == columns.shape[0] == data.shape[0]:
+            raise ValueError(f"{name} has row, col and data arrays of different lengths")
+        _check_range(name, "row coordinates", rows, X.shape[0])
+        _check_range(name, "column coordinates", columns, X.shape[1])
+
+
+def _plain_arrays(X):
+    """Whether X's data, indices and indptr are contiguous 1-D NumPy arrays, indices and indptr of one
+    dtype (int32 or int64), as the core reads them."""
+    arrays = (X.data, X.indices, X.indptr)
+    return (all(isinstance(a, np.ndarray) and a.ndim == 1 and a.flags.c_contiguous for a in arrays)
+            and X.indices.dtype == X.indptr.dtype and X.indices.dtype in INDEX_DTYPES)
+
+
+def check_sparse_X(X, n_features, dtype, name="X"):
+    """A scipy.sparse X (matrix or array) as CSR of the same kind, data of `dtype`, checked for everything
+    the core's sparse kernels assume, since they run without bounds checks: the index arrays (see
+    `check_sparse_structure`) and finite data.
+
+    A CSR X with data of `dtype` and int32 or int64 indices is returned as it is (no copy). Other formats
+    (CSC, COO, ...) are converted to CSR, data of another dtype cast, and unusual index arrays made int64:
+    each of these copies the matrix once. Unsorted indices, duplicates (they add up), explicit zeros and
+    empty rows are valid and mean what they mean in the dense matrix.
+    """
+    check_sparse_structure(X, name)
+    _check_X_shape(name, X.shape, n_features)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got a sparse matrix of dtype {X.dtype}")
+    if X.format != "csr":
+        X = X.tocsr()
+    if not _plain_arrays(X):
+        X = X.copy()
+        X.indices, X.indptr = (np.ascontiguousarray(np.ravel(a), dtype=np.int64) for a in (X.indices, X.indptr))
+        X.data = np.ascontiguousarray(np.ravel(X.data))
+    nnz = int(X.indptr[-1])
+    given = X.data[:nnz]
+    if X.data.dtype != dtype:
+        with np.errstate(over="ignore"):  # an overflowing cast is reported below, by name
+            X = X.astype(dtype)
+    if nnz and not _all_finite(X.data[:nnz]):
+        detail = "" if not _all_finite(given) else f" after conversion to {dtype} (values too large)"
+        raise ValueError(f"{name} contains NaN or infinity{detail}")
+    return X
 
 
 def check_Y(Y, n_samples, n_outputs, output, dtype, name="Y"):

@@ -8,7 +8,8 @@ compiled call per epoch; lbfgs runs SciPy's L-BFGS-B on `MLP.loss_and_grad` over
 scikit-learn's own tests (`sklearn/neural_network/tests/test_mlp.py`) run against these classes in
 tests/test_sklearn_conformance.py. Fitted attributes set from outside (`coefs_`, `intercepts_`, `t_`,
 `loss_curve_`, ...) are what training starts from, as in scikit-learn; `to_sklearn` and `from_sklearn`
-convert to and from scikit-learn's estimators.
+convert to and from scikit-learn's estimators. Sparse X is used as CSR without a dense copy (scikit-learn's
+validation converts CSC, COO and the other formats to CSR once, a copy of the matrix).
 
 Deliberate differences from scikit-learn, all documented in the README:
 - the multi-output squared error is reported as the sum over outputs of (y - y_hat)^2 / 2, the function
@@ -22,7 +23,6 @@ Deliberate differences from scikit-learn, all documented in the README:
   on the non-finite weights, recording NaN for each, so its `n_iter_` counts to max_iter;
 - a minibatch whose sample weights are all zero is skipped (scikit-learn raises ZeroDivisionError);
 - `partial_fit` is unavailable with solver="lbfgs" for the regressor as for the classifier;
-- sparse X is converted to a dense array, once per call;
 - with lbfgs, float32 data gives float32 weights (scikit-learn's come back as float64).
 """
 
@@ -84,9 +84,12 @@ def _hidden_layer_sizes(value):
     return [v.check_int(f"hidden_layer_sizes[{i}]", size, minimum=1) for i, size in enumerate(sizes)]
 
 
-def _dense(X):
-    """Sparse input is converted to a dense array once; the core works on dense rows."""
-    return X.toarray() if scipy.sparse.issparse(X) else X
+def _sparse_structure_checked(X):
+    """X, after `check_sparse_structure` when it is sparse: scikit-learn's validation converts it to CSR with
+    scipy, which trusts the index arrays."""
+    if scipy.sparse.issparse(X):
+        v.check_sparse_structure(X)
+    return X
 
 
 def _check_not_empty(X):
@@ -229,7 +232,6 @@ class _BaseMLP(BaseEstimator):
             distributed.agree(self.comm, _check_not_empty, X)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
-        X = _dense(X)
         if self.comm is not None:
             distributed.same_everywhere(self.comm, {"number of features in X": X.shape[1]})
         sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
@@ -485,7 +487,7 @@ class _BaseMLP(BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self)
-        return _dense(validate_data(self, X, accept_sparse=["csr", "csc"], reset=False))
+        return validate_data(self, _sparse_structure_checked(X), accept_sparse="csr", reset=False)
 
     def _forward(self, X):
         """Output activations y_hat (n_samples, n_outputs_)."""
@@ -656,7 +658,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         _store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+        X, y = validate_data(self, _sparse_structure_checked(X), y, accept_sparse="csr", multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -793,7 +795,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         _store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+        X, y = validate_data(self, _sparse_structure_checked(X), y, accept_sparse="csr", multi_output=True, y_numeric=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)

@@ -1,6 +1,7 @@
 """`gradcheck`: hold an analytic gradient to finite differences of the loss."""
 
 import numpy as np
+import scipy.sparse
 
 
 def gradcheck(net, X, Y, sample_weight=None, alpha=0.0, step=None, floor=None):
@@ -42,7 +43,7 @@ def gradcheck(net, X, Y, sample_weight=None, alpha=0.0, step=None, floor=None):
         floor = 1e-6 if net.dtype == np.float64 else 1e-3
     _, analytic = net.loss_and_grad(X, Y, sample_weight, alpha)
     probe = net.copy(dtype=np.float64)
-    X64 = np.asarray(X, dtype=np.float64)
+    X64 = X.astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
     Y64 = np.asarray(Y, dtype=np.float64)
     sw64 = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 

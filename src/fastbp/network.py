@@ -203,7 +203,8 @@ class MLP:
         return v.check_X(X, self.n_features, self.dtype)
 
     def forward(self, X):
-        """Output activations y_hat, shape (n_samples, n_outputs), for X of shape (n_samples, n_features)."""
+        """Output activations y_hat, shape (n_samples, n_outputs), for X of shape (n_samples, n_features),
+        dense or scipy.sparse (see `loss_and_grad`)."""
         X = self._check_X(X)
         if self.backend == "numpy":
             return reference.forward(self.coefs, self.intercepts, X, self.activation, self.output)
@@ -246,7 +247,10 @@ class MLP:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix or array of shape (n_samples, n_features)
+            Sparse X is used as CSR without a dense copy: the first layer's products are sparse. CSC, COO
+            and other formats are converted to CSR once per call (a copy of the matrix); CSR with data of
+            the model's dtype is not copied.
         Y : array-like of shape (n_samples, n_outputs), or (n_samples,) for one output
         sample_weight : array-like of shape (n_samples,), non-negative, default=None (unit weights)
         alpha : float >= 0, default=0.0

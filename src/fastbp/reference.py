@@ -3,6 +3,10 @@
 This module is the specification the compiled core is tested against. It is meant to be read, not to be
 fast: one function per idea, no fusion, no in-place tricks. Arrays are in the model's dtype; `coefs[l]` is
 W[l] with shape (n_in, n_out) and `intercepts[l]` is b[l] with shape (n_out,).
+
+X may be a scipy.sparse CSR matrix or array: the same code then runs scipy's sparse products, X @ W[0]
+forward and X^T @ delta[1] for the first layer's weight gradient, both of which give dense arrays, and
+minibatches are X's rows picked by index (X[rows], again CSR). Everything after the first layer is dense.
 """
 
 import numpy as np
@@ -82,7 +86,9 @@ def sample_losses(output, z, y):
 
 
 def forward_pass(coefs, intercepts, X, activation):
-    """Activations [A[1], ..., A[L-1], Z[L]]: the hidden layers' outputs, then the output logits."""
+    """Activations [A[1], ..., A[L-1], Z[L]]: the hidden layers' outputs, then the output logits.
+
+    For a sparse X the first product X @ W is scipy's sparse x dense product, a dense array."""
     activations = []
     a = X
     for l, (W, b) in enumerate(zip(coefs, intercepts)):
@@ -136,6 +142,7 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=Non
     intercept_grads = [None] * len(coefs)
     for l in range(len(coefs) - 1, -1, -1):
         a_prev = X if l == 0 else activations[l - 1]
+        # For a sparse X, X.T @ delta is scipy's sparse (CSC) x dense product: a dense (n_in, n_out) array.
         coef_grads[l] = a_prev.T @ delta + (alpha / S) * coefs[l]
         intercept_grads[l] = delta.sum(axis=0)
         if l > 0:

@@ -14,6 +14,7 @@ import threading
 import warnings
 
 import numpy as np
+import scipy.sparse
 
 from fastbp import _validation as v
 from fastbp import persistence
@@ -302,8 +303,10 @@ class Trainer:
                              f"dataset. (validation_fraction={self.validation_fraction} of {X.shape[0]} samples "
                              f"leaves {n_val} for validation; it needs at least 2.)")
         # The training part goes to the core unchecked: keep it C-contiguous (train_test_split's fancy
-        # indexing already gives that; no copy then). The validation part is checked by the caller.
-        train, val = tuple(np.ascontiguousarray(a) for a in parts[0::2]), parts[1::2]
+        # indexing already gives that, and CSR rows of a CSR X; no copy then). The validation part is
+        # checked by the caller.
+        train = tuple(a if scipy.sparse.issparse(a) else np.ascontiguousarray(a) for a in parts[0::2])
+        val = parts[1::2]
         if sample_weight is None:
             return (*train, None), (*val, None)
         # Every minibatch of a training part without weight would be skipped (and a validation part without
@@ -338,7 +341,9 @@ class Trainer:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix or array of shape (n_samples, n_features)
+            Sparse X trains as CSR, without a dense copy (see `MLP.loss_and_grad`); minibatches are read
+            from its rows in place. ``validation_data`` may be sparse too.
         Y : array-like of shape (n_samples, n_outputs), or (n_samples,) for one output
         sample_weight : array-like of shape (n_samples,), non-negative, default=None
         validation_data : (X_val, Y_val) or (X_val, Y_val, sample_weight_val), default=None
