@@ -2,6 +2,7 @@ import os
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import fastbp
 from fastbp import reference
@@ -129,6 +130,21 @@ def _finite_or_inf(E):
     return np.nan_to_num(E, nan=np.inf)  # 0 * inf: no terms times an unbounded error; keep it unbounded
 
 
+def _input_terms(X, dtype, n_features):
+    """(|X|, its input error in units of u, terms per row, terms per column) of the first layer's sums: for a
+    sparse X see `error_bounds`; a dense X has n_features terms per row, n_samples per column, no error."""
+    if not scipy.sparse.issparse(X):
+        X_abs = np.abs(np.asarray(X, dtype=dtype).astype(np.float64))
+        return X_abs, np.zeros_like(X_abs), n_features, X_abs.shape[0]
+    X = scipy.sparse.csr_matrix(X).astype(dtype).astype(np.float64)
+    counts = X.copy()
+    counts.data = np.ones_like(counts.data)
+    X_abs, counts = abs(X).toarray(), counts.toarray()
+    row_terms = max(n_features, int(counts.sum(axis=1).max()))
+    column_terms = max(X.shape[0], int(counts.sum(axis=0).max()))
+    return X_abs, np.maximum(counts - 1, 0) * X_abs, row_terms, column_terms
+
+
 def error_bounds(net, X, Y, sample_weight=None, alpha=0.0):
     """How far one correct implementation of forward, loss and gradient can be from the exact values, entry
     by entry, in units of the model dtype's roundoff u: (forward, loss, gradient) bounds for `assert_close`.
@@ -141,23 +157,30 @@ def error_bounds(net, X, Y, sample_weight=None, alpha=0.0):
     units pass on almost none (their output is bounded by their range at any input size), relu and
     identity all of it; elementwise functions add FUNCTION_ULPS of rounding. The backward pass carries the
     errors of the deltas and of the activations and slopes they multiply.
+
+    For a sparse X the first layer's sums run over its stored entries, duplicates (which add up) included:
+    their terms are the entries' magnitudes and their number the most entries a row (forward) or a column
+    (weight gradient) holds. The dense matrix such an X stands for adds its duplicates up once more
+    (`toarray`): an input error of up to their count times their magnitudes.
     """
     dtype = np.dtype(net.dtype)
     u = unit_roundoff(dtype)
     F = FUNCTION_ULPS
     # What both backends compute from: the inputs in the model's dtype.
-    X = np.asarray(X, dtype=dtype).astype(np.float64)
+    X_abs, input_error, row_terms, column_terms = _input_terms(X, dtype, net.n_features)
+    X = X.astype(dtype).toarray() if scipy.sparse.issparse(X) else np.asarray(X, dtype=dtype)
+    X = X.astype(np.float64)
     Y = np.asarray(Y, dtype=dtype).astype(np.float64).reshape(X.shape[0], -1)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=dtype).astype(np.float64)
     n, S = X.shape[0], w.sum()
     coefs = [W.astype(np.float64) for W in net.coefs]
     intercepts = [b.astype(np.float64) for b in net.intercepts]
     with np.errstate(all="ignore"):
-        acts, act_errors, logits, logit_errors = [X], [np.zeros_like(X)], [], []
+        acts, act_errors, logits, logit_errors = [X], [input_error], [], []
         for l, (W, b) in enumerate(zip(coefs, intercepts)):
-            a = acts[-1]
+            a, a_abs, n_terms = acts[-1], X_abs if l == 0 else np.abs(acts[-1]), row_terms if l == 0 else W.shape[0]
             z = a @ W + b
-            E_z = _finite_or_inf((W.shape[0] + 1) * (np.abs(a) @ np.abs(W) + np.abs(b)) + act_errors[-1] @ np.abs(W))
+            E_z = _finite_or_inf((n_terms + 1) * (a_abs @ np.abs(W) + np.abs(b)) + act_errors[-1] @ np.abs(W))
             logits.append(z)
             logit_errors.append(E_z)
             if l < len(coefs) - 1:
@@ -181,8 +204,9 @@ def error_bounds(net, X, Y, sample_weight=None, alpha=0.0):
         coef_bounds, intercept_bounds = [None] * len(coefs), [None] * len(coefs)
         for l in range(len(coefs) - 1, -1, -1):
             a, E_a, W = acts[l], act_errors[l], coefs[l]
-            coef_bounds[l] = _finite_or_inf(np.abs(a).T @ E_delta + E_a.T @ (np.abs(delta) + 2 * u * E_delta)
-                                            + (n + 2) * (np.abs(a).T @ np.abs(delta) + alpha / S * np.abs(W)))
+            a_abs, n_terms = (X_abs, column_terms) if l == 0 else (np.abs(a), n)
+            coef_bounds[l] = _finite_or_inf(a_abs.T @ E_delta + E_a.T @ (np.abs(delta) + 2 * u * E_delta)
+                                            + (n_terms + 2) * (a_abs.T @ np.abs(delta) + alpha / S * np.abs(W)))
             intercept_bounds[l] = E_delta.sum(axis=0) + n * np.abs(delta).sum(axis=0)
             if l > 0:
                 back = delta @ W.T

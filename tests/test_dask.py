@@ -2,7 +2,8 @@
 
 GridSearchCV over the drop-in estimators through joblib's dask backend gives the serial search's scores
 exactly, with every fit scored in a worker process; dask_ml's Incremental, which feeds the blocks of a dask
-array to partial_fit one after another, gives the weights of the same partial_fit calls made by hand.
+array to partial_fit one after another, gives the weights of the same partial_fit calls made by hand, for
+dense blocks and for scipy.sparse CSR blocks.
 """
 
 import os
@@ -17,6 +18,7 @@ import dask.array as da
 import joblib
 import numpy as np
 import pytest
+import scipy.sparse
 import sklearn.utils
 from dask_ml.wrappers import Incremental
 from distributed import Client, LocalCluster, get_task_stream
@@ -194,3 +196,21 @@ def test_the_readme_dask_examples_run(client, tmp_path):
     params, best_score = re.fullmatch(r"(\{.*\}) ([\d.]+)", best).groups()
     assert set(eval(params)) == {"alpha", "hidden_layer_sizes"} and float(best_score) > 0.9
     assert float(accuracy) > 0.9  # ten passes over the digits, block by block
+
+
+def test_incremental_on_sparse_blocks_equals_partial_fit_by_hand(client, breast_cancer_split):
+    # A dask array whose blocks are scipy.sparse CSR matrices: each reaches partial_fit as CSR.
+    X_train, y_train, X_test, y_test = breast_cancer_split
+    X_train = np.where(np.abs(X_train) < 0.5, 0, X_train)  # about 40% zeros
+    estimator = MLPClassifier(hidden_layer_sizes=(16,), solver="adam", learning_rate_init=0.01, batch_size=16,
+                              random_state=0, n_threads=1)
+    X = da.from_array(X_train, chunks=(CHUNK, -1)).map_blocks(scipy.sparse.csr_matrix,
+                                                               meta=scipy.sparse.csr_matrix((0, 0)))
+    y = da.from_array(y_train, chunks=CHUNK)
+    model = Incremental(estimator, shuffle_blocks=False).fit(X, y, classes=[0, 1])
+    hand = _by_hand(clone(estimator), scipy.sparse.csr_matrix(X_train), y_train, range(len(X.chunks[0])))
+    _assert_same_model(model.estimator_, hand)
+    dense = _by_hand(clone(estimator), X_train, y_train, range(len(X.chunks[0])))
+    for a, d in zip(model.estimator_.coefs_, dense.coefs_):
+        np.testing.assert_allclose(a, d, rtol=1e-10, atol=1e-12)
+    assert model.score(X_test, y_test) > 0.9

@@ -50,6 +50,10 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
     Y_val = (X_val[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
     shard = slice(comm.rank, None, comm.size)  # rows dealt round-robin
     X, Y, w, X_val, Y_val = X[shard], Y[shard], w[shard], X_val[shard], Y_val[shard]
+    if case == "sparse":  # CSR shards, a third of the entries zero
+        import scipy.sparse
+        X[np.abs(X) < 0.43] = 0
+        X, X_val = scipy.sparse.csr_matrix(X), scipy.sparse.csr_array(X_val)
     if case == "features" and comm.rank == 1:
         X = X[:, :4]
     opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
@@ -89,15 +93,18 @@ def run(tmp_path, worker, n_ranks, *args):
     return result, out
 
 
-def single_process(n_ranks, dtype, optimizer, n_rows, shuffle):
+def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False):
     """The same global minibatches in one process: step s takes rows s*4 .. s*4+3 of every rank's shard in
-    that rank's order, which each rank reshuffles every epoch with its own RandomState(0)."""
+    that rank's order, which each rank reshuffles every epoch with its own RandomState(0). `zeros`: the
+    workers' "sparse" case, dense here."""
     rng = np.random.RandomState(0)
     X = rng.randn(n_rows, 6).astype(dtype)
     Y = (X[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
     w = rng.uniform(0.5, 1.5, n_rows).astype(dtype)
     X_val = rng.randn(20, 6).astype(dtype)
     Y_val = (X_val[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
+    if zeros:
+        X[np.abs(X) < 0.43] = 0
     shards = [np.arange(n_rows)[r::n_ranks] for r in range(n_ranks)]
     rngs = [np.random.RandomState(0) for _ in shards]
     net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0)
@@ -142,6 +149,17 @@ def test_each_rank_reshuffles_its_shard_and_validation_is_scored_as_one_set(tmp_
         np.testing.assert_allclose(got["params"], expected_params, rtol=1e-12, atol=1e-14)
         for key in ("loss", "val_loss", "val_score"):
             np.testing.assert_allclose(got[key], expected[key], rtol=1e-12, err_msg=key)
+
+
+def test_mpi_training_on_sparse_shards_equals_single_process_training(tmp_path):
+    result, out = run(tmp_path, TRAINER_WORKER, 3, "sparse", "float64", "adam", 50, "shuffle")
+    assert result.returncode == 0, result.stderr
+    expected_params, expected = single_process(3, "float64", "adam", 50, shuffle=True, zeros=True)
+    with np.load(out) as got:
+        # The sparse first layer sums in another order than BLAS: equal to rounding.
+        np.testing.assert_allclose(got["params"], expected_params, rtol=1e-10, atol=1e-12)
+        for key in ("loss", "val_loss", "val_score"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, err_msg=key)
 
 
 def test_mpi_training_in_float32(tmp_path):
@@ -215,6 +233,10 @@ ESTIMATOR_WORKER = PREAMBLE + ESTIMATOR_DATA + textwrap.dedent("""
     case, out = sys.argv[1:3]
     X, y = data()
     X, y = np.array_split(X, comm.size)[comm.rank], np.array_split(y, comm.size)[comm.rank]
+    target = X[:, 0] - X[:, 1]
+    if case == "sparse":
+        import scipy.sparse
+        X = scipy.sparse.csr_matrix(X)
     results = {}
     if case == "features":
         X = X[:, :4] if comm.rank == 1 else X
@@ -232,7 +254,7 @@ ESTIMATOR_WORKER = PREAMBLE + ESTIMATOR_DATA + textwrap.dedent("""
         clf = fastbp.MLPClassifier(**{**PARAMS, **SOLVERS["adam"], "class_weight": None}, comm=comm)
         for _ in range(2):
             clf.partial_fit(X, y, classes=[0, 1, 2])
-        reg = fastbp.MLPRegressor(**{**PARAMS_REGRESSOR, **SOLVERS["sgd"]}, comm=comm).fit(X, X[:, 0] - X[:, 1])
+        reg = fastbp.MLPRegressor(**{**PARAMS_REGRESSOR, **SOLVERS["sgd"]}, comm=comm).fit(X, target)
         for name, model in (("partial_fit", clf), ("regressor", reg)):
             results[name] = np.concatenate([a.ravel() for a in model.coefs_ + model.intercepts_])
         clf = fastbp.MLPClassifier(**EARLY_STOPPING, comm=comm).fit(X, y)
@@ -288,6 +310,14 @@ def estimator_single_process(case):
 @pytest.fixture(scope="module")
 def estimator_run(tmp_path_factory):
     result, out = run(tmp_path_factory.mktemp("estimators"), ESTIMATOR_WORKER, 2, "equal")
+    assert result.returncode == 0, result.stderr
+    with np.load(out) as got:
+        return dict(got)
+
+
+@pytest.fixture(scope="module")
+def sparse_estimator_run(tmp_path_factory):
+    result, out = run(tmp_path_factory.mktemp("sparse-estimators"), ESTIMATOR_WORKER, 2, "sparse")
     assert result.returncode == 0, result.stderr
     with np.load(out) as got:
         return dict(got)
@@ -357,6 +387,22 @@ def test_inputs_no_rank_can_train_on_are_refused_on_every_rank(estimator_run, ca
     for rank, messages in enumerate(estimator_run["refused"]):
         reported = [m for m in messages if m.startswith(f"rank {rank}: {case}: ")]
         assert len(reported) == 1 and message in reported[0], messages
+
+
+@pytest.mark.parametrize("case, rtol", [("sgd", 1e-10), ("adam", 1e-10), ("lbfgs", 1e-8), ("partial_fit", 1e-10),
+                                        ("regressor", 1e-10)])
+def test_estimators_on_sparse_shards_in_an_mpi_job_equal_single_process_fits(sparse_estimator_run, case, rtol):
+    # CSR shards; the single-process fits are dense. Equal to rounding: the sparse first layer sums in
+    # another order than BLAS.
+    np.testing.assert_allclose(sparse_estimator_run[case], estimator_single_process(case), rtol=rtol, atol=rtol)
+
+
+def test_early_stopping_on_sparse_shards_in_an_mpi_job_decides_as_one_process(sparse_estimator_run):
+    # Each rank splits its CSR shard (rows of a CSR matrix) and scores its validation rows as CSR.
+    params, scores, n_iter = early_stopping_single_process()
+    assert sparse_estimator_run["early_stopping_n_iter"] == n_iter
+    np.testing.assert_allclose(sparse_estimator_run["early_stopping_scores"], scores, rtol=1e-10)
+    np.testing.assert_allclose(sparse_estimator_run["early_stopping"], params, rtol=1e-10, atol=1e-10)
 
 
 def test_estimator_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path):
