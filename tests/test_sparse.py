@@ -158,15 +158,19 @@ def test_any_sparse_structure_gives_the_dense_path_s_results(p):
 
 
 @settings(max_examples=60, deadline=None)
-@given(sparse_problems(), st.integers(1, 12), st.sampled_from(["sgd", "adam"]), st.booleans())
-def test_training_on_any_sparse_structure_follows_the_dense_matrix(p, batch_size, optimizer, shuffle):
+@given(sparse_problems(), st.integers(1, 12), st.sampled_from([0.0, 0.9]), st.booleans())
+def test_training_on_any_sparse_structure_follows_the_dense_matrix(p, batch_size, momentum, shuffle):
+    # SGD, whose steps carry rounding differences over as they are. Adam divides each gradient entry by its
+    # own size, so where a unit saturates (tanh' = 1 - a^2 of a = 1 - 1e-8) it turns the last bits of the
+    # dense and sparse sums into visibly different steps; Adam on sparse data is in test_estimator_parity.py.
     X = build({**p, "dtype": np.float64})
     Y = (np.random.RandomState(p["seed"]).rand(p["n_rows"], 1) > 0.5).astype(float)
     params = []
     for X_in, backend in ((X, "cython"), (X, "numpy"), (X.toarray(), "cython")):
         net = fastbp.MLP([p["n_features"], 3, 1], "tanh", random_state=0, backend=backend)
-        opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
-        fastbp.Trainer(net, opt, batch_size=batch_size, max_epochs=2, shuffle=shuffle, random_state=0).fit(X_in, Y)
+        trainer = fastbp.Trainer(net, fastbp.SGD(0.1, momentum=momentum), batch_size=batch_size, max_epochs=2,
+                                 shuffle=shuffle, random_state=0)
+        trainer.fit(X_in, Y)
         params.append(net.params)
     for other in params[1:]:
         np.testing.assert_allclose(params[0], other, rtol=1e-10, atol=1e-12)

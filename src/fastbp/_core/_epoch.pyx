@@ -20,7 +20,7 @@ import scipy.sparse
 from fastbp._core._network cimport CoreNet, Layout, Threads, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport use_threads_elementwise
 from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
-from fastbp._core._sparse cimport CSR, SparseRows, batch_rows
+from fastbp._core._sparse cimport CSR, Scratch, SparseRows, batch_rows, largest_batch
 
 cdef enum OptimizerKind:
     OPT_SGD = 0
@@ -169,6 +169,7 @@ cdef class Epoch:
     cdef int n_threads
     cdef bint invariant
     cdef object batch_X, batch_Y, batch_w, act_buf, deltas, row_loss, grad
+    cdef Scratch scratch
     cdef Py_ssize_t* act_offset
     cdef void** acts
 
@@ -190,6 +191,7 @@ cdef class Epoch:
         self.update.epsilon = epsilon
         width = max(net.layer_sizes[1:])
         self.batch_X = None  # made by the first run on dense X; CSR rows are read in place
+        self.scratch = Scratch()  # the sparse first layer's, sized by the first run on CSR X
         self.batch_Y = np.empty(batch_size * layout.sizes[layout.n_layers], dtype=dtype)
         self.batch_w = np.empty(batch_size, dtype=dtype)
         self.act_buf = np.empty(batch_size * sum(net.layer_sizes[1:]), dtype=dtype)
@@ -253,6 +255,9 @@ cdef class Epoch:
         if order is not None:
             idx = order
             order_ptr = &idx[0]
+        if X_csr is not None:
+            self.scratch.attach(X_csr, layout.sizes[0], largest_batch(X_sparse, order_ptr, n_rows, self.batch_size),
+                                dtype)
         for l in range(layout.n_layers):
             acts[l] = &act_buf[self.act_offset[l]]
         with nogil:

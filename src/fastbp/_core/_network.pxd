@@ -47,7 +47,7 @@ cdef struct Layout:
 
 cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil
 
-# X_sparse: the input as CSR rows (X is then NULL), or NULL for the dense X.
+# X_sparse: the input as CSR rows (X is then NULL; backward needs its `Scratch`), or NULL for the dense X.
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
                          floating** acts_out, Threads threads, const SparseRows* X_sparse) noexcept nogil
 

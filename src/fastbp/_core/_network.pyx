@@ -19,7 +19,7 @@ from fastbp._core._blas cimport gemm
 from fastbp._core._losses cimport loss_and_delta, output_activation
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, use_threads,
                                            use_threads_elementwise)
-from fastbp._core._sparse cimport CSR, SparseRows, sparse_layer, sparse_weight_grad
+from fastbp._core._sparse cimport CSR, Scratch, SparseRows, nonzeros, sparse_layer, sparse_weight_grad
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
@@ -141,8 +141,7 @@ cdef void forward_logits(const Layout* net, const floating* params, const floati
     for l in range(net.n_layers):
         if l == 0 and X_sparse != NULL:
             sparse_layer(X_sparse, n_rows, params + net.coef_offset[0], params + net.intercept_offset[0],
-                         net.sizes[1], net.hidden if net.n_layers > 1 else IDENTITY, acts_out[0], threads.n,
-                         threads.min_work)
+                         net.sizes[1], net.hidden if net.n_layers > 1 else IDENTITY, acts_out[0], threads.n)
             a_prev = acts_out[0]
             continue
         split = product_split(threads, n_rows, net.sizes[l + 1], n_rows * net.sizes[l] * net.sizes[l + 1],
@@ -292,7 +291,7 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
                      floating* grad_out, Threads threads, const SparseRows* X_sparse) noexcept nogil:
     """Objective and its gradient, given the activations `forward_logits` left in `acts` (for X, or for
-    X_sparse when it is not NULL).
+    X_sparse when it is not NULL, with a `_sparse.Scratch` attached).
 
     objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = weight_sum.
     delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l]; db[l] = sum_rows delta[l];
@@ -322,7 +321,7 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
         a_prev = X if l == 0 else acts[l - 1]
         if l == 0 and X_sparse != NULL:
             sparse_weight_grad(X_sparse, n_rows, delta, n_in, n_out, params + net.coef_offset[0], alpha_scaled,
-                               alpha != 0, grad_out + net.coef_offset[0], threads.n, threads.min_work)
+                               alpha != 0, grad_out + net.coef_offset[0], threads.n)
             column_sums(delta, n_rows, n_out, n_out, grad_out + net.intercept_offset[0])
             continue
         split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
@@ -477,9 +476,12 @@ cdef class CoreNet:
         cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
         cdef const floating[:, ::1] X_dense
         cdef const floating* X_ptr = NULL
+        cdef Scratch scratch = Scratch()  # kept for the whole call: X_sparse points into it
         if X_csr is None:
             X_dense = X
             X_ptr = &X_dense[0, 0]
+        else:
+            scratch.attach(X_csr, self.layout.sizes[0], nonzeros(X_sparse, n), dtype)
         if sample_weight is not None:
             sw = sample_weight
             sw_ptr = &sw[0]

@@ -1,4 +1,5 @@
 from cython cimport floating
+from libc.stdint cimport int32_t
 
 from fastbp._core._activations cimport Activation
 
@@ -14,19 +15,33 @@ cdef struct SparseRows:
     bint wide
     const Py_ssize_t* rows
     Py_ssize_t offset
+    # The weight gradient's scratch (see `Scratch`), where it regroups the batch's entries by column:
+    Py_ssize_t* column_start    # (n_in + 1,)
+    int32_t* entry_row          # (entries of the batch,)
+    void* entry_value           # (entries of the batch,) the model's float type
 
 
 cdef SparseRows batch_rows(const SparseRows* X, const Py_ssize_t* order, Py_ssize_t first) noexcept nogil
 
+cdef Py_ssize_t nonzeros(const SparseRows* X, Py_ssize_t n_rows) noexcept nogil
+
+cdef Py_ssize_t largest_batch(const SparseRows* X, const Py_ssize_t* order, Py_ssize_t n_rows,
+                              Py_ssize_t batch_size) noexcept nogil
+
 cdef void sparse_layer(const SparseRows* X, Py_ssize_t n_rows, const floating* W, const floating* b, int n_out,
-                       Activation act, floating* a_out, int n_threads, Py_ssize_t min_work) noexcept nogil
+                       Activation act, floating* a_out, int n_threads) noexcept nogil
 
 cdef void sparse_weight_grad(const SparseRows* X, Py_ssize_t n_rows, const floating* delta, int n_in, int n_out,
                              const floating* W, floating alpha_scaled, bint penalty, floating* dW_out,
-                             int n_threads, Py_ssize_t min_work) noexcept nogil
+                             int n_threads) noexcept nogil
 
 
 cdef class CSR:
     cdef object arrays              # data, indices, indptr: kept alive while `rows` points into them
     cdef readonly Py_ssize_t n_rows
     cdef SparseRows rows
+
+
+cdef class Scratch:
+    cdef object column_start, entry_row, entry_value
+    cdef void attach(self, CSR X, Py_ssize_t n_in, Py_ssize_t entries, dtype) except *
