@@ -15,12 +15,11 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 import numpy as np
-import scipy.sparse
 
 from fastbp._core._network cimport CoreNet, Layout, Threads, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport use_threads_elementwise
 from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
-from fastbp._core._sparse cimport CSR, Scratch, SparseRows, batch_rows, largest_batch
+from fastbp._core._sparse cimport CSR, Scratch, SparseRows, batch_rows, largest_batch, sparse_input
 
 cdef enum OptimizerKind:
     OPT_SGD = 0
@@ -221,7 +220,7 @@ cdef class Epoch:
         """
         cdef const Layout* layout = &self.net.layout
         dtype = np.float32 if floating is float else np.float64
-        cdef CSR X_csr = CSR(X, dtype) if scipy.sparse.issparse(X) else None
+        cdef CSR X_csr = sparse_input(X, dtype)
         cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
         cdef const floating[:, ::1] X_dense
         cdef const floating* X_ptr = NULL

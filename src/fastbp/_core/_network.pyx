@@ -2,9 +2,10 @@
 
 Matrix products go to BLAS (`_blas.gemm`); bias + activation, derivatives, the output loss and the column
 sums run here in C, in parallel over rows or columns when large (never as thread-order-dependent
-reductions). When the input is a CSR matrix, layer 0's two products are `_sparse`'s instead. `CoreNet` holds the layout; its `def` methods are the thin wrappers the Python layer calls:
-they allocate workspaces and outputs, then release the GIL once for the whole pass. They trust their
-caller (`fastbp.network`) to have validated shapes, dtypes and values.
+reductions); when the input is a CSR matrix, layer 0's two products are `_sparse`'s. `CoreNet` holds
+the layout; its `def` methods are the thin wrappers the Python layer calls: they allocate workspaces and
+outputs, then release the GIL once for the whole pass. They trust their caller (`fastbp.network`) to have
+validated shapes, dtypes and values.
 """
 
 from cython cimport floating
@@ -12,14 +13,14 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
 import numpy as np
-import scipy.sparse
 
 from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
 from fastbp._core._blas cimport gemm
 from fastbp._core._losses cimport loss_and_delta, output_activation
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, use_threads,
                                            use_threads_elementwise)
-from fastbp._core._sparse cimport CSR, Scratch, SparseRows, nonzeros, sparse_layer, sparse_weight_grad
+from fastbp._core._sparse cimport (CSR, Scratch, SparseRows, nonzeros, sparse_input, sparse_layer,
+                                   sparse_weight_grad)
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
@@ -345,11 +346,6 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
             delta = other
             other = swap
     return loss
-
-
-cdef CSR sparse_input(X, dtype):
-    """X as CSR rows when it is a scipy.sparse matrix or array, else None (X is a dense array)."""
-    return CSR(X, dtype) if scipy.sparse.issparse(X) else None
 
 
 cdef class CoreNet:

@@ -42,6 +42,9 @@ cdef class CSR:
     cdef SparseRows rows
 
 
+cdef CSR sparse_input(X, dtype)
+
+
 cdef class Scratch:
     cdef object column_start, entry_row, entry_value
     cdef void attach(self, CSR X, Py_ssize_t n_in, Py_ssize_t entries, dtype) except *

@@ -19,9 +19,21 @@ from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
+import scipy.sparse
 
 from fastbp._core._activations cimport Activation, bias_activation
 from fastbp._core._openmp_helpers cimport FASTBP_OPENMP_ENABLED, MIN_PARALLEL_ELEMENTS
+
+cdef extern from *:
+    # A hint to the CPU: start loading the cache line at p. It changes no result.
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastbp_prefetch(p) __builtin_prefetch(p)
+    #else
+    #define fastbp_prefetch(p) ((void)0)
+    #endif
+    """
+    void prefetch "fastbp_prefetch"(const void* p) noexcept nogil
 
 ctypedef fused index_t:
     int32_t
@@ -34,6 +46,10 @@ cdef enum:
     # instead of loading and storing the row's sums once per entry (the forward pass: 0.24 -> 0.16 ms for
     # the batch of `block_size`).
     PANEL = 16
+    # The forward product asks for the rows of W that the entry this many places ahead will read: they are
+    # at random places, mostly outside the core's own cache. Measured on the batches of `block_size` at
+    # density 0.05: the forward pass 0.96 -> 0.72 ms on one thread (16 places ahead: the same).
+    AHEAD = 8
 
 
 cdef inline Py_ssize_t source_row(const SparseRows* X, Py_ssize_t r) noexcept nogil:
@@ -111,6 +127,10 @@ cdef void product_rows(const SparseRows* X, const floating* data, const index_t*
             for j in range(PANEL):
                 sums[j] = 0
             for p in range(indptr[i], indptr[i + 1]):
+                if p + AHEAD < indptr[i + 1]:
+                    w = W + <Py_ssize_t> indices[p + AHEAD] * n_out + j0
+                    prefetch(w)
+                    prefetch(w + PANEL - 1)
                 x = data[p]
                 w = W + <Py_ssize_t> indices[p] * n_out + j0
                 for j in range(PANEL):
@@ -292,6 +312,11 @@ cdef class CSR:
         self.rows.column_start = NULL
         self.rows.entry_row = NULL
         self.rows.entry_value = NULL
+
+
+cdef CSR sparse_input(X, dtype):
+    """X as CSR rows when it is a scipy.sparse matrix or array, else None (X is a dense array)."""
+    return CSR(X, dtype) if scipy.sparse.issparse(X) else None
 
 
 cdef class Scratch:
