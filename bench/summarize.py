@@ -1,48 +1,56 @@
-"""Combine several `python -m fastbp bench --json` runs into one markdown table, with the issue's targets.
+"""Combine several `python -m fastbp bench --json` runs into one markdown table, with the targets.
 
     python bench/summarize.py run1.json run2.json run3.json
 
-For each workload, dtype and ratio (fastbp's epoch time over the NumPy backend's, the GEMM floor's and
-PyTorch's, each measured side by side within a run) it prints every run's value and their median, and
-whether the median meets the target.
+For each workload and dtype: fastbp's median epoch time over the runs, then each ratio measured side by side
+within a run (fastbp over the GEMM floor and over PyTorch, with the issue 14 targets; the thread_invariant
+epoch over the default one, the cost of that option) as every run's value and their median, and fastbp's
+share of the machine's peak GEMM rate.
 """
 
 import json
 import statistics
 import sys
 
-# workload: (vs numpy, vs floor, vs torch), the largest ratio that meets the target.
+# workload: (vs floor, vs torch), the largest ratio that meets the target.
 TARGETS = {
-    "tiny": (0.10, 0.5, 0.02),
-    "small": (0.40, 0.85, 0.15),
-    "medium": (0.80, 1.08, 0.70),
-    "large": (0.92, 1.04, 0.90),
+    "tiny": (0.80, 0.04),
+    "small": (1.10, 0.25),
+    "medium": (1.10, 1.00),
+    "large": (1.10, 1.00),
 }
-RATIOS = ("vs_numpy", "vs_floor", "vs_torch")
+
+
+def _record(run, workload, dtype, system):
+    return next((r for r in run["comparison"] if r["workload"] == workload and r["dtype"] == dtype
+                 and r["system"] == system), None)
+
+
+def _cell(values, target=None):
+    if not values:
+        return "-"
+    median = statistics.median(values)
+    verdict = "" if target is None else f"; <= {target} {'met' if median <= target else 'missed'}"
+    return f"{', '.join(f'{x:.3f}' for x in values)}; **{median:.3f}**{verdict}"
 
 
 def main(paths):
     runs = [json.load(open(path)) for path in paths]
-    print("| workload | dtype | fastbp ms (median) | " + " | ".join(
-        f"{ratio.replace('_', ' ')} (runs; median; target)" for ratio in RATIOS) + " |")
-    print("|---|---|---|" + "---|" * len(RATIOS))
-    for workload, targets in TARGETS.items():
+    print("| workload | dtype | fastbp ms (median) | vs floor (runs; median; target) | vs torch (runs; median; target) "
+          "| thread_invariant / default (runs; median) | % of peak (median) |")
+    print("|---|---|---|---|---|---|---|")
+    for workload, (floor_target, torch_target) in TARGETS.items():
         for dtype in ("float64", "float32"):
-            records = [next((r for r in run["comparison"] if r["workload"] == workload and r["dtype"] == dtype
-                             and r["system"] == "fastbp"), None) for run in runs]
+            records = [_record(run, workload, dtype, "fastbp") for run in runs]
             if None in records:
                 continue
+            invariant = [_record(run, workload, dtype, "invariant") for run in runs]
+            cost = [inv["median_s"] / r["median_s"] for inv, r in zip(invariant, records) if inv is not None]
             ms = statistics.median(r["median_s"] for r in records) * 1e3
-            cells = []
-            for ratio, target in zip(RATIOS, targets):
-                values = [r[ratio] for r in records if ratio in r]
-                if not values:
-                    cells.append("-")
-                    continue
-                median = statistics.median(values)
-                verdict = "met" if median <= target else "missed"
-                cells.append(f"{', '.join(f'{x:.3f}' for x in values)}; **{median:.3f}**; <= {target} {verdict}")
-            print(f"| {workload} | {dtype} | {ms:.3f} | " + " | ".join(cells) + " |")
+            peak = statistics.median(r["percent_of_peak"] for r in records)
+            print(f"| {workload} | {dtype} | {ms:.3f} | {_cell([r['vs_floor'] for r in records if 'vs_floor' in r], floor_target)} "
+                  f"| {_cell([r['vs_torch'] for r in records if 'vs_torch' in r], torch_target)} | {_cell(cost)} "
+                  f"| {peak:.1f} |")
 
 
 if __name__ == "__main__":
