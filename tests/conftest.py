@@ -1,4 +1,6 @@
 import os
+import pathlib
+import textwrap
 
 import numpy as np
 import pytest
@@ -10,6 +12,24 @@ from fastbp import reference
 ACTIVATIONS = ("logistic", "tanh", "relu", "identity")
 OUTPUTS = ("logistic", "softmax", "identity", "exp")
 DTYPES = (np.float64, np.float32)
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+
+
+def doc_code_blocks(page, language="python"):
+    """The ``.. code-block:: <language>`` examples of the documentation page docs/<page>, dedented, in order:
+    the tests run the examples that the pages show as plain code (the doctests run in the docs build)."""
+    blocks, lines = [], (DOCS / page).read_text().splitlines()
+    for start, line in enumerate(lines):
+        if line.strip() != f".. code-block:: {language}":
+            continue
+        body = []
+        for line in lines[start + 1:]:
+            if line.strip() and not line.startswith(" "):
+                break
+            body.append(line)
+        blocks.append(textwrap.dedent("\n".join(body)).strip("\n") + "\n")
+    assert blocks, f"docs/{page} has no {language} code block"
+    return blocks
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -7,7 +7,6 @@ dense blocks and for scipy.sparse CSR blocks.
 """
 
 import os
-import pathlib
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from conftest import doc_code_blocks
 from fastbp import MLPClassifier, MLPRegressor
 
 
@@ -177,13 +177,12 @@ def test_incremental_on_dask_equals_partial_fit_by_hand(client, breast_cancer_sp
         assert not np.allclose(in_order.coefs_[0], first_pass, rtol=1e-3)
 
 
-def test_the_readme_dask_examples_run(client, tmp_path):
-    """The README's two Dask blocks as one script: the search and, continuing inside its __main__ guard
-    with its data, client and import, Incremental's out-of-core fit. The script connects to this module's
-    running cluster, as the README's comment shows (Client("tcp://scheduler:8786")), instead of starting
-    a second one (seconds of worker start-up)."""
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    search, incremental = [block for block in re.findall(r"```py\n(.*?)```", readme, flags=re.S) if "dask" in block]
+def test_the_documented_dask_examples_run(client, tmp_path):
+    """The scaling-out page's two Dask examples as one script: the search and, continuing inside its
+    __main__ guard with its data, client and import, Incremental's out-of-core fit. The script connects to
+    this module's running cluster, as the page's comment shows (Client("tcp://scheduler:8786")), instead of
+    starting a second one (seconds of worker start-up)."""
+    search, incremental = [block for block in doc_code_blocks("user_guide/scaling_out.rst") if "dask" in block]
     assert search.rstrip().endswith("print(search.best_params_, search.best_score_)")
     search = search.replace("Client(LocalCluster(n_workers=2, threads_per_worker=1))",
                             f"Client({client.scheduler.address!r})")

@@ -3,7 +3,6 @@ estimators equal single-process training on the same global minibatches, and fai
 the error instead of a hang."""
 
 import os
-import pathlib
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from conftest import doc_code_blocks
 
 pytest.importorskip("mpi4py")
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
@@ -413,7 +413,7 @@ def test_estimator_shard_with_the_wrong_features_ends_every_rank_with_the_error(
                 "rank 0 has 5, rank 1 has 4") in result.stderr
 
 
-# --- what the README runs -----------------------------------------------------------------------------------
+# --- what the docs run --------------------------------------------------------------------------------------
 
 
 def test_the_demo_trains_over_two_ranks():
@@ -428,9 +428,8 @@ def test_the_demo_trains_over_two_ranks():
     assert int(re.search(r"(\d+) thread", result.stdout).group(1)) == max(1, cores // 2)
 
 
-def test_the_readme_mpi_example_runs_on_two_ranks(tmp_path):
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    example = next(block for block in re.findall(r"```py\n(.*?)```", readme, flags=re.S) if "mpiexec" in block)
+def test_the_documented_mpi_example_runs_on_two_ranks(tmp_path):
+    example = next(block for block in doc_code_blocks("user_guide/scaling_out.rst") if "mpiexec" in block)
     result, _ = run(tmp_path, example, 2)
     assert result.returncode == 0, result.stderr
     n_iter, loss = result.stdout.split()

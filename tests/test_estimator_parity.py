@@ -18,7 +18,7 @@ import fastbp
 # Float64 runs differ from scikit-learn only by rounding (summation order inside two BLAS builds, SciPy's
 # and NumPy's): measured here at most 1.6e-14 of a layer's largest weight, 1.1e-14 relative in the losses.
 # Float32 rounding compounds over ten epochs of updates: measured at most 7.5e-6 and 3.7e-6. The bounds
-# (what the README states) leave a factor 6 for other CPUs' BLAS kernels.
+# (what the drop-ins page states) leave a factor 6 for other CPUs' BLAS kernels.
 TOL = {np.float64: 1e-13, np.float32: 5e-5}
 
 

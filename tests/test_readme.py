@@ -1,4 +1,4 @@
-"""The README's Python examples run as written and print what they say."""
+"""The README's Python example runs as written and prints what it says."""
 
 import pathlib
 import re
@@ -6,17 +6,16 @@ import re
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_python_example_runs(capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the training example writes its checkpoint to the working directory
+def test_readme_python_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "README.md has no python example"
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), {})
-    printed = capsys.readouterr().out
-    lines = printed.splitlines()
-    assert float(lines[0]) < 1e-6   # the gradcheck line
-    epochs, reason = lines[-3].split()
-    assert 10 < int(epochs) < 200 and reason == "early_stopping"
-    assert float(lines[-2]) > 0.95   # validation accuracy
-    assert float(lines[-1]) > 0.95   # the drop-in classifier's held-out accuracy on digits
-    assert (tmp_path / "best.npz").exists()
+    assert len(blocks) == 1, "the README shows one Python example"
+    exec(compile(blocks[0], str(README), "exec"), {})
+    accuracy = float(capsys.readouterr().out)
+    assert 0.95 < accuracy <= 1.0   # the drop-in classifier's held-out accuracy on digits, "about 0.97"
+
+
+def test_readme_links_point_at_files():
+    root = README.parent
+    for target in re.findall(r"\]\(([^)#]+)\)", README.read_text()):
+        if not target.startswith("http"):
+            assert (root / target).exists(), f"README links to {target}, which does not exist"

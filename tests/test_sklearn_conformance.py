@@ -5,7 +5,7 @@ an item of this module: "swapped", with its import line changed to ``from fastbp
 MLPRegressor``, and "patched", the unmodified file imported and run under `fastbp.patch_sklearn()`. Every
 test must pass except those in EXCLUDED, each with its reason; an excluded test is a strict xfail with the
 error it fails with, so one that starts passing (or fails otherwise) fails here until the list is updated.
-The README's "scikit-learn drop-ins" section lists the same exclusions.
+The drop-ins' documentation page (its "scikit-learn's own tests" section) lists the same exclusions.
 """
 
 import importlib.util
@@ -22,7 +22,7 @@ import fastbp
 
 UPSTREAM = pathlib.Path(sklearn.__file__).parent / "neural_network" / "tests" / "test_mlp.py"
 IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+ESTIMATORS_PAGE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "estimators.rst"
 
 # test name -> (the error it fails with, why it is excluded)
 EXCLUDED = {
@@ -101,8 +101,8 @@ def test_both_runs_test_fastbp_and_leave_sklearn_unpatched():
     assert sklearn.neural_network.MLPClassifier.__module__ == "sklearn.neural_network._multilayer_perceptron"
 
 
-def test_every_exclusion_names_an_upstream_test_and_is_in_the_readme():
-    section = README.read_text().split("## scikit-learn drop-ins")[1].split("\n## ")[0]
+def test_every_exclusion_names_an_upstream_test_and_is_documented():
+    section = ESTIMATORS_PAGE.read_text().split("scikit-learn's own tests\n")[1].split("\n.. _")[0]
     for name in EXCLUDED:
         assert callable(getattr(swapped, name, None)), f"{name} is no longer in {UPSTREAM}"
-        assert re.search(rf"`{name}`", section), f"README's scikit-learn drop-ins section does not list {name}"
+        assert re.search(rf"``{name}``", section), f"the drop-ins page's section on scikit-learn's tests omits {name}"

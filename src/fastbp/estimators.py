@@ -11,7 +11,7 @@ tests/test_sklearn_conformance.py. Fitted attributes set from outside (`coefs_`,
 convert to and from scikit-learn's estimators. Sparse X is used as CSR without a dense copy (scikit-learn's
 validation converts CSC, COO and the other formats to CSR once, a copy of the matrix).
 
-Deliberate differences from scikit-learn, all documented in the README:
+Deliberate differences from scikit-learn, all documented in the user guide's page on the drop-ins:
 - the multi-output squared error is reported as the sum over outputs of (y - y_hat)^2 / 2, the function
   whose gradient both libraries follow (scikit-learn reports the mean over outputs). For single-output
   regression and all classification the two agree;
@@ -614,7 +614,7 @@ _EXTRAS_DOC = """
 
     Extra fitted attribute: ``validation_loss_curve_``, the data loss on the validation set after each
     epoch when ``early_stopping=True`` (None otherwise).
-    Differences from scikit-learn are listed in the module docstring of `fastbp.estimators` and the README.
+    Differences from scikit-learn are listed in the module docstring of `fastbp.estimators` and the user guide.
 
     Examples
     --------

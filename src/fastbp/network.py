@@ -57,8 +57,8 @@ class MLP:
     thread_invariant : bool, default=False
         False: each product is cut into one block per thread, the fastest way; results are bitwise
         reproducible run to run for the same thread count. True: fixed blocks whose shapes depend only on
-        the data, so results are bitwise equal for any ``n_threads``, at a cost in speed (see the README's
-        Threads section).
+        the data, so results are bitwise equal for any ``n_threads``, at a cost in speed (see the user guide's
+        page on threads and reproducibility).
 
     Attributes
     ----------
