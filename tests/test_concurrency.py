@@ -50,6 +50,7 @@ def test_concurrent_fits_with_their_own_thread_counts_and_modes_match_sequential
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_concurrent_predictions_of_one_model_match_sequential_ones():
     X, y = _data(0, n=2000)
     clf = fastbp.MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, random_state=0).fit(X, y)
@@ -106,6 +107,7 @@ def test_a_second_fit_of_a_model_being_trained_is_refused():
     assert not np.array_equal(before, net.params)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_second_fit_of_an_estimator_being_fitted_is_refused():
     X, y = _data(0)
     clf = fastbp.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3)

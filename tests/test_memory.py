@@ -60,6 +60,7 @@ def test_epochs_do_not_grow_resident_memory():
     assert rss[299] - rss[20] < 2 * 2**20
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_inputs_in_the_models_dtype_and_layout_are_not_copied(dtype, monkeypatch):
     X, y = _data(dtype=dtype)
