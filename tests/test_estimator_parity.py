@@ -40,6 +40,8 @@ COMMON = dict(hidden_layer_sizes=(16,), max_iter=10, random_state=0, alpha=1e-3,
 SGD = dict(solver="sgd", learning_rate_init=0.01)
 CONFIGS = {
     "sgd-plain-logistic": dict(SGD, momentum=0.0, activation="logistic"),
+    # Without momentum and penalty the core steps the weights inside the gradient products.
+    "sgd-plain-no-penalty": dict(SGD, momentum=0.0, alpha=0.0, activation="relu"),
     "sgd-momentum-tanh": dict(SGD, nesterovs_momentum=False, activation="tanh"),
     "sgd-nesterov-relu": dict(SGD),
     "sgd-invscaling": dict(SGD, learning_rate="invscaling", learning_rate_init=0.1, activation="tanh"),

@@ -53,7 +53,9 @@ def test_passes_repeat_bitwise_for_a_thread_count(thread_invariant, n_threads, d
                                           thread_invariant=thread_invariant), X, Y, sw) for _ in range(2)])
 
 
-OPTIMIZERS = {"sgd": lambda: fastbp.SGD(0.05), "adam": lambda: fastbp.Adam(0.01)}
+# name: (optimizer, alpha). Plain SGD without a penalty takes the core's fused step (W += -lr dW in the product).
+OPTIMIZERS = {"sgd": (lambda: fastbp.SGD(0.05), 1e-3), "adam": (lambda: fastbp.Adam(0.01), 1e-3),
+              "plain-sgd": (lambda: fastbp.SGD(0.05, momentum=0.0), 0.0)}
 
 
 def _trainer_fit(n_threads, thread_invariant, dtype, optimizer):
@@ -62,7 +64,8 @@ def _trainer_fit(n_threads, thread_invariant, dtype, optimizer):
     Y = make_targets("logistic", 500, 2, rng)
     net = fastbp.MLP([SIZES[0], 300, 120, 2], "relu", dtype=dtype, random_state=0, n_threads=n_threads,
                      thread_invariant=thread_invariant)
-    history = fastbp.Trainer(net, OPTIMIZERS[optimizer](), batch_size=200, max_epochs=3, random_state=0, alpha=1e-3,
+    make_optimizer, alpha = OPTIMIZERS[optimizer]
+    history = fastbp.Trainer(net, make_optimizer(), batch_size=200, max_epochs=3, random_state=0, alpha=alpha,
                              validation_fraction=0.2).fit(X, Y)
     return [net.params, np.array(history.loss), np.array(history.val_loss)]
 
@@ -72,9 +75,10 @@ def test_thread_invariant_training_is_bitwise_equal_for_any_thread_count(optimiz
     _assert_all_equal([_trainer_fit(n, True, dtype, optimizer) for n in THREAD_COUNTS])
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "plain-sgd"])
 @pytest.mark.parametrize("n_threads", THREAD_COUNTS)
-def test_default_training_repeats_bitwise_for_a_thread_count(n_threads, dtype):
-    _assert_all_equal([_trainer_fit(n_threads, False, dtype, "adam") for _ in range(2)])
+def test_default_training_repeats_bitwise_for_a_thread_count(n_threads, optimizer, dtype):
+    _assert_all_equal([_trainer_fit(n_threads, False, dtype, optimizer) for _ in range(2)])
 
 
 def _estimator_fit(solver, n_threads, thread_invariant):

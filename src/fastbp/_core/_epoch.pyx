@@ -114,6 +114,10 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
     cdef double weight_sum, loss
     cdef SparseRows sparse_batch
     cdef const SparseRows* xb_sparse = NULL
+    # Plain SGD (no momentum, no penalty) on dense X steps the weights inside backward's products; only the
+    # intercepts, packed after every weight, are left to apply_update.
+    cdef bint fused = update.kind == OPT_SGD and update.momentum == 0 and alpha == 0 and X_sparse == NULL
+    cdef Py_ssize_t stepped = net.intercept_offset[0] if fused else 0
     progress.loss_sum = 0
     progress.t = t
     progress.finite = True
@@ -137,14 +141,14 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X,
         if weight_sum > 0:
             forward_logits(net, params, xb, count, acts, threads, xb_sparse)
             loss = backward(net, params, xb, yb, wb, count, weight_sum, alpha, acts, delta_a, delta_b,
-                            row_loss, grad, threads, xb_sparse)
+                            row_loss, grad, threads, xb_sparse, params if fused else NULL, learning_rate)
             if not isfinite(loss):
                 progress.finite = False
                 return progress
             progress.loss_sum += loss * count
             progress.t += 1
-            apply_update(update, params, grad, state_a, state_b, net.n_params, learning_rate, progress.t,
-                         threads.n)
+            apply_update(update, params + stepped, grad + stepped, state_a + stepped, state_b + stepped,
+                         net.n_params - stepped, learning_rate, progress.t, threads.n)
         first += count
     return progress
 

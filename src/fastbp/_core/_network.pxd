@@ -51,10 +51,14 @@ cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept no
 cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
                          floating** acts_out, Threads threads, const SparseRows* X_sparse) noexcept nogil
 
+# step_weights, step_rate: plain gradient descent fused into the weight-gradient products. When step_weights
+# is not NULL (it must be `params`), each product ends in W += -step_rate * dW (BLAS with beta = 1) and the
+# weights' gradient is never stored: one pass over every weight and its gradient fewer per minibatch.
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
-                     floating* grad_out, Threads threads, const SparseRows* X_sparse) noexcept nogil
+                     floating* grad_out, Threads threads, const SparseRows* X_sparse,
+                     floating* step_weights, double step_rate) noexcept nogil
 
 
 cdef class CoreNet:

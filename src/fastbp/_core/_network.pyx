@@ -10,6 +10,7 @@ validated shapes, dtypes and values.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -234,21 +235,27 @@ cdef double objective(const Layout* net, const floating* params, const floating*
 
 cdef void weight_grad_block(const Layout* net, const floating* params, int l, const floating* a_prev,
                             const floating* delta, Py_ssize_t n_rows, Split split, floating alpha_scaled,
-                            bint penalty, floating* grad_out, Py_ssize_t block) noexcept nogil:
+                            bint penalty, floating* grad_out, floating* step_weights, floating step_rate,
+                            Py_ssize_t block) noexcept nogil:
     """Block number `block` of dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l] (split.size of its columns or of its
     rows) and its share of db[l] = sum_rows delta[l]; each entry's sum over the batch rows stays in one BLAS
-    call and in row order."""
+    call and in row order. With `step_weights` (see `backward`), the block's W[l] += -step_rate dW[l] instead."""
     cdef int n_in = net.sizes[l]
     cdef int n_out = net.sizes[l + 1]
     cdef Py_ssize_t first = block * split.size
     cdef Py_ssize_t count, bias_first, bias_count
     cdef floating* dW = grad_out + net.coef_offset[l]
+    cdef floating scale = 1
     cdef floating beta = <floating> (1 if penalty else 0)
+    if step_weights != NULL:
+        dW = step_weights + net.coef_offset[l]
+        scale = -step_rate
+        beta = 1
     if split.by_columns:
         count = min(split.size, n_out - first)
         if penalty:
             scaled_copy(params + net.coef_offset[l] + first, alpha_scaled, n_in, count, n_out, dW + first)
-        gemm(True, False, n_in, <int> count, <int> n_rows, <floating> 1, a_prev, n_in, delta + first, n_out,
+        gemm(True, False, n_in, <int> count, <int> n_rows, scale, a_prev, n_in, delta + first, n_out,
              beta, dW + first, n_out)
         bias_first, bias_count = first, count
     else:
@@ -256,7 +263,7 @@ cdef void weight_grad_block(const Layout* net, const floating* params, int l, co
         if penalty:
             scaled_copy(params + net.coef_offset[l] + first * n_out, alpha_scaled, count, n_out, n_out,
                         dW + first * n_out)
-        gemm(True, False, <int> count, n_out, <int> n_rows, <floating> 1, a_prev + first, n_in, delta, n_out,
+        gemm(True, False, <int> count, n_out, <int> n_rows, scale, a_prev + first, n_in, delta, n_out,
              beta, dW + first * n_out, n_out)
         # Row blocks of dW share every column of delta: each takes an equal share of the bias sums.
         bias_count = n_blocks(n_out, split.count)
@@ -290,7 +297,8 @@ cdef void delta_block(const Layout* net, const floating* params, int l, const fl
 cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
                      floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
-                     floating* grad_out, Threads threads, const SparseRows* X_sparse) noexcept nogil:
+                     floating* grad_out, Threads threads, const SparseRows* X_sparse,
+                     floating* step_weights, double step_rate) noexcept nogil:
     """Objective and its gradient, given the activations `forward_logits` left in `acts` (for X, or for
     X_sparse when it is not NULL, with a `_sparse.Scratch` attached).
 
@@ -300,6 +308,9 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
     delta_a, delta_b: (n_rows * widest non-input layer) scratch each; row_loss: (n_rows,) scratch;
     grad_out: (n_params,), fully overwritten. Each product is cut by `product_split`; fixed blocks put the
     weight gradients over columns (each entry's sum over rows stays in one BLAS call).
+
+    step_weights, step_rate (see _network.pxd): for dense X and alpha == 0 only. grad_out then gets the
+    intercepts' gradient alone; when the objective is not finite, nothing is written or stepped.
     """
     cdef int l, n_in, n_out
     cdef Py_ssize_t block
@@ -315,6 +326,8 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
 
     loss = objective(net, params, acts[last], Y, sample_weight, n_rows, weight_sum, alpha, delta, row_loss,
                      threads.n)
+    if step_weights != NULL and not isfinite(loss):
+        return loss
 
     for l in range(last, -1, -1):
         n_in = net.sizes[l]
@@ -325,15 +338,7 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
                                alpha != 0, grad_out + net.coef_offset[0], threads.n)
             column_sums(delta, n_rows, n_out, n_out, grad_out + net.intercept_offset[0])
             continue
-        split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
-        if split.threaded:
-            for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
-                                  grad_out, block)
-        else:
-            for block in range(split.count):
-                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
-                                  grad_out, block)
+        # delta[l-1] before dW[l]: with step_weights, computing dW[l] steps W[l], which delta[l-1] reads.
         if l > 0:
             split = product_split(threads, n_rows, n_in, n_rows * n_in * n_out, column_blocks(n_in), pass_work)
             if split.threaded:
@@ -342,6 +347,16 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
             else:
                 for block in range(split.count):
                     delta_block(net, params, l, acts[l - 1], delta, other, n_rows, split, block)
+        split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
+        if split.threaded:
+            for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
+                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
+                                  grad_out, step_weights, <floating> step_rate, block)
+        else:
+            for block in range(split.count):
+                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
+                                  grad_out, step_weights, <floating> step_rate, block)
+        if l > 0:
             swap = delta
             delta = other
             other = swap
@@ -491,7 +506,8 @@ cdef class CoreNet:
             with nogil:
                 forward_logits(&self.layout, &params[0], X_ptr, n, acts, threads, X_sparse)
                 loss = backward(&self.layout, &params[0], X_ptr, &Y[0, 0], sw_ptr, n, weight_sum, alpha,
-                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], threads, X_sparse)
+                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], threads, X_sparse,
+                                NULL, 0)
         finally:
             free(acts)
         return loss
