@@ -163,7 +163,7 @@ class _Solver:
             buffers, rate = {"m": theirs.ms, "v": theirs.vs}, theirs.learning_rate_init
         state = ours.state_for(net.params)
         for name, arrays in buffers.items():  # per layer, coefs then intercepts: the flat layout of params
-            state[name][...] = np.concatenate([np.ravel(a) for a in arrays])
+            reference.flatten(arrays, out=state[name])
         ours.t = int(getattr(theirs, "t", 0))
         return cls(ours, float(rate))
 
@@ -315,8 +315,7 @@ class _BaseMLP(BaseEstimator):
         self._stopper = None
         if best_weights is not None and self.early_stopping:
             self._stopper = EarlyStopping("val_score", restore_best_weights=True)
-            self._stopper.best_params = np.concatenate([np.ravel(a) for a in (*best_weights[0], *best_weights[1])]
-                                                       ).astype(dtype)
+            self._stopper.best_params = reference.flatten([*best_weights[0], *best_weights[1]]).astype(dtype)
 
     def _use_net(self, net):
         """Make `net` the fitted network; coefs_ and intercepts_ are views into its parameters."""

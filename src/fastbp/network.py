@@ -275,7 +275,7 @@ class MLP:
         if self.backend == "numpy":
             loss, coef_grads, intercept_grads = reference.loss_and_grad(
                 self.coefs, self.intercepts, X, Y, self.activation, self.output, sample_weight, alpha)
-            grad = np.concatenate([g.ravel() for g in coef_grads + intercept_grads], out=out)
+            grad = reference.flatten(coef_grads + intercept_grads, out=out)
         else:
             grad = np.empty_like(self._params) if out is None else out
             with single_threaded_blas():

@@ -151,6 +151,12 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=Non
     return loss, coef_grads, intercept_grads
 
 
+def flatten(per_layer, out=None):
+    """Arrays given per layer, coefficients then intercepts (``coefs + intercepts``), as one flat array in the
+    layout of the model's params: each array's entries row by row, in order (the inverse of `MLP.unflatten`)."""
+    return np.concatenate([np.ravel(a) for a in per_layer], out=out)
+
+
 # --- optimizers: scikit-learn's update formulas, in place on flat buffers ---------------------------------
 
 
@@ -194,5 +200,5 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha
         if not np.isfinite(loss):
             return loss_sum, False
         loss_sum += loss * X[rows].shape[0]
-        step(np.concatenate([g.ravel() for g in coef_grads + intercept_grads]))
+        step(flatten(coef_grads + intercept_grads))
     return loss_sum, True
