@@ -307,20 +307,22 @@ def estimator_single_process(case):
     return np.concatenate([a.ravel() for a in model.coefs_ + model.intercepts_])
 
 
-@pytest.fixture(scope="module")
-def estimator_run(tmp_path_factory):
-    result, out = run(tmp_path_factory.mktemp("estimators"), ESTIMATOR_WORKER, 2, "equal")
+def _estimator_worker_results(tmp_path, mode):
+    """The arrays ESTIMATOR_WORKER saves from a 2-rank job in `mode`."""
+    result, out = run(tmp_path, ESTIMATOR_WORKER, 2, mode)
     assert result.returncode == 0, result.stderr
     with np.load(out) as got:
         return dict(got)
+
+
+@pytest.fixture(scope="module")
+def estimator_run(tmp_path_factory):
+    return _estimator_worker_results(tmp_path_factory.mktemp("estimators"), "equal")
 
 
 @pytest.fixture(scope="module")
 def sparse_estimator_run(tmp_path_factory):
-    result, out = run(tmp_path_factory.mktemp("sparse-estimators"), ESTIMATOR_WORKER, 2, "sparse")
-    assert result.returncode == 0, result.stderr
-    with np.load(out) as got:
-        return dict(got)
+    return _estimator_worker_results(tmp_path_factory.mktemp("sparse-estimators"), "sparse")
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
