@@ -48,9 +48,9 @@ def main(paths):
             cost = [inv["median_s"] / r["median_s"] for inv, r in zip(invariant, records) if inv is not None]
             ms = statistics.median(r["median_s"] for r in records) * 1e3
             peak = statistics.median(r["percent_of_peak"] for r in records)
-            print(f"| {workload} | {dtype} | {ms:.3f} | {_cell([r['vs_floor'] for r in records if 'vs_floor' in r], floor_target)} "
-                  f"| {_cell([r['vs_torch'] for r in records if 'vs_torch' in r], torch_target)} | {_cell(cost)} "
-                  f"| {peak:.1f} |")
+            vs_floor = _cell([r["vs_floor"] for r in records if "vs_floor" in r], floor_target)
+            vs_torch = _cell([r["vs_torch"] for r in records if "vs_torch" in r], torch_target)
+            print(f"| {workload} | {dtype} | {ms:.3f} | {vs_floor} | {vs_torch} | {_cell(cost)} | {peak:.1f} |")
 
 
 if __name__ == "__main__":
