@@ -157,9 +157,11 @@ def _input_terms(X, dtype, n_features):
         X_abs = np.abs(np.asarray(X, dtype=dtype).astype(np.float64))
         return X_abs, np.zeros_like(X_abs), n_features, X_abs.shape[0]
     X = scipy.sparse.csr_matrix(X).astype(dtype).astype(np.float64)
-    counts = X.copy()
-    counts.data = np.ones_like(counts.data)
-    X_abs, counts = abs(X).toarray(), counts.toarray()
+    # Each stored entry is a term of the sums, duplicates included: |8| and |-8| at one position are 16 of
+    # magnitude, not |0| (scipy's abs() would add the duplicates up first).
+    X_abs, counts = X.copy(), X.copy()
+    X_abs.data, counts.data = np.abs(X_abs.data), np.ones_like(counts.data)
+    X_abs, counts = X_abs.toarray(), counts.toarray()
     row_terms = max(n_features, int(counts.sum(axis=1).max()))
     column_terms = max(X.shape[0], int(counts.sum(axis=0).max()))
     return X_abs, np.maximum(counts - 1, 0) * X_abs, row_terms, column_terms
