@@ -13,14 +13,11 @@ import sys
 import textwrap
 import uuid
 
-import dask.array as da
 import joblib
 import numpy as np
 import pytest
 import scipy.sparse
 import sklearn.utils
-from dask_ml.wrappers import Incremental
-from distributed import Client, LocalCluster, get_task_stream
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.metrics import get_scorer
@@ -30,6 +27,12 @@ from sklearn.preprocessing import StandardScaler
 from conftest import doc_code_blocks
 from fastbp import MLPClassifier, MLPRegressor
 
+_SKIP = "needs the dask extra: pip install 'fastbp[dask]' (dask[distributed], dask-ml)"
+da = pytest.importorskip("dask.array", reason=_SKIP)
+Incremental = pytest.importorskip("dask_ml.wrappers", reason=_SKIP).Incremental
+distributed = pytest.importorskip("distributed", reason=_SKIP)
+Client, LocalCluster, get_task_stream = distributed.Client, distributed.LocalCluster, distributed.get_task_stream
+
 
 @pytest.fixture(scope="module")
 def client():
@@ -37,10 +40,16 @@ def client():
     # process boundary by pickle, as on a real cluster, and a fit that ran in a worker has a pid that cannot
     # be the test's. The Python parts of a fit (lbfgs's loop, checks, scoring) hold the GIL, so two thread
     # workers would partly take turns.
-    # distributed starts its workers with spawn (GNU OpenMP is not fork-safe); that costs about 2 s, once.
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        yield client
+    # distributed starts its workers with spawn; that costs about 2 s, once. It sets OMP_NUM_THREADS=1 (and
+    # the BLAS variables) in this process's environment for them and leaves it there: put it back after.
+    environ = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 def _iris():

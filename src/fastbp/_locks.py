@@ -6,12 +6,23 @@ silent wait could deadlock a callback that fits its own model. Locks live in a w
 stay picklable and a lock goes away with its model.
 """
 
+import os
 import threading
 import weakref
 from contextlib import contextmanager
 
 _locks = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
+
+
+def _after_fork_in_child():
+    # Only the forking thread lives on in the child: a fit another thread was running there has ended.
+    global _locks, _guard
+    _locks, _guard = weakref.WeakKeyDictionary(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

@@ -9,11 +9,9 @@ import numpy as np
 
 from fastbp import _validation as v
 from fastbp import persistence, reference
-from fastbp._threads import single_threaded_blas
-
 try:
     from fastbp._core._network import CoreNet
-    from fastbp._core._openmp_helpers import max_threads
+    from fastbp._threads import core_threads, single_threaded_blas
 except ImportError as exc:  # pragma: no cover - exercised only by a broken install
     raise ImportError(
         "fastbp's compiled core (fastbp._core) could not be imported. fastbp does not fall back to NumPy: "
@@ -28,8 +26,9 @@ _OUTPUT_CODES = {"identity": 0, "logistic": 1, "softmax": 2, "exp": 3}
 
 
 def resolve_n_threads(n_threads):
-    """Threads for the core's OpenMP loops: `n_threads`, or OpenMP's default (OMP_NUM_THREADS, threadpoolctl)."""
-    return max_threads() if n_threads is None else n_threads
+    """Threads for the core's OpenMP loops: `n_threads`, or OpenMP's default (OMP_NUM_THREADS, threadpoolctl);
+    one after a fork that threads do not survive (see `fastbp._threads.core_threads`)."""
+    return core_threads(n_threads)
 
 
 class MLP:
@@ -178,6 +177,21 @@ class MLP:
     def save(self, path):
         """Write the architecture and weights to `path` (.npz, no pickle); read back with `fastbp.load`."""
         persistence.save(self, path)
+
+    def state_dict(self):
+        """The architecture, settings and parameters as plain values (strings, numbers, lists, one array: not a
+        copy), for formats that store such values; `MLP.from_state_dict` builds the model back."""
+        return {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "output": self.output,
+                "dtype": self.dtype.name, "backend": self.backend, "n_threads": self.n_threads,
+                "thread_invariant": self.thread_invariant, "params": self.params}
+
+    @classmethod
+    def from_state_dict(cls, state):
+        """The model of a `state_dict`, with a copy of its parameters."""
+        net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,
+                  backend=state["backend"], n_threads=state["n_threads"], thread_invariant=state["thread_invariant"])
+        net.params[...] = state["params"]
+        return net
 
     def unflatten(self, flat):
         """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers."""

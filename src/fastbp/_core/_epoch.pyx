@@ -17,7 +17,7 @@ from libc.string cimport memcpy
 import numpy as np
 
 from fastbp._core._network cimport CoreNet, Layout, Threads, backward, forward_logits, thread_plan
-from fastbp._core._openmp_helpers cimport use_threads_elementwise
+from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
 from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
 from fastbp._core._sparse cimport CSR, Scratch, SparseRows, batch_rows, largest_batch, sparse_input
 
@@ -74,7 +74,7 @@ cdef void apply_update(Update update, floating* params, const floating* grad, fl
     model is large: each parameter's update reads only its own entries, so any split gives the same bits."""
     cdef Py_ssize_t chunk, n_chunks = (n_params + UPDATE_CHUNK - 1) // UPDATE_CHUNK
     if use_threads_elementwise(n_threads, n_params):
-        for chunk in prange(n_chunks, schedule="static", num_threads=n_threads):
+        for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
             update_chunk(update, params, grad, state_a, state_b, learning_rate, t, chunk * UPDATE_CHUNK,
                          min(<Py_ssize_t> UPDATE_CHUNK, n_params - chunk * UPDATE_CHUNK))
     else:

@@ -18,8 +18,8 @@ import numpy as np
 from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
 from fastbp._core._blas cimport gemm
 from fastbp._core._losses cimport loss_and_delta, output_activation
-from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, use_threads,
-                                           use_threads_elementwise)
+from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, start_team,
+                                           use_threads, use_threads_elementwise, usable_threads)
 from fastbp._core._sparse cimport (CSR, Scratch, SparseRows, nonzeros, sparse_input, sparse_layer,
                                    sparse_weight_grad)
 
@@ -30,9 +30,10 @@ cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
 
 cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil:
     """How a pass uses `n_threads`: fixed blocks when `invariant`, else one block per thread where it pays
-    (`single`: the model is float32, whose multiply-adds take half the time)."""
+    (`single`: the model is float32, whose multiply-adds take half the time). In a child forked after the
+    parent started threads, one thread (`usable_threads`)."""
     cdef Threads threads
-    threads.n = n_threads
+    threads.n = usable_threads(n_threads)
     threads.invariant = invariant
     threads.min_work = MIN_THREAD_WORK * (2 if single else 1)
     return threads
@@ -92,7 +93,7 @@ cdef inline Split product_split(Threads threads, Py_ssize_t n_rows, Py_ssize_t n
 
 cdef inline int team(Threads threads, Split split) noexcept nogil:
     """Threads for a split's blocks: never more than there are blocks."""
-    return <int> min(<Py_ssize_t> threads.n, split.count)
+    return start_team(<int> min(<Py_ssize_t> threads.n, split.count))
 
 
 cdef inline bint column_blocks(int n_out) noexcept nogil:
@@ -220,7 +221,7 @@ cdef double objective(const Layout* net, const floating* params, const floating*
     cdef Py_ssize_t rows = ROW_BLOCK if threaded else n_rows
     cdef double data_loss = 0, sumsq = 0
     if threaded:
-        for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=n_threads):
+        for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=start_team(n_threads)):
             loss_block(net, logits, Y, sample_weight, n_rows, rows, weight_sum, delta_out, row_loss, block)
     else:
         for block in range(n_blocks(n_rows, rows)):
@@ -456,7 +457,7 @@ cdef class CoreNet:
                 forward_logits(&self.layout, &params[0], X_ptr, n, acts, threads, X_sparse)
                 if with_objective:
                     loss = objective(&self.layout, &params[0], &out[0, 0], &targets[0, 0], sw_ptr, n, weight_sum,
-                                     alpha, &delta[0], &row_loss[0], n_threads)
+                                     alpha, &delta[0], &row_loss[0], threads.n)
                 output_activation(self.layout.output, &out[0, 0], n, k)
         finally:
             free(acts)

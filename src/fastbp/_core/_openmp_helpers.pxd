@@ -1,6 +1,7 @@
 # The one place that knows whether OpenMP was compiled in. Kernels take `n_threads` and call
 # `use_threads(n_threads, work)` to decide whether a loop is large enough to be worth the threads, and
-# `split_work(work)` to decide whether to cut it into blocks at all.
+# `split_work(work)` to decide whether to cut it into blocks at all. Every parallel region takes its team size
+# from `start_team`, which records that this process has started OpenMP threads (see `forked_after_threads`).
 
 cdef extern from *:
     """
@@ -37,6 +38,18 @@ cdef enum:
     # and lost 1.8 to 2.6x when the fit started within 0.1 s of a threaded NumPy product, whose OpenBLAS
     # threads keep spinning on the cores meanwhile; so a product is split only from 2^21 multiply-adds.
     MIN_THREAD_WORK = 1 << 20
+
+# GNU OpenMP's thread pool does not survive fork(): a child whose parent had started a team waits forever
+# for threads that the fork did not copy. `start_team(n)` returns n and notes that a team was started;
+# `forked_after_threads()` is true in a process forked (at any depth) after its parent had, where the
+# core must stay on one thread (`usable_threads`).
+cdef int start_team(int n_threads) noexcept nogil
+cdef bint forked_after_threads() noexcept nogil
+
+
+cdef inline int usable_threads(int n_threads) noexcept nogil:
+    return 1 if forked_after_threads() else n_threads
+
 
 cdef inline bint split_work(Py_ssize_t work) noexcept nogil:
     # Whether a pass is cut into blocks for threads at all. It depends on the work only, never on the

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse
 
 from fastbp._core._activations cimport Activation, bias_activation
-from fastbp._core._openmp_helpers cimport FASTBP_OPENMP_ENABLED, MIN_PARALLEL_ELEMENTS
+from fastbp._core._openmp_helpers cimport FASTBP_OPENMP_ENABLED, MIN_PARALLEL_ELEMENTS, start_team
 
 cdef extern from *:
     # A hint to the CPU: start loading the cache line at p. It changes no result.
@@ -165,10 +165,12 @@ cdef void sparse_layer(const SparseRows* X, Py_ssize_t n_rows, const floating* W
     """a_out (n_rows, n_out) <- f(X W + b) for the batch X (n_rows, n_in) of CSR rows, W (n_in, n_out),
     b (n_out,): layer 0's forward pass, in blocks of rows (see `block_size`)."""
     cdef Py_ssize_t block
+    cdef int team
     cdef Py_ssize_t rows = block_size(n_rows, nonzeros(X, n_rows) * n_out, n_threads)
     cdef Py_ssize_t n_blocks = (n_rows + rows - 1) // rows
     if n_blocks > 1:
-        for block in prange(n_blocks, schedule="static", num_threads=<int> min(<Py_ssize_t> n_threads, n_blocks)):
+        team = start_team(<int> min(<Py_ssize_t> n_threads, n_blocks))
+        for block in prange(n_blocks, schedule="static", num_threads=team):
             layer_rows(X, n_rows, W, b, n_out, act, a_out, rows, block)
     else:
         layer_rows(X, n_rows, W, b, n_out, act, a_out, rows, 0)
@@ -253,6 +255,7 @@ cdef void sparse_weight_grad(const SparseRows* X, Py_ssize_t n_rows, const float
     in registers and written once, instead of read and written back for every entry in its column; then
     blocks of dW's rows (see `block_size`; writing dW counts as one multiply-add per entry)."""
     cdef Py_ssize_t block
+    cdef int team
     cdef Py_ssize_t work = (nonzeros(X, n_rows) + n_in) * n_out
     cdef Py_ssize_t rows = block_size(n_in, work, n_threads)
     cdef Py_ssize_t n_blocks = (n_in + rows - 1) // rows
@@ -263,7 +266,8 @@ cdef void sparse_weight_grad(const SparseRows* X, Py_ssize_t n_rows, const float
         group_by_column(X, <const floating*> X.data, <const int32_t*> X.indices, <const int32_t*> X.indptr, n_rows,
                         n_in)
     if n_blocks > 1:
-        for block in prange(n_blocks, schedule="static", num_threads=<int> min(<Py_ssize_t> n_threads, n_blocks)):
+        team = start_team(<int> min(<Py_ssize_t> n_threads, n_blocks))
+        for block in prange(n_blocks, schedule="static", num_threads=team):
             gradient_rows(X, delta, n_out, W, alpha_scaled, penalty, block * rows, min(rows, n_in - block * rows),
                           dW_out)
     else:

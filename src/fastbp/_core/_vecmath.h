@@ -5,8 +5,8 @@
  * 20 ns here), and GCC vectorizes calls to it only under -ffast-math, which fastbp never uses. This is
  * the classic reduction exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2) / 2, with exp(r) from its
  * Taylor polynomial (degree 13 in double, 7 in float, truncation below 0.05 ulp) and 2^k built from its
- * bits, with no branch or call in the loop. Measured against numpy.exp over [-746, 0]: at most 1 ulp
- * apart where the result is normal (tests/test_vecmath.py). Inputs below the underflow limit and -inf
+ * bits, with no branch or call in the loop. Measured against the correctly rounded exp (from the long
+ * double one) over [-746, 0]: at most 1 ulp apart where the result is normal (tests/test_vecmath.py). Inputs below the underflow limit and -inf
  * give 0, NaN gives NaN; a positive x is read as -x.
  *
  * fastbp_bias_sigmoid_{d,f} compute z <- sigmoid(z + bias) over a row-major block in the stable form
