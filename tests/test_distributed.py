@@ -15,7 +15,7 @@ import pytest
 import fastbp
 from conftest import doc_code_blocks
 
-pytest.importorskip("mpi4py")
+pytest.importorskip("mpi4py", reason="needs the mpi extra: pip install 'fastbp[mpi]' (mpi4py, mpich)")
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 pytestmark = pytest.mark.skipif(not os.path.exists(MPIEXEC), reason="no mpiexec next to this Python (pip install mpich)")
 

@@ -10,6 +10,7 @@ input are held to scikit-learn's in test_estimator_parity.py.
 
 import numpy as np
 import pytest
+import scipy
 import scipy.sparse
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
@@ -261,6 +262,8 @@ BAD_X = {
 @pytest.mark.parametrize("case", BAD_X)
 def test_bad_sparse_X_is_refused_by_name(case):
     X, words = BAD_X[case]
+    if case == "1-D" and len(X.shape) != 1:
+        pytest.skip(f"scipy {scipy.__version__} has no 1-D sparse arrays: it makes this one 2-D")
     net = fastbp.MLP([3, 4, 1], random_state=0)
     before = net.params.copy()
     Y = np.ones((GOOD.shape[0], 1))

@@ -7,6 +7,7 @@ TypeError or ValueError that names the argument.
 
 import numbers
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse
@@ -112,13 +113,22 @@ def check_random_state(seed):
     raise TypeError(f"random_state must be None, an int or a numpy RandomState, got {seed!r}")
 
 
+# NumPy before 1.24 makes an object array, with this warning, from ragged nested lists (1.24 raises).
+_RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning")
+
+
 def _as_numeric_array(name, value):
     if scipy.sparse.issparse(value):
         raise TypeError(f"{name} is a sparse matrix; pass a dense array (for example {name}.toarray())")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001 - ragged lists and the like
-        raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    if isinstance(value, np.ndarray):
+        arr = np.asarray(value)  # a subclass (np.matrix) as a plain array
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", _RAGGED_WARNING)
+                arr = np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - ragged lists and the like
+            raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from exc
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers; got an array of dtype {arr.dtype}")
     return arr
