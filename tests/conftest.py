@@ -32,6 +32,12 @@ def doc_code_blocks(page, language="python"):
     return blocks
 
 
+def pytest_configure(config):
+    # scikit-learn's conftest registers this mark of its test_docstrings.py, which test_sklearn_conformance.py runs
+    # (CI runs the suite from a copy of tests/, without pyproject.toml, so it is registered here).
+    config.addinivalue_line("markers", "no_check_spmatrix: scikit-learn's own mark, on its docstring tests run here")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def thread_mode():
     """With FASTBP_TEST_THREAD_INVARIANT=1, every model and estimator the tests make in this process defaults

@@ -1,4 +1,4 @@
-"""scikit-learn's own MLP tests pass on fastbp's drop-ins.
+"""scikit-learn's own MLP tests, and its docstring tests, pass on fastbp's drop-ins.
 
 `sklearn/neural_network/tests/test_mlp.py` of the installed scikit-learn runs here twice, each of its tests
 an item of this module: "swapped", with its import line changed to ``from fastbp import MLPClassifier,
@@ -6,21 +6,29 @@ MLPRegressor``, and "patched", the unmodified file imported and run under `fastb
 test must pass except those in EXCLUDED, each with its reason; an excluded test is a strict xfail with the
 error it fails with, so one that starts passing (or fails otherwise) fails here until the list is updated.
 The drop-ins' documentation page (its "scikit-learn's own tests" section) lists the same exclusions.
+
+scikit-learn's docstring tests, `sklearn/tests/test_docstrings.py` (numpydoc's validation of every public
+method's docstring) and `test_fit_docstring_attributes` of `sklearn/tests/test_docstring_parameters.py`
+(every fitted attribute documented), run unmodified under the patch, on the items that are fastbp's.
 """
 
 import importlib.util
 import os
 import pathlib
 import re
+import warnings
 
 import pytest
 import sklearn
 import sklearn.neural_network
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 import fastbp
 
-UPSTREAM = pathlib.Path(sklearn.__file__).parent / "neural_network" / "tests" / "test_mlp.py"
+SKLEARN = pathlib.Path(sklearn.__file__).parent
+UPSTREAM = SKLEARN / "neural_network" / "tests" / "test_mlp.py"
+DROP_INS = (fastbp.MLPClassifier, fastbp.MLPRegressor)
 IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
 ESTIMATORS_PAGE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "estimators.rst"
 
@@ -52,12 +60,12 @@ def global_random_seed(request):
     return request.param
 
 
-def _load(name, source):
-    """The test module `source` (the text of test_mlp.py), executed as a fresh module called `name`."""
-    spec = importlib.util.spec_from_loader(name, loader=None, origin=str(UPSTREAM))
+def _load(name, source, path=UPSTREAM):
+    """The test module `source` (the text of the file `path`), executed as a fresh module called `name`."""
+    spec = importlib.util.spec_from_loader(name, loader=None, origin=str(path))
     module = importlib.util.module_from_spec(spec)
-    module.__file__ = str(UPSTREAM)
-    exec(compile(source, str(UPSTREAM), "exec"), module.__dict__)
+    module.__file__ = str(path)
+    exec(compile(source, str(path), "exec"), module.__dict__)
     return module
 
 
@@ -106,3 +114,48 @@ def test_every_exclusion_names_an_upstream_test_and_is_documented():
     for name in EXCLUDED:
         assert callable(getattr(swapped, name, None)), f"{name} is no longer in {UPSTREAM}"
         assert re.search(rf"``{name}``", section), f"the drop-ins page's section on scikit-learn's tests omits {name}"
+
+
+# --- scikit-learn's docstring tests ----------------------------------------------------------------------
+
+def _load_patched(name):
+    """sklearn/tests/<name>.py, unmodified, imported under the patch (its module-level code lists the estimators
+    of scikit-learn's public modules, which the patch makes fastbp's drop-ins)."""
+    path = SKLEARN / "tests" / f"{name}.py"
+    with fastbp.patch_sklearn():
+        return _load(f"sklearn_{name}_patched", path.read_text(), path)
+
+
+try:
+    docstrings, docstring_parameters = _load_patched("test_docstrings"), _load_patched("test_docstring_parameters")
+    with fastbp.patch_sklearn():
+        DOCUMENTED = [(Klass, method) for Klass, method in docstrings.get_all_methods() if Klass in DROP_INS]
+    NO_NUMPYDOC = None
+except pytest.skip.Exception as exc:  # numpydoc (in the test extra) is not installed
+    DOCUMENTED, NO_NUMPYDOC = [], str(exc)
+needs_numpydoc = pytest.mark.skipif(NO_NUMPYDOC is not None, reason=f"scikit-learn's docstring tests: {NO_NUMPYDOC}")
+
+
+@needs_numpydoc
+def test_the_docstring_tests_see_every_public_method_of_the_drop_ins():
+    for Klass in DROP_INS:
+        methods = {method for K, method in DOCUMENTED if K is Klass}
+        public = {name for name in dir(Klass) if not name.startswith("_") and callable(getattr(Klass, name))}
+        assert {None, "fit", "partial_fit", "predict", "to_sklearn", "from_sklearn", "save"} <= methods, methods
+        assert public <= methods, public - methods
+
+
+@needs_numpydoc
+@pytest.mark.parametrize("Klass, method", DOCUMENTED,
+                         ids=[f"{Klass.__name__}.{method or '__init__'}" for Klass, method in DOCUMENTED])
+def test_patched__test_docstrings__test_docstring(Klass, method, request):
+    with fastbp.patch_sklearn():
+        docstrings.test_docstring(Klass, method, request)
+
+
+@needs_numpydoc
+@pytest.mark.parametrize("Estimator", DROP_INS, ids=lambda Estimator: Estimator.__name__)
+def test_patched__test_docstring_parameters__test_fit_docstring_attributes(Estimator):
+    with fastbp.patch_sklearn(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # as the upstream test's filterwarnings mark
+        docstring_parameters.test_fit_docstring_attributes(Estimator.__name__, Estimator)

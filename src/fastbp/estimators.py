@@ -48,7 +48,8 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted, column_or_1d, validate_data
 
 from fastbp import _validation as v
-from fastbp import distributed, persistence, reference
+from fastbp import distributed, optim, persistence, reference
+from fastbp._docstrings import estimator_doc
 from fastbp._locks import exclusive
 from fastbp._threads import single_threaded_blas
 from fastbp.callbacks import Callback, EarlyStopping, ProgressBar, call
@@ -77,6 +78,28 @@ _SKLEARN_PRIVATE_STATE = ("_label_binarizer", "_no_improvement_count")
 # scikit-learn's message when a solver ends with non-finite weights; fastbp adds its advice after it.
 NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain large values "
                       "and need to be preprocessed.")
+
+
+# Where scikit-learn's MLP issues its warnings.
+SKLEARN_MLP_MODULE = "sklearn.neural_network._multilayer_perceptron"
+
+
+def _sklearn_is_patched():
+    """Whether scikit-learn's MLP names are these drop-ins (`fastbp.patch_sklearn`, which imports this module)."""
+    module = sys.modules.get("sklearn.neural_network")
+    return module is not None and getattr(module, "MLPClassifier", None) is globals().get("MLPClassifier")
+
+
+def _warn(message, category):
+    """Issue a warning as scikit-learn's MLP would: under `patch_sklearn`, from scikit-learn's module, so that
+    code written for scikit-learn (``filterwarnings(..., module="sklearn")``, as its own examples do) sees
+    what it would see with scikit-learn; otherwise from here. Either way it points at the line of this
+    module that warns, and repeats as scikit-learn's do (one registry per module)."""
+    caller = sys._getframe(1)
+    module = SKLEARN_MLP_MODULE if _sklearn_is_patched() else __name__
+    registry = vars(sys.modules[module]).setdefault("__warningregistry__", {})
+    warnings.warn_explicit(message, category, caller.f_code.co_filename, caller.f_lineno, module=module,
+                           registry=registry, module_globals=caller.f_globals)
 
 
 def _hidden_layer_sizes(value):
@@ -138,6 +161,13 @@ class _Solver:
 
     def __repr__(self):
         return f"_Solver({self.optimizer!r}, rate={self.rate!r})"
+
+    def state_dict(self):
+        return {"optimizer": self.optimizer.state_dict(), "rate": self.rate}
+
+    @classmethod
+    def from_state_dict(cls, state):
+        return cls(optim.from_state_dict(state["optimizer"]), state["rate"])
 
     @property
     def learning_rate_init(self):
@@ -372,7 +402,7 @@ class _BaseMLP(BaseEstimator):
             batch_size = min(200, n_train)
         else:
             if self.batch_size > n_train:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+                _warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", UserWarning)
             batch_size = self.batch_size
         callbacks = list(self.callbacks or ())
         if self.comm is None or self.comm.rank == 0:
@@ -398,8 +428,8 @@ class _BaseMLP(BaseEstimator):
         finally:  # after a DivergenceError too: the model holds its last finite epoch, say which
             self._record(trainer, epochs_before)
         if trainer.stop_reason == "max_epochs" and not incremental:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
-                          "hasn't converged yet.", ConvergenceWarning)
+            _warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                  "hasn't converged yet.", ConvergenceWarning)
 
     def _end_diverged(self, trainer, callbacks):
         """End a fit with early stopping whose epoch diverged (the trainer rolled it back) as scikit-learn
@@ -415,10 +445,10 @@ class _BaseMLP(BaseEstimator):
         self._stopper.on_train_end(trainer)
         for callback in callbacks:
             call(callback, "on_train_end", trainer)
-        warnings.warn(f"Training diverged in epoch {epoch + 1} (learning rate {trainer.learning_rate:g}): its loss or "
-                      "weights became NaN or infinite. As scikit-learn does with early_stopping=True, the epoch is "
-                      "recorded with a NaN validation score and the model keeps the weights of the best validation "
-                      f"score ({self._stopper.best:g}). Try a smaller learning_rate_init.", ConvergenceWarning)
+        _warn(f"Training diverged in epoch {epoch + 1} (learning rate {trainer.learning_rate:g}): its loss or "
+              "weights became NaN or infinite. As scikit-learn does with early_stopping=True, the epoch is "
+              "recorded with a NaN validation score and the model keeps the weights of the best validation "
+              f"score ({self._stopper.best:g}). Try a smaller learning_rate_init.", ConvergenceWarning)
 
     def _record(self, trainer, epochs_before):
         """The fitted attributes of the stochastic solvers, from the trainer's history and stopper."""
@@ -478,9 +508,9 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
         if result.status != 0:
-            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
-                          f"{result.message}\n\nIncrease the number of iterations (max_iter) or scale the data.",
-                          ConvergenceWarning, stacklevel=3)
+            _warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
+                  f"{result.message}\n\nIncrease the number of iterations (max_iter) or scale the data.",
+                  ConvergenceWarning)
 
     # --- prediction -------------------------------------------------------------------------------------
 
@@ -494,9 +524,21 @@ class _BaseMLP(BaseEstimator):
         return self._network().forward(X)
 
     def save(self, path):
-        """Write the fitted network (and the sgd/adam optimizer's state) to `path` as an .npz file without
-        pickle; `fastbp.load(path)` reads it back as a `fastbp.MLP` with the same predictions (class labels
-        and preprocessing are not in the file)."""
+        """Write the fitted network, and the sgd or adam optimizer's state, to an .npz file without pickle.
+
+        ``fastbp.load(path)`` reads it back as a `fastbp.MLP` whose ``forward`` gives this estimator's output
+        activations (``predict_proba`` for a multiclass classifier); the class labels, feature names and
+        the estimator's parameters are not in the file. Use pickle, joblib or skops for the whole estimator.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced atomically); its directory must exist.
+
+        See Also
+        --------
+        fastbp.load : Read the network back.
+        """
         check_is_fitted(self)
         with exclusive(self, "estimator"):
             persistence.save(self._network(), path, None if self._optimizer is None else self._optimizer.optimizer)
@@ -504,11 +546,18 @@ class _BaseMLP(BaseEstimator):
     # --- scikit-learn's estimators ----------------------------------------------------------------------
 
     def to_sklearn(self):
-        """The fitted scikit-learn estimator (`sklearn.neural_network.MLPClassifier` or `MLPRegressor`) of this
-        model: its parameters, weights, fitted attributes and sgd/adam optimizer state, so that it predicts
-        the same and scikit-learn-aware tools (skl2onnx, for one) take it. fastbp's own parameters (dtype,
-        n_threads, thread_invariant, callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_``
-        are left out; scikit-learn's ``fit`` or ``partial_fit`` continues training it."""
+        """Convert to scikit-learn's fitted estimator, which predicts the same.
+
+        The result carries this model's parameters, weights, fitted attributes and sgd or adam optimizer
+        state, so that scikit-learn-aware tools (skl2onnx, for one) take it and scikit-learn's ``fit`` or
+        ``partial_fit`` continues training it. fastbp's own parameters (dtype, n_threads, thread_invariant,
+        callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_`` are left out.
+
+        Returns
+        -------
+        estimator : sklearn.neural_network.MLPClassifier or sklearn.neural_network.MLPRegressor
+            A fitted scikit-learn estimator of the same kind.
+        """
         check_is_fitted(self)
         with exclusive(self, "estimator"):
             net = self._network()
@@ -531,10 +580,24 @@ class _BaseMLP(BaseEstimator):
 
     @classmethod
     def from_sklearn(cls, estimator, **params):
-        """A fastbp estimator that continues from the fitted scikit-learn `estimator`: its parameters (with
-        `params`, such as fastbp's n_threads, replacing them), weights, fitted attributes and sgd/adam
-        optimizer state. It predicts the same; ``partial_fit`` (and ``fit`` with warm_start=True) goes on
-        training from there as scikit-learn's would."""
+        """Make a fastbp estimator that continues from a fitted scikit-learn estimator.
+
+        It takes the estimator's parameters, weights, fitted attributes and sgd or adam optimizer state, so
+        it predicts the same, and ``partial_fit`` (or ``fit`` with warm_start=True) goes on training from
+        there as scikit-learn's would.
+
+        Parameters
+        ----------
+        estimator : sklearn.neural_network.MLPClassifier or sklearn.neural_network.MLPRegressor
+            A fitted scikit-learn estimator of this class's kind.
+        **params : dict
+            Parameters that replace the estimator's, such as fastbp's ``n_threads``.
+
+        Returns
+        -------
+        estimator : MLPClassifier or MLPRegressor
+            The fastbp estimator, fitted.
+        """
         if not isinstance(estimator, cls._sklearn_class):
             kind = type(estimator)
             raise TypeError(f"from_sklearn takes a fitted sklearn.neural_network.{cls._sklearn_class.__name__}, got "
@@ -551,15 +614,37 @@ class _BaseMLP(BaseEstimator):
 
     # --- pickling ---------------------------------------------------------------------------------------
 
-    # The weights are pickled once, inside the network; coefs_ and intercepts_ become its views again.
+    # Pickles (and skops files) hold fastbp's parts as plain values: the network, the optimizer, the stopper and
+    # the history as dicts and lists of numbers, strings and arrays. So skops needs to trust only the estimator's
+    # class, and a pickle does not name fastbp's internal classes. The weights are stored once, in the network;
+    # coefs_ and intercepts_ become its views again.
     def __getstate__(self):
         state = super().__getstate__()
         if "_net" in state:
-            self._network()
+            net = self._network()
             state = {key: value for key, value in state.items() if key not in ("coefs_", "intercepts_")}
+            state["_net"] = net.state_dict()
+        if state.get("_optimizer") is not None:
+            state["_optimizer"] = self._optimizer.state_dict()
+        if state.get("_stopper") is not None:
+            state["_stopper"] = self._stopper.state_dict()
+        if state.get("_history") is not None:
+            state["_history"] = list(self._history.records)
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("_net"), dict):  # else a pickle of an earlier fastbp, which held the objects
+            state["_net"] = MLP.from_state_dict(state["_net"])
+        if isinstance(state.get("_optimizer"), dict):
+            state["_optimizer"] = _Solver.from_state_dict(state["_optimizer"])
+        if isinstance(state.get("_stopper"), dict):
+            state["_stopper"] = EarlyStopping.from_state_dict(state["_stopper"])
+        if isinstance(state.get("_history"), list):
+            history = History()
+            for record in state["_history"]:
+                history.append(record)
+            state["_history"] = history
         super().__setstate__(state)
         if "_net" in state:
             self._use_net(self._net)
@@ -582,67 +667,48 @@ def _store(estimator, params):
             setattr(estimator, name, value)
 
 
-_EXTRAS_DOC = """
-    Every parameter, fitted attribute and method of scikit-learn's `{sklearn}` works as documented there,
-    with the same defaults and constraints (invalid values raise scikit-learn's InvalidParameterError).
-    fastbp adds these parameters:
-
-    dtype : {{None, "float32", "float64"}}, default=None
-        The precision of the computation. None follows X (float32 stays float32, anything else becomes
-        float64, as in scikit-learn); "float32" computes in float32 even for float64 X. Fixed at the first
-        fit of a warm-started or incrementally trained model.
-    n_threads : int >= 1 or None, default=None
-        OpenMP threads of the compiled core; None uses all cores (OMP_NUM_THREADS and threadpoolctl limits
-        apply). At fit, larger values are lowered to 4 per core this process may use. Results are bitwise
-        reproducible for a given thread count.
-    thread_invariant : bool, default=False
-        True makes results bitwise equal for any ``n_threads``, at a cost in speed (see `fastbp.MLP`).
-    callbacks : list of fastbp callbacks or None, default=None
-        Run by the sgd and adam solvers after every epoch (see `fastbp.callbacks`); returning True from
-        ``on_epoch_end`` stops training. Not run by lbfgs (passing them with lbfgs is a ValueError).
-    progress_bar : bool, default=False
-        Show a progress bar over the epochs (tqdm's).
-    comm : mpi4py intracommunicator or None, default=None
-        Fit data-parallel over the ranks of an MPI job (see `fastbp.distributed`): call ``fit`` or
-        ``partial_fit`` on every rank with that rank's shard of X and y; every rank ends with the same
-        model. ``batch_size`` is the global minibatch; classes, class weights, losses and validation
-        scores are those of all the ranks' rows together. Needs ``pip install 'fastbp[mpi]'``.
-    {more}
-    ``verbose`` prints scikit-learn's per-epoch lines, and for lbfgs one line per iteration.
-    ``partial_fit`` takes ``epochs=1``: the number of passes over the given data.
-
-    Extra fitted attribute: ``validation_loss_curve_``, the data loss on the validation set after each
-    epoch when ``early_stopping=True`` (None otherwise).
-    Differences from scikit-learn are listed in the module docstring of `fastbp.estimators` and the user guide.
-
-    Examples
-    --------
-{examples}"""
+_COMMON_PARAMETERS = ("hidden_layer_sizes", "activation", "solver", "alpha", "batch_size", "learning_rate",
+                      "learning_rate_init", "power_t", "max_iter", "shuffle", "random_state", "tol", "verbose",
+                      "warm_start", "momentum", "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
+                      "beta_2", "epsilon", "n_iter_no_change", "max_fun")
+_FASTBP_PARAMETERS = ("dtype", "n_threads", "thread_invariant", "callbacks", "progress_bar", "comm")
+_ATTRIBUTES = ("loss_", "best_loss_", "loss_curve_", "validation_scores_", "validation_loss_curve_",
+               "best_validation_score_", "t_", "coefs_", "intercepts_", "n_features_in_", "feature_names_in_",
+               "n_iter_", "n_layers_", "n_outputs_", "out_activation_")
+_NOTES = """\
+The parameters up to `max_fun` are scikit-learn's, with its defaults and constraints (an invalid value
+raises scikit-learn's InvalidParameterError); the ones after are fastbp's. With an integer `random_state`
+the fitted weights equal scikit-learn's up to rounding. The objective is computed from the logits, so it
+stays finite where probabilities saturate. The differences from scikit-learn are listed in the user
+guide's page on the drop-ins and in the module docstring of `fastbp.estimators`."""
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier: scikit-learn's MLPClassifier, trained by fastbp's compiled core.
-
-    Binary and multilabel targets get logistic outputs with binary cross-entropy; multiclass targets a
-    softmax output with cross-entropy.
-    """
-
-    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPClassifier", examples="""\
-    >>> from sklearn.datasets import load_iris
-    >>> from fastbp import MLPClassifier
-    >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
-    ...                     max_iter=500, random_state=0).fit(X, y)
-    >>> clf.predict(X[:3])
-    array([0, 0, 0])
-    >>> clf.score(X, y) > 0.95
-    True
-""", more="""
-    class_weight : dict, "balanced" or None, default=None
-        Weights per class, multiplying ``sample_weight``: a dict {class label: weight} (classes not named
-        get 1), or "balanced" for n_samples / (n_classes * count of the class). Not for multilabel targets;
-        "balanced" is not available in partial_fit, which sees one batch at a time.
-""")
+    __doc__ = estimator_doc(
+        "Multi-layer perceptron classifier, a drop-in for scikit-learn's, trained by fastbp's compiled core.",
+        """\
+Binary targets and multilabel indicator matrices get logistic outputs with binary cross-entropy,
+multiclass targets a softmax output with cross-entropy. Dense and scipy.sparse X (used as CSR,
+without a dense copy) are accepted.""",
+        _COMMON_PARAMETERS + ("class_weight",) + _FASTBP_PARAMETERS,
+        ("classes_",) + _ATTRIBUTES,
+        ["MLPRegressor : The regressor of the same network.",
+         "fastbp.MLP : The network itself, with its own forward pass and gradient.",
+         "fastbp.Trainer : Minibatch training of an `MLP`, with callbacks and schedules.",
+         "sklearn.neural_network.MLPClassifier : The scikit-learn classifier that `to_sklearn` returns."],
+        _NOTES,
+        """\
+>>> from sklearn.datasets import load_iris
+>>> from fastbp import MLPClassifier
+>>> X, y = load_iris(return_X_y=True)
+>>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
+...                     max_iter=500, random_state=0).fit(X, y)
+>>> clf.predict(X[:3])
+array([0, 0, 0])
+>>> clf.predict_proba(X[:1]).shape
+(1, 3)
+>>> clf.score(X, y) > 0.95
+True""")
 
     _sklearn_class = _SklearnClassifier  # what to_sklearn makes and from_sklearn takes
     _parameter_constraints = {**_SklearnClassifier._parameter_constraints, **_EXTRA_CONSTRAINTS,
@@ -709,16 +775,47 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to X (n_samples, n_features; dense or sparse) and labels y (n_samples,) or a
-        multilabel indicator (n_samples, n_classes), with optional sample_weight (n_samples,). Returns self."""
+        """Fit the model to data X and labels y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data; sparse X is used as CSR without a dense copy.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            The labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+
+        Returns
+        -------
+        self : MLPClassifier
+            The fitted classifier.
+        """
         return self._fit(X, y, sample_weight)
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None, epochs=1):
-        """Update the model with ``epochs`` passes (default one, as scikit-learn) over X, y.
+        """Update the model with passes of the stochastic solver over one batch of data.
 
-        `classes` (all labels y may take) is required on the first call, unless y is multilabel.
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data; sparse X is used as CSR without a dense copy.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            The labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+        classes : array-like of shape (n_classes,), default=None
+            Every label y may take, over all calls; required on the first call unless y is multilabel,
+            ignored on later ones.
+        epochs : int >= 1, default=1
+            Passes over this batch (fastbp's; scikit-learn makes one).
+
+        Returns
+        -------
+        self : MLPClassifier
+            The updated classifier.
         """
         epochs = v.check_int("epochs", epochs, minimum=1)
         if _check_partial_fit_first_call(self, classes):
@@ -727,20 +824,57 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 
     def predict(self, X):
-        """Class labels (n_samples,), or the indicator matrix (n_samples, n_classes) for multilabel."""
+        """Predict the class labels of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The predicted labels, or for multilabel targets the indicator matrix.
+        """
         y_hat = self._forward(X)
         return self._label_binarizer.inverse_transform(y_hat.ravel() if self.n_outputs_ == 1 else y_hat)
 
     def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
+        """Estimate the probability of each class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The probabilities, columns in the order of `classes_` (each row sums to 1 except for
+            multilabel targets, whose columns are independent).
+        """
         return self._proba(self._forward(X))
 
     def _proba(self, y_hat):
         return np.column_stack([1 - y_hat[:, 0], y_hat[:, 0]]) if self.n_outputs_ == 1 else y_hat
 
     def predict_log_proba(self, X):
-        """log(predict_proba(X)), except where a probability underflows (below the smallest normal float):
-        there the log-probability comes from the logits and stays finite (scikit-learn's is -inf)."""
+        """Estimate the log of the probability of each class.
+
+        This is log(predict_proba(X)), except where a probability underflows (below the smallest normal
+        float): there the log-probability comes from the logits and stays finite, where scikit-learn's is
+        -inf.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            The log-probabilities, columns in the order of `classes_`.
+        """
         X = self._check_X(X)
         net = self._network()
         proba = self._proba(net.forward(X))
@@ -765,22 +899,30 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor: scikit-learn's MLPRegressor, trained by fastbp's compiled core.
-
-    loss="squared_error" gives an identity output with half squared error (summed over outputs);
-    loss="poisson" an exponential output with half Poisson deviance (y >= 0).
-    """
-
-    __doc__ += _EXTRAS_DOC.format(sklearn="sklearn.neural_network.MLPRegressor", more="", examples="""\
-    >>> import numpy as np
-    >>> from fastbp import MLPRegressor
-    >>> X = np.random.RandomState(0).uniform(-2, 2, (200, 2))
-    >>> y = np.sin(X[:, 0]) + X[:, 1] ** 2 / 4
-    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), activation="tanh",
-    ...                    learning_rate_init=0.01, random_state=0).fit(X, y)
-    >>> reg.score(X, y) > 0.95
-    True
-""")
+    __doc__ = estimator_doc(
+        "Multi-layer perceptron regressor, a drop-in for scikit-learn's, trained by fastbp's compiled core.",
+        """\
+loss="squared_error" gives an identity output with half the squared error (summed over the outputs),
+loss="poisson" an exponential output with half the Poisson deviance, for counts. Dense and
+scipy.sparse X (used as CSR, without a dense copy) are accepted.""",
+        ("loss",) + _COMMON_PARAMETERS + _FASTBP_PARAMETERS,
+        _ATTRIBUTES,
+        ["MLPClassifier : The classifier of the same network.",
+         "fastbp.MLP : The network itself, with its own forward pass and gradient.",
+         "fastbp.Trainer : Minibatch training of an `MLP`, with callbacks and schedules.",
+         "sklearn.neural_network.MLPRegressor : The scikit-learn regressor that `to_sklearn` returns."],
+        _NOTES,
+        """\
+>>> import numpy as np
+>>> from fastbp import MLPRegressor
+>>> X = np.random.RandomState(0).uniform(-2, 2, (200, 2))
+>>> y = np.sin(X[:, 0]) + X[:, 1] ** 2 / 4
+>>> reg = MLPRegressor(hidden_layer_sizes=(32,), activation="tanh",
+...                    learning_rate_init=0.01, random_state=0).fit(X, y)
+>>> reg.predict(X[:2]).shape
+(2,)
+>>> reg.score(X, y) > 0.95
+True""")
 
     _sklearn_class = _SklearnRegressor  # what to_sklearn makes and from_sklearn takes
     _parameter_constraints = {**_SklearnRegressor._parameter_constraints, **_EXTRA_CONSTRAINTS}
@@ -807,18 +949,60 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to X (n_samples, n_features; dense or sparse) and targets y (n_samples,) or
-        (n_samples, n_outputs), with optional sample_weight (n_samples,). Returns self."""
+        """Fit the model to data X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data; sparse X is used as CSR without a dense copy.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets (non-negative for loss="poisson").
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+
+        Returns
+        -------
+        self : MLPRegressor
+            The fitted regressor.
+        """
         return self._fit(X, y, sample_weight)
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, epochs=1):
-        """Update the model with ``epochs`` passes (default one, as scikit-learn) over X, y."""
+        """Update the model with passes of the stochastic solver over one batch of data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data; sparse X is used as CSR without a dense copy.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+        epochs : int >= 1, default=1
+            Passes over this batch (fastbp's; scikit-learn makes one).
+
+        Returns
+        -------
+        self : MLPRegressor
+            The updated regressor.
+        """
         epochs = v.check_int("epochs", epochs, minimum=1)
         return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 
     def predict(self, X):
-        """Predictions (n_samples,) for one output, else (n_samples, n_outputs)."""
+        """Predict the targets of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predictions, one column per output (flattened for one output).
+        """
         y_hat = self._forward(X)
         return y_hat.ravel() if y_hat.shape[1] == 1 else y_hat
