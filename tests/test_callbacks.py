@@ -112,6 +112,35 @@ def test_checkpoint_saves_the_best_weights_of_what_it_monitors(monitor, validati
         assert loaded.loss(X_val, Y_val) == history.val_loss[best]
 
 
+# (optimizer, schedule): the invscaling rate after the checkpointed epoch comes from the file's counters.
+@pytest.mark.parametrize("make_optimizer, schedule", [(lambda: fastbp.SGD(2.0), "invscaling"),
+                                                      (lambda: fastbp.Adam(0.05), "constant")], ids=["sgd", "adam"])
+def test_training_resumed_from_a_checkpoint_continues_as_from_that_epoch(make_optimizer, schedule, data, tmp_path):
+    X, Y, X_val, Y_val = data
+    path = tmp_path / "best.npz"
+
+    def trainer(max_epochs, callbacks=()):
+        net = fastbp.MLP([6, 32, 1], random_state=0)
+        return fastbp.Trainer(net, make_optimizer(), batch_size=8, max_epochs=max_epochs, random_state=0,
+                              schedule=schedule, power_t=0.1, callbacks=callbacks)
+
+    checkpoint = fastbp.Checkpoint(path, monitor="val_loss")
+    trainer(15, [checkpoint]).fit(X, Y, validation_data=(X_val, Y_val))
+    best = checkpoint.best_epoch
+    assert 0 < best < 14  # the rate oscillates: the checkpoint is an epoch in the middle
+    # Straight through: the checkpointed epochs, then five more in a second fit.
+    straight = trainer(best + 1)
+    straight.fit(X, Y)
+    straight.max_epochs = 5
+    straight.fit(X, Y)
+    resumed = trainer(5)
+    resumed.restore(path)
+    assert (resumed.epoch, resumed.t) == (best + 1, (best + 1) * X.shape[0])
+    resumed.fit(X, Y)
+    np.testing.assert_array_equal(resumed.net.params, straight.net.params)
+    assert resumed.learning_rate == straight.learning_rate
+
+
 def test_plain_progress_prints_one_line_per_epoch(data, capsys):
     X, Y, X_val, Y_val = data
     trainer = fastbp.Trainer(fastbp.MLP([6, 4, 1], random_state=0), max_epochs=3, random_state=0, verbose=2)

@@ -3,11 +3,13 @@
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
 import sklearn.neural_network
 import sklearn.neural_network._multilayer_perceptron as multilayer_perceptron
+from sklearn.exceptions import ConvergenceWarning
 
 import fastbp
 from fastbp.patch.__main__ import main
@@ -117,3 +119,29 @@ def test_the_command_explains_its_usage(capsys, tmp_path):
     assert main([str(tmp_path / "missing.py")]) == 2
     assert "missing.py" in capsys.readouterr().err
     _assert_unpatched()
+
+
+# Warnings, as code written for scikit-learn filters them: scikit-learn's own plot_mlp_training_curves.py
+# example ignores ConvergenceWarning with module="sklearn". The oracle is scikit-learn itself.
+def _convergence_warnings(make_estimator, module_filter):
+    X, y = np.random.RandomState(0).randn(60, 3), np.arange(60) % 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning, module=module_filter)
+        make_estimator()(max_iter=2, random_state=0).fit(X, y)
+        make_estimator()(solver="lbfgs", max_iter=1, random_state=0).fit(X, y)
+        make_estimator()(batch_size=100, max_iter=2, random_state=0).fit(X, y)  # clipped, with a UserWarning
+    return [(w.category, str(w.message)) for w in caught if issubclass(w.category, (ConvergenceWarning, UserWarning))]
+
+
+def test_under_the_patch_warnings_come_from_where_scikit_learns_do():
+    stock = _convergence_warnings(lambda: sklearn.neural_network.MLPClassifier, "sklearn")
+    with fastbp.patch_sklearn():
+        patched = _convergence_warnings(lambda: sklearn.neural_network.MLPClassifier, "sklearn")
+    assert [category for category, _ in patched] == [category for category, _ in stock] == [UserWarning]
+    assert patched == stock
+
+
+def test_unpatched_the_drop_ins_warn_from_fastbp():
+    assert len(_convergence_warnings(lambda: fastbp.MLPClassifier, "sklearn")) == 4
+    assert [category for category, _ in _convergence_warnings(lambda: fastbp.MLPClassifier, "fastbp")] == [UserWarning]

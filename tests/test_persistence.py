@@ -175,3 +175,22 @@ def test_a_fitted_regressor_saves_without_pickle(loss, tmp_path):
     net = fastbp.load(tmp_path / "reg.npz")
     assert net.output == reg.out_activation_ and net.dtype == np.float32
     np.testing.assert_array_equal(net.forward(X).ravel(), reg.predict(X))
+
+
+def test_the_documented_file_format_lists_every_field_of_a_file(tmp_path):
+    from conftest import DOCS
+    from fastbp import persistence
+
+    page = (DOCS / "user_guide" / "persistence.rst").read_text().split("The file format\n")[1]
+    documented = []
+    for line in page.splitlines():
+        if line.startswith("   * - ``"):
+            documented += [name.strip("`") for name in line[len("   * - "):].split(", ")]
+    path = tmp_path / "trainer.npz"
+    trainer = fastbp.Trainer(fastbp.MLP([3, 2, 1], random_state=0), max_epochs=1)
+    trainer.fit(np.ones((4, 3)), np.ones(4))
+    trainer.save(path)
+    with np.load(path) as data:
+        assert sorted(documented) == sorted(data.files)
+        assert int(data["format_version"]) == persistence.FORMAT_VERSION
+    assert f"format version {persistence.FORMAT_VERSION};" in page

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from fastbp import _validation as v
-from fastbp.persistence import check_path, save
+from fastbp.persistence import check_path, save_training
 
 # Quantities a callback can monitor, and whether higher is better.
 MONITORS = {"loss": False, "val_loss": False, "val_score": True}
@@ -180,6 +180,22 @@ class EarlyStopping(Callback, _BestTracker):
         self.n_no_improvement = 0
         self.stopped = False
 
+    _SETTINGS = ("monitor", "n_iter_no_change", "tol", "restore_best_weights")
+    _PROGRESS = ("best", "best_epoch", "best_params", "n_no_improvement", "stopped")
+
+    def state_dict(self):
+        """The settings and the progress (best value, its epoch and weights, the no-improvement count), as plain
+        values; `from_state_dict` makes the stopper back."""
+        return {name: getattr(self, name) for name in self._SETTINGS + self._PROGRESS}
+
+    @classmethod
+    def from_state_dict(cls, state):
+        """The stopper of a `state_dict`."""
+        stopper = cls(**{name: state[name] for name in cls._SETTINGS})
+        for name in cls._PROGRESS:
+            setattr(stopper, name, state[name])
+        return stopper
+
     def __repr__(self):
         return (f"EarlyStopping(monitor={self.monitor!r}, n_iter_no_change={self.n_iter_no_change}, "
                 f"tol={self.tol}, restore_best_weights={self.restore_best_weights})")
@@ -215,9 +231,13 @@ class EarlyStopping(Callback, _BestTracker):
 
 
 class Checkpoint(Callback, _BestTracker):
-    """Save the model to `path` (see `fastbp.persistence`) whenever the monitored quantity improves.
+    """Save a point to resume training from whenever the monitored quantity improves.
 
-    Load it back with ``fastbp.load(path)``.
+    The file (see `fastbp.persistence`) is what `Trainer.save` writes at the end of the improving epoch:
+    the model's weights, the optimizer's settings, step count and state, and the trainer's counters
+    (epochs, samples seen, the next epoch's learning rate). ``fastbp.load(path)`` reads the model back;
+    `Trainer.restore` on a trainer with the same settings continues training from that epoch exactly as
+    the checkpointed one went on from it. The history and early stopping's counters are not in the file.
 
     Parameters
     ----------
@@ -242,6 +262,10 @@ class Checkpoint(Callback, _BestTracker):
     >>> best = fastbp.load(path)
     >>> checkpoint.best == min(history.loss), best.layer_sizes
     (True, (4, 8, 1))
+    >>> resumed = fastbp.Trainer(fastbp.MLP([4, 8, 1]), max_epochs=5, random_state=0)
+    >>> resumed.restore(path)           # continue from the best epoch
+    >>> resumed.epoch == checkpoint.best_epoch + 1
+    True
     """
 
     def __init__(self, path, monitor="auto"):
@@ -261,7 +285,7 @@ class Checkpoint(Callback, _BestTracker):
         if self._is_better(value):
             self.best = value
             self.best_epoch = epoch
-            save(trainer.net, self.path)
+            save_training(trainer, self.path)
         return False
 
 

@@ -31,6 +31,7 @@ class Optimizer:
 
     learning_rate: float
     state_names: tuple  # names of the state buffers, in the order the compiled epoch takes them
+    setting_names: tuple  # the hyperparameters, in the constructor's order
     _state = None
     t = 0  # steps taken since the state was made (Adam's bias correction uses it)
 
@@ -47,6 +48,30 @@ class Optimizer:
         """Forget the state (velocities, moments, step count)."""
         self._state = None
         self.t = 0
+
+    def settings(self):
+        """The hyperparameters, as the constructor takes them (a dict)."""
+        return {name: getattr(self, name) for name in self.setting_names}
+
+    def state_dict(self):
+        """Everything this optimizer holds, in plain values: {"name": the class name, "settings": see
+        `settings`, "t": the step count, "state": {buffer name: array (n_params,)}, empty before the first
+        step}. The arrays are the optimizer's own, not copies."""
+        return {"name": type(self).__name__, "settings": self.settings(), "t": self.t,
+                "state": dict(self._state) if self._state is not None else {}}
+
+    def load_state_dict(self, state):
+        """Take the step count and state buffers (copied) of a `state_dict` of this kind of optimizer; its
+        settings are not changed."""
+        if state.get("name") != type(self).__name__:
+            raise ValueError(f"the state of {state.get('name')!r} cannot be loaded into {type(self).__name__}")
+        buffers = state["state"]
+        if buffers and set(buffers) != set(self.state_names):
+            raise ValueError(f"{type(self).__name__} keeps the state {self.state_names}, got {tuple(buffers)}")
+        self.reset()
+        if buffers:
+            self._state = {name: np.array(buffers[name], copy=True) for name in self.state_names}
+            self.t = int(state["t"])
 
     def _learning_rate(self, override):
         return self.learning_rate if override is None else v.check_float("learning_rate", override, 0.0)
@@ -89,6 +114,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     state_names = ("velocity",)
+    setting_names = ("learning_rate", "momentum", "nesterov")
 
     def __repr__(self):
         return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov})"
@@ -149,6 +175,7 @@ class Adam(Optimizer):
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
 
     state_names = ("m", "v")
+    setting_names = ("learning_rate", "beta_1", "beta_2", "epsilon")
 
     def __repr__(self):
         return (f"Adam(learning_rate={self.learning_rate}, beta_1={self.beta_1}, beta_2={self.beta_2}, "
@@ -172,3 +199,15 @@ class Adam(Optimizer):
     def _epoch_settings(self):
         return dict(optimizer=_epoch.ADAM, momentum=0.0, nesterov=False, beta_1=self.beta_1,
                     beta_2=self.beta_2, epsilon=self.epsilon)
+
+
+OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam)}
+
+
+def from_state_dict(state):
+    """The optimizer a `state_dict` describes: its class and settings, with its step count and state."""
+    if state.get("name") not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {state.get('name')!r}; expected one of {sorted(OPTIMIZERS)}")
+    optimizer = OPTIMIZERS[state["name"]](**state["settings"])
+    optimizer.load_state_dict(state)
+    return optimizer

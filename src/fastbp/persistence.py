@@ -42,8 +42,9 @@ def save(net, path, optimizer=None, trainer_counters=None):
     """Write `net`'s architecture and weights to `path` (an .npz file), replacing it atomically; with the
     optimizer's settings, step count and state, and (epochs, samples seen, learning rate) of a Trainer."""
     path = os.fspath(path)
-    kind = "none" if optimizer is None else type(optimizer).__name__
-    state = getattr(optimizer, "_state", None)
+    saved = None if optimizer is None else optimizer.state_dict()
+    kind = "none" if saved is None else saved["name"]
+    state = None if saved is None else saved["state"]
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
@@ -53,8 +54,8 @@ def save(net, path, optimizer=None, trainer_counters=None):
         "dtype": np.array(net.dtype.name),
         "params": net.params,
         "optimizer": np.array(kind),
-        "optimizer_settings": np.array([float(getattr(optimizer, name)) for name in OPTIMIZER_SETTINGS.get(kind, ())]),
-        "optimizer_t": np.array(getattr(optimizer, "t", 0), dtype=np.int64),
+        "optimizer_settings": np.array([float(saved["settings"][name]) for name in OPTIMIZER_SETTINGS.get(kind, ())]),
+        "optimizer_t": np.array(0 if saved is None else saved["t"], dtype=np.int64),
         "optimizer_state": np.array([state[name] for name in optimizer.state_names] if state else
                                     np.empty((0, net.n_params)), dtype=net.dtype),
         "trainer": np.array(trainer_counters or (), dtype=np.float64),
@@ -69,6 +70,12 @@ def save(net, path, optimizer=None, trainer_counters=None):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def save_training(trainer, path):
+    """Write what `Trainer.restore` reads: the trainer's model, optimizer (settings, step count, state) and
+    counters (epochs, samples seen, the next epoch's learning rate)."""
+    save(trainer.net, path, trainer.optimizer, (trainer.epoch, trainer.t, trainer.learning_rate))
 
 
 def _member(data, name, path):

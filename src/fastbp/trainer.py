@@ -242,7 +242,7 @@ class Trainer:
         """Write the model, the optimizer's settings and state, and this trainer's counters (epochs, samples
         seen, learning rate) to `path` (.npz without pickle, see `fastbp.persistence`); see `restore`."""
         with exclusive(self.net):  # never a half-trained epoch
-            persistence.save(self.net, path, self.optimizer, (self.epoch, self.t, self.learning_rate))
+            persistence.save_training(self, path)
 
     def restore(self, path):
         """Continue from a file written by `save`: its weights, optimizer state and counters, so that the next
@@ -265,10 +265,8 @@ class Trainer:
         _, _, t, state = saved["optimizer"]
         with exclusive(net):
             net.params[...] = other.params
-            self.optimizer.reset()
-            if state.shape[0]:
-                self.optimizer._state = {name: state[i].copy() for i, name in enumerate(self.optimizer.state_names)}
-                self.optimizer.t = t
+            self.optimizer.load_state_dict({"name": kind, "t": t,
+                                            "state": dict(zip(self.optimizer.state_names, state))})
             self.epoch, self.t, self.learning_rate = saved["trainer"]
 
     def __repr__(self):
