@@ -38,7 +38,7 @@ def main():
         warnings.simplefilter("ignore")
         clf.fit(X, y)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    model = clf._net.params.nbytes
+    model = sum(a.nbytes for a in clf.coefs_ + clf.intercepts_)
     data = X.nbytes + y.nbytes
     above = peak - baseline
     print(f"baseline (interpreter, libraries) {baseline / 2**20:8.1f} MiB")

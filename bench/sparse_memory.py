@@ -70,7 +70,7 @@ def main():
     _, sklearn_check = traced_peak(lambda: check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32)))
     _, fastbp_check = traced_peak(lambda: _validation.check_X(X, args.features, X.dtype))
     clf, fit = traced_peak(lambda: fastbp.MLPClassifier(**params).fit(X, y))
-    model = clf._net.params.nbytes
+    model = sum(a.nbytes for a in clf.coefs_ + clf.intercepts_)
     # The gradient, Adam's m and v, and the epoch's snapshot of the parameters, m and v.
     workspaces = 6 * model
     # What the rest of the peak is: arrays of one entry per row (labels, targets, the shuffle order).

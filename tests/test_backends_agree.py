@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastbp
-from fastbp.epochs import EpochRunner
+from fastbp._threads import ThreadPlan
+from fastbp.epochs import FitLoop
 from conftest import ACTIVATIONS, OUTPUTS, assert_close, error_bounds, make_targets, net_pair
 
 
@@ -77,11 +78,13 @@ def test_an_epoch_stops_at_a_minibatch_whose_loss_nan_weights_make_nan(activatio
     """An epoch checks each minibatch objective before its update: NaN weights must show there."""
     net = _nan_at(fastbp.MLP([3, 6, 1], activation, random_state=0, backend=backend), "first-layer")
     before = net.params.copy()
-    trainer = fastbp.Trainer(net, fastbp.SGD(0.1), batch_size=4, shuffle=False)
+    optimizer = fastbp.SGD(0.1)
     X, Y = rng.randn(12, 3), (rng.rand(12, 1) > 0.5).astype(float)
-    loss_sum, finite = EpochRunner(trainer, X, Y, None, None, n_threads=1)._train(0.1)
+    loop = FitLoop(net, optimizer, net.check_batch(X, Y), None, batch_size=4, alpha=0.0, shuffle=False,
+                   plan=ThreadPlan(1))
+    loss_sum, finite = loop.train_pass(0.1)
     # Stopped at the first minibatch, before its update.
-    assert not finite and loss_sum == 0 and trainer.optimizer.t == 0
+    assert not finite and loss_sum == 0 and optimizer.t == 0
     np.testing.assert_array_equal(net.params, before)
 
 

@@ -19,7 +19,7 @@ def test_core_is_compiled_and_used():
     core_file = sys.modules["fastbp._core._network"].__file__
     assert core_file.endswith((".so", ".pyd")), core_file
     net = fastbp.MLP([2, 3, 1])
-    assert type(net._core).__module__ == "fastbp._core._network"
+    assert net.engine.name == "cython" and type(net.engine.table).__module__ == "fastbp._core._network"
 
 
 def test_openmp_is_compiled_in_unless_disabled_for_the_build():

@@ -58,11 +58,11 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
         X = X[:, :4]
     opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
     if case == "crash" and comm.rank == 1:
-        class Failing(type(opt)):
-            def step(self, params, grad, learning_rate=None):
+        class Failing(type(opt)):  # every step reads the optimizer's state first
+            def state_for(self, params):
                 if self.t == 3:
                     raise RuntimeError("injected failure")
-                super().step(params, grad, learning_rate)
+                return super().state_for(params)
         opt = Failing(0.1)
     callbacks = []
     if case == "callback" and comm.rank == 1:

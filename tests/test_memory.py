@@ -68,7 +68,7 @@ def test_inputs_in_the_models_dtype_and_layout_are_not_copied(dtype, monkeypatch
     Y = y.reshape(-1, 1).astype(dtype)
     assert v.check_Y(Y, 1000, 1, "logistic", dtype) is Y
     net = fastbp.MLP([20, 8, 1], dtype=dtype)
-    assert net._check_batch(X, Y, None, 0.0)[0] is X
+    assert net.check_batch(X, Y).X is X
 
     seen = []
     original = fastbp.Trainer.fit
@@ -114,4 +114,4 @@ def test_sparse_X_is_never_densified():
         tracemalloc.stop()
     # Measured: 1.2 x the CSR's bytes, all of it seven copies of the 160 kB of parameters (the model, the
     # gradient, Adam's moments, the epoch's snapshot of all three) and per-row arrays (labels, shuffle order).
-    assert peak < 2 * csr_bytes + 7 * clf._net.params.nbytes, peak
+    assert peak < 2 * csr_bytes + 7 * sum(a.nbytes for a in clf.coefs_ + clf.intercepts_), peak

@@ -178,7 +178,7 @@ def test_float32_weights_stay_float32_both_ways():
     theirs = ours.to_sklearn()
     assert all(a.dtype == np.float32 for a in theirs.coefs_ + theirs.intercepts_)
     back = fastbp.MLPRegressor.from_sklearn(theirs)
-    assert back._net.dtype == np.float32
+    assert all(array.dtype == np.float32 for array in back.coefs_ + back.intercepts_)
     np.testing.assert_array_equal(back.predict(X.astype(np.float32)), ours.predict(X.astype(np.float32)))
 
 

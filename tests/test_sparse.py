@@ -299,7 +299,7 @@ def test_the_core_refuses_csr_arrays_it_cannot_read():
     net = fastbp.MLP([3, 2, 1], random_state=0)
     X = scipy.sparse.csr_matrix(GOOD)
     with pytest.raises(TypeError, match="X.data must be float64"):
-        net._core.forward(net.params, X.astype(np.float32), 1, False)
+        net.engine.table.forward(net.params, X.astype(np.float32), 1, False)
     X.indices = X.indices.astype(np.int64)  # indptr stays int32
     with pytest.raises(TypeError, match="X.indices and X.indptr must both be int32 or int64"):
-        net._core.forward(net.params, X, 1, False)
+        net.engine.table.forward(net.params, X, 1, False)

@@ -189,11 +189,11 @@ def test_default_threads_follow_threadpoolctl_and_omp_num_threads():
     from threadpoolctl import threadpool_limits
 
     from fastbp._core._openmp_helpers import openmp_enabled
-    from fastbp.network import resolve_n_threads
+    from fastbp._threads import plan
 
     with threadpool_limits(limits=1, user_api="openmp"):
-        assert resolve_n_threads(None) == 1
-    code = "from fastbp.network import resolve_n_threads; print(resolve_n_threads(None))"
+        assert plan(None).n_threads == 1
+    code = "from fastbp._threads import plan; print(plan(None).n_threads)"
     for value in ("1", "3"):
         out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": value},
                              capture_output=True, text=True, check=True)

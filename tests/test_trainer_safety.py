@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import fastbp
-import fastbp.epochs
-from fastbp._core._epoch import Epoch
+import fastbp.backends
+import fastbp.reference
+from fastbp._core._epoch import EpochKernel
 
 BACKENDS = ["cython", "numpy"]
 
@@ -88,21 +89,21 @@ def assert_same_training_state(trainer, other):
 
 
 class CompiledEpochWithCtrlC:
-    """The compiled epoch, with Ctrl-C twice in its call number `at` (from 0): once before the C call, and
+    """The compiled epoch kernel, with Ctrl-C twice in its call number `at` (from 0): once before the C call, and
     once while it runs, which Python handles as soon as the call returns, before the epoch is checked."""
 
     at = None
 
     def __init__(self, *args, **kwargs):
-        self.epoch = Epoch(*args, **kwargs)
+        self.kernel = EpochKernel(*args, **kwargs)
         self.calls = 0
 
-    def run(self, *args):
+    def train_epoch(self, *args):
         interrupted = self.calls == self.at
         self.calls += 1
         if interrupted:
             ctrl_c()  # the first: stop after this epoch
-        result = self.epoch.run(*args)  # the weights change here
+        result = self.kernel.train_epoch(*args)  # the weights change here
         if interrupted:
             ctrl_c()  # the second: abort this epoch
         return result
@@ -117,17 +118,17 @@ def test_a_second_ctrl_c_aborts_the_epoch_and_puts_back_the_last_completed_one(b
     trainer = fastbp.Trainer(net, optimizer, batch_size=10, max_epochs=10, random_state=0)
     if backend == "cython":
         monkeypatch.setattr(CompiledEpochWithCtrlC, "at", at)
-        monkeypatch.setattr(fastbp.epochs, "Epoch", CompiledEpochWithCtrlC)
+        monkeypatch.setattr(fastbp.backends, "EpochKernel", CompiledEpochWithCtrlC)
     else:  # the NumPy backend steps in Python: Ctrl-C at the 3rd and the 6th of the epoch's 12 minibatches
         steps = iter(range(10**6))
-        step = optimizer._reference_step
+        step = fastbp.reference.optimizer_step
 
-        def step_with_ctrl_c(params, grad, learning_rate):
-            step(params, grad, learning_rate)
+        def step_with_ctrl_c(*args):
+            step(*args)
             if next(steps) in (at * 12 + 2, at * 12 + 5):
                 ctrl_c()
 
-        monkeypatch.setattr(optimizer, "_reference_step", step_with_ctrl_c)
+        monkeypatch.setattr(fastbp.reference, "optimizer_step", step_with_ctrl_c)
     with pytest.warns(RuntimeWarning, match=f"interrupted by the user; stopped with {at} completed epochs"):
         history = trainer.fit(X, Y)
     assert trainer.stop_reason == "interrupted" and len(history) == at
@@ -139,7 +140,7 @@ def test_a_second_ctrl_c_aborts_the_epoch_and_puts_back_the_last_completed_one(b
     assert_same_training_state(trainer, uninterrupted)
 
 
-def test_an_interrupt_inside_an_epoch_rolls_it_back(data):
+def test_an_interrupt_inside_an_epoch_rolls_it_back(data, monkeypatch):
     """On the NumPy backend a KeyboardInterrupt can land mid-epoch; the epoch is undone, not half-kept."""
     X, Y = data
     net = fastbp.MLP([5, 4, 1], random_state=0, backend="numpy")
@@ -149,15 +150,15 @@ def test_an_interrupt_inside_an_epoch_rolls_it_back(data):
     before, velocity, steps = net.params.copy(), optimizer.state_for(net.params)["velocity"].copy(), optimizer.t
 
     calls = []
-    original = optimizer._reference_step
+    original = fastbp.reference.optimizer_step
 
-    def step_then_interrupt(params, grad, learning_rate):
-        original(params, grad, learning_rate)
+    def step_then_interrupt(*args):
+        original(*args)
         calls.append(1)
         if len(calls) == 4:
             raise KeyboardInterrupt
 
-    optimizer._reference_step = step_then_interrupt
+    monkeypatch.setattr(fastbp.reference, "optimizer_step", step_then_interrupt)
     with pytest.warns(RuntimeWarning, match="interrupted"):
         history = trainer.fit(X, Y)
     assert len(calls) == 4 and len(history) == 5

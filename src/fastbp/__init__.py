@@ -15,7 +15,8 @@ from fastbp.epochs import DivergenceError
 from fastbp.gradcheck import gradcheck
 from fastbp.optim import SGD, Adam
 from fastbp.patch import patch_sklearn, sklearn_is_patched, unpatch_sklearn
-from fastbp.trainer import History, Trainer
+from fastbp.history import History
+from fastbp.trainer import Trainer
 
 if not _openmp_enabled():
     import warnings

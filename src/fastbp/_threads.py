@@ -14,7 +14,7 @@ a library, let only the first Python thread that ever set a limit set one. Other
 BLIS, OpenBLAS built with OpenMP) go through threadpoolctl.
 
 After fork(): GNU OpenMP's thread pool does not survive it, so a child forked after its parent had started
-the core's threads runs the core on one thread (`core_threads`), with one RuntimeWarning when that lowers a
+the core's threads runs the core on one thread (`plan`), with one RuntimeWarning when that lowers a
 thread count. Measured on a 2-core Intel Xeon (one epoch of a 200-256-1 relu network on 20,000 rows, two
 forked workers at once): 0.15 s each on one thread, 1.55 s each on two, whose busy-waiting teams took
 each other's cores; one child alone ran it in 0.06 s on two threads and 0.15 s on one. Children started by
@@ -27,6 +27,7 @@ import os
 import threading
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from fastbp._core._openmp_helpers import forked_after_threads_started, max_threads
 
@@ -88,7 +89,7 @@ def single_threaded_blas():
                 _previous = []
 
 
-# The process id that has been warned that it runs the core on one thread after fork (see `core_threads`).
+# The process id that has been warned that it runs the core on one thread after fork (see `plan`).
 _warned_pid = None
 
 FORK_WARNING = (
@@ -98,17 +99,32 @@ FORK_WARNING = (
     "n_threads=1 to say that one thread is meant.")
 
 
-def core_threads(n_threads):
-    """The threads the core's OpenMP loops use for `n_threads` (None: OpenMP's default, which honours
-    OMP_NUM_THREADS and threadpoolctl's limits); 1 in a process forked after its parent started threads."""
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How a computation uses threads, resolved once (`plan`) and read by everything below it.
+
+    n_threads: the OpenMP threads of the core (>= 1); invariant: fixed blocks, so that results do not
+    depend on n_threads (the model's ``thread_invariant``).
+    """
+
+    n_threads: int
+    invariant: bool = False
+
+
+def plan(*requests, invariant=False):
+    """The ThreadPlan for the first of `requests` that is not None (each an ``n_threads`` setting, the most
+    specific first: a trainer's, then its model's, ...), else OpenMP's default (which honours
+    OMP_NUM_THREADS and threadpoolctl's limits). In a process forked after its parent started the core's
+    threads, one thread, with one RuntimeWarning per process when that lowers the count."""
     global _warned_pid
-    n = max_threads() if n_threads is None else n_threads
+    n = next((request for request in requests if request is not None), None)
+    n = max_threads() if n is None else n
     if n > 1 and forked_after_threads_started():
         if _warned_pid != os.getpid():
             _warned_pid = os.getpid()
             warnings.warn(FORK_WARNING.format(n=n), RuntimeWarning, stacklevel=3)
-        return 1
-    return n
+        n = 1
+    return ThreadPlan(n, bool(invariant))
 
 
 def _after_fork_in_child():

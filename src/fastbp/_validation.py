@@ -12,9 +12,13 @@ import warnings
 import numpy as np
 import scipy.sparse
 
-HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+from fastbp._core._activations import ACTIVATIONS
+from fastbp._core._losses import OUTPUTS as _OUTPUT_TABLE
+
+# The names of the core's tables (its codes stay there), and the aliases the API also takes.
+HIDDEN_ACTIVATIONS = tuple(ACTIVATIONS)
 ACTIVATION_ALIASES = {"sigmoid": "logistic"}
-OUTPUTS = ("identity", "logistic", "softmax", "exp")
+OUTPUTS = tuple(_OUTPUT_TABLE)
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # BLAS takes 32-bit dimensions.
 MAX_DIM = 2**31 - 1

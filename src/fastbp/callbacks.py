@@ -180,6 +180,14 @@ class EarlyStopping(Callback, _BestTracker):
         self.n_no_improvement = 0
         self.stopped = False
 
+    def resume(self, best=None, n_no_improvement=0, best_params=None):
+        """Count on from an earlier training: its best value so far (None: none yet), its number of consecutive
+        epochs without an improvement, and the weights of its best epoch (for ``restore_best_weights``; None
+        takes the weights at the start of the next fit)."""
+        self.best = best
+        self.n_no_improvement = v.check_int("n_no_improvement", n_no_improvement, minimum=0)
+        self.best_params = best_params
+
     _SETTINGS = ("monitor", "n_iter_no_change", "tol", "restore_best_weights")
     _PROGRESS = ("best", "best_epoch", "best_params", "n_no_improvement", "stopped")
 

@@ -1,20 +1,21 @@
-"""One fit's epoch loop, shared by `Trainer`, data-parallel training and the benchmark.
+"""The per-fit loop (`FitLoop`), shared by `Trainer`, data-parallel training and the benchmark.
 
-`EpochRunner` holds what lives for one fit: the data, the workspaces of the compiled epoch, the shuffle order
-and the snapshot an epoch rolls back to. Each `epoch` trains one pass (one compiled call on the Cython
-backend, `fastbp.reference.train_epoch` on the NumPy one) and returns its history record; a pass that
-gives a non-finite loss or weights is rolled back and raises `DivergenceError`. The runner reads the
-trainer's settings and updates its counters (`epoch`, `t`, `stop_reason`); deciding what happens between
-epochs (schedules, early stopping, callbacks) is the trainer's.
+A `FitLoop` holds what lives for one fit: the data, its backend's epoch kernel, the shuffle order and the
+snapshot an epoch rolls back to. `run_epoch` trains one epoch (one pass over the data: one compiled call on
+the compiled backend, `fastbp.reference.train_epoch` on the NumPy one) and returns what happened, an
+`EpochOutcome`; an epoch that gives a non-finite loss or weights is rolled back and raises
+`DivergenceError`. The loop takes everything it needs as arguments and updates only the model and its
+optimizer; the trainer keeps its own counters and decides what happens between epochs (schedules, early
+stopping, callbacks).
+
+Two counts, two names: an optimizer's ``t`` counts its steps (minibatches); a trainer's ``t`` counts the
+samples it has trained on (scikit-learn's ``t_``). Here they are `steps` and `n_total` rows per epoch.
 """
 
 import time
+from typing import NamedTuple
 
 import numpy as np
-
-from fastbp import reference
-from fastbp._core._epoch import Epoch
-from fastbp._threads import single_threaded_blas
 
 
 class DivergenceError(FloatingPointError, ValueError):
@@ -39,6 +40,15 @@ class DivergenceError(FloatingPointError, ValueError):
     """
 
 
+class EpochOutcome(NamedTuple):
+    """What one epoch of a fit did: its loss (the mean minibatch objective over every rank's rows, weighted by
+    minibatch size, as scikit-learn reports it), the optimizer's step count after it, and its seconds."""
+
+    loss: float
+    steps: int
+    seconds: float
+
+
 def validation_score(output, Y, y_hat, sample_weight):
     """Validation score of predictions y_hat, as scikit-learn's MLP scores: accuracy for classification
     outputs, R^2 otherwise."""
@@ -53,97 +63,96 @@ def validation_score(output, Y, y_hat, sample_weight):
     return float(r2_score(Y, y_hat, sample_weight=sample_weight))
 
 
-class EpochRunner:
-    """One fit's epoch loop: its data, workspaces, shuffle order, and the snapshot an epoch rolls back to."""
+class FitLoop:
+    """One fit's loop: its data (a checked `fastbp.backends.Batch`), the epoch kernel, the shuffle order, and the
+    snapshot an epoch rolls back to.
 
-    def __init__(self, trainer, X, Y, sample_weight, rng, n_threads):
-        self.trainer = trainer
-        self.X, self.Y, self.sample_weight = X, Y, sample_weight
-        self.rng = rng
-        self.n_samples = X.shape[0]
-        self.batch_size = min(trainer.batch_size, self.n_samples)
-        net = trainer.net
-        self.state = trainer.optimizer.state_for(net.params)
+    Parameters
+    ----------
+    net : MLP
+        Trained in place.
+    optimizer : fastbp.optim.Optimizer
+        Its state and step count are updated in place.
+    data : fastbp.backends.Batch
+        The training rows.
+    rng : numpy.random.RandomState or None
+        Draws the shuffle of every epoch when `shuffle` (None only without shuffling).
+    batch_size : int
+        Rows per minibatch (at most the rows there are).
+    alpha : float
+        The L2 penalty.
+    shuffle : bool
+        Reshuffle every epoch, as scikit-learn does.
+    plan : fastbp._threads.ThreadPlan
+        The threads of every computation of the fit.
+    """
+
+    def __init__(self, net, optimizer, data, rng, *, batch_size, alpha, shuffle, plan):
+        self.net, self.optimizer, self.data, self.rng = net, optimizer, data, rng
+        self.alpha, self.plan = alpha, plan
+        self.n_samples = data.n_samples
+        self.n_total = self.n_samples  # rows of every rank (data-parallel training has more than one)
+        self.batch_size = min(batch_size, self.n_samples)
+        self.state = optimizer.state_for(net.params)
         self.saved_params = np.empty_like(net.params)
         self.saved_state = {name: np.empty_like(buffer) for name, buffer in self.state.items()}
-        self.n_total = self.n_samples  # rows of every rank (data-parallel training has more than one)
-        self.order = np.arange(self.n_samples, dtype=np.intp) if trainer.shuffle else None
-        self.core = self._make_core(n_threads)
+        self.order = np.arange(self.n_samples, dtype=np.intp) if shuffle else None
+        self.kernel = self.make_kernel()
 
-    def _make_core(self, n_threads):
-        net, trainer = self.trainer.net, self.trainer
-        if net.backend != "cython":
-            return None
-        return Epoch(net._core, self.batch_size, net.dtype, trainer.alpha, n_threads=n_threads,
-                     invariant=net.thread_invariant, **trainer.optimizer._epoch_settings())
+    def make_kernel(self):
+        """The backend's epoch kernel (data-parallel training steps through its own loop instead)."""
+        return self.net.engine.epoch_kernel(self.net, self.optimizer, self.alpha, self.batch_size, self.plan)
 
     def validate(self, validation):
-        """(loss without the penalty, score) on the validation data, from one forward pass."""
-        net = self.trainer.net
-        loss, y_hat = net._objective_and_output(*validation, 0.0)
-        return loss, validation_score(net.output, validation[1], y_hat, validation[2])
+        """(loss without the penalty, score) on the checked validation `Batch`, from one forward pass."""
+        net = self.net
+        loss, y_hat = net.batch_objective_and_output(validation, 0.0, self.plan)
+        return loss, validation_score(net.output, validation.Y, y_hat, validation.sample_weight)
 
     def stop_together(self, stop):
         """Whether to stop: `stop` here; with more than one rank, whether any rank stops."""
         return stop
 
-    def _save(self):
-        np.copyto(self.saved_params, self.trainer.net.params)
+    def _snapshot(self):
+        np.copyto(self.saved_params, self.net.params)
         for name, buffer in self.state.items():
             np.copyto(self.saved_state[name], buffer)
-        self.saved_t = self.trainer.optimizer.t
+        self.saved_steps = self.optimizer.t
 
-    def _restore(self):
-        np.copyto(self.trainer.net.params, self.saved_params)
+    def _roll_back(self):
+        np.copyto(self.net.params, self.saved_params)
         for name, buffer in self.state.items():
             np.copyto(buffer, self.saved_state[name])
-        self.trainer.optimizer.t = self.saved_t
+        self.optimizer.t = self.saved_steps
 
-    def _train(self, learning_rate):
-        """(loss_sum, finite) of one pass over the data in self.order."""
-        trainer, net, optimizer = self.trainer, self.trainer.net, self.trainer.optimizer
-        if self.core is not None:
-            buffers = [self.state[name] for name in optimizer.state_names]
-            with single_threaded_blas():
-                loss_sum, optimizer.t, finite = self.core.run(
-                    net.params, self.X, self.Y, self.sample_weight, self.order, buffers[0], buffers[-1],
-                    learning_rate, optimizer.t)
-            return loss_sum, finite
+    def train_pass(self, learning_rate):
+        """(loss_sum, finite) of one pass over the data in self.order, stepping the model and optimizer."""
+        data = self.data
+        result = self.kernel.train_epoch(self.net.params, data.X, data.Y, data.sample_weight, self.order, self.state,
+                                         learning_rate, self.optimizer.t)
+        self.optimizer.t = result.steps
+        return result.loss_sum, result.finite
 
-        def step(grad):
-            optimizer._reference_step(net.params, grad, learning_rate)
-
-        with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
-            loss_sum, finite = reference.train_epoch(
-                net.coefs, net.intercepts, self.X, self.Y, self.sample_weight, self.order, self.batch_size,
-                trainer.alpha, net.activation, net.output, step)
-        return loss_sum, finite
-
-    def epoch(self, learning_rate):
-        """Train one epoch at `learning_rate` and return its history record; roll it back if it fails."""
-        trainer = self.trainer
+    def run_epoch(self, epoch, learning_rate):
+        """Train epoch number `epoch` (for the message of a divergence) at `learning_rate`; roll it back and raise
+        `DivergenceError` if it fails, or put it back and re-raise whatever interrupts it."""
         if self.order is not None:
             # scikit-learn's `shuffle(sample_idx, random_state)`: permute the running order again.
             permutation = np.arange(self.n_samples)
             self.rng.shuffle(permutation)
             self.order = self.order[permutation]
-        self._save()
+        self._snapshot()
         start = time.perf_counter()
         try:
-            loss_sum, finite = self._train(learning_rate)
+            loss_sum, finite = self.train_pass(learning_rate)
         except BaseException:
-            self._restore()
+            self._roll_back()
             raise
         seconds = time.perf_counter() - start
-        if not finite or not np.isfinite(trainer.net.params).all():
-            self._restore()
-            trainer.stop_reason = "diverged"
+        if not finite or not np.isfinite(self.net.params).all():
+            self._roll_back()
             raise DivergenceError(
-                f"training diverged in epoch {trainer.epoch}: the loss or the weights became NaN or infinite "
+                f"training diverged in epoch {epoch}: the loss or the weights became NaN or infinite "
                 f"(learning rate {learning_rate:g}). The model and optimizer are back at the end of the last "
                 "finite epoch; try a smaller learning rate.")
-        logs = {"epoch": trainer.epoch, "loss": loss_sum / self.n_total, "learning_rate": learning_rate,
-                "time": seconds}
-        trainer.epoch += 1
-        trainer.t += self.n_total
-        return logs
+        return EpochOutcome(loss_sum / self.n_total, self.optimizer.t, seconds)

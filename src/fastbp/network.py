@@ -1,17 +1,19 @@
 """`MLP`: a multilayer perceptron whose parameters live in one flat buffer.
 
-The model validates and converts its inputs here, then hands whole batches to a backend: the compiled
-core (`backend="cython"`, the default) or the NumPy reference (`backend="numpy"`). Per-layer `coefs` and
-`intercepts` are views into `params`, so optimizers, savers and reducers can work on the flat buffer.
+The model validates and converts its inputs here, then hands whole batches to its backend object
+(`fastbp.backends`): the compiled core (`backend="cython"`, the default) or the NumPy reference
+(`backend="numpy"`). Per-layer `coefs` and `intercepts` are views into `params`, laid out by the core's
+per-layer table, so optimizers, savers and reducers can work on the flat buffer.
 """
 
 import numpy as np
 
 from fastbp import _validation as v
-from fastbp import persistence, reference
+from fastbp import persistence
+
 try:
-    from fastbp._core._network import CoreNet
-    from fastbp._threads import core_threads, single_threaded_blas
+    from fastbp import backends
+    from fastbp._threads import plan
 except ImportError as exc:  # pragma: no cover - exercised only by a broken install
     raise ImportError(
         "fastbp's compiled core (fastbp._core) could not be imported. fastbp does not fall back to NumPy: "
@@ -19,16 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised only by a broken inst
         f"Original error: {exc}"
     ) from exc
 
-BACKENDS = ("cython", "numpy")
-# Codes of the compiled core's enums (fastbp/_core/_activations.pxd and _losses.pxd).
-_ACTIVATION_CODES = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
-_OUTPUT_CODES = {"identity": 0, "logistic": 1, "softmax": 2, "exp": 3}
-
-
-def resolve_n_threads(n_threads):
-    """Threads for the core's OpenMP loops: `n_threads`, or OpenMP's default (OMP_NUM_THREADS, threadpoolctl);
-    one after a fork that threads do not survive (see `fastbp._threads.core_threads`)."""
-    return core_threads(n_threads)
+Batch = backends.Batch
 
 
 class MLP:
@@ -99,24 +92,23 @@ class MLP:
         if self.output == "softmax" and self.layer_sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
         self.dtype = v.check_dtype(dtype)
-        self.backend = v.check_choice("backend", backend, BACKENDS)
+        self.backend = v.check_choice("backend", backend, backends.BACKENDS)
         self.n_threads = n_threads
         self.thread_invariant = v.check_bool("thread_invariant", thread_invariant)
         self._bind()
         self.initialize(random_state)
 
     def _bind(self, params=None):
-        """Make `params` (zeros when None) the model's buffer: the compiled networks and the per-layer views."""
-        self._core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES[self.output])
-        self._logit_core = None  # the same network with an identity output, made when `logits` needs it
-        self._params = np.zeros(self._core.n_params, dtype=self.dtype) if params is None else params
+        """Make `params` (zeros when None) the model's buffer: the backend object and the per-layer views."""
+        self.engine = backends.attach(self.backend, self.layer_sizes, self.activation, self.output)
+        self._params = np.zeros(self.engine.n_params, dtype=self.dtype) if params is None else params
         self.coefs, self.intercepts = self.unflatten(self._params)
 
-    # Pickle (and copy.deepcopy) keep the architecture and the flat buffer; the compiled objects and the views
+    # Pickle (and copy.deepcopy) keep the architecture and the flat buffer; the backend object and the views
     # are rebuilt, so `coefs` and `intercepts` stay views into `params` after a round trip.
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("_core", "_logit_core", "coefs", "intercepts"):
+        for name in ("engine", "coefs", "intercepts"):
             del state[name]
         return state
 
@@ -169,8 +161,8 @@ class MLP:
 
     def copy(self, dtype=None, backend=None):
         """An independent model with the same architecture and weights (cast to `dtype` if given)."""
-        other = MLP(self.layer_sizes, self.activation, self.output, dtype or self.dtype, 0,
-                    backend or self.backend, self.n_threads, self.thread_invariant)
+        other = MLP(self.layer_sizes, self.activation, self.output, dtype=dtype or self.dtype, random_state=0,
+                    backend=backend or self.backend, n_threads=self.n_threads, thread_invariant=self.thread_invariant)
         other.params[...] = self.params
         return other
 
@@ -194,47 +186,39 @@ class MLP:
         return net
 
     def unflatten(self, flat):
-        """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers."""
+        """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers, at the
+        offsets of the core's per-layer table."""
         flat = np.asarray(flat)
-        if flat.shape != (self._core.n_params,):
-            raise ValueError(f"flat must have shape ({self._core.n_params},), got {flat.shape}")
-        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
-        coefs, intercepts, offset = [], [], 0
-        for n_in, n_out in pairs:
-            coefs.append(flat[offset:offset + n_in * n_out].reshape(n_in, n_out))
-            offset += n_in * n_out
-        for _, n_out in pairs:
-            intercepts.append(flat[offset:offset + n_out])
-            offset += n_out
+        if flat.shape != (self.engine.n_params,):
+            raise ValueError(f"flat must have shape ({self.engine.n_params},), got {flat.shape}")
+        coefs = [flat[layer["coef_offset"]:layer["coef_offset"] + layer["n_in"] * layer["n_out"]].reshape(
+            layer["n_in"], layer["n_out"]) for layer in self.engine.layers]
+        intercepts = [flat[layer["intercept_offset"]:layer["intercept_offset"] + layer["n_out"]]
+                      for layer in self.engine.layers]
         return coefs, intercepts
 
+    @property
+    def n_coefs(self):
+        """The coefficients' share of `params`: every coefficient comes before every intercept, so
+        ``params[:n_coefs]`` is what the L2 penalty covers."""
+        return self.engine.n_coefs
+
+    def thread_plan(self):
+        """The `fastbp._threads.ThreadPlan` of this model's computations: its ``n_threads`` (or OpenMP's
+        default) and ``thread_invariant``."""
+        return plan(self.n_threads, invariant=self.thread_invariant)
+
     # --- computation --------------------------------------------------------------------------------------
-
-    def _threads(self):
-        return resolve_n_threads(self.n_threads)
-
-    def _check_X(self, X):
-        return v.check_X(X, self.n_features, self.dtype)
 
     def forward(self, X):
         """Output activations y_hat, shape (n_samples, n_outputs), for X of shape (n_samples, n_features),
         dense or scipy.sparse (see `loss_and_grad`)."""
-        X = self._check_X(X)
-        if self.backend == "numpy":
-            return reference.forward(self.coefs, self.intercepts, X, self.activation, self.output)
-        with single_threaded_blas():
-            return self._core.forward(self._params, X, self._threads(), self.thread_invariant)
+        return self.engine.forward(self, v.check_X(X, self.n_features, self.dtype), self.thread_plan())
 
     def logits(self, X):
         """The output layer's pre-activations Z[L], shape (n_samples, n_outputs): what the output activation
         (and the loss, computed stably from them) is applied to."""
-        X = self._check_X(X)
-        if self.backend == "numpy":
-            return reference.forward_pass(self.coefs, self.intercepts, X, self.activation)[-1]
-        if self._logit_core is None:
-            self._logit_core = CoreNet(self.layer_sizes, _ACTIVATION_CODES[self.activation], _OUTPUT_CODES["identity"])
-        with single_threaded_blas():
-            return self._logit_core.forward(self._params, X, self._threads(), self.thread_invariant)
+        return self.engine.logits(self, v.check_X(X, self.n_features, self.dtype), self.thread_plan())
 
     def predict(self, X):
         """Predictions: 0/1 labels for "logistic" (threshold 0.5), the class index (n_samples,) for
@@ -246,13 +230,14 @@ class MLP:
             return np.argmax(y_hat, axis=1)
         return y_hat
 
-    def _check_batch(self, X, Y, sample_weight, alpha, names=("X", "Y", "sample_weight")):
-        """(X, Y, sample_weight, weight_sum, alpha), validated and converted; errors use `names`."""
+    def check_batch(self, X, Y, sample_weight=None, names=("X", "Y", "sample_weight")):
+        """The rows X, Y and sample_weight checked and converted for this model, as a `fastbp.backends.Batch`
+        (X C-contiguous in the model's dtype, or CSR; Y (n_samples, n_outputs); the weights' sum); errors name
+        the arguments by `names`. What the trainer and the data-parallel layer hand to the backend."""
         X = v.check_X(X, self.n_features, self.dtype, name=names[0])
         Y = v.check_Y(Y, X.shape[0], self.n_outputs, self.output, self.dtype, name=names[1])
         sample_weight, weight_sum = v.check_sample_weight(sample_weight, X.shape[0], self.dtype, name=names[2])
-        alpha = v.check_float("alpha", alpha, minimum=0.0)
-        return X, Y, sample_weight, weight_sum, alpha
+        return Batch(X, Y, sample_weight, weight_sum)
 
     def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0):
         """Objective and its gradient at the current parameters.
@@ -277,41 +262,28 @@ class MLP:
             that an optimizer that reads the objective first (L-BFGS) sees the overflow.
         grad : ndarray of shape (n_params,), laid out like `params` (see `unflatten`).
         """
-        return self._loss_and_grad(*self._check_batch(X, Y, sample_weight, alpha))
+        batch = self.check_batch(X, Y, sample_weight)
+        return self.batch_loss_and_grad(batch, v.check_float("alpha", alpha, minimum=0.0))
 
-    def _loss_and_grad(self, X, Y, sample_weight, weight_sum, alpha, out=None, n_threads=None):
-        """`loss_and_grad` of validated inputs (see `_check_batch`); the gradient goes into `out` when given,
-        and the core uses `n_threads` threads when given (else the model's).
-
-        On the Cython backend `weight_sum` divides the weighted sum of the rows' losses: a larger total than
-        the rows' own (as data-parallel training passes) gives their share of that total's mean.
-        """
-        if self.backend == "numpy":
-            loss, coef_grads, intercept_grads = reference.loss_and_grad(
-                self.coefs, self.intercepts, X, Y, self.activation, self.output, sample_weight, alpha)
-            grad = reference.flatten(coef_grads + intercept_grads, out=out)
-        else:
-            grad = np.empty_like(self._params) if out is None else out
-            with single_threaded_blas():
-                loss = self._core.loss_and_grad(self._params, X, Y, sample_weight, weight_sum, alpha, grad,
-                                                self._threads() if n_threads is None else n_threads,
-                                                self.thread_invariant)
+    def batch_loss_and_grad(self, batch, alpha, out=None, plan=None):
+        """`loss_and_grad` of a checked `Batch` (see `check_batch`): the gradient goes into `out` when given,
+        the backend uses `plan` (a `fastbp._threads.ThreadPlan`; the model's when None). The batch's
+        weight_sum divides the weighted sum of its rows' losses: a total larger than the rows' own (as
+        data-parallel training passes) gives their share of that total's mean."""
+        grad = np.empty_like(self._params) if out is None else out
+        loss = self.engine.loss_and_grad(self, batch, alpha, self.thread_plan() if plan is None else plan, grad)
         if np.isfinite(loss) and not np.isfinite(grad).all():
             loss = np.inf  # the objective is finite, its gradient overflowed (see `loss_and_grad`)
         return loss, grad
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
         """The objective of `loss_and_grad`, from a forward pass only (no gradient)."""
-        return self._objective_and_output(*self._check_batch(X, Y, sample_weight, alpha))[0]
+        batch = self.check_batch(X, Y, sample_weight)
+        return self.batch_objective_and_output(batch, v.check_float("alpha", alpha, minimum=0.0))[0]
 
-    def _objective_and_output(self, X, Y, sample_weight, weight_sum, alpha):
-        """(objective, y_hat) of validated inputs (see `_check_batch`), from one forward pass."""
-        if self.backend == "numpy":
-            return reference.objective_and_output(self.coefs, self.intercepts, X, Y, self.activation, self.output,
-                                                  sample_weight, alpha)
-        with single_threaded_blas():
-            return self._core.forward(self._params, X, self._threads(), self.thread_invariant, Y, sample_weight,
-                                      weight_sum, alpha)
+    def batch_objective_and_output(self, batch, alpha=0.0, plan=None):
+        """(objective, y_hat) of a checked `Batch`, from one forward pass (the validation pass of a fit)."""
+        return self.engine.objective_and_output(self, batch, alpha, self.thread_plan() if plan is None else plan)
 
 
 def load(path, backend="cython", n_threads=None):
@@ -336,10 +308,12 @@ def load(path, backend="cython", n_threads=None):
 
 
 def build(saved, path, backend="cython", n_threads=None):
-    """The `MLP` described by `persistence.read`'s result for the file `path`."""
+    """The `MLP` described by `persistence.read`'s result (a `persistence.Saved`) for the file `path`."""
+    layer_sizes, activation, output, dtype = saved.architecture
     try:
-        net = MLP(*saved["architecture"], 0, backend, n_threads, saved["thread_invariant"])
+        net = MLP(layer_sizes, activation, output, dtype=dtype, random_state=0, backend=backend, n_threads=n_threads,
+                  thread_invariant=saved.thread_invariant)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
-    net.params[...] = saved["params"]
+    net.params[...] = saved.params
     return net

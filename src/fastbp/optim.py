@@ -1,16 +1,17 @@
 """Optimizers that update a model's flat parameter buffer in place, with state on flat buffers too.
 
-The updates run in the compiled core (`fastbp._core._optim`) with scikit-learn's exact arithmetic:
-SGD in its velocity form of momentum and Nesterov momentum, Adam with the bias correction folded into the
-step size. `step` takes the learning rate to use, so a schedule (constant, invscaling, adaptive, or any
-callable) lives with whoever drives the training.
+The updates run in the compiled core (`fastbp._core._optim`, whose table lists each kind's state) with
+scikit-learn's exact arithmetic: SGD in its velocity form of momentum and Nesterov momentum, Adam with the
+bias correction folded into the step size; the NumPy reference has its own copy (`fastbp.reference`), which
+its backend steps with. `step` takes the learning rate to use, so a schedule (constant, invscaling,
+adaptive, or any callable) lives with whoever drives the training. `state_dict` and `from_state_dict` give
+an optimizer as plain values (persistence, pickles, MPI).
 """
 
 import numpy as np
 
 from fastbp import _validation as v
-from fastbp import reference
-from fastbp._core import _epoch, _optim
+from fastbp._core import _optim
 
 
 def _check_buffers(params, grad):
@@ -24,16 +25,25 @@ def _check_buffers(params, grad):
 
 
 class Optimizer:
-    """Base class of `SGD` and `Adam`. State lives on flat buffers shaped like one model's params, made at the first step for that model.
+    """Base class of `SGD` and `Adam`. State lives on flat buffers shaped like one model's params, made at the
+    first step for that model.
 
     An optimizer holds the state of one model: reuse it to continue training that model, not another one.
+    Its kind (`name`) is a row of the core's optimizer table: the table gives its state
+    buffers (`state_names`), and the backends run its update.
     """
 
+    name: str  # the kind, as the core's optimizer table names it
     learning_rate: float
-    state_names: tuple  # names of the state buffers, in the order the compiled epoch takes them
     setting_names: tuple  # the hyperparameters, in the constructor's order
     _state = None
     t = 0  # steps taken since the state was made (Adam's bias correction uses it)
+
+
+    @property
+    def state_names(self):
+        """The names of the state buffers, in the core's order."""
+        return _optim.STATE_NAMES[self.name]
 
     def state_for(self, params):
         """The state buffers for params, created as zeros (and the step count reset) if they do not match."""
@@ -54,27 +64,32 @@ class Optimizer:
         return {name: getattr(self, name) for name in self.setting_names}
 
     def state_dict(self):
-        """Everything this optimizer holds, in plain values: {"name": the class name, "settings": see
-        `settings`, "t": the step count, "state": {buffer name: array (n_params,)}, empty before the first
-        step}. The arrays are the optimizer's own, not copies."""
-        return {"name": type(self).__name__, "settings": self.settings(), "t": self.t,
+        """Everything this optimizer holds, in plain values: {"name": its kind, "settings": see `settings`, "t":
+        the step count, "state": {buffer name: array (n_params,)}, empty before the first step}. The arrays
+        are the optimizer's own, not copies."""
+        return {"name": self.name, "settings": self.settings(), "t": self.t,
                 "state": dict(self._state) if self._state is not None else {}}
 
     def load_state_dict(self, state):
         """Take the step count and state buffers (copied) of a `state_dict` of this kind of optimizer; its
         settings are not changed."""
-        if state.get("name") != type(self).__name__:
-            raise ValueError(f"the state of {state.get('name')!r} cannot be loaded into {type(self).__name__}")
+        if state.get("name") != self.name:
+            raise ValueError(f"the state of {state.get('name')!r} cannot be loaded into {self.name}")
         buffers = state["state"]
         if buffers and set(buffers) != set(self.state_names):
-            raise ValueError(f"{type(self).__name__} keeps the state {self.state_names}, got {tuple(buffers)}")
+            raise ValueError(f"{self.name} keeps the state {self.state_names}, got {tuple(buffers)}")
         self.reset()
         if buffers:
             self._state = {name: np.array(buffers[name], copy=True) for name in self.state_names}
             self.t = int(state["t"])
 
-    def _learning_rate(self, override):
-        return self.learning_rate if override is None else v.check_float("learning_rate", override, 0.0)
+    def step(self, params, grad, learning_rate=None):
+        """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
+        grad = _check_buffers(params, grad)
+        lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
+        state = self.state_for(params)
+        self.t += 1
+        _optim.step(self.name, self.settings(), params, grad, state, lr, self.t)
 
 
 class SGD(Optimizer):
@@ -113,28 +128,11 @@ class SGD(Optimizer):
             raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
         self.nesterov = bool(nesterov)
 
-    state_names = ("velocity",)
+    name = "SGD"
     setting_names = ("learning_rate", "momentum", "nesterov")
 
     def __repr__(self):
         return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov})"
-
-    def step(self, params, grad, learning_rate=None):
-        """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
-        grad = _check_buffers(params, grad)
-        lr = self._learning_rate(learning_rate)
-        velocity = self.state_for(params)["velocity"]
-        self.t += 1
-        _optim.sgd_update(params, grad, velocity, lr, self.momentum, self.nesterov)
-
-    def _reference_step(self, params, grad, learning_rate):
-        velocity = self.state_for(params)["velocity"]
-        self.t += 1
-        reference.sgd_step(params, grad, velocity, learning_rate, self.momentum, self.nesterov)
-
-    def _epoch_settings(self):
-        return dict(optimizer=_epoch.SGD, momentum=self.momentum, nesterov=self.nesterov, beta_1=0.0,
-                    beta_2=0.0, epsilon=0.0)
 
 
 class Adam(Optimizer):
@@ -174,34 +172,15 @@ class Adam(Optimizer):
             setattr(self, name, value)
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
 
-    state_names = ("m", "v")
+    name = "Adam"
     setting_names = ("learning_rate", "beta_1", "beta_2", "epsilon")
 
     def __repr__(self):
         return (f"Adam(learning_rate={self.learning_rate}, beta_1={self.beta_1}, beta_2={self.beta_2}, "
                 f"epsilon={self.epsilon})")
 
-    def step(self, params, grad, learning_rate=None):
-        """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
-        grad = _check_buffers(params, grad)
-        lr = self._learning_rate(learning_rate)
-        state = self.state_for(params)
-        self.t += 1
-        _optim.adam_update(params, grad, state["m"], state["v"], lr, self.t, self.beta_1, self.beta_2,
-                           self.epsilon)
 
-    def _reference_step(self, params, grad, learning_rate):
-        state = self.state_for(params)
-        self.t += 1
-        reference.adam_step(params, grad, state["m"], state["v"], self.t, learning_rate, self.beta_1,
-                            self.beta_2, self.epsilon)
-
-    def _epoch_settings(self):
-        return dict(optimizer=_epoch.ADAM, momentum=0.0, nesterov=False, beta_1=self.beta_1,
-                    beta_2=self.beta_2, epsilon=self.epsilon)
-
-
-OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam)}
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam)}
 
 
 def from_state_dict(state):

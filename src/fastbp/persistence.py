@@ -25,22 +25,47 @@ ValueError that says what is wrong instead of building a broken model or running
 import os
 import tempfile
 import zipfile
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from fastbp import _validation as v
+from fastbp import optim
+from fastbp._core import _optim
 
 FORMAT = "fastbp.MLP"
 FORMAT_VERSION = 3
 _FIELDS = ("format", "format_version", "layer_sizes", "activation", "output", "dtype", "params")
 _TRAINING_FIELDS = ("optimizer", "optimizer_settings", "optimizer_t", "optimizer_state", "trainer")
-OPTIMIZER_SETTINGS = {"SGD": ("learning_rate", "momentum", "nesterov"),
-                      "Adam": ("learning_rate", "beta_1", "beta_2", "epsilon")}
+# Each optimizer's settings, in the order the file stores them: its constructor's.
+OPTIMIZER_SETTINGS = {name: cls.setting_names for name, cls in optim.OPTIMIZERS.items()}
+
+
+class Counters(NamedTuple):
+    """A Trainer's counters: epochs completed, samples seen (its ``t``), the next epoch's learning rate."""
+
+    epoch: int
+    t: int
+    learning_rate: float
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What `read` found in a file: the architecture (layer_sizes, activation, output, dtype) as `MLP` takes
+    it, thread_invariant, the flat params, the optimizer as a `state_dict` (or None) and the trainer's
+    `Counters` (or None)."""
+
+    architecture: tuple
+    thread_invariant: bool
+    params: np.ndarray
+    optimizer: dict | None = None
+    trainer: Counters | None = None
 
 
 def save(net, path, optimizer=None, trainer_counters=None):
     """Write `net`'s architecture and weights to `path` (an .npz file), replacing it atomically; with the
-    optimizer's settings, step count and state, and (epochs, samples seen, learning rate) of a Trainer."""
+    optimizer's settings, step count and state, and a Trainer's `Counters`."""
     path = os.fspath(path)
     saved = None if optimizer is None else optimizer.state_dict()
     kind = "none" if saved is None else saved["name"]
@@ -75,7 +100,7 @@ def save(net, path, optimizer=None, trainer_counters=None):
 def save_training(trainer, path):
     """Write what `Trainer.restore` reads: the trainer's model, optimizer (settings, step count, state) and
     counters (epochs, samples seen, the next epoch's learning rate)."""
-    save(trainer.net, path, trainer.optimizer, (trainer.epoch, trainer.t, trainer.learning_rate))
+    save(trainer.net, path, trainer.optimizer, Counters(trainer.epoch, trainer.t, trainer.learning_rate))
 
 
 def _member(data, name, path):
@@ -96,9 +121,7 @@ def _string(data, name, path):
 
 
 def read(path):
-    """Everything in a file written by `save`, checked: {"architecture": (layer_sizes, activation, output,
-    dtype) as `MLP` takes them, "thread_invariant": bool, "params": (n_params,) array, "optimizer": (kind, settings dict, t, state
-    array) or None, "trainer": (epochs, samples seen, learning rate) or None}. `fastbp.load` builds the model."""
+    """Everything in a file written by `save`, checked, as a `Saved`. `fastbp.load` builds the model."""
     try:
         data = np.load(os.fspath(path), allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -145,11 +168,9 @@ def read(path):
     layer_sizes, dtype = architecture[0], architecture[3]
     n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
     _check_buffer(path, "params", params, (n_params,), dtype)
-    result = {"architecture": architecture, "thread_invariant": thread_invariant, "params": params,
-              "optimizer": None, "trainer": None}
-    if training is not None:
-        result["optimizer"], result["trainer"] = _check_training(path, n_params, dtype, *training)
-    return result
+    if training is None:
+        return Saved(architecture, thread_invariant, params)
+    return Saved(architecture, thread_invariant, params, *_check_training(path, n_params, dtype, *training))
 
 
 def _check_buffer(path, name, array, shape, dtype):
@@ -170,18 +191,19 @@ def _check_training(path, n_params, dtype, kind, settings, t, state, trainer):
         _check_buffer(path, "optimizer_settings", settings, (len(names),), np.float64)
         if t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
             raise ValueError(f"{path}: optimizer_t must be a non-negative integer")
-        n_state = 1 if kind == "SGD" else 2
-        if state.shape[0] not in (0, n_state):
-            raise ValueError(f"{path}: optimizer_state has {state.shape[0]} rows; {kind} keeps {n_state}")
+        state_names = _optim.STATE_NAMES[kind]
+        if state.shape[0] not in (0, len(state_names)):
+            raise ValueError(f"{path}: optimizer_state has {state.shape[0]} rows; {kind} keeps {len(state_names)}")
         _check_buffer(path, "optimizer_state", state, (state.shape[0], n_params), dtype)
-        optimizer = (kind, dict(zip(names, settings.tolist())), int(t), state)
+        optimizer = {"name": kind, "settings": dict(zip(names, settings.tolist())), "t": int(t),
+                     "state": dict(zip(state_names, state)) if state.shape[0] else {}}
     counters = None
     if trainer.size:
         _check_buffer(path, "trainer", trainer, (3,), np.float64)
         epochs, samples, learning_rate = trainer.tolist()
         if epochs < 0 or samples < 0 or epochs != int(epochs) or samples != int(samples) or learning_rate <= 0:
             raise ValueError(f"{path}: trainer counters {trainer.tolist()} are not (epochs, samples, learning rate)")
-        counters = (int(epochs), int(samples), learning_rate)
+        counters = Counters(int(epochs), int(samples), learning_rate)
     return optimizer, counters
 
 

@@ -105,10 +105,11 @@ def forward(coefs, intercepts, X, activation, output):
     return OUTPUTS[output](logits)
 
 
-def sample_weights(X, sample_weight):
-    """(w, S): the weights (ones when None) and their sum S."""
+def sample_weights(X, sample_weight, weight_sum=None):
+    """(w, S): the weights (ones when None) and S, their sum unless `weight_sum` gives a larger total (every
+    rank's rows, in data-parallel training)."""
     w = np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None else sample_weight
-    return w, float(w.sum(dtype=np.float64))
+    return w, float(w.sum(dtype=np.float64)) if weight_sum is None else float(weight_sum)
 
 
 def objective(coefs, logits, Y, output, w, S, alpha):
@@ -117,20 +118,21 @@ def objective(coefs, logits, Y, output, w, S, alpha):
     return float(np.dot(w, sample_losses(output, logits, Y))) / S + 0.5 * alpha * penalty / S
 
 
-def objective_and_output(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0):
+def objective_and_output(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0,
+                         weight_sum=None):
     """(objective, y_hat) from one forward pass, without the gradient."""
-    w, S = sample_weights(X, sample_weight)
+    w, S = sample_weights(X, sample_weight, weight_sum)
     logits = forward_pass(coefs, intercepts, X, activation)[-1]
     return objective(coefs, logits, Y, output, w, S, alpha), OUTPUTS[output](logits)
 
 
-def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0):
+def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0, weight_sum=None):
     """Objective (1/S) sum_i w_i L_i + (alpha/2S) sum_l ||W[l]||^2 and its gradients.
 
     Returns (loss, coef_grads, intercept_grads) with the gradients shaped like coefs and intercepts.
-    S is the sum of the sample weights (the number of samples when sample_weight is None).
+    S is the sum of the sample weights (the number of samples when sample_weight is None), or `weight_sum`.
     """
-    w, S = sample_weights(X, sample_weight)
+    w, S = sample_weights(X, sample_weight, weight_sum)
     activations = forward_pass(coefs, intercepts, X, activation)
     logits = activations[-1]
     y_hat = OUTPUTS[output](logits)
@@ -175,6 +177,16 @@ def adam_step(params, grad, m, v, t, learning_rate, beta_1, beta_2, epsilon):
     v[...] = beta_2 * v + (1 - beta_2) * grad**2
     step_size = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
     params += -step_size * m / (np.sqrt(v) + epsilon)
+
+
+def optimizer_step(name, settings, params, grad, state, learning_rate, t):
+    """Step number t of the optimizer `name` ("SGD" or "Adam", with its `settings`) on the flat buffers, its
+    state a dict of buffers (SGD's "velocity", Adam's "m" and "v")."""
+    if name == "SGD":
+        sgd_step(params, grad, state["velocity"], learning_rate, settings["momentum"], settings["nesterov"])
+    else:
+        adam_step(params, grad, state["m"], state["v"], t, learning_rate, settings["beta_1"], settings["beta_2"],
+                  settings["epsilon"])
 
 
 # --- one epoch of minibatch training ----------------------------------------------------------------------

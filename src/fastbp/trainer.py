@@ -1,9 +1,11 @@
 """`Trainer`: minibatch training of an `MLP`, one compiled call per epoch.
 
-Python does what happens once per epoch: draw the shuffle, pick the learning rate, keep a snapshot to fall
-back on, evaluate validation data, record the history and run callbacks. On the Cython backend each epoch
-(every minibatch's gather, forward, backward and optimizer update) is one call into `fastbp._core._epoch`
-with the GIL released; on the NumPy backend it is the plain loop `fastbp.reference.train_epoch`.
+Python does what happens once per epoch: pick the learning rate, evaluate validation data, record the
+history and run callbacks; the per-fit loop (`fastbp.epochs.FitLoop`) draws the shuffle and keeps the
+snapshot to fall back on. On the Cython backend each epoch (every minibatch's gather, forward, backward
+and optimizer update) is one call into `fastbp._core._epoch` with the GIL released; on the NumPy backend it
+is the plain loop `fastbp.reference.train_epoch`. The thread count and mode are resolved once per fit
+(`fastbp._threads.plan`) and passed down.
 
 scikit-learn's MLP is the specification for everything it also does: its shuffling order, epoch loss,
 learning-rate schedules and no-improvement rule, so the drop-in estimators can follow its trajectories.
@@ -12,6 +14,7 @@ learning-rate schedules and no-improvement rule, so the drop-in estimators can f
 import signal
 import threading
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -19,71 +22,20 @@ import scipy.sparse
 from fastbp import _validation as v
 from fastbp import persistence
 from fastbp._locks import exclusive
-from fastbp._threads import single_threaded_blas
+from fastbp._threads import plan, single_threaded_blas
+from fastbp.backends import Batch
 from fastbp.callbacks import EarlyStopping, ProgressBar, call, check_callbacks
-from fastbp.epochs import EpochRunner
-from fastbp.network import MLP, build, resolve_n_threads
+from fastbp.epochs import DivergenceError, FitLoop
+from fastbp.history import History
+from fastbp.network import MLP, build
 from fastbp.optim import SGD, Optimizer
 
+__all__ = ["History", "Trainer"]
+
 SCHEDULES = ("constant", "invscaling", "adaptive")
+DIVERGENCE = ("raise", "stop")
 # scikit-learn's adaptive schedule stops instead of dividing once the rate is this small.
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
-
-
-class History:
-    """Per-epoch records of a trainer, in order, across all its fits.
-
-    Each record is a dict with "epoch" (from 0), "loss" (mean minibatch objective of the epoch),
-    "learning_rate", "time" (seconds of the training pass), and with validation data "val_loss" (data loss,
-    no penalty) and "val_score" (accuracy for logistic and softmax outputs, R^2 otherwise).
-    ``history["loss"]`` or ``history.loss`` gives one key as a list; ``history.records`` the dicts.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import fastbp
-    >>> X = np.random.RandomState(0).randn(100, 4)
-    >>> y = (X[:, 0] > 0).astype(float)
-    >>> trainer = fastbp.Trainer(fastbp.MLP([4, 8, 1], random_state=0), max_epochs=3)
-    >>> history = trainer.fit(X, y)
-    >>> len(history), history.keys()
-    (3, ['epoch', 'loss', 'learning_rate', 'time'])
-    >>> history.epoch, history.learning_rate
-    ([0, 1, 2], [0.1, 0.1, 0.1])
-    """
-
-    def __init__(self):
-        self.records = []
-
-    def append(self, logs):
-        self.records.append(dict(logs))
-
-    def __len__(self):
-        return len(self.records)
-
-    def __getitem__(self, key):
-        if not any(key in record for record in self.records) and key not in ("epoch", "loss", "learning_rate",
-                                                                             "time"):
-            raise KeyError(f"no {key!r} in the history (keys: {sorted(self.keys())})")
-        return [record.get(key, np.nan) for record in self.records]
-
-    def __getattr__(self, key):
-        if key.startswith("_") or key == "records":
-            raise AttributeError(key)
-        try:
-            return self[key]
-        except KeyError as exc:
-            raise AttributeError(str(exc)) from None
-
-    def keys(self):
-        keys = {}
-        for record in self.records:
-            keys.update(dict.fromkeys(record))
-        return list(keys)
-
-    def __repr__(self):
-        last = f", last={self.records[-1]}" if self.records else ""
-        return f"History(epochs={len(self)}{last})"
 
 
 class Trainer:
@@ -135,6 +87,11 @@ class Trainer:
         with that rank's shard of the data. ``batch_size`` is then the global minibatch, split over the
         ranks; losses, validation scores and ``t`` count every rank's rows; n_threads defaults to the cores
         divided by the ranks on the node. Needs mpi4py (``pip install 'fastbp[mpi]'``).
+    on_divergence : {"raise", "stop"}, default="raise"
+        What an epoch whose loss or weights become non-finite does (it is rolled back either way): "raise"
+        a `DivergenceError`; or "stop", as scikit-learn's MLP does with early stopping: record the epoch
+        with NaN losses and scores, let early stopping and the callbacks see it, and end the fit normally
+        with ``stop_reason="diverged"`` (so ``restore_best_weights`` applies).
 
     Attributes
     ----------
@@ -171,7 +128,7 @@ class Trainer:
 
     def __init__(self, net, optimizer=None, batch_size=32, max_epochs=200, shuffle=True, random_state=None,
                  alpha=0.0, schedule="constant", power_t=0.5, early_stopping=False, validation_fraction=None,
-                 n_threads=None, callbacks=(), verbose=0, comm=None):
+                 n_threads=None, callbacks=(), verbose=0, comm=None, on_divergence="raise"):
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a fastbp.MLP, got {type(net).__name__}")
         self.net = net
@@ -212,6 +169,7 @@ class Trainer:
 
             comm = check_comm(comm)
         self.comm = comm
+        self.on_divergence = v.check_choice("on_divergence", on_divergence, DIVERGENCE)
         self._start_over()
 
     @property
@@ -230,6 +188,16 @@ class Trainer:
         self.learning_rate = self.optimizer.learning_rate
         self.stop_reason = None
         self.has_validation = False
+
+    def resume(self, history, t, learning_rate):
+        """Count on from an earlier training: its `History` (this trainer appends to it, and counts epochs from
+        its length), the samples it had seen, and the learning rate of its next epoch. The drop-in estimators
+        continue their fits this way; `restore` does it from a file."""
+        if not isinstance(history, History):
+            raise TypeError(f"history must be a fastbp.History, got {type(history).__name__}")
+        self.history, self.epoch = history, len(history)
+        self.t = v.check_int("t", t, minimum=0)
+        self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
 
     def reset(self):
         """Forget the training so far: history, counters, schedule, early stopping and optimizer state."""
@@ -257,17 +225,15 @@ class Trainer:
         if (other.layer_sizes, other.activation, other.output, other.dtype) != \
                 (net.layer_sizes, net.activation, net.output, net.dtype):
             raise ValueError(f"{path} holds {other!r}; this trainer trains {net!r}")
-        kind = type(self.optimizer).__name__
-        if saved["optimizer"] is None or saved["optimizer"][0] != kind or saved["trainer"] is None:
-            found = "no optimizer" if saved["optimizer"] is None else saved["optimizer"][0]
-            raise ValueError(f"{path} holds {found} state{'' if saved['trainer'] else ' and no trainer counters'}; "
+        kind = self.optimizer.name
+        if saved.optimizer is None or saved.optimizer["name"] != kind or saved.trainer is None:
+            found = "no optimizer" if saved.optimizer is None else saved.optimizer["name"]
+            raise ValueError(f"{path} holds {found} state{'' if saved.trainer else ' and no trainer counters'}; "
                              f"this trainer needs the state of {kind} (write it with Trainer.save)")
-        _, _, t, state = saved["optimizer"]
         with exclusive(net):
             net.params[...] = other.params
-            self.optimizer.load_state_dict({"name": kind, "t": t,
-                                            "state": dict(zip(self.optimizer.state_names, state))})
-            self.epoch, self.t, self.learning_rate = saved["trainer"]
+            self.optimizer.load_state_dict(saved.optimizer)
+            self.epoch, self.t, self.learning_rate = saved.trainer
 
     def __repr__(self):
         return (f"Trainer({self.net!r}, optimizer={self.optimizer!r}, batch_size={self.batch_size}, "
@@ -276,13 +242,13 @@ class Trainer:
     # --- data -------------------------------------------------------------------------------------------
 
     def _check_validation_data(self, validation_data):
-        """(X_val, Y_val, sample_weight_val, its sum), validated once per fit."""
+        """The validation rows as a checked `Batch`, validated once per fit."""
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise TypeError("validation_data must be a tuple (X_val, Y_val) or (X_val, Y_val, sample_weight_val)")
         X, Y, *weights = validation_data
         names = ("validation_data[0] (X_val)", "validation_data[1] (Y_val)",
                  "validation_data[2] (sample_weight_val)")
-        return self.net._check_batch(X, Y, weights[0] if weights else None, 0.0, names)[:4]
+        return self.net.check_batch(X, Y, weights[0] if weights else None, names)
 
     def _split(self, X, Y, sample_weight, rng):
         """Hold out validation_fraction of the rows as scikit-learn's MLP does (train_test_split)."""
@@ -380,13 +346,15 @@ class Trainer:
                 "optimizer": repr(self.optimizer), "batch_size": self.batch_size, "max_epochs": self.max_epochs,
                 "shuffle": self.shuffle, "alpha": self.alpha, "power_t": self.power_t,
                 "schedule": "a callable" if callable(self.schedule) else self.schedule,
-                "early_stopping": repr(self.early_stopping), "validation data": prepared[3] is not None})
+                "early_stopping": repr(self.early_stopping), "validation data": prepared.validation is not None,
+                "on_divergence": self.on_divergence})
             return self._train(*prepared)
 
     def _prepare(self, X, Y, sample_weight, validation_data):
-        """(X, Y, sample_weight, validation, rng) of a fit: the data checked, the validation part split off."""
+        """The `Prepared` data of a fit: checked, with the validation part split off."""
         net = self.net
-        X, Y, sample_weight, _, _ = net._check_batch(X, Y, sample_weight, 0.0)
+        data = net.check_batch(X, Y, sample_weight)
+        X, Y, sample_weight = data.X, data.Y, data.sample_weight
         rng = v.check_random_state(self.random_state)
         if validation_data is not None:
             if self.validation_fraction is not None:
@@ -395,12 +363,14 @@ class Trainer:
             validation = self._check_validation_data(validation_data)
         elif self.validation_fraction is not None:
             (X, Y, sample_weight), validation = self._split(X, Y, sample_weight, rng)
+            data = Batch(X, Y, sample_weight, float(X.shape[0]) if sample_weight is None
+                         else float(sample_weight.sum(dtype=np.float64)))
             validation = self._check_validation_data(validation)
         else:
             validation = None
-        return X, Y, sample_weight, validation, rng
+        return Prepared(data, validation, rng)
 
-    def _train(self, X, Y, sample_weight, validation, rng):
+    def _train(self, data, validation, rng):
         net = self.net
         self.has_validation = validation is not None
         callbacks = list(self.callbacks)
@@ -411,27 +381,40 @@ class Trainer:
         for callback in callbacks:
             call(callback, "on_train_begin", self)
 
-        n_threads = self.n_threads if self.n_threads is not None else net.n_threads
+        options = dict(batch_size=self.batch_size, alpha=self.alpha, shuffle=self.shuffle)
         if self.comm is None:
-            runner = EpochRunner(self, X, Y, sample_weight, rng, resolve_n_threads(n_threads))
+            loop = FitLoop(net, self.optimizer, data, rng, plan=plan(self.n_threads, net.n_threads,
+                                                                      invariant=net.thread_invariant), **options)
         else:
             from fastbp import distributed
 
-            if n_threads is None:
-                n_threads = distributed.default_threads(self.comm)
-            runner = distributed.DataParallelRunner(self, X, Y, sample_weight, rng, n_threads)
+            threads = plan(self.n_threads, net.n_threads, distributed.default_threads(self.comm),
+                           invariant=net.thread_invariant)
+            loop = distributed.DataParallelLoop(self.comm, net, self.optimizer, data, rng, plan=threads, **options)
         self.stop_reason = "max_epochs"
         # BLAS stays at one thread for the whole loop (callbacks included), not set and reset every epoch:
         # that cost 4 microseconds an epoch, 5% of a 30-16-1 one.
         with _StopOnInterrupt() as interrupt, single_threaded_blas():
             try:
                 for _ in range(self.max_epochs):
-                    logs = runner.epoch(self._epoch_learning_rate())
+                    learning_rate = self._epoch_learning_rate()
+                    try:
+                        outcome = loop.run_epoch(self.epoch, learning_rate)
+                    except DivergenceError:
+                        self.stop_reason = "diverged"
+                        if self.on_divergence == "raise":
+                            raise
+                        self._end_diverged_epoch(learning_rate, validation is not None, callbacks)
+                        break
+                    logs = {"epoch": self.epoch, "loss": outcome.loss, "learning_rate": learning_rate,
+                            "time": outcome.seconds}
+                    self.epoch += 1
+                    self.t += loop.n_total
                     if validation is not None:
-                        logs["val_loss"], logs["val_score"] = runner.validate(validation)
+                        logs["val_loss"], logs["val_score"] = loop.validate(validation)
                     self.history.append(logs)
                     stop = self._end_of_epoch(logs, callbacks) or interrupt.requested
-                    if runner.stop_together(stop):
+                    if loop.stop_together(stop):
                         if not stop:
                             self.stop_reason = "another_rank"
                         break
@@ -446,6 +429,18 @@ class Trainer:
         for callback in callbacks:
             call(callback, "on_train_end", self)
         return self.history
+
+    def _end_diverged_epoch(self, learning_rate, has_validation, callbacks):
+        """on_divergence="stop": the rolled-back epoch is recorded with NaN losses (and scores), and early
+        stopping and the callbacks see it before the fit ends, as scikit-learn records a diverged epoch."""
+        logs = {"epoch": self.epoch, "loss": np.nan, "learning_rate": learning_rate, "time": np.nan}
+        if has_validation:
+            logs["val_loss"] = logs["val_score"] = np.nan
+        self.history.append(logs)
+        if self.early_stopping is not None:
+            self.early_stopping.plateau(self, self.epoch, logs)
+        for callback in callbacks:
+            call(callback, "on_epoch_end", self, self.epoch, logs)
 
     def _end_of_epoch(self, logs, callbacks):
         """Schedules, early stopping and callbacks after an epoch, in scikit-learn's order; True to stop."""
@@ -465,6 +460,14 @@ class Trainer:
         if reason is not None:
             self.stop_reason = reason
         return reason is not None
+
+
+class Prepared(NamedTuple):
+    """A fit's data, checked: the training rows, the validation rows (or None) and the random stream."""
+
+    data: Batch
+    validation: Batch | None
+    rng: np.random.RandomState
 
 
 class _StopOnInterrupt:

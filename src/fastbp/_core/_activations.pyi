@@ -2,6 +2,7 @@ import numpy as np
 import numpy.typing as npt
 
 VECMATH_PATHS: tuple[str, ...]
+ACTIVATIONS: dict[str, int]
 
 def vecmath_path(path: str | None = None) -> str: ...
 def vecmath_paths() -> tuple[str, ...]: ...

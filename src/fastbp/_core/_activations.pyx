@@ -20,6 +20,9 @@ cdef extern from "_vecmath.h":
 
 fastbp_vecmath_init()
 
+# The activation table's codes by name, for the Python layer (which validates names, never codes).
+ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu": RELU}
+
 # The copies of the vectorized exp, narrowest first (the levels of `_vecmath.h`).
 VECMATH_PATHS = ("portable", "avx2", "avx512")
 

@@ -1,12 +1,15 @@
 """One training epoch in one call: every minibatch's gather, forward, backward and optimizer update in C.
 
-`Epoch` owns the workspaces of one fit (batch buffers, activations, deltas, the gradient), allocated once
-when it is built, so nothing is allocated while an epoch runs. `Epoch.run` takes the flat parameter and
-optimizer-state buffers and releases the GIL for the whole epoch. Minibatches follow `order` (the epoch's
-permutation of the rows, gathered into the batch buffers) or, without one, are read in place from X.
-A CSR X is never gathered: a minibatch is its rows' numbers, which the first layer reads in place (`_sparse`).
-The caller (`fastbp.trainer`) validates every array first; this module trusts shapes, dtypes and values.
+`EpochKernel` owns the workspaces of one fit (batch buffers, activations, deltas, the gradient), allocated once
+when it is built, so nothing is allocated while an epoch runs. `EpochKernel.train_epoch` takes the flat
+parameter and optimizer-state buffers and releases the GIL for the whole epoch. Minibatches follow `order`
+(the epoch's permutation of the rows, gathered into the batch buffers) or, without one, are read in place
+from X. A CSR X is never gathered: a minibatch is its rows' numbers, which the first layer reads in place
+(`_sparse`). The caller (`fastbp.backends`) validates every array first; this module trusts shapes, dtypes
+and values.
 """
+
+from collections import namedtuple
 
 from cython cimport floating
 from cython.parallel cimport prange
@@ -16,69 +19,61 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from fastbp._core._network cimport CoreNet, Layout, Threads, backward, forward_logits, thread_plan
+from fastbp._core._network cimport CoreNet, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
-from fastbp._core._optim cimport adam_step, adam_step_size, sgd_step
-from fastbp._core._sparse cimport CSR, Scratch, SparseRows, batch_rows, largest_batch, sparse_input
+from fastbp._core._optim cimport SGD_KIND, Rule, State, apply_step, make_rule, make_state
+from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Layout, SparseRows,
+                                    Threads, Workspace)
+from fastbp._core._sparse cimport CSR, Scratch, batch_rows, largest_batch, sparse_input
 
-cdef enum OptimizerKind:
-    OPT_SGD = 0
-    OPT_ADAM = 1
-
-# The kinds, for the Python layer.
-SGD = OPT_SGD
-ADAM = OPT_ADAM
-
-
-cdef struct Update:
-    # The optimizer of a fit and its fixed hyperparameters (the learning rate comes per epoch).
-    int kind
-    double momentum
-    bint nesterov
-    double beta_1
-    double beta_2
-    double epsilon
+EpochResult = namedtuple("EpochResult", ["loss_sum", "steps", "finite"])
+EpochResult.__doc__ = """How an epoch ended: the sum of its minibatch objectives weighted by their sizes
+(scikit-learn's epoch loss before it divides by n_samples), the optimizer's step count after it, and whether
+every minibatch objective was finite (the epoch stops at the first that is not, before its step)."""
 
 
 cdef struct Progress:
-    # How an epoch ended: the sum of minibatch objectives weighted by minibatch size (scikit-learn's epoch
-    # loss before it divides by n_samples), the optimizer's step count, and whether every minibatch
-    # objective was finite (the epoch stops at the first one that is not).
     double loss_sum
-    long long t
+    long long steps
     bint finite
+
+
+cdef struct Training:
+    # The optimizer and settings of a fit, and its progress in steps (IN-OUT).
+    Rule rule
+    State state                 # the optimizer's buffers, IN-OUT
+    double alpha                # the L2 penalty
+    double learning_rate        # of this epoch
+    long long steps             # optimizer steps so far (Adam's t), IN-OUT
+    void* grad                  # (n_params,) scratch of the model's float type
+
+
+cdef struct Minibatches:
+    # How an epoch walks its rows (IN), and where a dense minibatch is gathered (scratch).
+    Py_ssize_t batch_size
+    const Py_ssize_t* order     # (n_rows,) the epoch's permutation of the rows, or NULL: rows in order
+    void* X                     # (batch_size, n_features), NULL for CSR X (read in place)
+    void* Y                     # (batch_size, n_outputs)
+    void* sample_weight         # (batch_size,)
 
 
 cdef enum:
     UPDATE_CHUNK = 1 << 14   # parameters per block of a threaded optimizer update
 
 
-cdef void update_chunk(Update update, floating* params, const floating* grad, floating* state_a,
-                       floating* state_b, double learning_rate, long long t, Py_ssize_t first,
-                       Py_ssize_t count) noexcept nogil:
-    """The optimizer step on parameters first .. first + count."""
-    if update.kind == OPT_SGD:
-        sgd_step(params + first, grad + first, state_a + first, count, <floating> learning_rate,
-                 <floating> update.momentum, update.nesterov)
-    else:
-        adam_step(params + first, grad + first, state_a + first, state_b + first, count,
-                  adam_step_size(learning_rate, t, update.beta_1, update.beta_2),
-                  <floating> update.beta_1, <floating> (1 - update.beta_1), <floating> update.beta_2,
-                  <floating> (1 - update.beta_2), <floating> update.epsilon)
-
-
-cdef void apply_update(Update update, floating* params, const floating* grad, floating* state_a,
-                       floating* state_b, Py_ssize_t n_params, double learning_rate, long long t,
-                       int n_threads) noexcept nogil:
-    """Step number t (>= 1) of the optimizer over the flat buffers, in chunks spread over threads when the
-    model is large: each parameter's update reads only its own entries, so any split gives the same bits."""
-    cdef Py_ssize_t chunk, n_chunks = (n_params + UPDATE_CHUNK - 1) // UPDATE_CHUNK
-    if use_threads_elementwise(n_threads, n_params):
+cdef void apply_update(const Training* training, floating* params, const floating* grad, Py_ssize_t first,
+                       Py_ssize_t count, int n_threads) noexcept nogil:
+    """Step number training.steps (>= 1) of the optimizer over params[first:first + count], in chunks spread over
+    threads when the model is large: each parameter's update reads only its own entries, so any split gives
+    the same bits."""
+    cdef Py_ssize_t chunk, n_chunks = (count + UPDATE_CHUNK - 1) // UPDATE_CHUNK
+    cdef State state = training.state
+    if use_threads_elementwise(n_threads, count):
         for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
-            update_chunk(update, params, grad, state_a, state_b, learning_rate, t, chunk * UPDATE_CHUNK,
-                         min(<Py_ssize_t> UPDATE_CHUNK, n_params - chunk * UPDATE_CHUNK))
+            apply_step(&training.rule, training.learning_rate, training.steps, params, grad, &state,
+                       first + chunk * UPDATE_CHUNK, min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK))
     else:
-        update_chunk(update, params, grad, state_a, state_b, learning_rate, t, 0, n_params)
+        apply_step(&training.rule, training.learning_rate, training.steps, params, grad, &state, first, count)
 
 
 cdef inline const floating* gather(const floating* src, const Py_ssize_t* order, Py_ssize_t first,
@@ -93,112 +88,108 @@ cdef inline const floating* gather(const floating* src, const Py_ssize_t* order,
     return buffer_out
 
 
-cdef Progress epoch_loop(const Layout* net, floating* params, const floating* X, const floating* Y,
-                         const floating* sample_weight, const Py_ssize_t* order, Py_ssize_t n_rows,
-                         Py_ssize_t batch_size, double alpha, Update update, double learning_rate,
-                         floating* state_a, floating* state_b, long long t, floating* batch_X,
-                         floating* batch_Y, floating* batch_w, floating** acts, floating* delta_a,
-                         floating* delta_b, double* row_loss, floating* grad, Threads threads,
-                         const SparseRows* X_sparse) noexcept nogil:
-    """Minibatch steps over rows 0 .. n_rows of X (n_rows, sizes[0]), or of X_sparse when not NULL (X and
-    batch_X are then NULL), Y (n_rows, n_outputs) and sample_weight (n_rows,) or NULL, in the order
-    `order` (n_rows,) or NULL. state_a/state_b: SGD's velocity (state_b unused) or Adam's m and v, each
-    (n_params,)."""
+cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data, const Minibatches* walk,
+                         Workspace* work, Training* training, Threads threads) noexcept nogil:
+    """Minibatch steps over the rows of `data` (dense X, or CSR X_sparse) in the order walk.order, updating params
+    (IN-OUT) and the optimizer's state and step count in `training`. A minibatch whose weights are all zero
+    carries no information (and 0/0 gradients): it is skipped."""
     cdef Progress progress
     cdef Py_ssize_t first, count, i
-    cdef int n_in = net.sizes[0]
-    cdef int n_out = net.sizes[net.n_layers]
-    cdef const floating* xb
-    cdef const floating* yb
-    cdef const floating* wb
-    cdef double weight_sum, loss
+    cdef int n_in = net.layers[0].n_in
+    cdef int n_out = net.layers[net.n_layers - 1].n_out
+    cdef double loss
+    cdef Batch batch
     cdef SparseRows sparse_batch
-    cdef const SparseRows* xb_sparse = NULL
-    # Plain SGD (no momentum, no penalty) on dense X steps the weights inside backward's products; only the
-    # intercepts, packed after every weight, are left to apply_update.
-    cdef bint fused = update.kind == OPT_SGD and update.momentum == 0 and alpha == 0 and X_sparse == NULL
-    cdef Py_ssize_t stepped = net.intercept_offset[0] if fused else 0
+    cdef floating* grad = <floating*> training.grad
+    cdef Backward how
+    cdef Py_ssize_t stepped
+    # Plain SGD (no momentum, no penalty) on dense X steps the coefficients inside backward's products; only the
+    # intercepts, packed after every coefficient, are left to the optimizer's update.
+    how.alpha = training.alpha
+    how.rate = training.learning_rate
+    how.mode = STORE_GRADIENT
+    if training.rule.kind == SGD_KIND and training.rule.momentum == 0 and training.alpha == 0 and data.X_sparse == NULL:
+        how.mode = STEP_COEFFICIENTS
+    stepped = net.n_coefs if how.mode == STEP_COEFFICIENTS else 0
     progress.loss_sum = 0
-    progress.t = t
+    progress.steps = training.steps
     progress.finite = True
+    batch.X_sparse = NULL
     first = 0
-    while first < n_rows:
-        count = min(batch_size, n_rows - first)
-        if X_sparse != NULL:
-            sparse_batch = batch_rows(X_sparse, order, first)
-            xb_sparse = &sparse_batch
-            xb = NULL
+    while first < data.n_rows:
+        count = min(walk.batch_size, data.n_rows - first)
+        batch.n_rows = count
+        if data.X_sparse != NULL:
+            sparse_batch = batch_rows(data.X_sparse, walk.order, first)
+            batch.X_sparse = &sparse_batch
+            batch.X = NULL
         else:
-            xb = gather(X, order, first, count, n_in, batch_X)
-        yb = gather(Y, order, first, count, n_out, batch_Y)
-        wb = NULL if sample_weight == NULL else gather(sample_weight, order, first, count, 1, batch_w)
-        weight_sum = count
-        if wb != NULL:
-            weight_sum = 0
+            batch.X = gather(<const floating*> data.X, walk.order, first, count, n_in, <floating*> walk.X)
+        batch.Y = gather(<const floating*> data.Y, walk.order, first, count, n_out, <floating*> walk.Y)
+        batch.sample_weight = NULL
+        if data.sample_weight != NULL:
+            batch.sample_weight = gather(<const floating*> data.sample_weight, walk.order, first, count, 1,
+                                         <floating*> walk.sample_weight)
+        batch.weight_sum = count
+        if batch.sample_weight != NULL:
+            batch.weight_sum = 0
             for i in range(count):
-                weight_sum += wb[i]
-        # A minibatch whose weights are all zero carries no information (and 0/0 gradients): skip it.
-        if weight_sum > 0:
-            forward_logits(net, params, xb, count, acts, threads, xb_sparse)
-            loss = backward(net, params, xb, yb, wb, count, weight_sum, alpha, acts, delta_a, delta_b,
-                            row_loss, grad, threads, xb_sparse, params if fused else NULL, learning_rate)
+                batch.weight_sum += (<const floating*> batch.sample_weight)[i]
+        if batch.weight_sum > 0:
+            forward_logits(net, params, &batch, work, threads)
+            loss = backward(net, params, &batch, work, how, grad, threads)
             if not isfinite(loss):
                 progress.finite = False
                 return progress
             progress.loss_sum += loss * count
-            progress.t += 1
-            apply_update(update, params + stepped, grad + stepped, state_a + stepped, state_b + stepped,
-                         net.n_params - stepped, learning_rate, progress.t, threads.n)
+            progress.steps += 1
+            training.steps = progress.steps
+            apply_update(training, params, grad, stepped, net.n_params - stepped, threads.n)
         first += count
     return progress
 
 
-cdef class Epoch:
-    """The workspaces and fixed settings of one fit; `run` trains one epoch.
+cdef class EpochKernel:
+    """The workspaces and fixed settings of one fit; `train_epoch` trains one epoch.
 
     Parameters
     ----------
     net : CoreNet
     batch_size : int >= 1 (at most the number of training rows)
     dtype : numpy float32 or float64 dtype of the model
-    alpha : L2 penalty; optimizer : SGD or ADAM; momentum, nesterov (SGD); beta_1, beta_2, epsilon (Adam)
+    alpha : L2 penalty
+    optimizer : a name of `_optim.OPTIMIZERS`; settings: its settings (`_optim.SETTINGS[optimizer]` at least)
     n_threads : OpenMP threads for the core's blocks
     invariant : fixed blocks, so that results do not depend on n_threads (see `_network`)
     """
     cdef CoreNet net
     cdef readonly Py_ssize_t batch_size
-    cdef Update update
+    cdef readonly str optimizer
+    cdef Rule rule
     cdef double alpha
-    cdef int n_threads
-    cdef bint invariant
+    cdef Threads threads
     cdef object batch_X, batch_Y, batch_w, act_buf, deltas, row_loss, grad
     cdef Scratch scratch
     cdef Py_ssize_t* act_offset
     cdef void** acts
 
-    def __cinit__(self, CoreNet net, Py_ssize_t batch_size, dtype, double alpha, int optimizer, double momentum,
-                  bint nesterov, double beta_1, double beta_2, double epsilon, int n_threads, bint invariant):
+    def __cinit__(self, CoreNet net, Py_ssize_t batch_size, dtype, double alpha, str optimizer, dict settings,
+                  int n_threads, bint invariant):
         cdef const Layout* layout = &net.layout
         cdef int l
         cdef Py_ssize_t offset = 0
         self.net = net
         self.batch_size = batch_size
         self.alpha = alpha
-        self.n_threads = n_threads
-        self.invariant = invariant
-        self.update.kind = optimizer
-        self.update.momentum = momentum
-        self.update.nesterov = nesterov
-        self.update.beta_1 = beta_1
-        self.update.beta_2 = beta_2
-        self.update.epsilon = epsilon
-        width = max(net.layer_sizes[1:])
+        self.optimizer = optimizer
+        self.rule = make_rule(optimizer, settings)
+        self.threads = thread_plan(n_threads, invariant, np.dtype(dtype) == np.float32)
         self.batch_X = None  # made by the first run on dense X; CSR rows are read in place
         self.scratch = Scratch()  # the sparse first layer's, sized by the first run on CSR X
-        self.batch_Y = np.empty(batch_size * layout.sizes[layout.n_layers], dtype=dtype)
+        self.batch_Y = np.empty(batch_size * layout.layers[layout.n_layers - 1].n_out, dtype=dtype)
         self.batch_w = np.empty(batch_size, dtype=dtype)
         self.act_buf = np.empty(batch_size * sum(net.layer_sizes[1:]), dtype=dtype)
-        self.deltas = np.empty((2, batch_size * width), dtype=dtype)
+        self.deltas = np.empty((2, batch_size * layout.width), dtype=dtype)
         self.row_loss = np.empty(batch_size, dtype=np.float64)
         self.grad = np.empty(layout.n_params, dtype=dtype)
         self.act_offset = <Py_ssize_t*> malloc(layout.n_layers * sizeof(Py_ssize_t))
@@ -207,37 +198,26 @@ cdef class Epoch:
             raise MemoryError()
         for l in range(layout.n_layers):
             self.act_offset[l] = offset
-            offset += batch_size * layout.sizes[l + 1]
+            offset += batch_size * layout.layers[l].n_out
 
     def __dealloc__(self):
         free(self.act_offset)
         free(self.acts)
 
-    def run(self, floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
-            order, floating[::1] state_a, floating[::1] state_b, double learning_rate, long long t):
-        """Train one epoch in place on params (n_params,) and the optimizer state (n_params,) each.
+    def train_epoch(self, floating[::1] params, X, const floating[:, ::1] Y, sample_weight, order, dict state,
+                    double learning_rate, long long steps):
+        """Train one epoch in place on params (n_params,) and the optimizer's state {name: (n_params,) array},
+        named as `_optim.STATE_NAMES` lists them.
 
         X: (n_rows, n_features), a C-contiguous array or a CSR matrix (see `_sparse.CSR`); Y: (n_rows,
         n_outputs); sample_weight: (n_rows,) or None; order: (n_rows,) intp permutation of the rows, or
-        None for rows in order; t: the optimizer's step count so far.
-        Returns (loss_sum, t, finite): see `Progress`.
+        None for rows in order; steps: the optimizer's step count so far. Returns an `EpochResult`.
         """
         cdef const Layout* layout = &self.net.layout
         dtype = np.float32 if floating is float else np.float64
         cdef CSR X_csr = sparse_input(X, dtype)
-        cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
         cdef const floating[:, ::1] X_dense
-        cdef const floating* X_ptr = NULL
         cdef floating[::1] batch_X
-        cdef floating* batch_X_ptr = NULL
-        cdef Py_ssize_t n_rows = X.shape[0]
-        if X_csr is None:
-            X_dense = X
-            X_ptr = &X_dense[0, 0]
-            if self.batch_X is None:
-                self.batch_X = np.empty(self.batch_size * layout.sizes[0], dtype=dtype)
-            batch_X = self.batch_X
-            batch_X_ptr = &batch_X[0]
         cdef floating[::1] batch_Y = self.batch_Y
         cdef floating[::1] batch_w = self.batch_w
         cdef floating[::1] act_buf = self.act_buf
@@ -245,27 +225,54 @@ cdef class Epoch:
         cdef double[::1] row_loss = self.row_loss
         cdef floating[::1] grad = self.grad
         cdef const floating[::1] sw
-        cdef const floating* sw_ptr = NULL
         cdef const Py_ssize_t[::1] idx
-        cdef const Py_ssize_t* order_ptr = NULL
-        cdef floating** acts = <floating**> self.acts
         cdef Progress progress
-        cdef Threads threads = thread_plan(self.n_threads, self.invariant, floating is float)
+        cdef Batch data
+        cdef Minibatches walk
+        cdef Workspace work
+        cdef Training training
         cdef int l
+        data.n_rows = X.shape[0]
+        data.X = NULL
+        data.X_sparse = NULL
+        data.Y = &Y[0, 0]
+        data.sample_weight = NULL
+        data.weight_sum = 0  # each minibatch has its own
+        walk.batch_size = self.batch_size
+        walk.order = NULL
+        walk.X = NULL
+        walk.Y = &batch_Y[0]
+        walk.sample_weight = &batch_w[0]
+        if X_csr is None:
+            X_dense = X
+            data.X = &X_dense[0, 0]
+            if self.batch_X is None:
+                self.batch_X = np.empty(self.batch_size * layout.layers[0].n_in, dtype=dtype)
+            batch_X = self.batch_X
+            walk.X = &batch_X[0]
+        else:
+            data.X_sparse = &X_csr.rows
         if sample_weight is not None:
             sw = sample_weight
-            sw_ptr = &sw[0]
+            data.sample_weight = &sw[0]
         if order is not None:
             idx = order
-            order_ptr = &idx[0]
+            walk.order = &idx[0]
         if X_csr is not None:
-            self.scratch.attach(X_csr, layout.sizes[0], largest_batch(X_sparse, order_ptr, n_rows, self.batch_size),
-                                dtype)
+            self.scratch.attach(X_csr, layout.layers[0].n_in,
+                                largest_batch(data.X_sparse, walk.order, data.n_rows, self.batch_size), dtype)
         for l in range(layout.n_layers):
-            acts[l] = &act_buf[self.act_offset[l]]
+            self.acts[l] = &act_buf[self.act_offset[l]]
+        work.acts = self.acts
+        work.delta_a = &deltas[0, 0]
+        work.delta_b = &deltas[1, 0]
+        work.row_loss = &row_loss[0]
+        training.rule = self.rule
+        training.state = make_state(self.optimizer, state, params)  # `state` keeps the buffers alive
+        training.alpha = self.alpha
+        training.learning_rate = learning_rate
+        training.steps = steps
+        training.grad = &grad[0]
         with nogil:
-            progress = epoch_loop(layout, &params[0], X_ptr, &Y[0, 0], sw_ptr, order_ptr, n_rows,
-                                  self.batch_size, self.alpha, self.update, learning_rate, &state_a[0],
-                                  &state_b[0], t, batch_X_ptr, &batch_Y[0], &batch_w[0], acts, &deltas[0, 0],
-                                  &deltas[1, 0], &row_loss[0], &grad[0], threads, X_sparse)
-        return progress.loss_sum, progress.t, bool(progress.finite)
+            progress = epoch_loop(layout, &params[0], &data, &walk, &work, &training, self.threads)
+        return EpochResult(progress.loss_sum, progress.steps, bool(progress.finite))

@@ -9,8 +9,16 @@ cdef enum Output:
     OUT_EXP = 3        # y_hat = exp(z),     L = sum_k exp(z_k) - y_k z_k + y_k log y_k - y_k  (half Poisson deviance)
 
 
-cdef void loss_and_delta(Output output, const floating* z, const floating* y, const floating* sample_weight,
-                         double scale, floating* delta_out, double* row_loss_out, Py_ssize_t n_rows,
-                         Py_ssize_t n_cols) noexcept nogil
+cdef struct Targets:
+    # A block of rows of the output layer (IN).
+    const void* z               # (n_rows, n_outputs) the logits, of the model's float type
+    const void* y               # (n_rows, n_outputs) the targets
+    const void* sample_weight   # (n_rows,), or NULL for unit weights
+    Py_ssize_t n_rows
+    Py_ssize_t n_outputs
+
+
+cdef void loss_and_delta(Output output, const Targets* rows, double scale, floating* delta_out,
+                         double* row_loss_out) noexcept nogil
 
 cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept nogil

@@ -1,1 +1,1 @@
-# No Python-level functions: the losses are cdef functions used by _network and _epoch.
+OUTPUTS: dict[str, int]

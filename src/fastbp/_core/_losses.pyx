@@ -12,6 +12,9 @@ from fastbp._core._activations cimport exp_sweep, sigmoid
 cdef enum:
     SOFTMAX_CHUNK = 256   # entries of a row per vectorized exp sweep of the softmax; the scratch is on the stack
 
+# The output table's codes by name, for the Python layer (which validates names, never codes).
+OUTPUTS = {"identity": OUT_IDENTITY, "logistic": OUT_LOGISTIC, "softmax": OUT_SOFTMAX, "exp": OUT_EXP}
+
 
 cdef inline double log1pexp(double z) noexcept nogil:
     # softplus(z) = log(1 + e^z): for z > 0 write it as z + log(1 + e^-z) so e^z never overflows.
@@ -108,21 +111,22 @@ cdef inline double row_loss_delta(Output output, const floating* z, const floati
     return loss
 
 
-cdef void loss_and_delta(Output output, const floating* z, const floating* y, const floating* sample_weight,
-                         double scale, floating* delta_out, double* row_loss_out, Py_ssize_t n_rows,
-                         Py_ssize_t n_cols) noexcept nogil:
-    """row_loss_out[i] <- L_i (unweighted); delta_out[i] <- (y_hat_i - y_i) * w_i * scale.
-
-    z, y, delta_out: (n_rows, n_cols) blocks; sample_weight: (n_rows,) or NULL for unit weights.
-    """
+cdef void loss_and_delta(Output output, const Targets* rows, double scale, floating* delta_out,
+                         double* row_loss_out) noexcept nogil:
+    """row_loss_out (n_rows,) <- L_i (unweighted); delta_out (n_rows, n_outputs) <- (y_hat_i - y_i) * w_i * scale,
+    for the block `rows`."""
     cdef Py_ssize_t i, j
+    cdef Py_ssize_t k = rows.n_outputs
     cdef double w
     cdef floating* delta_row
-    for i in range(n_rows):
-        delta_row = delta_out + i * n_cols
-        row_loss_out[i] = row_loss_delta(output, z + i * n_cols, y + i * n_cols, delta_row, n_cols)
+    cdef const floating* z = <const floating*> rows.z
+    cdef const floating* y = <const floating*> rows.y
+    cdef const floating* sample_weight = <const floating*> rows.sample_weight
+    for i in range(rows.n_rows):
+        delta_row = delta_out + i * k
+        row_loss_out[i] = row_loss_delta(output, z + i * k, y + i * k, delta_row, k)
         w = scale if sample_weight == NULL else sample_weight[i] * scale
-        for j in range(n_cols):
+        for j in range(k):
             delta_row[j] = <floating> (delta_row[j] * w)
 
 

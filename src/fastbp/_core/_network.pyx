@@ -2,10 +2,10 @@
 
 Matrix products go to BLAS (`_blas.gemm`); bias + activation, derivatives, the output loss and the column
 sums run here in C, in parallel over rows or columns when large (never as thread-order-dependent
-reductions); when the input is a CSR matrix, layer 0's two products are `_sparse`'s. `CoreNet` holds
-the layout; its `def` methods are the thin wrappers the Python layer calls: they allocate workspaces and
-outputs, then release the GIL once for the whole pass. They trust their caller (`fastbp.network`) to have
-validated shapes, dtypes and values.
+reductions); when the input is a CSR matrix, layer 0's two products are `_sparse`'s. `CoreNet` owns a
+network's per-layer table (`_records.Layout`) and exports it to Python; its `def` methods are the thin
+wrappers the Python layer calls: they allocate workspaces and outputs, then release the GIL once for the
+whole pass. They trust their caller (`fastbp.backends`) to have validated shapes, dtypes and values.
 """
 
 from cython cimport floating
@@ -15,13 +15,19 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from fastbp._core._activations cimport IDENTITY, bias_activation, mul_derivative
+from fastbp._core._activations cimport IDENTITY, Activation, bias_activation, mul_derivative
 from fastbp._core._blas cimport gemm
-from fastbp._core._losses cimport loss_and_delta, output_activation
+from fastbp._core._losses cimport Output, Targets, loss_and_delta, output_activation
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, start_team,
                                            use_threads, use_threads_elementwise, usable_threads)
-from fastbp._core._sparse cimport (CSR, Scratch, SparseRows, nonzeros, sparse_input, sparse_layer,
-                                   sparse_weight_grad)
+from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Layer, LayerPass, Layout,
+                                    SparseRows, Split, Threads, Workspace)
+from fastbp._core._sparse cimport CSR, Scratch, nonzeros, sparse_input, sparse_layer, sparse_weight_grad
+
+from fastbp._core._activations import ACTIVATIONS
+from fastbp._core._losses import OUTPUTS
+
+ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
@@ -103,59 +109,76 @@ cdef inline bint column_blocks(int n_out) noexcept nogil:
     return n_out >= 2 * COL_BLOCK
 
 
-cdef void layer_block(const Layout* net, const floating* params, int l, const floating* a_prev,
-                      floating* a_out, Py_ssize_t first_row, Py_ssize_t n_rows, Py_ssize_t first_col,
-                      Py_ssize_t n_cols) noexcept nogil:
-    """Block (rows first_row.., columns first_col..) of A[l] = f(A[l-1] W[l] + b[l]); the last layer keeps
-    its logits. a_prev: (batch, sizes[l]); a_out: (batch, sizes[l + 1])."""
-    cdef int n_in = net.sizes[l]
-    cdef int n_out = net.sizes[l + 1]
+cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch* batch, const Workspace* work,
+                          int l) noexcept nogil:
+    """What layer l's blocks share in a pass over the batch: its input (X, or layer l - 1's activations) and
+    its weights; the backward fields are left for `backward` to fill."""
+    cdef LayerPass p
+    p.layer = &net.layers[l]
+    p.n_rows = batch.n_rows
+    p.a_in = batch.X if l == 0 else work.acts[l - 1]
+    p.W = params + p.layer.coef_offset
+    p.b = params + p.layer.intercept_offset
+    p.delta = NULL
+    p.f_in = net.layers[l - 1].activation if l > 0 else IDENTITY
+    p.penalty = False
+    p.alpha_scaled = 0
+    p.mode = STORE_GRADIENT
+    p.rate = 0
+    return p
+
+
+cdef void layer_block(const LayerPass* p, floating* a_out, Py_ssize_t first_row, Py_ssize_t n_rows,
+                      Py_ssize_t first_col, Py_ssize_t n_cols) noexcept nogil:
+    """Block (rows first_row.., columns first_col..) of a_out (batch, n_out) <- f(a_in W + b); the output
+    layer's f is the identity, so it keeps its logits."""
+    cdef int n_in = p.layer.n_in
+    cdef int n_out = p.layer.n_out
     cdef floating* block = a_out + first_row * n_out + first_col
-    gemm(False, False, <int> n_rows, <int> n_cols, n_in, <floating> 1, a_prev + first_row * n_in, n_in,
-         params + net.coef_offset[l] + first_col, n_out, <floating> 0, block, n_out)
-    bias_activation(net.hidden if l < net.n_layers - 1 else IDENTITY, block,
-                    params + net.intercept_offset[l] + first_col, n_rows, n_cols, n_out)
+    gemm(False, False, <int> n_rows, <int> n_cols, n_in, <floating> 1, (<const floating*> p.a_in) + first_row * n_in,
+         n_in, (<const floating*> p.W) + first_col, n_out, <floating> 0, block, n_out)
+    bias_activation(p.layer.activation, block, (<const floating*> p.b) + first_col, n_rows, n_cols, n_out)
 
 
-cdef void forward_block(const Layout* net, const floating* params, int l, const floating* a_prev,
-                        floating* a_out, Py_ssize_t n_rows, Split split, Py_ssize_t block) noexcept nogil:
-    """Block number `block` of layer l's forward pass: split.size of its columns or of its rows."""
-    cdef int n_out = net.sizes[l + 1]
+cdef void forward_block(const LayerPass* p, floating* a_out, Split split, Py_ssize_t block) noexcept nogil:
+    """Block number `block` of a layer's forward pass: split.size of its columns or of its rows."""
+    cdef int n_out = p.layer.n_out
     cdef Py_ssize_t first = block * split.size
     if split.by_columns:
-        layer_block(net, params, l, a_prev, a_out, 0, n_rows, first, min(split.size, n_out - first))
+        layer_block(p, a_out, 0, p.n_rows, first, min(split.size, n_out - first))
     else:
-        layer_block(net, params, l, a_prev, a_out, first, min(split.size, n_rows - first), 0, n_out)
+        layer_block(p, a_out, first, min(split.size, p.n_rows - first), 0, n_out)
 
 
-cdef void forward_logits(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
-                         floating** acts_out, Threads threads, const SparseRows* X_sparse) noexcept nogil:
-    """acts_out[l] (n_rows, sizes[l + 1]) <- activations of layer l; the last one holds the output logits.
+cdef void forward_logits(const Layout* net, const floating* params, const Batch* batch, Workspace* work,
+                         Threads threads) noexcept nogil:
+    """work.acts[l] (n_rows, n_out of layer l) <- activations of layer l; the last one holds the output logits.
 
-    X: (n_rows, sizes[0]), or X_sparse: the same as CSR rows. Layer by layer, each cut by `product_split`.
-    An OpenMP region is entered only when threads are used: even with one thread, each costs a futex call,
-    which was half the time of a 30-16-1 minibatch.
+    The batch's X is dense, or its X_sparse CSR rows. Layer by layer, each cut by `product_split`. An OpenMP
+    region is entered only when threads are used: even with one thread, each costs a futex call, which was
+    half the time of a 30-16-1 minibatch.
     """
     cdef Py_ssize_t block
     cdef int l
     cdef Split split
+    cdef LayerPass p
+    cdef floating* a_out
+    cdef Py_ssize_t n_rows = batch.n_rows
     cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
-    cdef const floating* a_prev = X
     for l in range(net.n_layers):
-        if l == 0 and X_sparse != NULL:
-            sparse_layer(X_sparse, n_rows, params + net.coef_offset[0], params + net.intercept_offset[0],
-                         net.sizes[1], net.hidden if net.n_layers > 1 else IDENTITY, acts_out[0], threads.n)
-            a_prev = acts_out[0]
+        p = layer_pass(net, params, batch, work, l)
+        a_out = <floating*> work.acts[l]
+        if l == 0 and batch.X_sparse != NULL:
+            sparse_layer(batch.X_sparse, &p, a_out, threads.n)
             continue
-        split = product_split(threads, n_rows, net.sizes[l + 1], n_rows * net.sizes[l] * net.sizes[l + 1],
-                              column_blocks(net.sizes[l + 1]), pass_work)
+        split = product_split(threads, n_rows, p.layer.n_out, n_rows * p.layer.n_in * p.layer.n_out,
+                              column_blocks(p.layer.n_out), pass_work)
         if split.threaded:
             for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                forward_block(net, params, l, a_prev, acts_out[l], n_rows, split, block)
+                forward_block(&p, a_out, split, block)
         else:
             for block in range(split.count):
-                forward_block(net, params, l, a_prev, acts_out[l], n_rows, split, block)
-        a_prev = acts_out[l]
+                forward_block(&p, a_out, split, block)
 
 
 cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
@@ -196,167 +219,173 @@ cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:
     return total
 
 
-cdef void loss_block(const Layout* net, const floating* logits, const floating* Y, const floating* sample_weight,
-                     Py_ssize_t n_rows, Py_ssize_t rows, double weight_sum, floating* delta_out, double* row_loss,
-                     Py_ssize_t block) noexcept nogil:
+cdef void loss_block(const Layout* net, const Batch* batch, const floating* logits, floating* delta_out,
+                     double* row_loss_out, Py_ssize_t rows, Py_ssize_t block) noexcept nogil:
     """Rows block * rows.. of `objective`'s per-row losses and output deltas."""
-    cdef int k = net.sizes[net.n_layers]
+    cdef Targets targets
+    cdef Py_ssize_t k = net.layers[net.n_layers - 1].n_out
     cdef Py_ssize_t first = block * rows
-    loss_and_delta(net.output, logits + first * k, Y + first * k, NULL if sample_weight == NULL else sample_weight + first,
-                   1.0 / weight_sum, delta_out + first * k, row_loss + first, min(rows, n_rows - first), k)
+    targets.z = logits + first * k
+    targets.y = (<const floating*> batch.Y) + first * k
+    targets.sample_weight = NULL if batch.sample_weight == NULL else (<const floating*> batch.sample_weight) + first
+    targets.n_rows = min(rows, batch.n_rows - first)
+    targets.n_outputs = k
+    loss_and_delta(net.output, &targets, 1.0 / batch.weight_sum, delta_out + first * k, row_loss_out + first)
 
 
-cdef double objective(const Layout* net, const floating* params, const floating* logits, const floating* Y,
-                      const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
-                      floating* delta_out, double* row_loss, int n_threads) noexcept nogil:
-    """(1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, S = weight_sum, from the output logits
+cdef double objective(const Layout* net, const floating* params, const Batch* batch, const floating* logits,
+                      floating* delta_out, double* row_loss, double alpha, int n_threads) noexcept nogil:
+    """(1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, S = batch.weight_sum, from the output logits
     (n_rows, n_outputs); also writes delta[L] = (y_hat - y) w_i / S into delta_out (n_rows, n_outputs).
     row_loss: (n_rows,) scratch. Rows go in blocks of ROW_BLOCK, on threads when there are enough entries
     for an elementwise pass to pay (the loss is a few operations per output, whatever the network); the
     sums run in row and layer order, the same for any n_threads."""
     cdef Py_ssize_t block, i
     cdef int l
-    cdef Py_ssize_t entries = n_rows * net.sizes[net.n_layers]
+    cdef Py_ssize_t n_rows = batch.n_rows
+    cdef Py_ssize_t entries = n_rows * net.layers[net.n_layers - 1].n_out
     cdef bint threaded = use_threads_elementwise(n_threads, entries)
     cdef Py_ssize_t rows = ROW_BLOCK if threaded else n_rows
     cdef double data_loss = 0, sumsq = 0
+    cdef const floating* sample_weight = <const floating*> batch.sample_weight
     if threaded:
         for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=start_team(n_threads)):
-            loss_block(net, logits, Y, sample_weight, n_rows, rows, weight_sum, delta_out, row_loss, block)
+            loss_block(net, batch, logits, delta_out, row_loss, rows, block)
     else:
         for block in range(n_blocks(n_rows, rows)):
-            loss_block(net, logits, Y, sample_weight, n_rows, rows, weight_sum, delta_out, row_loss, block)
+            loss_block(net, batch, logits, delta_out, row_loss, rows, block)
     for i in range(n_rows):
         data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
     if alpha != 0:
         for l in range(net.n_layers - 1, -1, -1):
-            sumsq += sum_of_squares(params + net.coef_offset[l], <Py_ssize_t> net.sizes[l] * net.sizes[l + 1])
-    return data_loss / weight_sum + 0.5 * alpha * sumsq / weight_sum
+            sumsq += sum_of_squares(params + net.layers[l].coef_offset,
+                                    <Py_ssize_t> net.layers[l].n_in * net.layers[l].n_out)
+    return data_loss / batch.weight_sum + 0.5 * alpha * sumsq / batch.weight_sum
 
 
-cdef void weight_grad_block(const Layout* net, const floating* params, int l, const floating* a_prev,
-                            const floating* delta, Py_ssize_t n_rows, Split split, floating alpha_scaled,
-                            bint penalty, floating* grad_out, floating* step_weights, floating step_rate,
+cdef void weight_grad_block(const LayerPass* p, floating* coef_out, floating* intercept_out, Split split,
                             Py_ssize_t block) noexcept nogil:
-    """Block number `block` of dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l] (split.size of its columns or of its
-    rows) and its share of db[l] = sum_rows delta[l]; each entry's sum over the batch rows stays in one BLAS
-    call and in row order. With `step_weights` (see `backward`), the block's W[l] += -step_rate dW[l] instead."""
-    cdef int n_in = net.sizes[l]
-    cdef int n_out = net.sizes[l + 1]
+    """Block number `block` of dW = a_in^T delta + (alpha/S) W (split.size of its columns or of its rows) into
+    coef_out (n_in, n_out), and its share of db = sum_rows delta into intercept_out (n_out,). Each entry's
+    sum over the batch rows stays in one BLAS call and in row order. With STEP_COEFFICIENTS, coef_out is W
+    itself and the block's products end in W += -rate dW instead (BLAS with beta = 1)."""
+    cdef int n_in = p.layer.n_in
+    cdef int n_out = p.layer.n_out
     cdef Py_ssize_t first = block * split.size
     cdef Py_ssize_t count, bias_first, bias_count
-    cdef floating* dW = grad_out + net.coef_offset[l]
+    cdef const floating* a_in = <const floating*> p.a_in
+    cdef const floating* delta = <const floating*> p.delta
+    cdef const floating* W = <const floating*> p.W
+    cdef floating alpha_scaled = <floating> p.alpha_scaled
     cdef floating scale = 1
-    cdef floating beta = <floating> (1 if penalty else 0)
-    if step_weights != NULL:
-        dW = step_weights + net.coef_offset[l]
-        scale = -step_rate
+    cdef floating beta = <floating> (1 if p.penalty else 0)
+    if p.mode == STEP_COEFFICIENTS:
+        scale = -(<floating> p.rate)
         beta = 1
     if split.by_columns:
         count = min(split.size, n_out - first)
-        if penalty:
-            scaled_copy(params + net.coef_offset[l] + first, alpha_scaled, n_in, count, n_out, dW + first)
-        gemm(True, False, n_in, <int> count, <int> n_rows, scale, a_prev, n_in, delta + first, n_out,
-             beta, dW + first, n_out)
+        if p.penalty:
+            scaled_copy(W + first, alpha_scaled, n_in, count, n_out, coef_out + first)
+        gemm(True, False, n_in, <int> count, <int> p.n_rows, scale, a_in, n_in, delta + first, n_out,
+             beta, coef_out + first, n_out)
         bias_first, bias_count = first, count
     else:
         count = min(split.size, n_in - first)
-        if penalty:
-            scaled_copy(params + net.coef_offset[l] + first * n_out, alpha_scaled, count, n_out, n_out,
-                        dW + first * n_out)
-        gemm(True, False, <int> count, n_out, <int> n_rows, scale, a_prev + first, n_in, delta, n_out,
-             beta, dW + first * n_out, n_out)
+        if p.penalty:
+            scaled_copy(W + first * n_out, alpha_scaled, count, n_out, n_out, coef_out + first * n_out)
+        gemm(True, False, <int> count, n_out, <int> p.n_rows, scale, a_in + first, n_in, delta, n_out,
+             beta, coef_out + first * n_out, n_out)
         # Row blocks of dW share every column of delta: each takes an equal share of the bias sums.
         bias_count = n_blocks(n_out, split.count)
         bias_first = min(block * bias_count, <Py_ssize_t> n_out)
         bias_count = min(bias_count, n_out - bias_first)
-    column_sums(delta + bias_first, n_rows, bias_count, n_out, grad_out + net.intercept_offset[l] + bias_first)
+    column_sums(delta + bias_first, p.n_rows, bias_count, n_out, intercept_out + bias_first)
 
 
-cdef void delta_block(const Layout* net, const floating* params, int l, const floating* a_prev,
-                      const floating* delta, floating* delta_prev_out, Py_ssize_t n_rows, Split split,
-                      Py_ssize_t block) noexcept nogil:
-    """Block number `block` of delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]): split.size of its columns (a
-    block of W's rows, as in the forward pass) or of its rows."""
-    cdef int n_in = net.sizes[l]
-    cdef int n_out = net.sizes[l + 1]
-    cdef const floating* W = params + net.coef_offset[l]
+cdef void delta_block(const LayerPass* p, floating* delta_in_out, Split split, Py_ssize_t block) noexcept nogil:
+    """Block number `block` of delta_in_out (n_rows, n_in) <- (delta W^T) * f_in'(a_in): split.size of its
+    columns (a block of W's rows, as in the forward pass) or of its rows."""
+    cdef int n_in = p.layer.n_in
+    cdef int n_out = p.layer.n_out
+    cdef const floating* W = <const floating*> p.W
+    cdef const floating* delta = <const floating*> p.delta
+    cdef const floating* a_in = <const floating*> p.a_in
     cdef Py_ssize_t first = block * split.size
     cdef Py_ssize_t count
     if split.by_columns:
         count = min(split.size, n_in - first)
-        gemm(False, True, <int> n_rows, <int> count, n_out, <floating> 1, delta, n_out, W + first * n_out, n_out,
-             <floating> 0, delta_prev_out + first, n_in)
-        mul_derivative(net.hidden, delta_prev_out + first, a_prev + first, n_rows, count, n_in)
+        gemm(False, True, <int> p.n_rows, <int> count, n_out, <floating> 1, delta, n_out, W + first * n_out, n_out,
+             <floating> 0, delta_in_out + first, n_in)
+        mul_derivative(p.f_in, delta_in_out + first, a_in + first, p.n_rows, count, n_in)
     else:
-        count = min(split.size, n_rows - first)
+        count = min(split.size, p.n_rows - first)
         gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
-             <floating> 0, delta_prev_out + first * n_in, n_in)
-        mul_derivative(net.hidden, delta_prev_out + first * n_in, a_prev + first * n_in, count, n_in, n_in)
+             <floating> 0, delta_in_out + first * n_in, n_in)
+        mul_derivative(p.f_in, delta_in_out + first * n_in, a_in + first * n_in, count, n_in, n_in)
 
 
-cdef double backward(const Layout* net, const floating* params, const floating* X, const floating* Y,
-                     const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
-                     floating** acts, floating* delta_a, floating* delta_b, double* row_loss,
-                     floating* grad_out, Threads threads, const SparseRows* X_sparse,
-                     floating* step_weights, double step_rate) noexcept nogil:
-    """Objective and its gradient, given the activations `forward_logits` left in `acts` (for X, or for
-    X_sparse when it is not NULL, with a `_sparse.Scratch` attached).
+cdef double backward(const Layout* net, floating* params, const Batch* batch, Workspace* work, Backward how,
+                     floating* grad_out, Threads threads) noexcept nogil:
+    """Objective and its gradient, given the activations `forward_logits` left in `work` for the same batch (a
+    CSR batch needs a `_sparse.Scratch` attached).
 
-    objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = weight_sum.
+    objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = batch.weight_sum.
     delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l]; db[l] = sum_rows delta[l];
     delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]).
-    delta_a, delta_b: (n_rows * widest non-input layer) scratch each; row_loss: (n_rows,) scratch;
-    grad_out: (n_params,), fully overwritten. Each product is cut by `product_split`; fixed blocks put the
-    weight gradients over columns (each entry's sum over rows stays in one BLAS call).
-
-    step_weights, step_rate (see _network.pxd): for dense X and alpha == 0 only. grad_out then gets the
-    intercepts' gradient alone; when the objective is not finite, nothing is written or stepped.
+    grad_out (n_params,) is fully overwritten, or with how.mode == STEP_COEFFICIENTS (dense X, alpha == 0
+    only) gets the intercepts' gradient alone while the products step the coefficients in params; a
+    non-finite objective then writes and steps nothing. Each product is cut by `product_split`; fixed
+    blocks put the weight gradients over columns (each entry's sum over rows stays in one BLAS call).
     """
     cdef int l, n_in, n_out
     cdef Py_ssize_t block
     cdef Split split
-    cdef const floating* a_prev
-    cdef floating* delta = delta_a
-    cdef floating* other = delta_b
+    cdef LayerPass p
+    cdef floating* delta = <floating*> work.delta_a
+    cdef floating* other = <floating*> work.delta_b
     cdef floating* swap
-    cdef floating alpha_scaled = <floating> (alpha / weight_sum)
+    cdef floating* coef_out
     cdef double loss
     cdef int last = net.n_layers - 1
+    cdef Py_ssize_t n_rows = batch.n_rows
     cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
 
-    loss = objective(net, params, acts[last], Y, sample_weight, n_rows, weight_sum, alpha, delta, row_loss,
+    loss = objective(net, params, batch, <const floating*> work.acts[last], delta, work.row_loss, how.alpha,
                      threads.n)
-    if step_weights != NULL and not isfinite(loss):
+    if how.mode == STEP_COEFFICIENTS and not isfinite(loss):
         return loss
 
     for l in range(last, -1, -1):
-        n_in = net.sizes[l]
-        n_out = net.sizes[l + 1]
-        a_prev = X if l == 0 else acts[l - 1]
-        if l == 0 and X_sparse != NULL:
-            sparse_weight_grad(X_sparse, n_rows, delta, n_in, n_out, params + net.coef_offset[0], alpha_scaled,
-                               alpha != 0, grad_out + net.coef_offset[0], threads.n)
-            column_sums(delta, n_rows, n_out, n_out, grad_out + net.intercept_offset[0])
+        p = layer_pass(net, params, batch, work, l)
+        p.delta = delta
+        p.penalty = how.alpha != 0
+        p.alpha_scaled = how.alpha / batch.weight_sum
+        p.mode = how.mode
+        p.rate = how.rate
+        n_in = p.layer.n_in
+        n_out = p.layer.n_out
+        # The weight-gradient products write the gradient, or with STEP_COEFFICIENTS step W itself.
+        coef_out = (params if how.mode == STEP_COEFFICIENTS else grad_out) + p.layer.coef_offset
+        if l == 0 and batch.X_sparse != NULL:
+            sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.coef_offset, threads.n)
+            column_sums(delta, n_rows, n_out, n_out, grad_out + p.layer.intercept_offset)
             continue
-        # delta[l-1] before dW[l]: with step_weights, computing dW[l] steps W[l], which delta[l-1] reads.
+        # delta[l-1] before dW[l]: with STEP_COEFFICIENTS, computing dW[l] steps W[l], which delta[l-1] reads.
         if l > 0:
             split = product_split(threads, n_rows, n_in, n_rows * n_in * n_out, column_blocks(n_in), pass_work)
             if split.threaded:
                 for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, split, block)
+                    delta_block(&p, other, split, block)
             else:
                 for block in range(split.count):
-                    delta_block(net, params, l, acts[l - 1], delta, other, n_rows, split, block)
+                    delta_block(&p, other, split, block)
         split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
         if split.threaded:
             for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
-                                  grad_out, step_weights, <floating> step_rate, block)
+                weight_grad_block(&p, coef_out, grad_out + p.layer.intercept_offset, split, block)
         else:
             for block in range(split.count):
-                weight_grad_block(net, params, l, a_prev, delta, n_rows, split, alpha_scaled, alpha != 0,
-                                  grad_out, step_weights, <floating> step_rate, block)
+                weight_grad_block(&p, coef_out, grad_out + p.layer.intercept_offset, split, block)
         if l > 0:
             swap = delta
             delta = other
@@ -365,150 +394,202 @@ cdef double backward(const Layout* net, const floating* params, const floating* 
 
 
 cdef class CoreNet:
-    """The layout of one network, and batch passes over a flat parameter buffer.
+    """A network's per-layer table (its `Layout`), and batch passes over a flat parameter buffer.
 
     Parameters
     ----------
     layer_sizes : sequence of int, length n_layers + 1, each >= 1
-    hidden : int, an `Activation` code; output : int, an `Output` code
+    activations : sequence of str, one name of ACTIVATIONS per hidden layer (n_layers - 1 of them)
+    output : str, a name of OUTPUTS
+
+    The table is what Python reads (`layers`, `n_params`, `n_coefs`): the parameter layout is decided here
+    only. Every coefficient matrix comes first, layer by layer, then every intercept vector (scikit-learn's
+    packing order).
     """
 
-    def __cinit__(self, layer_sizes, int hidden, int output):
+    def __cinit__(self, layer_sizes, activations, str output):
         cdef int l
         cdef int n_layers = len(layer_sizes) - 1
         cdef Py_ssize_t offset = 0
+        cdef Layer* layer
+        if len(activations) != n_layers - 1:
+            raise ValueError(f"{n_layers - 1} hidden layers need as many activations, got {len(activations)}")
         self.layer_sizes = tuple(int(s) for s in layer_sizes)
         self.layout.n_layers = n_layers
-        self.layout.hidden = <Activation> hidden
-        self.layout.output = <Output> output
-        self.layout.sizes = <int*> malloc((n_layers + 1) * sizeof(int))
-        self.layout.coef_offset = <Py_ssize_t*> malloc(n_layers * sizeof(Py_ssize_t))
-        self.layout.intercept_offset = <Py_ssize_t*> malloc(n_layers * sizeof(Py_ssize_t))
-        if not (self.layout.sizes and self.layout.coef_offset and self.layout.intercept_offset):
+        self.layout.output = <Output> OUTPUTS[output]
+        self.layout.layers = <Layer*> malloc(n_layers * sizeof(Layer))
+        if self.layout.layers == NULL:
             raise MemoryError()
-        for l in range(n_layers + 1):
-            self.layout.sizes[l] = layer_sizes[l]
         for l in range(n_layers):
-            self.layout.coef_offset[l] = offset
-            offset += <Py_ssize_t> layer_sizes[l] * layer_sizes[l + 1]
+            layer = &self.layout.layers[l]
+            layer.n_in = layer_sizes[l]
+            layer.n_out = layer_sizes[l + 1]
+            code = ACTIVATIONS[activations[l]] if l < n_layers - 1 else IDENTITY
+            layer.activation = <Activation> <int> code
+            layer.dropout = 0
+            layer.coef_offset = offset
+            offset += <Py_ssize_t> layer.n_in * layer.n_out
+        self.layout.n_coefs = offset
         for l in range(n_layers):
-            self.layout.intercept_offset[l] = offset
-            offset += layer_sizes[l + 1]
+            self.layout.layers[l].intercept_offset = offset
+            offset += self.layout.layers[l].n_out
         self.layout.n_params = offset
-        self.layout.macs_per_row = offset - sum(layer_sizes[1:])
+        self.layout.macs_per_row = self.layout.n_coefs
+        self.layout.width = max(self.layer_sizes[1:])
 
     def __dealloc__(self):
-        free(self.layout.sizes)
-        free(self.layout.coef_offset)
-        free(self.layout.intercept_offset)
+        free(self.layout.layers)
 
     @property
     def n_params(self):
         return self.layout.n_params
 
-    def forward(self, const floating[::1] params, X, int n_threads, bint invariant,
-                Y=None, sample_weight=None, double weight_sum=0, double alpha=0):
+    @property
+    def n_coefs(self):
+        """The coefficients' share of the flat buffer: params[:n_coefs], which the L2 penalty covers."""
+        return self.layout.n_coefs
+
+    @property
+    def layers(self):
+        """The per-layer table: one dict per layer with n_in, n_out, coef_offset, intercept_offset, activation
+        (its name; "identity" for the output layer) and dropout."""
+        cdef int l
+        cdef Layer* layer
+        table = []
+        for l in range(self.layout.n_layers):
+            layer = &self.layout.layers[l]
+            table.append({"n_in": layer.n_in, "n_out": layer.n_out, "coef_offset": layer.coef_offset,
+                          "intercept_offset": layer.intercept_offset,
+                          "activation": ACTIVATION_NAMES[<int> layer.activation], "dropout": layer.dropout})
+        return tuple(table)
+
+    def forward(self, const floating[::1] params, X, int n_threads, bint invariant):
         """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features), a
         C-contiguous array or a CSR matrix (see `_sparse.CSR`), in the dtype of params.
-        n_threads threads; `invariant`: fixed blocks, for results that do not depend on n_threads.
+        n_threads threads; `invariant`: fixed blocks, for results that do not depend on n_threads."""
+        return self._forward(params, X, n_threads, invariant, None, None, 0, 0)
 
-        Given targets Y (n_samples, n_outputs), returns (objective, y_hat) from the same forward pass, with
-        no backward pass; sample_weight, weight_sum and alpha as for `loss_and_grad`.
-        """
+    def objective_and_output(self, const floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
+                             double weight_sum, double alpha, int n_threads, bint invariant):
+        """(objective, y_hat) from one forward pass, with no backward pass; Y (n_samples, n_outputs),
+        sample_weight, weight_sum and alpha as for `loss_and_grad`."""
+        return self._forward(params, X, n_threads, invariant, Y, sample_weight, weight_sum, alpha)
+
+    def _forward(self, const floating[::1] params, X, int n_threads, bint invariant, Y, sample_weight,
+                 double weight_sum, double alpha):
         cdef Py_ssize_t n = X.shape[0]
-        cdef int width = max(self.layer_sizes[1:])
         cdef int n_layers = self.layout.n_layers
-        cdef int k = self.layout.sizes[n_layers]
+        cdef int k = self.layer_sizes[n_layers]
         cdef bint with_objective = Y is not None
         cdef const floating[:, ::1] targets
         cdef const floating[::1] sw
-        cdef const floating* sw_ptr = NULL
         cdef floating[::1] delta
         cdef double[::1] row_loss
         cdef double loss = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         dtype = np.float32 if floating is float else np.float64
         cdef CSR X_csr = sparse_input(X, dtype)
-        cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
         cdef const floating[:, ::1] X_dense
-        cdef const floating* X_ptr = NULL
+        cdef Batch batch
+        cdef Workspace work
+        batch.n_rows = n
+        batch.X = NULL
+        batch.X_sparse = NULL if X_csr is None else &X_csr.rows
+        batch.Y = NULL
+        batch.sample_weight = NULL
+        batch.weight_sum = weight_sum
+        work.delta_a = work.delta_b = NULL
+        work.row_loss = NULL
         if X_csr is None:
             X_dense = X
-            X_ptr = &X_dense[0, 0]
+            batch.X = &X_dense[0, 0]
         if with_objective:
             targets = Y
+            batch.Y = &targets[0, 0]
             delta = np.empty(n * k, dtype=dtype)
             row_loss = np.empty(n, dtype=np.float64)
+            work.delta_a = &delta[0]
+            work.row_loss = &row_loss[0]
             if sample_weight is not None:
                 sw = sample_weight
-                sw_ptr = &sw[0]
+                batch.sample_weight = &sw[0]
         # Two ping-pong buffers for the hidden layers; the last layer writes straight into the result.
-        cdef floating[:, ::1] work = np.empty((2, n * width), dtype=dtype)
-        result = np.empty((n, self.layer_sizes[n_layers]), dtype=dtype)
+        cdef floating[:, ::1] buffers = np.empty((2, n * self.layout.width), dtype=dtype)
+        result = np.empty((n, k), dtype=dtype)
         cdef floating[:, ::1] out = result
-        cdef floating** acts = <floating**> malloc(n_layers * sizeof(floating*))
-        if acts == NULL:
+        work.acts = <void**> malloc(n_layers * sizeof(void*))
+        if work.acts == NULL:
             raise MemoryError()
         try:
             for l in range(n_layers - 1):
-                acts[l] = &work[l % 2, 0]
-            acts[n_layers - 1] = &out[0, 0]
+                work.acts[l] = &buffers[l % 2, 0]
+            work.acts[n_layers - 1] = &out[0, 0]
             with nogil:
-                forward_logits(&self.layout, &params[0], X_ptr, n, acts, threads, X_sparse)
+                forward_logits(&self.layout, &params[0], &batch, &work, threads)
                 if with_objective:
-                    loss = objective(&self.layout, &params[0], &out[0, 0], &targets[0, 0], sw_ptr, n, weight_sum,
-                                     alpha, &delta[0], &row_loss[0], threads.n)
+                    loss = objective(&self.layout, &params[0], &batch, &out[0, 0], <floating*> work.delta_a,
+                                     work.row_loss, alpha, threads.n)
                 output_activation(self.layout.output, &out[0, 0], n, k)
         finally:
-            free(acts)
+            free(work.acts)
         return (loss, result) if with_objective else result
 
-    def loss_and_grad(self, const floating[::1] params, X, const floating[:, ::1] Y,
-                      sample_weight, double weight_sum, double alpha, floating[::1] grad_out, int n_threads,
-                      bint invariant):
+    def loss_and_grad(self, const floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
+                      double weight_sum, double alpha, floating[::1] grad_out, int n_threads, bint invariant):
         """Objective at `params`; writes its gradient into grad_out (n_params,). Threads as for `forward`.
 
         X: (n_samples, n_features), dense or CSR as for `forward`; Y: (n_samples, n_outputs);
-        sample_weight: (n_samples,) or None, with weight_sum its sum (n_samples when None).
+        sample_weight: (n_samples,) or None. weight_sum divides the weighted sum of the rows' losses: their
+        own sum of weights (n_samples when None), or a larger total, whose mean's share of these rows it gives.
         """
         cdef Py_ssize_t n = X.shape[0]
         cdef int n_layers = self.layout.n_layers
-        cdef int width = max(self.layer_sizes[1:])
-        cdef Py_ssize_t n_acts = sum(self.layer_sizes[1:])
         dtype = np.float32 if floating is float else np.float64
-        cdef floating[::1] act_buf = np.empty(n * n_acts, dtype=dtype)
-        cdef floating[:, ::1] deltas = np.empty((2, n * width), dtype=dtype)
+        cdef floating[::1] act_buf = np.empty(n * sum(self.layer_sizes[1:]), dtype=dtype)
+        cdef floating[:, ::1] deltas = np.empty((2, n * self.layout.width), dtype=dtype)
         cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
         cdef const floating[::1] sw
-        cdef const floating* sw_ptr = NULL
         cdef double loss
         cdef Py_ssize_t offset = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         cdef CSR X_csr = sparse_input(X, dtype)
-        cdef const SparseRows* X_sparse = NULL if X_csr is None else &X_csr.rows
         cdef const floating[:, ::1] X_dense
-        cdef const floating* X_ptr = NULL
-        cdef Scratch scratch = Scratch()  # kept for the whole call: X_sparse points into it
+        cdef Scratch scratch = Scratch()  # kept for the whole call: the batch's X_sparse points into it
+        cdef Batch batch
+        cdef Workspace work
+        cdef Backward how
+        how.alpha = alpha
+        how.mode = STORE_GRADIENT
+        how.rate = 0
+        batch.n_rows = n
+        batch.X = NULL
+        batch.X_sparse = NULL
+        batch.Y = &Y[0, 0]
+        batch.sample_weight = NULL
+        batch.weight_sum = weight_sum
         if X_csr is None:
             X_dense = X
-            X_ptr = &X_dense[0, 0]
+            batch.X = &X_dense[0, 0]
         else:
-            scratch.attach(X_csr, self.layout.sizes[0], nonzeros(X_sparse, n), dtype)
+            batch.X_sparse = &X_csr.rows
+            scratch.attach(X_csr, self.layer_sizes[0], nonzeros(batch.X_sparse, n), dtype)
         if sample_weight is not None:
             sw = sample_weight
-            sw_ptr = &sw[0]
-        cdef floating** acts = <floating**> malloc(n_layers * sizeof(floating*))
-        if acts == NULL:
+            batch.sample_weight = &sw[0]
+        work.delta_a = &deltas[0, 0]
+        work.delta_b = &deltas[1, 0]
+        work.row_loss = &row_loss[0]
+        work.acts = <void**> malloc(n_layers * sizeof(void*))
+        if work.acts == NULL:
             raise MemoryError()
         try:
             for l in range(n_layers):
-                acts[l] = &act_buf[offset]
-                offset += n * self.layout.sizes[l + 1]
+                work.acts[l] = &act_buf[offset]
+                offset += n * self.layer_sizes[l + 1]
             with nogil:
-                forward_logits(&self.layout, &params[0], X_ptr, n, acts, threads, X_sparse)
-                loss = backward(&self.layout, &params[0], X_ptr, &Y[0, 0], sw_ptr, n, weight_sum, alpha,
-                                acts, &deltas[0, 0], &deltas[1, 0], &row_loss[0], &grad_out[0], threads, X_sparse,
-                                NULL, 0)
+                forward_logits(&self.layout, &params[0], &batch, &work, threads)
+                # STORE_GRADIENT only reads params: the const buffer is not written.
+                loss = backward(&self.layout, <floating*> &params[0], &batch, &work, how, &grad_out[0], threads)
         finally:
-            free(acts)
+            free(work.acts)
         return loss

@@ -21,7 +21,7 @@ from libc.stdint cimport int32_t, int64_t
 import numpy as np
 import scipy.sparse
 
-from fastbp._core._activations cimport Activation, bias_activation
+from fastbp._core._activations cimport bias_activation
 from fastbp._core._openmp_helpers cimport FASTBP_OPENMP_ENABLED, MIN_PARALLEL_ELEMENTS, start_team
 
 cdef extern from *:
@@ -108,12 +108,12 @@ cdef Py_ssize_t block_size(Py_ssize_t side, Py_ssize_t work, int n_threads) noex
     return ((side + parts - 1) // parts + ALIGN - 1) // ALIGN * ALIGN
 
 
-cdef void product_rows(const SparseRows* X, const floating* data, const index_t* indices, const index_t* indptr,
-                       Py_ssize_t first, Py_ssize_t count, const floating* W, int n_out,
-                       floating* z_out) noexcept nogil:
+cdef void product_rows(const SparseRows* X, const index_t* indices, const index_t* indptr, const floating* W,
+                       int n_out, floating* z_out, Py_ssize_t first, Py_ssize_t count) noexcept nogil:
     """Rows first .. first + count of z_out (n_rows, n_out) <- the batch's rows of X times W (n_in, n_out).
     Each entry starts at 0 and adds x * w over the row's nonzeros in stored order, PANEL columns at a time."""
     cdef Py_ssize_t r, p, i, j, j0, q
+    cdef const floating* data = <const floating*> X.data
     cdef Py_ssize_t full = n_out - n_out % PANEL
     cdef floating x
     cdef floating sums[PANEL]
@@ -146,34 +146,34 @@ cdef void product_rows(const SparseRows* X, const floating* data, const index_t*
                 z[j] += x * w[j]
 
 
-cdef void layer_rows(const SparseRows* X, Py_ssize_t n_rows, const floating* W, const floating* b, int n_out,
-                     Activation act, floating* a_out, Py_ssize_t rows, Py_ssize_t block) noexcept nogil:
+cdef void layer_rows(const SparseRows* X, const LayerPass* p, floating* a_out, Py_ssize_t rows,
+                     Py_ssize_t block) noexcept nogil:
     """Block number `block` (`rows` rows) of a_out = f(X W + b)."""
+    cdef int n_out = p.layer.n_out
+    cdef const floating* W = <const floating*> p.W
     cdef Py_ssize_t first = block * rows
-    cdef Py_ssize_t count = min(rows, n_rows - first)
+    cdef Py_ssize_t count = min(rows, p.n_rows - first)
     if X.wide:
-        product_rows(X, <const floating*> X.data, <const int64_t*> X.indices, <const int64_t*> X.indptr, first,
-                     count, W, n_out, a_out)
+        product_rows(X, <const int64_t*> X.indices, <const int64_t*> X.indptr, W, n_out, a_out, first, count)
     else:
-        product_rows(X, <const floating*> X.data, <const int32_t*> X.indices, <const int32_t*> X.indptr, first,
-                     count, W, n_out, a_out)
-    bias_activation(act, a_out + first * n_out, b, count, n_out, n_out)
+        product_rows(X, <const int32_t*> X.indices, <const int32_t*> X.indptr, W, n_out, a_out, first, count)
+    bias_activation(p.layer.activation, a_out + first * n_out, <const floating*> p.b, count, n_out, n_out)
 
 
-cdef void sparse_layer(const SparseRows* X, Py_ssize_t n_rows, const floating* W, const floating* b, int n_out,
-                       Activation act, floating* a_out, int n_threads) noexcept nogil:
-    """a_out (n_rows, n_out) <- f(X W + b) for the batch X (n_rows, n_in) of CSR rows, W (n_in, n_out),
-    b (n_out,): layer 0's forward pass, in blocks of rows (see `block_size`)."""
+cdef void sparse_layer(const SparseRows* X, const LayerPass* p, floating* a_out, int n_threads) noexcept nogil:
+    """a_out (n_rows, n_out) <- f(X W + b) for the batch X (n_rows, n_in) of CSR rows and layer 0's W (n_in,
+    n_out) and b (n_out,) of p: its forward pass, in blocks of rows (see `block_size`)."""
     cdef Py_ssize_t block
     cdef int team
-    cdef Py_ssize_t rows = block_size(n_rows, nonzeros(X, n_rows) * n_out, n_threads)
+    cdef Py_ssize_t n_rows = p.n_rows
+    cdef Py_ssize_t rows = block_size(n_rows, nonzeros(X, n_rows) * p.layer.n_out, n_threads)
     cdef Py_ssize_t n_blocks = (n_rows + rows - 1) // rows
     if n_blocks > 1:
         team = start_team(<int> min(<Py_ssize_t> n_threads, n_blocks))
         for block in prange(n_blocks, schedule="static", num_threads=team):
-            layer_rows(X, n_rows, W, b, n_out, act, a_out, rows, block)
+            layer_rows(X, p, a_out, rows, block)
     else:
-        layer_rows(X, n_rows, W, b, n_out, act, a_out, rows, 0)
+        layer_rows(X, p, a_out, rows, 0)
 
 
 cdef void group_by_column(const SparseRows* X, const floating* data, const index_t* indices,
@@ -205,13 +205,17 @@ cdef void group_by_column(const SparseRows* X, const floating* data, const index
     start[0] = 0
 
 
-cdef void gradient_rows(const SparseRows* X, const floating* delta, int n_out, const floating* W,
-                        floating alpha_scaled, bint penalty, Py_ssize_t first, Py_ssize_t count,
-                        floating* dW_out) noexcept nogil:
+cdef void gradient_rows(const SparseRows* X, const LayerPass* p, floating* dW_out, Py_ssize_t first,
+                        Py_ssize_t count) noexcept nogil:
     """Rows first .. first + count of dW_out (n_in, n_out) <- (alpha_scaled W +) X^T delta, from the entries
     `group_by_column` left in X's scratch. Each entry of dW starts at its penalty term (or 0) and adds
     x * delta over its column's entries in batch row order, PANEL columns of dW at a time in registers."""
     cdef Py_ssize_t k, e, j, j0, q
+    cdef int n_out = p.layer.n_out
+    cdef const floating* delta = <const floating*> p.delta
+    cdef const floating* W = <const floating*> p.W
+    cdef floating alpha_scaled = <floating> p.alpha_scaled
+    cdef bint penalty = p.penalty
     cdef Py_ssize_t full = n_out - n_out % PANEL
     cdef floating x
     cdef floating sums[PANEL]
@@ -246,16 +250,17 @@ cdef void gradient_rows(const SparseRows* X, const floating* delta, int n_out, c
                 g[j] += x * d[j]
 
 
-cdef void sparse_weight_grad(const SparseRows* X, Py_ssize_t n_rows, const floating* delta, int n_in, int n_out,
-                             const floating* W, floating alpha_scaled, bint penalty, floating* dW_out,
-                             int n_threads) noexcept nogil:
-    """dW_out (n_in, n_out) <- X^T delta + alpha_scaled W (without the last term unless `penalty`): layer 0's
-    weight gradient for the batch X (n_rows, n_in) of CSR rows and delta (n_rows, n_out), through X's
+cdef void sparse_weight_grad(const SparseRows* X, const LayerPass* p, floating* dW_out, int n_threads) noexcept nogil:
+    """dW_out (n_in, n_out) <- X^T delta + (alpha/S) W (without the last term unless p.penalty): layer 0's
+    weight gradient for the batch X (n_rows, n_in) of CSR rows and p's delta (n_rows, n_out), through X's
     scratch (see `Scratch`). The entries are grouped by column first, so that each row of dW is summed
     in registers and written once, instead of read and written back for every entry in its column; then
     blocks of dW's rows (see `block_size`; writing dW counts as one multiply-add per entry)."""
     cdef Py_ssize_t block
     cdef int team
+    cdef Py_ssize_t n_rows = p.n_rows
+    cdef int n_in = p.layer.n_in
+    cdef int n_out = p.layer.n_out
     cdef Py_ssize_t work = (nonzeros(X, n_rows) + n_in) * n_out
     cdef Py_ssize_t rows = block_size(n_in, work, n_threads)
     cdef Py_ssize_t n_blocks = (n_in + rows - 1) // rows
@@ -268,10 +273,9 @@ cdef void sparse_weight_grad(const SparseRows* X, Py_ssize_t n_rows, const float
     if n_blocks > 1:
         team = start_team(<int> min(<Py_ssize_t> n_threads, n_blocks))
         for block in prange(n_blocks, schedule="static", num_threads=team):
-            gradient_rows(X, delta, n_out, W, alpha_scaled, penalty, block * rows, min(rows, n_in - block * rows),
-                          dW_out)
+            gradient_rows(X, p, dW_out, block * rows, min(rows, n_in - block * rows))
     else:
-        gradient_rows(X, delta, n_out, W, alpha_scaled, penalty, 0, n_in, dW_out)
+        gradient_rows(X, p, dW_out, 0, n_in)
 
 
 cdef void* address(array):

@@ -9,11 +9,10 @@ against each other. The GEMM floor does only the epoch's matrix products and ret
 
 import numpy as np
 
-from fastbp.network import MLP, resolve_n_threads
+from fastbp._threads import plan, single_threaded_blas
+from fastbp.epochs import FitLoop
+from fastbp.network import MLP
 from fastbp.optim import SGD
-from fastbp._threads import single_threaded_blas
-from fastbp.epochs import EpochRunner
-from fastbp.trainer import Trainer
 
 
 class Problem:
@@ -54,9 +53,10 @@ class Fastbp(System):
         self.problem = problem
         self.net = problem.initial.copy(backend=backend)
         self.net.thread_invariant = thread_invariant
-        trainer = Trainer(self.net, SGD(problem.learning_rate, momentum=0.0, nesterov=False),
-                          batch_size=problem.batch_size, shuffle=False, n_threads=problem.n_threads)
-        self.runner = EpochRunner(trainer, problem.X, problem.Y, None, None, resolve_n_threads(problem.n_threads))
+        optimizer = SGD(problem.learning_rate, momentum=0.0, nesterov=False)
+        self.loop = FitLoop(self.net, optimizer, self.net.check_batch(problem.X, problem.Y), None,
+                            batch_size=problem.batch_size, alpha=0.0, shuffle=False,
+                            plan=plan(problem.n_threads, invariant=thread_invariant))
 
     def reset(self):
         self.net.params[...] = self.problem.initial.params
@@ -64,7 +64,7 @@ class Fastbp(System):
     def epoch(self):
         # Trainer.fit limits BLAS to one thread once for all its epochs: so does each timed epoch here, set
         # before the clock starts and reset after it stops (`begin`, `end`).
-        return self.runner.epoch(self.problem.learning_rate)["loss"]
+        return self.loop.run_epoch(0, self.problem.learning_rate).loss
 
     def begin(self):
         self.blas_limit = single_threaded_blas()

@@ -26,7 +26,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from fastbp._validation import usable_cores
-from fastbp.epochs import DivergenceError, EpochRunner, validation_score
+from fastbp.backends import Batch
+from fastbp.epochs import DivergenceError, FitLoop, validation_score
 
 
 ABORT_GRACE_SECONDS = 1.0
@@ -119,8 +120,6 @@ def start(comm, net, settings=()):
     """Check that all ranks train the same model with the same `settings` (a dict), then give every rank
     rank 0's weights."""
     same_everywhere(comm, {"network": repr(net), **dict(settings)})
-    if net.backend != "cython":
-        raise DistributedError("data-parallel training runs the compiled core: use an MLP with backend='cython'")
     comm.Bcast(net.params, root=0)
 
 
@@ -129,20 +128,20 @@ class GradientSum:
 
     `__call__` returns (objective, gradient) over every rank's rows with sample-weight sum S (the sum over
     ranks), with the L2 penalty alpha counted once. The gradient is a view of a buffer that the next call
-    overwrites. The core runs `n_threads` threads (None: the model's).
+    overwrites. The backend runs with the `fastbp._threads.ThreadPlan` `plan` (None: the model's).
     """
 
-    def __init__(self, comm, net, n_threads=None):
-        self.comm, self.net, self.n_threads = comm, net, n_threads
+    def __init__(self, comm, net, plan=None):
+        self.comm, self.net, self.plan = comm, net, plan
         self.IN_PLACE = _mpi().IN_PLACE
         self.buffer = np.empty(net.n_params + 1, dtype=net.dtype)  # the gradient, then the objective
-        self.coefs = slice(0, sum(W.size for W in net.coefs))  # the penalized block comes first
+        self.coefs = slice(0, net.n_coefs)  # the penalized block comes first
 
     def __call__(self, X, Y, sample_weight, S, alpha):
         grad = self.buffer[:-1]
         if X.shape[0]:
-            self.buffer[-1] = self.net._loss_and_grad(X, Y, sample_weight, S, 0.0, out=grad,
-                                                      n_threads=self.n_threads)[0]
+            self.buffer[-1] = self.net.batch_loss_and_grad(Batch(X, Y, sample_weight, S), 0.0, out=grad,
+                                                           plan=self.plan)[0]
         else:
             self.buffer[:] = 0
         self.comm.Allreduce(self.IN_PLACE, self.buffer)
@@ -154,38 +153,39 @@ class GradientSum:
         return loss, grad
 
 
-class DataParallelRunner(EpochRunner):
-    """`Trainer`'s epoch loop with the gradient of each global minibatch summed over the ranks."""
+class DataParallelLoop(FitLoop):
+    """`Trainer`'s per-fit loop with the gradient of each global minibatch summed over the ranks of `comm`; the
+    other arguments are FitLoop's."""
 
-    def __init__(self, trainer, X, Y, sample_weight, rng, n_threads):
-        super().__init__(trainer, X, Y, sample_weight, rng, n_threads)
-        comm = self.comm = trainer.comm
+    def __init__(self, comm, net, optimizer, data, rng, *, batch_size, alpha, shuffle, plan):
+        self.comm = comm
+        super().__init__(net, optimizer, data, rng, batch_size=batch_size, alpha=alpha, shuffle=shuffle, plan=plan)
         self.n_total = comm.allreduce(self.n_samples)
-        batch = min(trainer.batch_size, self.n_total)
+        batch = min(batch_size, self.n_total)
         if batch < comm.size:
             raise DistributedError(f"batch_size={batch} is smaller than the {comm.size} ranks: every rank needs "
                                    "at least one row of each global minibatch")
         self.rows_per_step = batch // comm.size + (comm.rank < batch % comm.size)
         self.n_steps = comm.allreduce(-(-self.n_samples // self.rows_per_step), op=_mpi().MAX)
-        self.gradient = GradientSum(comm, trainer.net, n_threads)
+        self.gradient = GradientSum(comm, net, plan)
         self.validation = None
 
-    def _make_core(self, n_threads):
+    def make_kernel(self):
         return None  # each step runs in GradientSum and the optimizer, with an Allreduce between them
 
     def _step_sums(self, order):
         """(rows, weight sum) of every global minibatch of this epoch, from one Allreduce."""
         starts = np.minimum(np.arange(self.n_steps) * self.rows_per_step, self.n_samples)
         stops = np.minimum(starts + self.rows_per_step, self.n_samples)
-        if self.sample_weight is None:
+        sample_weight = self.data.sample_weight
+        if sample_weight is None:
             return total(self.comm, np.stack([stops - starts] * 2))
-        w = self.sample_weight if order is None else self.sample_weight[order]
+        w = sample_weight if order is None else sample_weight[order]
         cumulative = np.concatenate([[0.0], np.cumsum(w, dtype=np.float64)])
         return total(self.comm, np.stack([stops - starts, cumulative[stops] - cumulative[starts]]))
 
-    def _train(self, learning_rate):
-        trainer, net, optimizer = self.trainer, self.trainer.net, self.trainer.optimizer
-        order = self.order
+    def train_pass(self, learning_rate):
+        net, optimizer, data, order = self.net, self.optimizer, self.data, self.order
         global_rows, global_weights = self._step_sums(order)
         loss_sum = 0.0
         for step in range(self.n_steps):
@@ -196,25 +196,25 @@ class DataParallelRunner(EpochRunner):
             rows = slice(first, first + self.rows_per_step)
             if order is not None:
                 rows = order[rows]
-            w = None if self.sample_weight is None else self.sample_weight[rows]
-            loss, grad = self.gradient(self.X[rows], self.Y[rows], w, S, trainer.alpha)
+            w = None if data.sample_weight is None else data.sample_weight[rows]
+            loss, grad = self.gradient(data.X[rows], data.Y[rows], w, S, self.alpha)
             if not np.isfinite(loss):
                 return loss_sum, False
-            optimizer.step(net.params, grad, learning_rate)
+            net.engine.step(optimizer, net.params, grad, learning_rate)
             loss_sum += loss * global_rows[step]
         return loss_sum, True
 
     def validate(self, validation):
         """Validation loss and score over every rank's validation rows, as if they were one set."""
-        net = self.trainer.net
-        X, Y, w, weight_sum = validation
+        net = self.net
         if self.validation is None:  # the targets and weights stay the same for the whole fit
+            Y, w = validation.Y, validation.sample_weight
             targets = self.comm.allgather((Y, np.ones(Y.shape[0], Y.dtype) if w is None else w))
             self.validation = (np.concatenate([t[0] for t in targets]), np.concatenate([t[1] for t in targets]),
-                               total(self.comm, weight_sum))
+                               total(self.comm, validation.weight_sum))
         Y_all, w_all, S = self.validation
-        loss, y_hat = net._objective_and_output(X, Y, w, weight_sum, 0.0)
-        loss = total(self.comm, loss * weight_sum) / S
+        loss, y_hat = net.batch_objective_and_output(validation, 0.0, self.plan)
+        loss = total(self.comm, loss * validation.weight_sum) / S
         return loss, validation_score(net.output, Y_all, np.concatenate(self.comm.allgather(y_hat)), w_all)
 
     def stop_together(self, stop):

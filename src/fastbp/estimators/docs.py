@@ -199,6 +199,22 @@ out_activation_ : str
 }
 
 
+COMMON_PARAMETERS = ("hidden_layer_sizes", "activation", "solver", "alpha", "batch_size", "learning_rate",
+                     "learning_rate_init", "power_t", "max_iter", "shuffle", "random_state", "tol", "verbose",
+                     "warm_start", "momentum", "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
+                     "beta_2", "epsilon", "n_iter_no_change", "max_fun")
+FASTBP_PARAMETERS = ("dtype", "n_threads", "thread_invariant", "callbacks", "progress_bar", "comm")
+COMMON_ATTRIBUTES = ("loss_", "best_loss_", "loss_curve_", "validation_scores_", "validation_loss_curve_",
+                     "best_validation_score_", "t_", "coefs_", "intercepts_", "n_features_in_", "feature_names_in_",
+                     "n_iter_", "n_layers_", "n_outputs_", "out_activation_")
+NOTES = """\
+The parameters up to `max_fun` are scikit-learn's, with its defaults and constraints (an invalid value
+raises scikit-learn's InvalidParameterError); the ones after are fastbp's. With an integer `random_state`
+the fitted weights equal scikit-learn's up to rounding. The objective is computed from the logits, so it
+stays finite where probabilities saturate. The differences from scikit-learn are listed in the user
+guide's page on the drop-ins and in the docstring of the `fastbp.estimators` package."""
+
+
 def _section(title, entries):
     return f"{title}\n{'-' * len(title)}\n" + "\n\n".join(entries)
 

@@ -1,0 +1,115 @@
+# The records the core's kernels pass around, so that a kernel's signature names roles, not runs of pointers.
+#
+# A struct cannot hold a fused type: arrays of the model's float type are `void*` here and each kernel, itself
+# a fused function, casts them to its `floating*`. `const` marks what a kernel only reads; a field a kernel
+# writes says so in its comment (OUT), and one it reads and writes (IN-OUT).
+
+from libc.stdint cimport int32_t
+
+from fastbp._core._activations cimport Activation
+from fastbp._core._losses cimport Output
+
+
+cdef struct Layer:
+    # One row of a network's per-layer table, which `_network.CoreNet` owns and exports to Python. Layer l maps
+    # n_in units to n_out; its weights and biases are slices of the one flat parameter buffer.
+    int n_in
+    int n_out
+    Py_ssize_t coef_offset       # W[l]: params[coef_offset:][:n_in * n_out], row-major (n_in, n_out)
+    Py_ssize_t intercept_offset  # b[l]: params[intercept_offset:][:n_out]
+    Activation activation        # f of the layer's units (IDENTITY for the output layer: `Layout.output` applies)
+    double dropout               # the layer's dropout rate (0: none); room for the modern MLP, always 0 today
+
+
+cdef struct Layout:
+    # A network: its layers in order, its output activation and loss, and the flat buffer's size. Every
+    # coefficient comes before every intercept (scikit-learn's packing), so params[:n_coefs] is what the L2
+    # penalty covers.
+    int n_layers
+    Layer* layers               # (n_layers,)
+    Output output
+    Py_ssize_t n_params
+    Py_ssize_t n_coefs
+    Py_ssize_t macs_per_row     # multiply-adds of one row through every layer
+    int width                   # units of the widest non-input layer (the scratch of one row)
+
+
+cdef struct Threads:
+    # How the passes use threads (see `_network.thread_plan`).
+    int n                       # threads to use
+    bint invariant              # fixed blocks: results independent of n
+    Py_ssize_t min_work         # default blocks: multiply-adds each thread must get for threads to pay
+
+
+cdef struct Split:
+    # How one product is cut: `count` blocks of `size` rows or columns of its output, on threads if `threaded`.
+    Py_ssize_t count
+    Py_ssize_t size
+    bint by_columns
+    bint threaded
+
+
+cdef struct SparseRows:
+    # Rows of a CSR matrix as the first layer reads them, in place: the batch's row r is the matrix's row
+    # rows[r], or row offset + r when rows is NULL (so a shuffled minibatch is its rows' numbers, not a copy).
+    # Row i holds data[indptr[i]:indptr[i + 1]] in the columns indices[indptr[i]:indptr[i + 1]], in any
+    # order; duplicates add up, as in the dense matrix they stand for.
+    const void* data        # the model's float type
+    const void* indices     # int32, or int64 when `wide`
+    const void* indptr      # the same type as indices
+    bint wide
+    const Py_ssize_t* rows
+    Py_ssize_t offset
+    # The weight gradient's scratch (see `_sparse.Scratch`), where it regroups the batch's entries by column:
+    Py_ssize_t* column_start    # (n_in + 1,)
+    int32_t* entry_row          # (entries of the batch,)
+    void* entry_value           # (entries of the batch,) the model's float type
+
+
+cdef struct Batch:
+    # The rows a pass reads (IN): a minibatch, or a whole call's data.
+    Py_ssize_t n_rows
+    const void* X               # (n_rows, n_features), or NULL when X_sparse holds the rows
+    const SparseRows* X_sparse  # the rows as CSR (with a `_sparse.Scratch` attached for a backward pass), or NULL
+    const void* Y               # (n_rows, n_outputs) targets, or NULL for a forward pass alone
+    const void* sample_weight   # (n_rows,), or NULL for unit weights
+    double weight_sum           # S, which divides the weighted sum of the rows' losses (their own sum of
+                                # weights, or a larger total: data-parallel training passes every rank's)
+
+
+cdef struct Workspace:
+    # The scratch of a pass over `Batch.n_rows` rows, allocated by the caller and reused.
+    void** acts                 # (n_layers,): acts[l] is (n_rows, n_out of layer l), OUT; the last holds the logits
+    void* delta_a               # (n_rows * width,) each: the back-propagated deltas, ping-pong
+    void* delta_b
+    double* row_loss            # (n_rows,) the rows' losses
+
+
+cdef enum GradientMode:
+    # What the backward pass does with the weights' gradient.
+    STORE_GRADIENT = 0          # write it, with the intercepts', into the gradient buffer
+    STEP_COEFFICIENTS = 1       # plain SGD fused into the products: W[l] += -rate dW[l] in place (BLAS with
+                                # beta = 1); only the intercepts' gradient is written (one pass fewer over W)
+
+
+cdef struct Backward:
+    # How the backward pass ends (IN).
+    double alpha                # the L2 penalty
+    GradientMode mode
+    double rate                 # the learning rate of STEP_COEFFICIENTS
+
+
+cdef struct LayerPass:
+    # One layer of a pass: what the blocks that threads take of its products share (IN). Each block kernel
+    # takes its outputs as arguments of its own.
+    const Layer* layer
+    Py_ssize_t n_rows
+    const void* a_in            # (n_rows, n_in): X or the previous layer's activations
+    const void* W               # (n_in, n_out) the layer's coefficients
+    const void* b               # (n_out,) its intercepts
+    const void* delta           # backward: (n_rows, n_out) dL/dZ of this layer
+    Activation f_in             # backward: the activation of the layer before, whose f' multiplies its delta
+    bint penalty                # backward: the L2 penalty applies (alpha != 0)
+    double alpha_scaled         # backward: alpha / S, the penalty's factor on W
+    GradientMode mode           # backward: what becomes of the weights' gradient
+    double rate                 # backward, STEP_COEFFICIENTS: the learning rate

@@ -1,0 +1,212 @@
+"""The backends a model computes with, behind one contract: the compiled core and the NumPy reference.
+
+`attach(name, layer_sizes, activation, output)` builds the backend object of one network; it is the only
+place that tests a backend's name. Everything the model (`fastbp.MLP`), its trainer and the data-parallel
+layer ask of a backend is a method of `Backend`: forward passes, the objective and its gradient (for a share
+`weight_sum` of a larger total when asked), one optimizer step, and the epoch kernel that trains one pass
+over the data. Both backends take the parameter layout from the compiled core's per-layer table, which is
+where it is decided.
+
+The compiled backend runs the core with the GIL released and BLAS limited to one thread (`_threads`);
+the reference one runs `fastbp.reference`, the math written as plainly as NumPy allows, and loops over
+minibatches in Python on purpose.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastbp import reference
+from fastbp._core import _optim
+from fastbp._core._epoch import EpochKernel, EpochResult
+from fastbp._core._network import CoreNet
+from fastbp._threads import ThreadPlan, single_threaded_blas
+
+BACKENDS = ("cython", "numpy")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows checked for a model (`MLP.check_batch`): what the backends compute on.
+
+    X is a C-contiguous (n_samples, n_features) array of the model's dtype or a CSR matrix with data of that
+    dtype, Y a C-contiguous (n_samples, n_outputs) array, sample_weight (n_samples,) or None, and weight_sum
+    S, which divides the weighted sum of the rows' losses: their own sum of weights (n_samples without
+    weights), or a larger total, such as every rank's in data-parallel training.
+    """
+
+    X: object
+    Y: np.ndarray
+    sample_weight: np.ndarray | None
+    weight_sum: float
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+
+class Backend:
+    """The contract of a backend object, made for one network by `attach`.
+
+    Attributes
+    ----------
+    name : str
+        The backend's name, as `fastbp.MLP` takes it.
+    layers : tuple of dict
+        The network's per-layer table from the core: n_in, n_out, coef_offset, intercept_offset,
+        activation, dropout.
+    n_params, n_coefs : int
+        The size of the flat parameter buffer, and of its leading block of coefficients (what the L2
+        penalty covers).
+    """
+
+    name = None
+
+    def __init__(self, layer_sizes, activation, output):
+        self.activation, self.output = activation, output
+        self.table = CoreNet(layer_sizes, [activation] * (len(layer_sizes) - 2), output)
+        self.layers, self.n_params, self.n_coefs = self.table.layers, self.table.n_params, self.table.n_coefs
+
+    def forward(self, net, X, plan):
+        """Output activations y_hat (n_samples, n_outputs) of `net` for checked X."""
+        raise NotImplementedError
+
+    def logits(self, net, X, plan):
+        """The output layer's pre-activations (n_samples, n_outputs)."""
+        raise NotImplementedError
+
+    def objective_and_output(self, net, batch, alpha, plan):
+        """(objective, y_hat) of `batch` from one forward pass."""
+        raise NotImplementedError
+
+    def loss_and_grad(self, net, batch, alpha, plan, out):
+        """The objective of `batch`; its gradient goes into `out` (n_params,), laid out like params."""
+        raise NotImplementedError
+
+    def step(self, optimizer, params, grad, learning_rate):
+        """One step of `optimizer` on params (n_params,) in place, from the flat gradient."""
+        raise NotImplementedError
+
+    def epoch_kernel(self, net, optimizer, alpha, batch_size, plan):
+        """What trains one epoch of a fit: an object whose ``train_epoch(params, X, Y, sample_weight, order,
+        state, learning_rate, steps)`` trains in place and returns an `EpochResult`."""
+        raise NotImplementedError
+
+
+class Compiled(Backend):
+    """The compiled core (`fastbp._core`): each call one pass in C with the GIL released."""
+
+    name = "cython"
+
+    def __init__(self, layer_sizes, activation, output):
+        super().__init__(layer_sizes, activation, output)
+        self.logit_table = None  # the same network with an identity output, made when `logits` needs it
+
+    def forward(self, net, X, plan):
+        with single_threaded_blas():
+            return self.table.forward(net.params, X, plan.n_threads, plan.invariant)
+
+    def logits(self, net, X, plan):
+        if self.logit_table is None:
+            self.logit_table = CoreNet(self.table.layer_sizes, [self.activation] * (len(self.layers) - 1),
+                                       "identity")
+        with single_threaded_blas():
+            return self.logit_table.forward(net.params, X, plan.n_threads, plan.invariant)
+
+    def objective_and_output(self, net, batch, alpha, plan):
+        with single_threaded_blas():
+            return self.table.objective_and_output(net.params, batch.X, batch.Y, batch.sample_weight,
+                                                   batch.weight_sum, alpha, plan.n_threads, plan.invariant)
+
+    def loss_and_grad(self, net, batch, alpha, plan, out):
+        with single_threaded_blas():
+            return self.table.loss_and_grad(net.params, batch.X, batch.Y, batch.sample_weight, batch.weight_sum,
+                                            alpha, out, plan.n_threads, plan.invariant)
+
+    def step(self, optimizer, params, grad, learning_rate):
+        state = optimizer.state_for(params)
+        optimizer.t += 1
+        _optim.step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t)
+
+    def epoch_kernel(self, net, optimizer, alpha, batch_size, plan):
+        return CompiledEpochs(EpochKernel(self.table, batch_size, net.dtype, alpha, optimizer.name,
+                                          optimizer.settings(), plan.n_threads, plan.invariant))
+
+
+class CompiledEpochs:
+    """The compiled epoch kernel, with BLAS held at one thread around each epoch (the trainer holds it for the
+    whole fit as well: this costs nothing more there)."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+    def train_epoch(self, params, X, Y, sample_weight, order, state, learning_rate, steps):
+        with single_threaded_blas():
+            return self.kernel.train_epoch(params, X, Y, sample_weight, order, state, learning_rate, steps)
+
+
+class Reference(Backend):
+    """The NumPy reference (`fastbp.reference`): the math of DESIGN.md section 1, on the model's per-layer views."""
+
+    name = "numpy"
+
+    def forward(self, net, X, plan):
+        return reference.forward(net.coefs, net.intercepts, X, self.activation, self.output)
+
+    def logits(self, net, X, plan):
+        return reference.forward_pass(net.coefs, net.intercepts, X, self.activation)[-1]
+
+    def objective_and_output(self, net, batch, alpha, plan):
+        return reference.objective_and_output(net.coefs, net.intercepts, batch.X, batch.Y, self.activation,
+                                              self.output, batch.sample_weight, alpha, batch.weight_sum)
+
+    def loss_and_grad(self, net, batch, alpha, plan, out):
+        loss, coef_grads, intercept_grads = reference.loss_and_grad(
+            net.coefs, net.intercepts, batch.X, batch.Y, self.activation, self.output, batch.sample_weight, alpha,
+            batch.weight_sum)
+        reference.flatten(coef_grads + intercept_grads, out=out)
+        return loss
+
+    def step(self, optimizer, params, grad, learning_rate):
+        state = optimizer.state_for(params)
+        optimizer.t += 1
+        reference.optimizer_step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t)
+
+    def epoch_kernel(self, net, optimizer, alpha, batch_size, plan):
+        return ReferenceEpochs(net, optimizer, alpha, batch_size, self)
+
+
+class ReferenceEpochs:
+    """The reference's epoch: `reference.train_epoch`, a Python loop over minibatches."""
+
+    def __init__(self, net, optimizer, alpha, batch_size, backend):
+        self.net, self.optimizer, self.alpha, self.batch_size, self.backend = net, optimizer, alpha, batch_size, backend
+
+    def train_epoch(self, params, X, Y, sample_weight, order, state, learning_rate, steps):
+        net, optimizer = self.net, self.optimizer
+        settings = optimizer.settings()
+        taken = steps
+
+        def step(grad):
+            nonlocal taken
+            taken += 1
+            reference.optimizer_step(optimizer.name, settings, params, grad, state, learning_rate, taken)
+
+        with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
+            loss_sum, finite = reference.train_epoch(
+                net.coefs, net.intercepts, X, Y, sample_weight, order, self.batch_size, self.alpha,
+                self.backend.activation, self.backend.output, step)
+        return EpochResult(loss_sum, taken, finite)
+
+
+_BACKENDS = {backend.name: backend for backend in (Compiled, Reference)}
+
+
+def attach(name, layer_sizes, activation, output):
+    """The backend object named `name` (one of BACKENDS) for a network of these layers and activations."""
+    return _BACKENDS[name](layer_sizes, activation, output)
+
+
+def default_plan():
+    """One thread, results independent of it: what a caller that has no thread setting of its own passes."""
+    return ThreadPlan(1, False)
