@@ -9,6 +9,7 @@ package promises to work with; anything else is an error here.
 import pathlib
 import re
 import sys
+
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -24,10 +24,11 @@ def main():
     parser.add_argument("--features", type=int, default=100)
     args = parser.parse_args()
 
-    import fastbp
     from sklearn.preprocessing import LabelBinarizer  # noqa: F401  (imported by the fit anyway)
 
-    fastbp.MLPClassifier  # load the estimators before the baseline
+    import fastbp
+
+    _ = fastbp.MLPClassifier  # load the estimators before the baseline
     baseline = rss_bytes()
     X = np.random.default_rng(0).standard_normal((args.rows, args.features), dtype=np.float32)
     y = (X[:, 0] + X[:, 1] > 0).astype(np.int8)

@@ -54,9 +54,10 @@ def main():
     parser.add_argument("--hidden", type=int, default=32)
     args = parser.parse_args()
 
+    from sklearn.utils import check_array
+
     import fastbp
     from fastbp import _validation
-    from sklearn.utils import check_array
 
     X = random_csr(args.rows, args.features, args.density, args.dtype)
     half = np.asarray(X[:, : args.features // 2].sum(axis=1)).ravel()

@@ -10,8 +10,8 @@ backward and update), after a warm-up epoch; the per-fit set-up (input checks, w
 import numpy as np
 
 import fastbp
-from fastbp.network import resolve_n_threads
 from fastbp.epochs import EpochRunner
+from fastbp.network import resolve_n_threads
 from workloads import WORKLOADS, make_data, over_workloads
 
 ROUNDS = {"tiny": 50, "small": 10, "medium": 5, "large": 3}

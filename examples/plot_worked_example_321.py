@@ -138,7 +138,7 @@ ax.set_axis_off()
 # minibatches in one compiled call.)
 
 losses = []
-for step in range(40):
+for _ in range(40):
     step_loss, grad = net.loss_and_grad(x, y)
     losses.append(step_loss)
     net.params[:] -= 0.5 * grad

@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastbp
+from _helpers import ACTIVATIONS, OUTPUTS, make_targets, net_pair
+from _oracle import assert_close, error_bounds
 from fastbp._threads import ThreadPlan
 from fastbp.epochs import FitLoop
-from conftest import ACTIVATIONS, OUTPUTS, assert_close, error_bounds, make_targets, net_pair
 
 
 @st.composite

@@ -24,7 +24,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from conftest import doc_code_blocks
+from _helpers import doc_code_blocks
 from fastbp import MLPClassifier, MLPRegressor
 
 _SKIP = "needs the dask extra: pip install 'fastbp[dask]' (dask[distributed], dask-ml)"

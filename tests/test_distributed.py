@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 import fastbp
-from conftest import doc_code_blocks
+from _helpers import doc_code_blocks
 
 pytest.importorskip("mpi4py", reason="needs the mpi extra: pip install 'fastbp[mpi]' (mpi4py, mpich)")
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-pytestmark = pytest.mark.skipif(not os.path.exists(MPIEXEC), reason="no mpiexec next to this Python (pip install mpich)")
+pytestmark = pytest.mark.skipif(not os.path.exists(MPIEXEC),
+                                reason="no mpiexec next to this Python (pip install mpich)")
 
 # A rank that exits with an exception makes mpiexec kill the others, maybe before they print theirs: so each
 # rank reports a DistributedError itself and waits for the others before exiting.
@@ -72,10 +73,12 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
                     raise RuntimeError("the callback failed on rank 1")
         callbacks.append(FailingCallback())
     hidden = 4 if case == "hidden" and comm.rank == 1 else 5
-    net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank)  # rank 0's weights are broadcast
+    backend = "numpy" if case == "numpy-backend" else "cython"
+    net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank, backend=backend)  # rank 0's are broadcast
     trainer = fastbp.Trainer(net, opt, batch_size=4 * comm.size, max_epochs=3, shuffle=shuffle == "shuffle",
                              random_state=0, alpha=0.01, n_threads=1, callbacks=callbacks, comm=comm)
-    history = trainer.fit(X, Y, w, validation_data=None if case == "no-validation" and comm.rank == 1 else (X_val, Y_val))
+    validation = None if case == "no-validation" and comm.rank == 1 else (X_val, Y_val)
+    history = trainer.fit(X, Y, w, validation_data=validation)
     everyone = comm.gather(net.params)
     if comm.rank == 0:
         assert all(np.array_equal(p, net.params) for p in everyone), "the ranks' weights differ"
@@ -93,7 +96,7 @@ def run(tmp_path, worker, n_ranks, *args):
     return result, out
 
 
-def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False):
+def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, backend="cython"):
     """The same global minibatches in one process: step s takes rows s*4 .. s*4+3 of every rank's shard in
     that rank's order, which each rank reshuffles every epoch with its own RandomState(0). `zeros`: the
     workers' "sparse" case, dense here."""
@@ -107,7 +110,7 @@ def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False):
         X[np.abs(X) < 0.43] = 0
     shards = [np.arange(n_rows)[r::n_ranks] for r in range(n_ranks)]
     rngs = [np.random.RandomState(0) for _ in shards]
-    net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0)
+    net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0, backend=backend)
     opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
     n_steps = max(-(-len(s) // 4) for s in shards)
     record = {"loss": [], "val_loss": [], "val_score": []}
@@ -160,6 +163,18 @@ def test_mpi_training_on_sparse_shards_equals_single_process_training(tmp_path):
         np.testing.assert_allclose(got["params"], expected_params, rtol=1e-10, atol=1e-12)
         for key in ("loss", "val_loss", "val_score"):
             np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, err_msg=key)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_mpi_training_on_the_numpy_backend_equals_single_process_training(tmp_path, optimizer):
+    # The backends share one contract, the share of a total weight included: the reference trains over MPI too.
+    result, out = run(tmp_path, TRAINER_WORKER, 3, "numpy-backend", "float64", optimizer, 50, "shuffle")
+    assert result.returncode == 0, result.stderr
+    expected_params, expected = single_process(3, "float64", optimizer, 50, shuffle=True, backend="numpy")
+    with np.load(out) as got:
+        np.testing.assert_allclose(got["params"], expected_params, rtol=1e-12, atol=1e-14)
+        for key in ("loss", "val_loss", "val_score"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-12, err_msg=key)
 
 
 def test_mpi_training_in_float32(tmp_path):
@@ -443,7 +458,6 @@ def test_the_documented_mpi_example_runs_on_two_ranks(tmp_path):
 
 def test_one_rank_follows_the_compiled_epoch_through_validation_and_schedules():
     from mpi4py import MPI
-
     from sklearn.datasets import load_breast_cancer
     X, y = load_breast_cancer(return_X_y=True)
     X = (X - X.mean(axis=0)) / X.std(axis=0)

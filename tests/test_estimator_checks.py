@@ -12,8 +12,11 @@ import sys
 
 import pytest
 import sklearn
-from sklearn.utils.estimator_checks import (check_sample_weight_equivalence_on_dense_data, estimator_checks_generator,
-                                            parametrize_with_checks)
+from sklearn.utils.estimator_checks import (
+    check_sample_weight_equivalence_on_dense_data,
+    estimator_checks_generator,
+    parametrize_with_checks,
+)
 
 from fastbp import MLPClassifier, MLPRegressor
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import fastbp
-from conftest import ACTIVATIONS, OUTPUTS, assert_close, error_bounds, make_targets, net_pair
+from _helpers import ACTIVATIONS, OUTPUTS, make_targets, net_pair
+from _oracle import assert_close, error_bounds
 
 LAYOUTS = ("C", "F", "strided", "readonly", "unaligned")
 REGIMES = ("normal", "huge", "subnormal", "constant-columns", "mixed")

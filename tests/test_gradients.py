@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import fastbp
+from _helpers import ACTIVATIONS, OUTPUTS, make_targets
 from fastbp import reference
-from conftest import ACTIVATIONS, OUTPUTS, make_targets
 
 # Measured over every case below: at most 2e-7 in float64 and 2.9e-5 in float32 (with gradcheck's floor of
 # 1e-6 and 1e-3 times the largest entry, under which entries are judged absolutely).

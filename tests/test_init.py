@@ -14,8 +14,8 @@ def sklearn_initial_weights(hidden, activation, X, y, seed):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
-    reg = MLPRegressor(hidden_layer_sizes=hidden, activation=activation, solver="sgd", learning_rate_init=1e-300, momentum=0.0,
-                       max_iter=1, shuffle=False, random_state=seed)
+    reg = MLPRegressor(hidden_layer_sizes=hidden, activation=activation, solver="sgd", learning_rate_init=1e-300,
+                       momentum=0.0, max_iter=1, shuffle=False, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)

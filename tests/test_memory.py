@@ -5,8 +5,8 @@ import os
 import tracemalloc
 
 import numpy as np
-import scipy.sparse
 import pytest
+import scipy.sparse
 
 import fastbp
 from fastbp import _validation as v

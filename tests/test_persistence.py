@@ -178,7 +178,7 @@ def test_a_fitted_regressor_saves_without_pickle(loss, tmp_path):
 
 
 def test_the_documented_file_format_lists_every_field_of_a_file(tmp_path):
-    from conftest import DOCS
+    from _helpers import DOCS
     from fastbp import persistence
 
     page = (DOCS / "user_guide" / "persistence.rst").read_text().split("The file format\n")[1]

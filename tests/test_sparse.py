@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from sklearn import neural_network
 
 import fastbp
-from conftest import OUTPUTS, assert_close, error_bounds, make_targets, net_pair
+from _helpers import OUTPUTS, make_targets, net_pair
+from _oracle import assert_close, error_bounds
 
 
 def mostly_zeros(n_rows, n_features, density, rng):

@@ -13,7 +13,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import fastbp
-from conftest import ACTIVATIONS, OUTPUTS, assert_close, error_bounds, make_targets
+from _helpers import ACTIVATIONS, OUTPUTS, make_targets
+from _oracle import assert_close, error_bounds
 
 THREAD_COUNTS = (1, 2, 3)
 # Large enough that every product and elementwise pass crosses the thresholds where the core starts threads,

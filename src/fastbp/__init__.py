@@ -4,7 +4,8 @@ Public names live here and nowhere else. Importing fastbp loads the compiled cor
 missing; scikit-learn is imported only by the parts that need it.
 """
 
-# First: `fastbp.network` turns a missing compiled core into an ImportError that says what to do.
+# First: `fastbp._core` turns a missing compiled core into an ImportError that says what to do.
+import fastbp._core  # isort: skip  # noqa: F401
 from fastbp.network import MLP, load  # isort: skip
 
 from fastbp._core._openmp_helpers import openmp_enabled as _openmp_enabled
@@ -13,9 +14,9 @@ from fastbp.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from fastbp.config import show_config
 from fastbp.epochs import DivergenceError
 from fastbp.gradcheck import gradcheck
+from fastbp.history import History
 from fastbp.optim import SGD, Adam
 from fastbp.patch import patch_sklearn, sklearn_is_patched, unpatch_sklearn
-from fastbp.history import History
 from fastbp.trainer import Trainer
 
 if not _openmp_enabled():

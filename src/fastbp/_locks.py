@@ -11,7 +11,7 @@ import threading
 import weakref
 from contextlib import contextmanager
 
-_locks = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
 

@@ -34,7 +34,7 @@ from fastbp._core._openmp_helpers import forked_after_threads_started, max_threa
 _blas_libraries = None
 _lock = threading.Lock()
 _active = 0      # computations inside `single_threaded_blas` now
-_previous = []   # (setter, thread count) to put back when the last one ends
+_previous: list = []   # (setter, thread count) to put back when the last one ends
 
 
 def _openblas_functions(controller):

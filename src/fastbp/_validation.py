@@ -118,7 +118,7 @@ def check_random_state(seed):
 
 
 # NumPy before 1.24 makes an object array, with this warning, from ragged nested lists (1.24 raises).
-_RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning")
+_RAGGED_WARNING = getattr(np, "exceptions", np).VisibleDeprecationWarning
 
 
 def _as_numeric_array(name, value):
@@ -261,7 +261,8 @@ def check_Y(Y, n_samples, n_outputs, output, dtype, name="Y"):
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_outputs); got an array of shape {arr.shape}")
     if arr.shape != (n_samples, n_outputs):
-        raise ValueError(f"{name} has shape {arr.shape}, expected ({n_samples}, {n_outputs}) to match X and the network")
+        raise ValueError(f"{name} has shape {arr.shape}, expected ({n_samples}, {n_outputs}) to match X and the "
+                         "network")
     arr = _cast_finite(name, arr, dtype)
     if output == "logistic" and ((arr < 0).any() or (arr > 1).any()):
         raise ValueError(f"{name} must lie in [0, 1] for output='logistic' (binary cross-entropy)")

@@ -60,7 +60,7 @@ class Backend:
         penalty covers).
     """
 
-    name = None
+    name: str
 
     def __init__(self, layer_sizes, activation, output):
         self.activation, self.output = activation, output
@@ -164,7 +164,7 @@ class Reference(Backend):
         loss, coef_grads, intercept_grads = reference.loss_and_grad(
             net.coefs, net.intercepts, batch.X, batch.Y, self.activation, self.output, batch.sample_weight, alpha,
             batch.weight_sum)
-        reference.flatten(coef_grads + intercept_grads, out=out)
+        net.flatten(coef_grads, intercept_grads, out=out)
         return loss
 
     def step(self, optimizer, params, grad, learning_rate):
@@ -187,9 +187,12 @@ class ReferenceEpochs:
         settings = optimizer.settings()
         taken = steps
 
-        def step(grad):
+        grad = np.empty_like(params)
+
+        def step(coef_grads, intercept_grads):
             nonlocal taken
             taken += 1
+            net.flatten(coef_grads, intercept_grads, out=grad)
             reference.optimizer_step(optimizer.name, settings, params, grad, state, learning_rate, taken)
 
         with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core

@@ -12,11 +12,16 @@ The protocol is three optional methods; any object with at least one of them is 
 Built in: `EarlyStopping`, `Checkpoint` (best weights to disk) and `ProgressBar` (what ``verbose`` shows).
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 import numpy as np
 
 from fastbp import _validation as v
+from fastbp._typing import PathLike
 from fastbp.persistence import check_path, save_training
 
 # Quantities a callback can monitor, and whether higher is better.
@@ -53,7 +58,7 @@ class Callback:
     >>> class StopBelow(fastbp.Callback):
     ...     def __init__(self, target):
     ...         self.target = target
-    ...     def on_epoch_end(self, trainer, epoch, logs):
+    ...     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> bool:
     ...         return logs["loss"] < self.target  # True stops training
     >>> X = np.random.RandomState(0).randn(100, 4)
     >>> y = (X[:, 0] > 0).astype(float)
@@ -65,10 +70,10 @@ class Callback:
     ('callback', True)
     """
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer: Any) -> None:
         """Called at the start of every ``fit`` of the trainer."""
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> bool:
         """Called after each epoch, once it is recorded in the history.
 
         `epoch` counts from 0 over the trainer's life and `logs` is the epoch's history record (a dict with
@@ -77,7 +82,7 @@ class Callback:
         """
         return False
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, trainer: Any) -> None:
         """Called when ``fit`` ends: by running out of epochs, by a stop or by an interruption (not when it
         raises)."""
 
@@ -163,7 +168,8 @@ class EarlyStopping(Callback, _BestTracker):
     True
     """
 
-    def __init__(self, monitor="auto", n_iter_no_change=10, tol=1e-4, restore_best_weights=False):
+    def __init__(self, monitor: str = "auto", n_iter_no_change: int = 10, tol: float = 1e-4,
+                 restore_best_weights: bool = False) -> None:
         self.monitor = _check_monitor(monitor)
         self.n_iter_no_change = v.check_int("n_iter_no_change", n_iter_no_change, minimum=1)
         self.tol = v.check_float("tol", tol, minimum=0.0)
@@ -172,15 +178,16 @@ class EarlyStopping(Callback, _BestTracker):
         self.restore_best_weights = bool(restore_best_weights)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the best value, the saved weights and the no-improvement count."""
-        self.best = None
-        self.best_epoch = None
-        self.best_params = None
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_params: np.ndarray | None = None
         self.n_no_improvement = 0
         self.stopped = False
 
-    def resume(self, best=None, n_no_improvement=0, best_params=None):
+    def resume(self, best: float | None = None, n_no_improvement: int = 0,
+               best_params: np.ndarray | None = None) -> None:
         """Count on from an earlier training: its best value so far (None: none yet), its number of consecutive
         epochs without an improvement, and the weights of its best epoch (for ``restore_best_weights``; None
         takes the weights at the start of the next fit)."""
@@ -191,30 +198,30 @@ class EarlyStopping(Callback, _BestTracker):
     _SETTINGS = ("monitor", "n_iter_no_change", "tol", "restore_best_weights")
     _PROGRESS = ("best", "best_epoch", "best_params", "n_no_improvement", "stopped")
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The settings and the progress (best value, its epoch and weights, the no-improvement count), as plain
         values; `from_state_dict` makes the stopper back."""
         return {name: getattr(self, name) for name in self._SETTINGS + self._PROGRESS}
 
     @classmethod
-    def from_state_dict(cls, state):
+    def from_state_dict(cls, state: Mapping[str, Any]) -> EarlyStopping:
         """The stopper of a `state_dict`."""
         stopper = cls(**{name: state[name] for name in cls._SETTINGS})
         for name in cls._PROGRESS:
             setattr(stopper, name, state[name])
         return stopper
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"EarlyStopping(monitor={self.monitor!r}, n_iter_no_change={self.n_iter_no_change}, "
                 f"tol={self.tol}, restore_best_weights={self.restore_best_weights})")
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer: Any) -> None:
         self._start(trainer, "EarlyStopping")
         self.stopped = False
         if self.restore_best_weights and self.best_params is None:
             self.best_params = trainer.net.params.copy()
 
-    def plateau(self, trainer, epoch, logs):
+    def plateau(self, trainer: Any, epoch: int, logs: Mapping[str, Any]) -> bool:
         """Record this epoch's value; True when the no-improvement count exceeds n_iter_no_change."""
         value = logs[self.monitor_]
         if self.higher_is_better:
@@ -225,15 +232,15 @@ class EarlyStopping(Callback, _BestTracker):
         if self._is_better(value):
             self.best = value
             self.best_epoch = epoch
-            if self.restore_best_weights:
+            if self.restore_best_weights and self.best_params is not None:  # made at the start of the fit
                 self.best_params[...] = trainer.net.params
         return self.n_no_improvement > self.n_iter_no_change
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> bool:
         self.stopped = self.plateau(trainer, epoch, logs)
         return self.stopped
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, trainer: Any) -> None:
         if self.restore_best_weights and self.best_params is not None:
             trainer.net.params[...] = self.best_params
 
@@ -276,19 +283,19 @@ class Checkpoint(Callback, _BestTracker):
     True
     """
 
-    def __init__(self, path, monitor="auto"):
+    def __init__(self, path: PathLike, monitor: str = "auto") -> None:
         self.path = check_path("path", path)
         self.monitor = _check_monitor(monitor)
-        self.best = None
-        self.best_epoch = None
+        self.best: float | None = None
+        self.best_epoch: int | None = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Checkpoint({self.path!r}, monitor={self.monitor!r})"
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer: Any) -> None:
         self._start(trainer, "Checkpoint")
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> bool:
         value = logs[self.monitor_]
         if self._is_better(value):
             self.best = value
@@ -343,13 +350,13 @@ class ProgressBar(Callback):
     demo: epoch 2 (2/2)  loss 0.704762  lr 0.1  ... ms
     """
 
-    def __init__(self, plain=False, file=None, desc=None):
+    def __init__(self, plain: bool = False, file: TextIO | None = None, desc: str | None = None) -> None:
         self.plain = bool(plain)
         self.file = file
         self.desc = desc
         self._bar = None
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer: Any) -> None:
         self._total = trainer.max_epochs
         self._done = 0
         if not self.plain:
@@ -360,7 +367,7 @@ class ProgressBar(Callback):
             else:
                 self._bar = tqdm(total=self._total, unit="epoch", file=self.file, leave=True, desc=self.desc)
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> bool:
         self._done += 1
         if self._bar is not None:
             self._bar.set_postfix_str(_format_losses(logs), refresh=False)
@@ -372,7 +379,7 @@ class ProgressBar(Callback):
                   file=self.file or sys.stdout, flush=True)
         return False
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, trainer: Any) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None

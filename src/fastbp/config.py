@@ -1,7 +1,10 @@
 """`show_config`: what this fastbp was built with and what it runs on."""
 
+from __future__ import annotations
+
 import platform
 import sys
+from typing import Any, TextIO
 
 from fastbp._core import _openmp_helpers as omp
 from fastbp._version import __version__
@@ -20,7 +23,7 @@ def _blas_info():
     ]
 
 
-def show_config(file=None):
+def show_config(file: TextIO | None = None) -> dict[str, Any]:
     """Print the version, OpenMP build and threads, the BLAS libraries in use and the build flags.
 
     Parameters

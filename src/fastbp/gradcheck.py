@@ -1,10 +1,19 @@
 """`gradcheck`: hold an analytic gradient to finite differences of the loss."""
 
+from __future__ import annotations
+
+from typing import Any, cast
+
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse
 
+from fastbp._typing import Data
+from fastbp.network import MLP
 
-def gradcheck(net, X, Y, sample_weight=None, alpha=0.0, step=None, floor=None):
+
+def gradcheck(net: MLP, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None, alpha: float = 0.0,
+              step: float | None = None, floor: float | None = None) -> float:
     """Largest relative error between `net.loss_and_grad` and central differences of `net.loss`.
 
     The differences use the fourth-order central stencil
@@ -43,7 +52,7 @@ def gradcheck(net, X, Y, sample_weight=None, alpha=0.0, step=None, floor=None):
         floor = 1e-6 if net.dtype == np.float64 else 1e-3
     _, analytic = net.loss_and_grad(X, Y, sample_weight, alpha)
     probe = net.copy(dtype=np.float64)
-    X64 = X.astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
+    X64 = cast(Any, X).astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
     Y64 = np.asarray(Y, dtype=np.float64)
     sw64 = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 

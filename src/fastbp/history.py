@@ -1,5 +1,10 @@
 """`History`: the per-epoch records of a trainer."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 
@@ -25,22 +30,22 @@ class History:
     ([0, 1, 2], [0.1, 0.1, 0.1])
     """
 
-    def __init__(self):
-        self.records = []
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
 
-    def append(self, logs):
+    def append(self, logs: Mapping[str, Any]) -> None:
         self.records.append(dict(logs))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> list[Any]:
         if not any(key in record for record in self.records) and key not in ("epoch", "loss", "learning_rate",
                                                                              "time"):
             raise KeyError(f"no {key!r} in the history (keys: {sorted(self.keys())})")
         return [record.get(key, np.nan) for record in self.records]
 
-    def __getattr__(self, key):
+    def __getattr__(self, key: str) -> list[Any]:
         if key.startswith("_") or key == "records":
             raise AttributeError(key)
         try:
@@ -48,12 +53,12 @@ class History:
         except KeyError as exc:
             raise AttributeError(str(exc)) from None
 
-    def keys(self):
+    def keys(self) -> list[str]:
         keys = {}
         for record in self.records:
             keys.update(dict.fromkeys(record))
         return list(keys)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         last = f", last={self.records[-1]}" if self.records else ""
         return f"History(epochs={len(self)}{last})"

@@ -6,20 +6,18 @@ The model validates and converts its inputs here, then hands whole batches to it
 per-layer table, so optimizers, savers and reducers can work on the flat buffer.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from fastbp import _validation as v
-from fastbp import persistence
-
-try:
-    from fastbp import backends
-    from fastbp._threads import plan
-except ImportError as exc:  # pragma: no cover - exercised only by a broken install
-    raise ImportError(
-        "fastbp's compiled core (fastbp._core) could not be imported. fastbp does not fall back to NumPy: "
-        "install it with `pip install .` (which compiles the core) or from a wheel. "
-        f"Original error: {exc}"
-    ) from exc
+from fastbp import backends, persistence
+from fastbp._threads import ThreadPlan, plan
+from fastbp._typing import Data, PathLike, Seed
 
 Batch = backends.Batch
 
@@ -84,8 +82,9 @@ class MLP:
     True
     """
 
-    def __init__(self, layer_sizes, activation="logistic", output="logistic", dtype="float64",
-                 random_state=None, backend="cython", n_threads=None, thread_invariant=False):
+    def __init__(self, layer_sizes: Sequence[int], activation: str = "logistic", output: str = "logistic",
+                 dtype: npt.DTypeLike = "float64", random_state: Seed = None, backend: str = "cython",
+                 n_threads: int | None = None, thread_invariant: bool = False) -> None:
         self.layer_sizes = v.check_layer_sizes(layer_sizes)
         self.activation = v.check_choice("activation", activation, v.HIDDEN_ACTIVATIONS, v.ACTIVATION_ALIASES)
         self.output = v.check_choice("output", output, v.OUTPUTS)
@@ -118,37 +117,37 @@ class MLP:
         self._bind(params)
 
     @property
-    def params(self):
+    def params(self) -> np.ndarray:
         """Every weight and bias in one contiguous buffer: each layer's coefficients, row by row, then each
         layer's intercepts. Modify it in place (``net.params[:] = ...``) to set them."""
         return self._params
 
     @property
-    def n_threads(self):
+    def n_threads(self) -> int | None:
         """OpenMP threads of the compiled core, or None for OpenMP's default; validated on assignment."""
         return self._n_threads
 
     @n_threads.setter
-    def n_threads(self, value):
+    def n_threads(self, value: int | None) -> None:
         self._n_threads = v.check_n_threads(value)
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return self._params.size
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         return self.layer_sizes[0]
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int:
         return self.layer_sizes[-1]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, output={self.output!r}, "
                 f"dtype={self.dtype.name!r}, backend={self.backend!r})")
 
-    def initialize(self, random_state=None):
+    def initialize(self, random_state: Seed = None) -> MLP:
         """Draw fresh weights in place, in scikit-learn's order and with its bounds."""
         rng = v.check_random_state(random_state)
         factor = 2.0 if self.activation == "logistic" else 6.0
@@ -159,18 +158,18 @@ class MLP:
             b[...] = rng.uniform(-bound, bound, fan_out)
         return self
 
-    def copy(self, dtype=None, backend=None):
+    def copy(self, dtype: npt.DTypeLike | None = None, backend: str | None = None) -> MLP:
         """An independent model with the same architecture and weights (cast to `dtype` if given)."""
         other = MLP(self.layer_sizes, self.activation, self.output, dtype=dtype or self.dtype, random_state=0,
                     backend=backend or self.backend, n_threads=self.n_threads, thread_invariant=self.thread_invariant)
         other.params[...] = self.params
         return other
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Write the architecture and weights to `path` (.npz, no pickle); read back with `fastbp.load`."""
         persistence.save(self, path)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The architecture, settings and parameters as plain values (strings, numbers, lists, one array: not a
         copy), for formats that store such values; `MLP.from_state_dict` builds the model back."""
         return {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "output": self.output,
@@ -178,14 +177,14 @@ class MLP:
                 "thread_invariant": self.thread_invariant, "params": self.params}
 
     @classmethod
-    def from_state_dict(cls, state):
+    def from_state_dict(cls, state: Mapping[str, Any]) -> MLP:
         """The model of a `state_dict`, with a copy of its parameters."""
         net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,
                   backend=state["backend"], n_threads=state["n_threads"], thread_invariant=state["thread_invariant"])
         net.params[...] = state["params"]
         return net
 
-    def unflatten(self, flat):
+    def unflatten(self, flat: npt.ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers, at the
         offsets of the core's per-layer table."""
         flat = np.asarray(flat)
@@ -197,30 +196,44 @@ class MLP:
                       for layer in self.engine.layers]
         return coefs, intercepts
 
+    def flatten(self, coefs: Sequence[npt.ArrayLike], intercepts: Sequence[npt.ArrayLike],
+                out: np.ndarray | None = None) -> np.ndarray:
+        """The flat (n_params,) array of per-layer arrays shaped like `coefs` and `intercepts`, laid out like
+        `params` (the inverse of `unflatten`); written into `out` when given, else a new array of the model's
+        dtype."""
+        flat = np.empty(self.engine.n_params, dtype=self.dtype) if out is None else out
+        coef_views, intercept_views = self.unflatten(flat)
+        if len(coefs) != len(coef_views) or len(intercepts) != len(intercept_views):
+            raise ValueError(f"flatten takes {len(coef_views)} coefficient and intercept arrays each, got "
+                             f"{len(coefs)} and {len(intercepts)}")
+        for view, array in zip(coef_views + intercept_views, list(coefs) + list(intercepts)):
+            view[...] = array
+        return flat
+
     @property
-    def n_coefs(self):
+    def n_coefs(self) -> int:
         """The coefficients' share of `params`: every coefficient comes before every intercept, so
         ``params[:n_coefs]`` is what the L2 penalty covers."""
         return self.engine.n_coefs
 
-    def thread_plan(self):
-        """The `fastbp._threads.ThreadPlan` of this model's computations: its ``n_threads`` (or OpenMP's
+    def thread_plan(self) -> ThreadPlan:
+        """The ``fastbp._threads.ThreadPlan`` of this model's computations: its ``n_threads`` (or OpenMP's
         default) and ``thread_invariant``."""
         return plan(self.n_threads, invariant=self.thread_invariant)
 
     # --- computation --------------------------------------------------------------------------------------
 
-    def forward(self, X):
+    def forward(self, X: Data) -> np.ndarray:
         """Output activations y_hat, shape (n_samples, n_outputs), for X of shape (n_samples, n_features),
         dense or scipy.sparse (see `loss_and_grad`)."""
         return self.engine.forward(self, v.check_X(X, self.n_features, self.dtype), self.thread_plan())
 
-    def logits(self, X):
+    def logits(self, X: Data) -> np.ndarray:
         """The output layer's pre-activations Z[L], shape (n_samples, n_outputs): what the output activation
         (and the loss, computed stably from them) is applied to."""
         return self.engine.logits(self, v.check_X(X, self.n_features, self.dtype), self.thread_plan())
 
-    def predict(self, X):
+    def predict(self, X: Data) -> np.ndarray:
         """Predictions: 0/1 labels for "logistic" (threshold 0.5), the class index (n_samples,) for
         "softmax", and y_hat itself for "identity" and "exp"."""
         y_hat = self.forward(X)
@@ -230,16 +243,18 @@ class MLP:
             return np.argmax(y_hat, axis=1)
         return y_hat
 
-    def check_batch(self, X, Y, sample_weight=None, names=("X", "Y", "sample_weight")):
-        """The rows X, Y and sample_weight checked and converted for this model, as a `fastbp.backends.Batch`
+    def check_batch(self, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+                    names: tuple[str, str, str] = ("X", "Y", "sample_weight")) -> Batch:
+        """The rows X, Y and sample_weight checked and converted for this model, as a ``fastbp.backends.Batch``
         (X C-contiguous in the model's dtype, or CSR; Y (n_samples, n_outputs); the weights' sum); errors name
         the arguments by `names`. What the trainer and the data-parallel layer hand to the backend."""
-        X = v.check_X(X, self.n_features, self.dtype, name=names[0])
-        Y = v.check_Y(Y, X.shape[0], self.n_outputs, self.output, self.dtype, name=names[1])
-        sample_weight, weight_sum = v.check_sample_weight(sample_weight, X.shape[0], self.dtype, name=names[2])
-        return Batch(X, Y, sample_weight, weight_sum)
+        rows = v.check_X(X, self.n_features, self.dtype, name=names[0])
+        targets = v.check_Y(Y, rows.shape[0], self.n_outputs, self.output, self.dtype, name=names[1])
+        weights, weight_sum = v.check_sample_weight(sample_weight, rows.shape[0], self.dtype, name=names[2])
+        return Batch(rows, targets, weights, weight_sum)
 
-    def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0):
+    def loss_and_grad(self, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+                      alpha: float = 0.0) -> tuple[float, np.ndarray]:
         """Objective and its gradient at the current parameters.
 
         objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = sum_i w_i.
@@ -265,9 +280,10 @@ class MLP:
         batch = self.check_batch(X, Y, sample_weight)
         return self.batch_loss_and_grad(batch, v.check_float("alpha", alpha, minimum=0.0))
 
-    def batch_loss_and_grad(self, batch, alpha, out=None, plan=None):
+    def batch_loss_and_grad(self, batch: Batch, alpha: float, out: np.ndarray | None = None,
+                            plan: ThreadPlan | None = None) -> tuple[float, np.ndarray]:
         """`loss_and_grad` of a checked `Batch` (see `check_batch`): the gradient goes into `out` when given,
-        the backend uses `plan` (a `fastbp._threads.ThreadPlan`; the model's when None). The batch's
+        the backend uses `plan` (a ``fastbp._threads.ThreadPlan``; the model's when None). The batch's
         weight_sum divides the weighted sum of its rows' losses: a total larger than the rows' own (as
         data-parallel training passes) gives their share of that total's mean."""
         grad = np.empty_like(self._params) if out is None else out
@@ -276,17 +292,19 @@ class MLP:
             loss = np.inf  # the objective is finite, its gradient overflowed (see `loss_and_grad`)
         return loss, grad
 
-    def loss(self, X, Y, sample_weight=None, alpha=0.0):
+    def loss(self, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+             alpha: float = 0.0) -> float:
         """The objective of `loss_and_grad`, from a forward pass only (no gradient)."""
         batch = self.check_batch(X, Y, sample_weight)
         return self.batch_objective_and_output(batch, v.check_float("alpha", alpha, minimum=0.0))[0]
 
-    def batch_objective_and_output(self, batch, alpha=0.0, plan=None):
+    def batch_objective_and_output(self, batch: Batch, alpha: float = 0.0,
+                                   plan: ThreadPlan | None = None) -> tuple[float, np.ndarray]:
         """(objective, y_hat) of a checked `Batch`, from one forward pass (the validation pass of a fit)."""
         return self.engine.objective_and_output(self, batch, alpha, self.thread_plan() if plan is None else plan)
 
 
-def load(path, backend="cython", n_threads=None):
+def load(path: PathLike, backend: str = "cython", n_threads: int | None = None) -> MLP:
     """The `MLP` saved at `path` by `MLP.save` (or `Trainer.save`, an estimator's ``save``), with the given
     backend and threads (and the saved ``thread_invariant``). Every field of the file is checked first (see
     `fastbp.persistence`).

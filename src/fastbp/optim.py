@@ -8,6 +8,11 @@ adaptive, or any callable) lives with whoever drives the training. `state_dict` 
 an optimizer as plain values (persistence, pickles, MPI).
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from fastbp import _validation as v
@@ -22,6 +27,14 @@ def _check_buffers(params, grad):
         raise ValueError(f"grad must be an array of shape {params.shape} and dtype {params.dtype}, "
                          f"like params; got {getattr(grad, 'shape', None)} {getattr(grad, 'dtype', None)}")
     return np.ascontiguousarray(grad)
+
+
+def _check_decay(name, value):
+    """A decay rate in [0, 1)."""
+    value = v.check_float(name, value, 0.0)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return value
 
 
 class Optimizer:
@@ -41,11 +54,11 @@ class Optimizer:
 
 
     @property
-    def state_names(self):
+    def state_names(self) -> tuple[str, ...]:
         """The names of the state buffers, in the core's order."""
         return _optim.STATE_NAMES[self.name]
 
-    def state_for(self, params):
+    def state_for(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """The state buffers for params, created as zeros (and the step count reset) if they do not match."""
         state = self._state
         first = self.state_names[0]
@@ -54,23 +67,23 @@ class Optimizer:
             self._state = {name: np.zeros_like(params) for name in self.state_names}
         return self._state
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the state (velocities, moments, step count)."""
         self._state = None
         self.t = 0
 
-    def settings(self):
+    def settings(self) -> dict[str, Any]:
         """The hyperparameters, as the constructor takes them (a dict)."""
         return {name: getattr(self, name) for name in self.setting_names}
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Everything this optimizer holds, in plain values: {"name": its kind, "settings": see `settings`, "t":
         the step count, "state": {buffer name: array (n_params,)}, empty before the first step}. The arrays
         are the optimizer's own, not copies."""
         return {"name": self.name, "settings": self.settings(), "t": self.t,
                 "state": dict(self._state) if self._state is not None else {}}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Take the step count and state buffers (copied) of a `state_dict` of this kind of optimizer; its
         settings are not changed."""
         if state.get("name") != self.name:
@@ -83,7 +96,7 @@ class Optimizer:
             self._state = {name: np.array(buffers[name], copy=True) for name in self.state_names}
             self.t = int(state["t"])
 
-    def step(self, params, grad, learning_rate=None):
+    def step(self, params: np.ndarray, grad: np.ndarray, learning_rate: float | None = None) -> None:
         """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
         grad = _check_buffers(params, grad)
         lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
@@ -119,7 +132,7 @@ class SGD(Optimizer):
     True
     """
 
-    def __init__(self, learning_rate=0.1, momentum=0.9, nesterov=True):
+    def __init__(self, learning_rate: float = 0.1, momentum: float = 0.9, nesterov: bool = True) -> None:
         self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
         self.momentum = v.check_float("momentum", momentum, 0.0)
         if self.momentum > 1:
@@ -131,7 +144,7 @@ class SGD(Optimizer):
     name = "SGD"
     setting_names = ("learning_rate", "momentum", "nesterov")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov})"
 
 
@@ -163,19 +176,17 @@ class Adam(Optimizer):
     True
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8) -> None:
         self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
-        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            value = v.check_float(name, beta, 0.0)
-            if value >= 1:
-                raise ValueError(f"{name} must be in [0, 1), got {value}")
-            setattr(self, name, value)
+        self.beta_1 = _check_decay("beta_1", beta_1)
+        self.beta_2 = _check_decay("beta_2", beta_2)
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
 
     name = "Adam"
     setting_names = ("learning_rate", "beta_1", "beta_2", "epsilon")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Adam(learning_rate={self.learning_rate}, beta_1={self.beta_1}, beta_2={self.beta_2}, "
                 f"epsilon={self.epsilon})")
 
@@ -183,7 +194,7 @@ class Adam(Optimizer):
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam)}
 
 
-def from_state_dict(state):
+def from_state_dict(state: Mapping[str, Any]) -> Optimizer:
     """The optimizer a `state_dict` describes: its class and settings, with its step count and state."""
     if state.get("name") not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {state.get('name')!r}; expected one of {sorted(OPTIMIZERS)}")

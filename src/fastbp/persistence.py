@@ -33,6 +33,7 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp import optim
 from fastbp._core import _optim
+from fastbp._core._network import CoreNet
 
 FORMAT = "fastbp.MLP"
 FORMAT_VERSION = 3
@@ -165,8 +166,8 @@ def read(path):
             if flag.shape != () or flag.dtype != np.bool_:
                 raise ValueError(f"{path}: field 'thread_invariant' must be a bool")
             thread_invariant = bool(flag)
-    layer_sizes, dtype = architecture[0], architecture[3]
-    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+    layer_sizes, activation, output, dtype = architecture
+    n_params = CoreNet(layer_sizes, [activation] * (len(layer_sizes) - 2), output).n_params  # the core's layout
     _check_buffer(path, "params", params, (n_params,), dtype)
     if training is None:
         return Saved(architecture, thread_invariant, params)

@@ -153,12 +153,6 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=Non
     return loss, coef_grads, intercept_grads
 
 
-def flatten(per_layer, out=None):
-    """Arrays given per layer, coefficients then intercepts (``coefs + intercepts``), as one flat array in the
-    layout of the model's params: each array's entries row by row, in order (the inverse of `MLP.unflatten`)."""
-    return np.concatenate([np.ravel(a) for a in per_layer], out=out)
-
-
 # --- optimizers: scikit-learn's update formulas, in place on flat buffers ---------------------------------
 
 
@@ -195,8 +189,8 @@ def optimizer_step(name, settings, params, grad, state, learning_rate, t):
 def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha, activation, output, step):
     """Minibatch steps over the rows of X in `order` (or in place order when None).
 
-    `step(grad)` applies the optimizer to the flat gradient (coefficients first, then intercepts), updating
-    the arrays in `coefs` and `intercepts` in place. A minibatch whose sample weights are all zero is
+    `step(coef_grads, intercept_grads)` applies the optimizer to the gradient, given per layer, updating the
+    arrays in `coefs` and `intercepts` in place. A minibatch whose sample weights are all zero is
     skipped. Returns (loss_sum, finite): loss_sum adds each minibatch objective times its size, and the
     epoch stops at the first non-finite objective, before its update.
     """
@@ -212,5 +206,5 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha
         if not np.isfinite(loss):
             return loss_sum, False
         loss_sum += loss * X[rows].shape[0]
-        step(flatten(coef_grads + intercept_grads))
+        step(coef_grads, intercept_grads)
     return loss_sum, True

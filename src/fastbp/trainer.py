@@ -11,18 +11,23 @@ scikit-learn's MLP is the specification for everything it also does: its shuffli
 learning-rate schedules and no-improvement rule, so the drop-in estimators can follow its trajectories.
 """
 
+from __future__ import annotations
+
 import signal
 import threading
 import warnings
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse
 
 from fastbp import _validation as v
 from fastbp import persistence
 from fastbp._locks import exclusive
 from fastbp._threads import plan, single_threaded_blas
+from fastbp._typing import Data, PathLike, Seed
 from fastbp.backends import Batch
 from fastbp.callbacks import EarlyStopping, ProgressBar, call, check_callbacks
 from fastbp.epochs import DivergenceError, FitLoop
@@ -126,9 +131,12 @@ class Trainer:
     ('early_stopping', True)
     """
 
-    def __init__(self, net, optimizer=None, batch_size=32, max_epochs=200, shuffle=True, random_state=None,
-                 alpha=0.0, schedule="constant", power_t=0.5, early_stopping=False, validation_fraction=None,
-                 n_threads=None, callbacks=(), verbose=0, comm=None, on_divergence="raise"):
+    def __init__(self, net: MLP, optimizer: Optimizer | None = None, batch_size: int = 32, max_epochs: int = 200,
+                 shuffle: bool = True, random_state: Seed = None, alpha: float = 0.0,
+                 schedule: str | Callable[[int], float] = "constant", power_t: float = 0.5,
+                 early_stopping: bool | EarlyStopping = False, validation_fraction: float | None = None,
+                 n_threads: int | None = None, callbacks: Sequence[Any] = (), verbose: int = 0, comm: Any = None,
+                 on_divergence: str = "raise") -> None:
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a fastbp.MLP, got {type(net).__name__}")
         self.net = net
@@ -148,12 +156,15 @@ class Trainer:
             schedule = v.check_choice("schedule", schedule, SCHEDULES)
         self.schedule = schedule
         self.power_t = v.check_float("power_t", power_t, minimum=0.0)
+        stopper: EarlyStopping | None
         if isinstance(early_stopping, (bool, np.bool_)):
-            early_stopping = EarlyStopping() if early_stopping else None
-        elif not isinstance(early_stopping, EarlyStopping):
+            stopper = EarlyStopping() if early_stopping else None
+        elif isinstance(early_stopping, EarlyStopping):
+            stopper = early_stopping
+        else:
             raise TypeError(f"early_stopping must be a bool or a fastbp.EarlyStopping, got {early_stopping!r}")
-        self.early_stopping = early_stopping
-        if schedule == "adaptive" and early_stopping is None:
+        self.early_stopping = stopper
+        if schedule == "adaptive" and stopper is None:
             raise ValueError("schedule='adaptive' lowers the learning rate when early stopping finds a plateau; "
                              "pass early_stopping=True or an EarlyStopping")
         if validation_fraction is not None:
@@ -173,12 +184,12 @@ class Trainer:
         self._start_over()
 
     @property
-    def n_threads(self):
+    def n_threads(self) -> int | None:
         """OpenMP threads for training, or None for the model's; validated on assignment."""
         return self._n_threads
 
     @n_threads.setter
-    def n_threads(self, value):
+    def n_threads(self, value: int | None) -> None:
         self._n_threads = v.check_n_threads(value)
 
     def _start_over(self):
@@ -189,7 +200,7 @@ class Trainer:
         self.stop_reason = None
         self.has_validation = False
 
-    def resume(self, history, t, learning_rate):
+    def resume(self, history: History, t: int, learning_rate: float) -> None:
         """Count on from an earlier training: its `History` (this trainer appends to it, and counts epochs from
         its length), the samples it had seen, and the learning rate of its next epoch. The drop-in estimators
         continue their fits this way; `restore` does it from a file."""
@@ -199,20 +210,20 @@ class Trainer:
         self.t = v.check_int("t", t, minimum=0)
         self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the training so far: history, counters, schedule, early stopping and optimizer state."""
         self._start_over()
         self.optimizer.reset()
         if self.early_stopping is not None:
             self.early_stopping.reset()
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Write the model, the optimizer's settings and state, and this trainer's counters (epochs, samples
         seen, learning rate) to `path` (.npz without pickle, see `fastbp.persistence`); see `restore`."""
         with exclusive(self.net):  # never a half-trained epoch
             persistence.save_training(self, path)
 
-    def restore(self, path):
+    def restore(self, path: PathLike) -> None:
         """Continue from a file written by `save`: its weights, optimizer state and counters, so that the next
         `fit` trains exactly as the saving trainer's next `fit` would have.
 
@@ -235,7 +246,7 @@ class Trainer:
             self.optimizer.load_state_dict(saved.optimizer)
             self.epoch, self.t, self.learning_rate = saved.trainer
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Trainer({self.net!r}, optimizer={self.optimizer!r}, batch_size={self.batch_size}, "
                 f"max_epochs={self.max_epochs}, schedule={self.schedule!r})")
 
@@ -300,7 +311,8 @@ class Trainer:
 
     # --- training ---------------------------------------------------------------------------------------
 
-    def fit(self, X, Y, sample_weight=None, validation_data=None):
+    def fit(self, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+            validation_data: tuple | None = None) -> History:
         """Train for up to `max_epochs` epochs, continuing from the current weights and optimizer state.
 
         Parameters

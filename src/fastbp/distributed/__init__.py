@@ -29,7 +29,6 @@ from fastbp._validation import usable_cores
 from fastbp.backends import Batch
 from fastbp.epochs import DivergenceError, FitLoop, validation_score
 
-
 ABORT_GRACE_SECONDS = 1.0
 
 

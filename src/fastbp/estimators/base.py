@@ -11,7 +11,12 @@ from fastbp._locks import exclusive
 from fastbp.estimators._sklearn import check_sample_weight
 from fastbp.estimators.convert import Conversion
 from fastbp.estimators.lbfgs import LbfgsFit
-from fastbp.estimators.params import STOCHASTIC_ATTRIBUTES, check_not_empty, hidden_layer_sizes, sparse_structure_checked
+from fastbp.estimators.params import (
+    STOCHASTIC_ATTRIBUTES,
+    check_not_empty,
+    hidden_layer_sizes,
+    sparse_structure_checked,
+)
 from fastbp.estimators.persistence import Persistence
 from fastbp.estimators.stochastic import StochasticFit
 from fastbp.history import History

@@ -1,6 +1,12 @@
 """`MLPClassifier`: the drop-in for scikit-learn's classifier."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.metaestimators import available_if
@@ -9,11 +15,17 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from fastbp import _validation as v
 from fastbp import distributed, reference
+from fastbp._typing import Data, Seed
 from fastbp.estimators._sklearn import SKLEARN_CLASSES, first_partial_fit_call, fit_context, parameter_constraints
 from fastbp.estimators.base import BaseMLP
 from fastbp.estimators.docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS, FASTBP_PARAMETERS, NOTES, estimator_doc
-from fastbp.estimators.params import (CLASS_WEIGHT_CONSTRAINT, EXTRA_CONSTRAINTS, sparse_structure_checked,
-                                      stochastic_solver, store)
+from fastbp.estimators.params import (
+    CLASS_WEIGHT_CONSTRAINT,
+    EXTRA_CONSTRAINTS,
+    sparse_structure_checked,
+    stochastic_solver,
+    store,
+)
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -46,12 +58,17 @@ True""")
     _parameter_constraints = {**parameter_constraints(SKLEARN_CLASSES["MLPClassifier"]), **EXTRA_CONSTRAINTS,
                               "class_weight": CLASS_WEIGHT_CONSTRAINT}
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, class_weight=None, dtype=None,
-                 n_threads=None, thread_invariant=False, callbacks=None, progress_bar=False, comm=None):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu", *,
+                 solver: str = "adam", alpha: float = 0.0001,
+                 batch_size: int | str = "auto", learning_rate: str = "constant", learning_rate_init: float = 0.001,
+                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True, random_state: Seed = None,
+                 tol: float = 1e-4, verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
+                 max_fun: int = 15000, class_weight: dict | str | None = None,
+                 dtype: npt.DTypeLike | None = None, n_threads: int | None = None,
+                 thread_invariant: bool = False, callbacks: Sequence[Any] | None = None, progress_bar: bool = False,
+                 comm: Any = None) -> None:
         store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
@@ -106,7 +123,7 @@ True""")
         return weights if sample_weight is None else sample_weight * weights
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: Data, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None) -> MLPClassifier:
         """Fit the model to data X and labels y.
 
         Parameters
@@ -127,7 +144,8 @@ True""")
 
     @available_if(stochastic_solver)
     @fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None, epochs=1):
+    def partial_fit(self, X: Data, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+                    classes: npt.ArrayLike | None = None, epochs: int = 1) -> MLPClassifier:
         """Update the model with passes of the stochastic solver over one batch of data.
 
         Parameters
@@ -155,7 +173,7 @@ True""")
             self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
         return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 
-    def predict(self, X):
+    def predict(self, X: Data) -> np.ndarray:
         """Predict the class labels of X.
 
         Parameters
@@ -171,7 +189,7 @@ True""")
         y_hat = self._forward(X)
         return self._label_binarizer.inverse_transform(y_hat.ravel() if self.n_outputs_ == 1 else y_hat)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Data) -> np.ndarray:
         """Estimate the probability of each class.
 
         Parameters
@@ -190,7 +208,7 @@ True""")
     def _proba(self, y_hat):
         return np.column_stack([1 - y_hat[:, 0], y_hat[:, 0]]) if self.n_outputs_ == 1 else y_hat
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: Data) -> np.ndarray:
         """Estimate the log of the probability of each class.
 
         This is log(predict_proba(X)), except where a probability underflows (below the smallest normal

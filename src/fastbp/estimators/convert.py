@@ -1,14 +1,16 @@
 """Conversion between the drop-ins and scikit-learn's fitted MLPs (`to_sklearn`, `from_sklearn`), and the
 adoption of weights set from outside (``coefs_`` and ``intercepts_`` assigned to an estimator)."""
 
+from __future__ import annotations
+
 import copy
+from typing import Any
 
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 from fastbp import _validation as v
-from fastbp import reference
 from fastbp._locks import exclusive
 from fastbp.callbacks import EarlyStopping
 from fastbp.estimators import _sklearn
@@ -47,8 +49,9 @@ def solver_from_sklearn(theirs, net):
         ours = Adam(theirs.learning_rate_init, theirs.beta_1, theirs.beta_2, theirs.epsilon)
         buffers, rate = {"m": theirs.ms, "v": theirs.vs}, theirs.learning_rate_init
     state = ours.state_for(net.params)
-    for name, arrays in buffers.items():  # per layer, coefs then intercepts: the flat layout of params
-        reference.flatten(arrays, out=state[name])
+    n_layers = len(net.coefs)
+    for name, arrays in buffers.items():  # scikit-learn's lists hold every layer's coefs, then its intercepts
+        net.flatten(arrays[:n_layers], arrays[n_layers:], out=state[name])
     ours.t = int(getattr(theirs, "t", 0))
     return Solver(ours, float(rate))
 
@@ -111,9 +114,9 @@ class Conversion:
         self._stopper = None
         if best_weights is not None and self.early_stopping:
             self._stopper = EarlyStopping("val_score", restore_best_weights=True)
-            self._stopper.resume(best_params=reference.flatten([*best_weights[0], *best_weights[1]]).astype(dtype))
+            self._stopper.resume(best_params=net.flatten(*best_weights))
 
-    def to_sklearn(self):
+    def to_sklearn(self: Any) -> Any:
         """Convert to scikit-learn's fitted estimator, which predicts the same.
 
         The result carries this model's parameters, weights, fitted attributes and sgd or adam optimizer
@@ -148,7 +151,7 @@ class Conversion:
         return theirs
 
     @classmethod
-    def from_sklearn(cls, estimator, **params):
+    def from_sklearn(cls, estimator: Any, **params: Any) -> Any:
         """Make a fastbp estimator that continues from a fitted scikit-learn estimator.
 
         It takes the estimator's parameters, weights, fitted attributes and sgd or adam optimizer state, so

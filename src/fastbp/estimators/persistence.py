@@ -6,10 +6,15 @@ class, and a pickle does not name fastbp's internal classes. The weights are sto
 coefs_ and intercepts_ become its views again.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from sklearn.utils.validation import check_is_fitted
 
 from fastbp import persistence
 from fastbp._locks import exclusive
+from fastbp._typing import PathLike
 from fastbp.callbacks import EarlyStopping
 from fastbp.estimators.stochastic import Solver
 from fastbp.history import History
@@ -19,7 +24,7 @@ from fastbp.network import MLP
 class Persistence:
     """`save`, and pickling, for `fastbp.estimators.base.BaseMLP`."""
 
-    def save(self, path):
+    def save(self: Any, path: PathLike) -> None:
         """Write the fitted network, and the sgd or adam optimizer's state, to an .npz file without pickle.
 
         ``fastbp.load(path)`` reads it back as a `fastbp.MLP` whose ``forward`` gives this estimator's output

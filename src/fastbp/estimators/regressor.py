@@ -1,11 +1,18 @@
 """`MLPRegressor`: the drop-in for scikit-learn's regressor."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from fastbp import _validation as v
+from fastbp._typing import Data, Seed
 from fastbp.estimators._sklearn import SKLEARN_CLASSES, fit_context, parameter_constraints
 from fastbp.estimators.base import BaseMLP
 from fastbp.estimators.docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS, FASTBP_PARAMETERS, NOTES, estimator_doc
@@ -40,17 +47,21 @@ True""")
 
     _parameter_constraints = {**parameter_constraints(SKLEARN_CLASSES["MLPRegressor"]), **EXTRA_CONSTRAINTS}
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None,
-                 thread_invariant=False, callbacks=None, progress_bar=False, comm=None):
+    def __init__(self, loss: str = "squared_error", hidden_layer_sizes: int | Sequence[int] = (100,),
+                 activation: str = "relu", *, solver: str = "adam", alpha: float = 0.0001,
+                 batch_size: int | str = "auto", learning_rate: str = "constant", learning_rate_init: float = 0.001,
+                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True, random_state: Seed = None,
+                 tol: float = 1e-4, verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
+                 max_fun: int = 15000, dtype: npt.DTypeLike | None = None, n_threads: int | None = None,
+                 thread_invariant: bool = False, callbacks: Sequence[Any] | None = None, progress_bar: bool = False,
+                 comm: Any = None) -> None:
         store(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, sparse_structure_checked(X), y, accept_sparse="csr", multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(self, sparse_structure_checked(X), y, accept_sparse="csr", multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and (y < 0).any():
@@ -61,7 +72,7 @@ True""")
         return "exp" if self.loss == "poisson" else "identity"
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: Data, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None) -> MLPRegressor:
         """Fit the model to data X and targets y.
 
         Parameters
@@ -82,7 +93,8 @@ True""")
 
     @available_if(stochastic_solver)
     @fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, epochs=1):
+    def partial_fit(self, X: Data, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
+                    epochs: int = 1) -> MLPRegressor:
         """Update the model with passes of the stochastic solver over one batch of data.
 
         Parameters
@@ -104,7 +116,7 @@ True""")
         epochs = v.check_int("epochs", epochs, minimum=1)
         return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 
-    def predict(self, X):
+    def predict(self, X: Data) -> np.ndarray:
         """Predict the targets of X.
 
         Parameters

@@ -7,8 +7,7 @@ import sys
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from fastbp import distributed
-from fastbp import optim
+from fastbp import distributed, optim
 from fastbp.callbacks import Callback, EarlyStopping, ProgressBar
 from fastbp.epochs import DivergenceError
 from fastbp.estimators._sklearn import warn

@@ -9,35 +9,38 @@ imports scikit-learn until a function is called, so `import fastbp` stays light.
     python -m fastbp.patch script.py [args...]      # runs a script patched (also: -m module [args...])
 """
 
+from __future__ import annotations
+
 import importlib
+from typing import Literal
 
 MODULES = ("sklearn.neural_network", "sklearn.neural_network._multilayer_perceptron")
 NAMES = ("MLPClassifier", "MLPRegressor")
 
 # While patched: {module name: {name: scikit-learn's class}}, what unpatch_sklearn puts back.
-_originals = {}
+_originals: dict = {}
 
 
 class Patched:
     """What `patch_sklearn` returns: as a context manager, it undoes that call's patch on exit (unless
     scikit-learn was already patched before the call)."""
 
-    def __init__(self, was_patched):
+    def __init__(self, was_patched: bool) -> None:
         self.was_patched = was_patched
 
-    def __enter__(self):
+    def __enter__(self) -> Patched:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         if not self.was_patched:
             unpatch_sklearn()
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<fastbp.patch_sklearn: {'patched' if sklearn_is_patched() else 'unpatched'}>"
 
 
-def patch_sklearn():
+def patch_sklearn() -> Patched:
     """Make `sklearn.neural_network.MLPClassifier` and `MLPRegressor` (also as imported from
     ``sklearn.neural_network._multilayer_perceptron``) fastbp's drop-ins, until `unpatch_sklearn`.
 
@@ -68,7 +71,7 @@ def patch_sklearn():
     return Patched(was_patched)
 
 
-def unpatch_sklearn():
+def unpatch_sklearn() -> None:
     """Give ``sklearn.neural_network`` its own `MLPClassifier` and `MLPRegressor` back (a no-op if not patched).
 
     Examples
@@ -89,7 +92,7 @@ def unpatch_sklearn():
     _originals.clear()
 
 
-def sklearn_is_patched():
+def sklearn_is_patched() -> bool:
     """Whether `patch_sklearn` is in effect.
 
     Examples

@@ -1,0 +1,48 @@
+"""What several test files share: the activations and outputs to parametrize over, targets in each output's
+domain, a network on both backends, and the documentation's code examples."""
+
+import pathlib
+import textwrap
+
+import numpy as np
+
+import fastbp
+
+ACTIVATIONS = ("logistic", "tanh", "relu", "identity")
+OUTPUTS = ("logistic", "softmax", "identity", "exp")
+DTYPES = (np.float64, np.float32)
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+
+
+def doc_code_blocks(page, language="python"):
+    """The ``.. code-block:: <language>`` examples of the documentation page docs/<page>, dedented, in order:
+    the tests run the examples that the pages show as plain code (the doctests run in the docs build)."""
+    blocks, lines = [], (DOCS / page).read_text().splitlines()
+    for start, line in enumerate(lines):
+        if line.strip() != f".. code-block:: {language}":
+            continue
+        body = []
+        for line in lines[start + 1:]:
+            if line.strip() and not line.startswith(" "):
+                break
+            body.append(line)
+        blocks.append(textwrap.dedent("\n".join(body)).strip("\n") + "\n")
+    assert blocks, f"docs/{page} has no {language} code block"
+    return blocks
+
+
+def make_targets(output, n_samples, n_outputs, rng):
+    """Targets in each output's domain: probabilities, one-hot rows, real values, counts."""
+    if output == "logistic":
+        return rng.rand(n_samples, n_outputs)
+    if output == "softmax":
+        return np.eye(n_outputs)[rng.randint(0, n_outputs, n_samples)]
+    if output == "exp":
+        return rng.poisson(1.5, (n_samples, n_outputs)).astype(float)
+    return rng.randn(n_samples, n_outputs)
+
+
+def net_pair(layer_sizes, activation="logistic", output="logistic", dtype=np.float64, seed=0):
+    """The same network on the compiled and the NumPy backend."""
+    net = fastbp.MLP(layer_sizes, activation, output, dtype=dtype, random_state=seed)
+    return net, net.copy(backend="numpy")
