@@ -10,8 +10,8 @@ backward and update), after a warm-up epoch; the per-fit set-up (input checks, w
 import numpy as np
 
 import fastbp
-from fastbp.epochs import EpochRunner
-from fastbp.network import resolve_n_threads
+from fastbp._threads import plan
+from fastbp.epochs import FitLoop
 from workloads import WORKLOADS, make_data, over_workloads
 
 ROUNDS = {"tiny": 50, "small": 10, "medium": 5, "large": 3}
@@ -22,11 +22,10 @@ def test_epoch(benchmark, workload, dtype, backend):
     sizes, _, batch_size = WORKLOADS[workload]
     X, Y = make_data(workload, dtype)
     net = fastbp.MLP(sizes, dtype=dtype, random_state=0, backend=backend)
-    trainer = fastbp.Trainer(net, fastbp.SGD(0.01, momentum=0.0, nesterov=False), batch_size=batch_size,
-                             random_state=0)
-    runner = EpochRunner(trainer, X, Y, None, np.random.RandomState(0), resolve_n_threads(None))
+    loop = FitLoop(net, fastbp.SGD(0.01, momentum=0.0, nesterov=False), net.check_batch(X, Y),
+                   np.random.RandomState(0), batch_size=batch_size, alpha=0.0, shuffle=True, plan=plan(None))
     benchmark.group = f"epoch {workload} {dtype}"
     benchmark.extra_info.update(workload=workload, dtype=dtype, backend=backend, batch_size=batch_size,
                                 rows=X.shape[0])
-    logs = benchmark.pedantic(runner.epoch, args=(0.01,), rounds=ROUNDS[workload], warmup_rounds=1)
-    assert np.isfinite(logs["loss"]) and np.isfinite(net.params).all()
+    outcome = benchmark.pedantic(loop.run_epoch, args=(0, 0.01), rounds=ROUNDS[workload], warmup_rounds=1)
+    assert np.isfinite(outcome.loss) and np.isfinite(net.params).all()
