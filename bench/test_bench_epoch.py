@@ -11,6 +11,7 @@ import numpy as np
 
 import fastbp
 from fastbp._threads import plan
+from fastbp.backends import Training
 from fastbp.epochs import FitLoop
 from workloads import WORKLOADS, make_data, over_workloads
 
@@ -23,7 +24,7 @@ def test_epoch(benchmark, workload, dtype, backend):
     X, Y = make_data(workload, dtype)
     net = fastbp.MLP(sizes, dtype=dtype, random_state=0, backend=backend)
     loop = FitLoop(net, fastbp.SGD(0.01, momentum=0.0, nesterov=False), net.check_batch(X, Y),
-                   np.random.RandomState(0), batch_size=batch_size, alpha=0.0, shuffle=True, plan=plan(None))
+                   np.random.RandomState(0), batch_size=batch_size, training=Training(), shuffle=True, plan=plan(None))
     benchmark.group = f"epoch {workload} {dtype}"
     benchmark.extra_info.update(workload=workload, dtype=dtype, backend=backend, batch_size=batch_size,
                                 rows=X.shape[0])

@@ -8,7 +8,9 @@ import numpy as np
 
 import fastbp
 
-ACTIVATIONS = ("logistic", "tanh", "relu", "identity")
+ACTIVATIONS = ("logistic", "tanh", "relu", "identity")  # scikit-learn's
+NEW_ACTIVATIONS = ("leaky_relu", "elu", "selu", "softplus", "gelu", "gelu_tanh", "silu", "mish")  # PyTorch's
+EVERY_ACTIVATION = ACTIVATIONS + NEW_ACTIVATIONS
 OUTPUTS = ("logistic", "softmax", "identity", "exp")
 DTYPES = (np.float64, np.float32)
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"

@@ -9,6 +9,7 @@ import fastbp
 from _helpers import ACTIVATIONS, OUTPUTS, make_targets, net_pair
 from _oracle import assert_close, error_bounds
 from fastbp._threads import ThreadPlan
+from fastbp.backends import Training
 from fastbp.epochs import FitLoop
 
 
@@ -81,11 +82,11 @@ def test_an_epoch_stops_at_a_minibatch_whose_loss_nan_weights_make_nan(activatio
     before = net.params.copy()
     optimizer = fastbp.SGD(0.1)
     X, Y = rng.randn(12, 3), (rng.rand(12, 1) > 0.5).astype(float)
-    loop = FitLoop(net, optimizer, net.check_batch(X, Y), None, batch_size=4, alpha=0.0, shuffle=False,
+    loop = FitLoop(net, optimizer, net.check_batch(X, Y), None, batch_size=4, training=Training(), shuffle=False,
                    plan=ThreadPlan(1))
-    loss_sum, finite = loop.train_pass(0.1)
+    result = loop.train_pass(0.1)
     # Stopped at the first minibatch, before its update.
-    assert not finite and loss_sum == 0 and optimizer.t == 0
+    assert not result.finite and result.loss_sum == 0 and result.steps == 0 and optimizer.t == 0
     np.testing.assert_array_equal(net.params, before)
 
 

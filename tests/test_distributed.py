@@ -57,7 +57,9 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
         X, X_val = scipy.sparse.csr_matrix(X), scipy.sparse.csr_array(X_val)
     if case == "features" and comm.rank == 1:
         X = X[:, :4]
-    opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
+    opt = {"sgd": lambda: fastbp.SGD(0.1, momentum=0.9), "adam": lambda: fastbp.Adam(0.01),
+           "adamw": lambda: fastbp.AdamW(0.01, weight_decay=0.1)}[optimizer]()
+    modern = dict(schedule=fastbp.schedules.WarmupCosine(4, 30), clip_norm=0.3) if optimizer == "adamw" else {}
     if case == "crash" and comm.rank == 1:
         class Failing(type(opt)):  # every step reads the optimizer's state first
             def state_for(self, params):
@@ -76,7 +78,7 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
     backend = "numpy" if case == "numpy-backend" else "cython"
     net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank, backend=backend)  # rank 0's are broadcast
     trainer = fastbp.Trainer(net, opt, batch_size=4 * comm.size, max_epochs=3, shuffle=shuffle == "shuffle",
-                             random_state=0, alpha=0.01, n_threads=1, callbacks=callbacks, comm=comm)
+                             random_state=0, alpha=0.01, n_threads=1, callbacks=callbacks, comm=comm, **modern)
     validation = None if case == "no-validation" and comm.rank == 1 else (X_val, Y_val)
     history = trainer.fit(X, Y, w, validation_data=validation)
     everyone = comm.gather(net.params)
@@ -111,7 +113,9 @@ def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, back
     shards = [np.arange(n_rows)[r::n_ranks] for r in range(n_ranks)]
     rngs = [np.random.RandomState(0) for _ in shards]
     net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0, backend=backend)
-    opt = fastbp.SGD(0.1, momentum=0.9) if optimizer == "sgd" else fastbp.Adam(0.01)
+    opt = {"sgd": lambda: fastbp.SGD(0.1, momentum=0.9), "adam": lambda: fastbp.Adam(0.01),
+           "adamw": lambda: fastbp.AdamW(0.01, weight_decay=0.1)}[optimizer]()
+    schedule = fastbp.schedules.WarmupCosine(4, 30) if optimizer == "adamw" else None
     n_steps = max(-(-len(s) // 4) for s in shards)
     record = {"loss": [], "val_loss": [], "val_score": []}
     for _ in range(3):
@@ -124,7 +128,11 @@ def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, back
         for step in range(n_steps):
             rows = np.concatenate([s[step * 4:(step + 1) * 4] for s in shards])
             loss, grad = net.loss_and_grad(X[rows], Y[rows], w[rows], alpha=0.01)
-            opt.step(net.params, grad)
+            rate = None
+            if schedule is not None:  # per-step rate, then clipping to norm 0.3 as torch's clip_grad_norm_
+                rate = schedule.rate(opt.t, opt.learning_rate)
+                grad *= min(1.0, 0.3 / (np.linalg.norm(grad) + 1e-6))
+            opt.step(net.params, grad, rate, n_coefs=net.n_coefs)
             total += loss * len(rows)
         record["loss"].append(total / n_rows)
         record["val_loss"].append(net.loss(X_val, Y_val))
@@ -133,7 +141,7 @@ def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, back
 
 
 @pytest.mark.parametrize("n_ranks, n_rows", [(2, 50), (3, 50)], ids=["2-ranks", "3-ranks-uneven"])
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
 def test_mpi_training_equals_single_process_training(tmp_path, n_ranks, n_rows, optimizer):
     result, out = run(tmp_path, TRAINER_WORKER, n_ranks, "ok", "float64", optimizer, n_rows, "in-order")
     assert result.returncode == 0, result.stderr
@@ -165,7 +173,7 @@ def test_mpi_training_on_sparse_shards_equals_single_process_training(tmp_path):
             np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, err_msg=key)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
 def test_mpi_training_on_the_numpy_backend_equals_single_process_training(tmp_path, optimizer):
     # The backends share one contract, the share of a total weight included: the reference trains over MPI too.
     result, out = run(tmp_path, TRAINER_WORKER, 3, "numpy-backend", "float64", optimizer, 50, "shuffle")

@@ -24,9 +24,31 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 # max_iter=100 is what scikit-learn's own test suite uses for its MLPs.
 ESTIMATORS = [MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)]
+# fastbp's options away from their defaults: the checks hold for them too.
+MODERN = [
+    MLPClassifier(hidden_layer_sizes=(20, 10), activation=["gelu", "silu"], solver="adamw",
+                  learning_rate="warmup_cosine", learning_rate_init=0.01, dropout=[0.1, 0.0], clip_norm=1.0,
+                  label_smoothing=0.05, init="he_uniform", max_iter=100),
+    MLPRegressor(loss="huber", huber_delta=0.5, activation="mish", solver="rmsprop", learning_rate="one_cycle",
+                 learning_rate_init=0.01, dropout=0.1, init="torch", max_iter=100),
+    MLPRegressor(loss="absolute_error", activation="leaky_relu", solver="sgd", weight_decay=1e-3, clip_norm=5.0,
+                 max_iter=100),
+    MLPClassifier(activation="selu", solver="adagrad", learning_rate_init=0.01, init="lecun_normal", max_iter=100),
+]
 
 
-@parametrize_with_checks(ESTIMATORS)
+
+def expected_failures(estimator):
+    """Dropout draws a mask per row: k repeated rows get k masks where one row of weight k gets one, so the
+    two fits differ (as with dropout in any library); without dropout the check passes."""
+    if estimator.dropout == 0.0:
+        return {}
+    reason = "dropout masks each repeated row on its own"
+    return {"check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason}
+
+
+@parametrize_with_checks(ESTIMATORS + MODERN, expected_failed_checks=expected_failures)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
@@ -46,7 +68,7 @@ def test_array_api_check_with_dispatch_enabled():
          "-W", "ignore::sklearn.exceptions.ConvergenceWarning"],
         env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+    assert f"{len(ESTIMATORS + MODERN)} passed" in result.stdout and "skipped" not in result.stdout, result.stdout
 
 
 # scikit-learn runs this check on its MLPs with these parameters as well (PER_ESTIMATOR_CHECK_PARAMS in

@@ -59,8 +59,9 @@ def test_every_sklearn_parameter_with_the_same_default(ours, theirs):
         assert ours_params[name].default == param.default, name
         assert ours_params[name].kind == param.kind, name
     extras = set(ours_params) - set(inspect.signature(theirs).parameters)
-    assert extras == {"dtype", "n_threads", "thread_invariant", "callbacks", "progress_bar", "comm"} | (
-        {"class_weight"} if ours is MLPClassifier else set())
+    assert extras == {"dtype", "n_threads", "thread_invariant", "callbacks", "progress_bar", "comm", "dropout", "init",
+                      "weight_decay", "clip_norm", "warmup_fraction"} | (
+        {"class_weight", "label_smoothing"} if ours is MLPClassifier else {"huber_delta"})
 
 
 @pytest.mark.parametrize("ours, theirs", PAIRS)
@@ -470,11 +471,11 @@ def test_weights_set_on_an_unfitted_estimator_are_what_it_predicts_with_and_trai
     reg = MLPRegressor(hidden_layer_sizes=4, activation="tanh", solver="sgd", momentum=0.0, learning_rate_init=0.1,
                        batch_size=30, alpha=0.0)
     reg.coefs_, reg.intercepts_, reg.out_activation_ = [c.copy() for c in coefs], list(intercepts), "identity"
-    expected = fastbp.reference.forward(coefs, intercepts, X, "tanh", "identity").ravel()
+    spec = fastbp.reference.Spec(("tanh",), "identity")
+    expected = fastbp.reference.forward(coefs, intercepts, X, spec).ravel()
     np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12)
     reg.partial_fit(X, y)  # one full-batch step: w - 0.1 * gradient, the gradient from the NumPy reference
-    _, coef_grads, intercept_grads = fastbp.reference.loss_and_grad(coefs, intercepts, X, y[:, None], "tanh",
-                                                                     "identity")
+    _, coef_grads, intercept_grads = fastbp.reference.loss_and_grad(coefs, intercepts, X, y[:, None], spec)
     for W, W0, G in zip(reg.coefs_ + reg.intercepts_, coefs + intercepts, coef_grads + intercept_grads):
         np.testing.assert_allclose(W, W0 - 0.1 * G, rtol=1e-12, atol=1e-15)
     assert reg.n_iter_ == 1 and reg.t_ == 30 and len(reg.loss_curve_) == 1

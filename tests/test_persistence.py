@@ -32,7 +32,13 @@ def rewrite(path, **changes):
     (dict(format=np.array("something.else")), "not a fastbp model file"),
     (dict(format_version=np.array(99)), "format version .* is not supported"),
     (dict(layer_sizes=np.array([4, 0, 2])), r"layer_sizes\[1\] must be >= 1"),
-    (dict(activation=np.array("swish")), "activation must be one of"),
+    (dict(activation=np.array("swoosh")), "activation must be one of"),
+    (dict(activation=np.array(["relu", "gelu"])), "activation must give one value per hidden layer"),
+    (dict(dropout=np.array(1.5)), "dropout must be in"),
+    (dict(dropout=np.array("0.1")), "field 'dropout' must be a float64"),
+    (dict(loss=np.array("huber")), "loss must be one of"),
+    (dict(init=np.array("xavier")), "init must be one of"),
+    (dict(label_smoothing=np.array(-0.5)), "label_smoothing must be"),
     (dict(dtype=np.array("int8")), "dtype must be float32 or float64"),
     (dict(output=None), r"missing fields \['output'\]"),
     (dict(params=np.array([object()] * 23)), "Object arrays cannot be loaded"),
@@ -72,6 +78,12 @@ RESUMABLE = {
         "loss", n_iter_no_change=1, tol=10.0))),
     "callable-schedule": (lambda: fastbp.SGD(0.1), lambda: dict(schedule=lambda epoch: 0.2 / (1 + epoch))),
     "adam": (lambda: fastbp.Adam(0.01), dict),
+    "adamw-warmup-cosine-clipped": (lambda: fastbp.AdamW(0.01, weight_decay=0.1), lambda: dict(
+        schedule=fastbp.schedules.WarmupCosine(20, 70), clip_norm=0.5)),
+    "rmsprop-centered-momentum": (lambda: fastbp.RMSprop(0.01, momentum=0.5, centered=True), lambda: dict(
+        schedule=fastbp.schedules.OneCycle(0.02, 100))),
+    "adagrad": (lambda: fastbp.Adagrad(0.05), lambda: dict(schedule=fastbp.schedules.Exponential(0.99))),
+    "sgd-weight-decay": (lambda: fastbp.SGD(0.1, weight_decay=0.01), dict),
 }
 
 
@@ -122,7 +134,7 @@ def test_restore_refuses_another_architecture_or_optimizer(tmp_path):
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(optimizer=np.array("RMSprop")), "unknown optimizer 'RMSprop'"),
+    (dict(optimizer=np.array("LBFGS")), "unknown optimizer 'LBFGS'"),
     (dict(optimizer_settings=np.array([0.1, 0.9])), "optimizer_settings have shape"),
     (dict(optimizer_t=np.array(-1)), "optimizer_t must be a non-negative integer"),
     (dict(optimizer_state=np.zeros((3, 19))), "optimizer_state has 3 rows"),

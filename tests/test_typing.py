@@ -22,7 +22,10 @@ def _unannotated(function):
 
 def _callables(obj):
     """(name, function) of a public function, or of a class's own public methods (and __init__), properties'
-    getters included."""
+    getters included; for a public module, those of its public classes and functions."""
+    if inspect.ismodule(obj):
+        return [found for name, member in vars(obj).items() if not name.startswith("_")
+                and getattr(member, "__module__", None) == obj.__name__ for found in _callables(member)]
     if not inspect.isclass(obj):
         return [(obj.__name__, obj)]
     found = []

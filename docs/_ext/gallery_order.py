@@ -7,6 +7,7 @@ ORDER = [
     "plot_training_curves.py",
     "plot_early_stopping.py",
     "plot_alpha_decision_boundaries.py",
+    "plot_modern_mlp.py",
     "plot_benchmark.py",
     "plot_threads.py",
 ]

@@ -8,14 +8,16 @@ missing; scikit-learn is imported only by the parts that need it.
 import fastbp._core  # isort: skip  # noqa: F401
 from fastbp.network import MLP, load  # isort: skip
 
+from fastbp import schedules
 from fastbp._core._openmp_helpers import openmp_enabled as _openmp_enabled
 from fastbp._version import __version__
 from fastbp.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from fastbp.config import show_config
 from fastbp.epochs import DivergenceError
+from fastbp.export import to_onnx
 from fastbp.gradcheck import gradcheck
 from fastbp.history import History
-from fastbp.optim import SGD, Adam
+from fastbp.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from fastbp.patch import patch_sklearn, sklearn_is_patched, unpatch_sklearn
 from fastbp.trainer import Trainer
 
@@ -26,7 +28,8 @@ if not _openmp_enabled():
                   "will use one thread. fastbp.show_config() shows the build.", RuntimeWarning, stacklevel=2)
 
 __all__ = [
-    "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "History", "Callback", "EarlyStopping",
+    "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules",
+    "to_onnx", "History", "Callback", "EarlyStopping",
     "Checkpoint", "ProgressBar", "DivergenceError", "gradcheck", "load", "show_config", "patch_sklearn",
     "unpatch_sklearn", "sklearn_is_patched", "__version__",
 ]

@@ -17,8 +17,12 @@ from fastbp._core._losses import OUTPUTS as _OUTPUT_TABLE
 
 # The names of the core's tables (its codes stay there), and the aliases the API also takes.
 HIDDEN_ACTIVATIONS = tuple(ACTIVATIONS)
-ACTIVATION_ALIASES = {"sigmoid": "logistic"}
+ACTIVATION_ALIASES = {"sigmoid": "logistic", "swish": "silu"}
 OUTPUTS = tuple(_OUTPUT_TABLE)
+# The losses each output can train with (the first is its natural one, which `loss=None` means).
+LOSSES = {"identity": ("squared_error", "huber", "absolute_error"), "logistic": ("log_loss",),
+          "softmax": ("log_loss",), "exp": ("poisson",)}
+INITS = ("sklearn", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal", "torch")
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # BLAS takes 32-bit dimensions.
 MAX_DIM = 2**31 - 1
@@ -49,6 +53,41 @@ def check_choice(name, value, options, aliases=None):
         known = ", ".join(repr(o) for o in (*options, *aliases))
         raise ValueError(f"{name} must be one of {known}; got {value!r}")
     return aliases.get(value, value)
+
+
+def check_per_layer(name, value, n_hidden, check_one):
+    """A setting given once for every hidden layer or as a sequence of one per hidden layer: (the value as
+    given, checked: one value or a tuple, and the tuple of one per layer)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        one = check_one(name, value)
+        return one, (one,) * n_hidden
+    values = tuple(check_one(f"{name}[{i}]", item) for i, item in enumerate(value))
+    if len(values) != n_hidden:
+        raise ValueError(f"{name} must give one value per hidden layer ({n_hidden}), got {len(values)}")
+    return values, values
+
+
+def check_activation(name, value):
+    return check_choice(name, value, HIDDEN_ACTIVATIONS, ACTIVATION_ALIASES)
+
+
+def check_rate(name, value):
+    """A dropout rate in [0, 1)."""
+    rate = check_float(name, value, 0.0)
+    if rate >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {rate}")
+    return rate
+
+
+def check_loss(loss, output):
+    """The loss name for the output (None: its natural loss), checked against what the output allows."""
+    allowed = LOSSES[output]
+    if loss is None:
+        return allowed[0]
+    if not isinstance(loss, str) or loss not in allowed:
+        raise ValueError(f"loss must be one of {', '.join(map(repr, allowed))} or None for output={output!r}; "
+                         f"got {loss!r}")
+    return loss
 
 
 def check_layer_sizes(layer_sizes):
@@ -101,6 +140,16 @@ def check_n_threads(n_threads):
     if n_threads is None:
         return None
     return min(check_int("n_threads", n_threads, minimum=1), max_n_threads())
+
+
+def check_seed(name, seed):
+    """None, or an integer seed in [0, 2**63)."""
+    if seed is None:
+        return None
+    seed = check_int(name, seed, minimum=0)
+    if seed >= 2**63:
+        raise ValueError(f"{name} must be < 2**63, got {seed}")
+    return seed
 
 
 def check_random_state(seed):

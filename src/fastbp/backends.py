@@ -1,11 +1,11 @@
 """The backends a model computes with, behind one contract: the compiled core and the NumPy reference.
 
-`attach(name, layer_sizes, activation, output)` builds the backend object of one network; it is the only
-place that tests a backend's name. Everything the model (`fastbp.MLP`), its trainer and the data-parallel
-layer ask of a backend is a method of `Backend`: forward passes, the objective and its gradient (for a share
-`weight_sum` of a larger total when asked), one optimizer step, and the epoch kernel that trains one pass
-over the data. Both backends take the parameter layout from the compiled core's per-layer table, which is
-where it is decided.
+`attach(name, layer_sizes, spec)` builds the backend object of one network; it is the only place that tests a
+backend's name. Everything the model (`fastbp.MLP`), its trainer and the data-parallel layer ask of a backend
+is a method of `Backend`: forward passes, the objective and its gradient (for a share `weight_sum` of a larger
+total when asked, with dropout masks when given a seed), one optimizer step, and the epoch kernel that trains
+one pass over the data. Both backends take the parameter layout from the compiled core's per-layer table,
+which is where it is decided.
 
 The compiled backend runs the core with the GIL released and BLAS limited to one thread (`_threads`);
 the reference one runs `fastbp.reference`, the math written as plainly as NumPy allows, and loops over
@@ -20,7 +20,7 @@ from fastbp import reference
 from fastbp._core import _optim
 from fastbp._core._epoch import EpochKernel, EpochResult
 from fastbp._core._network import CoreNet
-from fastbp._threads import ThreadPlan, single_threaded_blas
+from fastbp._threads import single_threaded_blas
 
 BACKENDS = ("cython", "numpy")
 
@@ -45,6 +45,18 @@ class Batch:
         return self.X.shape[0]
 
 
+@dataclass(frozen=True)
+class Training:
+    """The settings of a fit's epoch kernel besides the optimizer: the L2 penalty, the gradient's largest norm
+    (None: no clipping), the per-step schedule (a `fastbp.schedules.Schedule`, or None: every step at the
+    epoch's rate) and the dropout seed (None: no dropout)."""
+
+    alpha: float = 0.0
+    clip_norm: float | None = None
+    schedule: object = None
+    dropout_seed: int | None = None
+
+
 class Backend:
     """The contract of a backend object, made for one network by `attach`.
 
@@ -52,44 +64,51 @@ class Backend:
     ----------
     name : str
         The backend's name, as `fastbp.MLP` takes it.
+    spec : fastbp.reference.Spec
+        What the network computes besides its weights (activations, output, loss, dropout).
     layers : tuple of dict
         The network's per-layer table from the core: n_in, n_out, coef_offset, intercept_offset,
         activation, dropout.
     n_params, n_coefs : int
         The size of the flat parameter buffer, and of its leading block of coefficients (what the L2
-        penalty covers).
+        penalty and weight decay cover).
     """
 
     name: str
 
-    def __init__(self, layer_sizes, activation, output):
-        self.activation, self.output = activation, output
-        self.table = CoreNet(layer_sizes, [activation] * (len(layer_sizes) - 2), output)
+    def __init__(self, layer_sizes, spec):
+        self.spec = spec
+        loss = spec.loss
+        self.table = CoreNet(layer_sizes, spec.activations, spec.output, loss, spec.huber_delta, spec.label_smoothing,
+                             spec.dropout)
         self.layers, self.n_params, self.n_coefs = self.table.layers, self.table.n_params, self.table.n_coefs
 
     def forward(self, net, X, plan):
-        """Output activations y_hat (n_samples, n_outputs) of `net` for checked X."""
+        """Output activations y_hat (n_samples, n_outputs) of `net` for checked X, with no dropout."""
         raise NotImplementedError
 
     def logits(self, net, X, plan):
         """The output layer's pre-activations (n_samples, n_outputs)."""
         raise NotImplementedError
 
-    def objective_and_output(self, net, batch, alpha, plan):
-        """(objective, y_hat) of `batch` from one forward pass."""
+    def objective_and_output(self, net, batch, alpha, plan, dropout=None):
+        """(objective, y_hat) of `batch` from one forward pass; dropout = (seed, step) drops units with those
+        masks, None drops none."""
         raise NotImplementedError
 
-    def loss_and_grad(self, net, batch, alpha, plan, out):
-        """The objective of `batch`; its gradient goes into `out` (n_params,), laid out like params."""
+    def loss_and_grad(self, net, batch, alpha, plan, out, dropout=None):
+        """The objective of `batch`; its gradient goes into `out` (n_params,), laid out like params; dropout as
+        for `objective_and_output`."""
         raise NotImplementedError
 
     def step(self, optimizer, params, grad, learning_rate):
-        """One step of `optimizer` on params (n_params,) in place, from the flat gradient."""
+        """One step of `optimizer` on params (n_params,) in place, from the flat gradient (weight decay on the
+        coefficients only)."""
         raise NotImplementedError
 
-    def epoch_kernel(self, net, optimizer, alpha, batch_size, plan):
-        """What trains one epoch of a fit: an object whose ``train_epoch(params, X, Y, sample_weight, order,
-        state, learning_rate, steps)`` trains in place and returns an `EpochResult`."""
+    def epoch_kernel(self, net, optimizer, training, batch_size, plan):
+        """What trains one epoch of a fit with the `Training` settings: an object whose ``train_epoch(params, X,
+        Y, sample_weight, order, state, learning_rate, steps)`` trains in place and returns an `EpochResult`."""
         raise NotImplementedError
 
 
@@ -98,8 +117,8 @@ class Compiled(Backend):
 
     name = "cython"
 
-    def __init__(self, layer_sizes, activation, output):
-        super().__init__(layer_sizes, activation, output)
+    def __init__(self, layer_sizes, spec):
+        super().__init__(layer_sizes, spec)
         self.logit_table = None  # the same network with an identity output, made when `logits` needs it
 
     def forward(self, net, X, plan):
@@ -108,29 +127,34 @@ class Compiled(Backend):
 
     def logits(self, net, X, plan):
         if self.logit_table is None:
-            self.logit_table = CoreNet(self.table.layer_sizes, [self.activation] * (len(self.layers) - 1),
-                                       "identity")
+            self.logit_table = CoreNet(self.table.layer_sizes, self.spec.activations, "identity")
         with single_threaded_blas():
             return self.logit_table.forward(net.params, X, plan.n_threads, plan.invariant)
 
-    def objective_and_output(self, net, batch, alpha, plan):
+    def objective_and_output(self, net, batch, alpha, plan, dropout=None):
+        seed, step = (-1, 0) if dropout is None else dropout
         with single_threaded_blas():
             return self.table.objective_and_output(net.params, batch.X, batch.Y, batch.sample_weight,
-                                                   batch.weight_sum, alpha, plan.n_threads, plan.invariant)
+                                                   batch.weight_sum, alpha, plan.n_threads, plan.invariant, seed, step)
 
-    def loss_and_grad(self, net, batch, alpha, plan, out):
+    def loss_and_grad(self, net, batch, alpha, plan, out, dropout=None):
+        seed, step = (-1, 0) if dropout is None else dropout
         with single_threaded_blas():
             return self.table.loss_and_grad(net.params, batch.X, batch.Y, batch.sample_weight, batch.weight_sum,
-                                            alpha, out, plan.n_threads, plan.invariant)
+                                            alpha, out, plan.n_threads, plan.invariant, seed, step)
 
     def step(self, optimizer, params, grad, learning_rate):
         state = optimizer.state_for(params)
         optimizer.t += 1
-        _optim.step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t)
+        _optim.step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t,
+                    self.n_coefs)
 
-    def epoch_kernel(self, net, optimizer, alpha, batch_size, plan):
-        return CompiledEpochs(EpochKernel(self.table, batch_size, net.dtype, alpha, optimizer.name,
-                                          optimizer.settings(), plan.n_threads, plan.invariant))
+    def epoch_kernel(self, net, optimizer, training, batch_size, plan):
+        schedule = training.schedule
+        options = {"alpha": training.alpha, "clip_norm": training.clip_norm, "dropout_seed": training.dropout_seed,
+                   "schedule": None if schedule is None else (schedule.name, schedule.settings())}
+        return CompiledEpochs(EpochKernel(self.table, batch_size, net.dtype, optimizer.name, optimizer.settings(),
+                                          options, plan.n_threads, plan.invariant))
 
 
 class CompiledEpochs:
@@ -151,65 +175,65 @@ class Reference(Backend):
     name = "numpy"
 
     def forward(self, net, X, plan):
-        return reference.forward(net.coefs, net.intercepts, X, self.activation, self.output)
+        return reference.forward(net.coefs, net.intercepts, X, self.spec)
 
     def logits(self, net, X, plan):
-        return reference.forward_pass(net.coefs, net.intercepts, X, self.activation)[-1]
+        return reference.forward_pass(net.coefs, net.intercepts, X, self.spec)[-1][1]
 
-    def objective_and_output(self, net, batch, alpha, plan):
-        return reference.objective_and_output(net.coefs, net.intercepts, batch.X, batch.Y, self.activation,
-                                              self.output, batch.sample_weight, alpha, batch.weight_sum)
+    def objective_and_output(self, net, batch, alpha, plan, dropout=None):
+        return reference.objective_and_output(net.coefs, net.intercepts, batch.X, batch.Y, self.spec,
+                                              batch.sample_weight, alpha, batch.weight_sum, dropout)
 
-    def loss_and_grad(self, net, batch, alpha, plan, out):
+    def loss_and_grad(self, net, batch, alpha, plan, out, dropout=None):
         loss, coef_grads, intercept_grads = reference.loss_and_grad(
-            net.coefs, net.intercepts, batch.X, batch.Y, self.activation, self.output, batch.sample_weight, alpha,
-            batch.weight_sum)
+            net.coefs, net.intercepts, batch.X, batch.Y, self.spec, batch.sample_weight, alpha, batch.weight_sum,
+            dropout)
         net.flatten(coef_grads, intercept_grads, out=out)
         return loss
 
     def step(self, optimizer, params, grad, learning_rate):
         state = optimizer.state_for(params)
         optimizer.t += 1
-        reference.optimizer_step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t)
+        reference.optimizer_step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t,
+                                 self.n_coefs)
 
-    def epoch_kernel(self, net, optimizer, alpha, batch_size, plan):
-        return ReferenceEpochs(net, optimizer, alpha, batch_size, self)
+    def epoch_kernel(self, net, optimizer, training, batch_size, plan):
+        return ReferenceEpochs(net, optimizer, training, batch_size, self)
 
 
 class ReferenceEpochs:
     """The reference's epoch: `reference.train_epoch`, a Python loop over minibatches."""
 
-    def __init__(self, net, optimizer, alpha, batch_size, backend):
-        self.net, self.optimizer, self.alpha, self.batch_size, self.backend = net, optimizer, alpha, batch_size, backend
+    def __init__(self, net, optimizer, training, batch_size, backend):
+        self.net, self.optimizer, self.training, self.batch_size, self.backend = (net, optimizer, training,
+                                                                                  batch_size, backend)
 
     def train_epoch(self, params, X, Y, sample_weight, order, state, learning_rate, steps):
-        net, optimizer = self.net, self.optimizer
+        net, optimizer, training = self.net, self.optimizer, self.training
         settings = optimizer.settings()
-        taken = steps
-
         grad = np.empty_like(params)
+        rates = []
 
-        def step(coef_grads, intercept_grads):
-            nonlocal taken
-            taken += 1
+        def step(coef_grads, intercept_grads, t):
+            rate = learning_rate if training.schedule is None else training.schedule.rate(t, learning_rate)
             net.flatten(coef_grads, intercept_grads, out=grad)
-            reference.optimizer_step(optimizer.name, settings, params, grad, state, learning_rate, taken)
+            if training.clip_norm is not None:
+                reference.clip(grad, training.clip_norm)
+            reference.optimizer_step(optimizer.name, settings, params, grad, state, rate, t + 1, self.backend.n_coefs)
+            rates.append(rate)
 
         with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
-            loss_sum, finite = reference.train_epoch(
-                net.coefs, net.intercepts, X, Y, sample_weight, order, self.batch_size, self.alpha,
-                self.backend.activation, self.backend.output, step)
-        return EpochResult(loss_sum, taken, finite)
+            loss_sum, finite, taken = reference.train_epoch(
+                net.coefs, net.intercepts, X, Y, sample_weight, order, self.batch_size, training.alpha,
+                self.backend.spec, step, steps, training.dropout_seed)
+        last = rates[-1] if rates else (learning_rate if training.schedule is None
+                                        else training.schedule.rate(steps, learning_rate))
+        return EpochResult(loss_sum, taken, finite, last)
 
 
 _BACKENDS = {backend.name: backend for backend in (Compiled, Reference)}
 
 
-def attach(name, layer_sizes, activation, output):
-    """The backend object named `name` (one of BACKENDS) for a network of these layers and activations."""
-    return _BACKENDS[name](layer_sizes, activation, output)
-
-
-def default_plan():
-    """One thread, results independent of it: what a caller that has no thread setting of its own passes."""
-    return ThreadPlan(1, False)
+def attach(name, layer_sizes, spec):
+    """The backend object named `name` (one of BACKENDS) for a network of these layers computing `spec`."""
+    return _BACKENDS[name](layer_sizes, spec)

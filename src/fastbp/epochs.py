@@ -42,11 +42,13 @@ class DivergenceError(FloatingPointError, ValueError):
 
 class EpochOutcome(NamedTuple):
     """What one epoch of a fit did: its loss (the mean minibatch objective over every rank's rows, weighted by
-    minibatch size, as scikit-learn reports it), the optimizer's step count after it, and its seconds."""
+    minibatch size, as scikit-learn reports it), the optimizer's step count after it, its seconds, and the
+    learning rate of its last step (the epoch's rate without a per-step schedule)."""
 
     loss: float
     steps: int
     seconds: float
+    last_rate: float
 
 
 def validation_score(output, Y, y_hat, sample_weight):
@@ -79,17 +81,17 @@ class FitLoop:
         Draws the shuffle of every epoch when `shuffle` (None only without shuffling).
     batch_size : int
         Rows per minibatch (at most the rows there are).
-    alpha : float
-        The L2 penalty.
+    training : fastbp.backends.Training
+        The epoch kernel's settings besides the optimizer: L2 penalty, clipping, per-step schedule, dropout seed.
     shuffle : bool
         Reshuffle every epoch, as scikit-learn does.
     plan : fastbp._threads.ThreadPlan
         The threads of every computation of the fit.
     """
 
-    def __init__(self, net, optimizer, data, rng, *, batch_size, alpha, shuffle, plan):
+    def __init__(self, net, optimizer, data, rng, *, batch_size, training, shuffle, plan):
         self.net, self.optimizer, self.data, self.rng = net, optimizer, data, rng
-        self.alpha, self.plan = alpha, plan
+        self.training, self.plan = training, plan
         self.n_samples = data.n_samples
         self.n_total = self.n_samples  # rows of every rank (data-parallel training has more than one)
         self.batch_size = min(batch_size, self.n_samples)
@@ -101,7 +103,7 @@ class FitLoop:
 
     def make_kernel(self):
         """The backend's epoch kernel (data-parallel training steps through its own loop instead)."""
-        return self.net.engine.epoch_kernel(self.net, self.optimizer, self.alpha, self.batch_size, self.plan)
+        return self.net.engine.epoch_kernel(self.net, self.optimizer, self.training, self.batch_size, self.plan)
 
     def validate(self, validation):
         """(loss without the penalty, score) on the checked validation `Batch`, from one forward pass."""
@@ -126,12 +128,12 @@ class FitLoop:
         self.optimizer.t = self.saved_steps
 
     def train_pass(self, learning_rate):
-        """(loss_sum, finite) of one pass over the data in self.order, stepping the model and optimizer."""
+        """The `EpochResult` of one pass over the data in self.order, stepping the model and optimizer."""
         data = self.data
         result = self.kernel.train_epoch(self.net.params, data.X, data.Y, data.sample_weight, self.order, self.state,
                                          learning_rate, self.optimizer.t)
         self.optimizer.t = result.steps
-        return result.loss_sum, result.finite
+        return result
 
     def run_epoch(self, epoch, learning_rate):
         """Train epoch number `epoch` (for the message of a divergence) at `learning_rate`; roll it back and raise
@@ -144,15 +146,15 @@ class FitLoop:
         self._snapshot()
         start = time.perf_counter()
         try:
-            loss_sum, finite = self.train_pass(learning_rate)
+            result = self.train_pass(learning_rate)
         except BaseException:
             self._roll_back()
             raise
         seconds = time.perf_counter() - start
-        if not finite or not np.isfinite(self.net.params).all():
+        if not result.finite or not np.isfinite(self.net.params).all():
             self._roll_back()
             raise DivergenceError(
                 f"training diverged in epoch {epoch}: the loss or the weights became NaN or infinite "
                 f"(learning rate {learning_rate:g}). The model and optimizer are back at the end of the last "
                 "finite epoch; try a smaller learning rate.")
-        return EpochOutcome(loss_sum / self.n_total, self.optimizer.t, seconds)
+        return EpochOutcome(result.loss_sum / self.n_total, self.optimizer.t, seconds, result.last_rate)

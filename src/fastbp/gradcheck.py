@@ -13,7 +13,7 @@ from fastbp.network import MLP
 
 
 def gradcheck(net: MLP, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None, alpha: float = 0.0,
-              step: float | None = None, floor: float | None = None) -> float:
+              step: float | None = None, floor: float | None = None, dropout_seed: int | None = None) -> float:
     """Largest relative error between `net.loss_and_grad` and central differences of `net.loss`.
 
     The differences use the fourth-order central stencil
@@ -24,8 +24,9 @@ def gradcheck(net: MLP, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike 
     ----------
     net : fastbp.MLP
         The network, at the parameters to check.
-    X, Y, sample_weight, alpha
-        As for `MLP.loss_and_grad`.
+    X, Y, sample_weight, alpha, dropout_seed
+        As for `MLP.loss_and_grad`: with a dropout seed, the loss of every difference drops the same units
+        (the masks of that seed), so the check holds dropout's gradient too.
     step : float, default=None
         The step h relative to ``max(1, |p_i|)`` for parameter p_i; default 1e-3.
     floor : float, default=None
@@ -50,7 +51,7 @@ def gradcheck(net: MLP, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike 
     step = 1e-3 if step is None else float(step)
     if floor is None:
         floor = 1e-6 if net.dtype == np.float64 else 1e-3
-    _, analytic = net.loss_and_grad(X, Y, sample_weight, alpha)
+    _, analytic = net.loss_and_grad(X, Y, sample_weight, alpha, dropout_seed=dropout_seed)
     probe = net.copy(dtype=np.float64)
     X64 = cast(Any, X).astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
     Y64 = np.asarray(Y, dtype=np.float64)
@@ -58,7 +59,7 @@ def gradcheck(net: MLP, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike 
 
     def loss_at(i, value):
         probe.params[i] = value
-        return probe.loss(X64, Y64, sw64, alpha)
+        return probe.loss(X64, Y64, sw64, alpha, dropout_seed=dropout_seed)
 
     numeric = np.empty(probe.n_params)
     for i, p in enumerate(probe.params.copy()):

@@ -18,6 +18,7 @@ from fastbp import _validation as v
 from fastbp import backends, persistence
 from fastbp._threads import ThreadPlan, plan
 from fastbp._typing import Data, PathLike, Seed
+from fastbp.reference import Spec
 
 Batch = backends.Batch
 
@@ -29,15 +30,17 @@ class MLP:
     ----------
     layer_sizes : sequence of int
         Units per layer, input first: ``[n_features, hidden..., n_outputs]``, each >= 1.
-    activation : {"logistic", "sigmoid", "tanh", "relu", "identity"}, default="logistic"
-        Hidden-layer activation ("sigmoid" is an alias of "logistic").
+    activation : str or sequence of str, default="logistic"
+        The hidden layers' activation, or one per hidden layer: "identity", "logistic" (alias "sigmoid"),
+        "tanh", "relu", "leaky_relu" (slope 0.01), "elu" (alpha 1), "selu", "softplus" (beta 1, threshold 20),
+        "gelu" (exact, with erf), "gelu_tanh" (the tanh approximation), "silu" (alias "swish") or "mish",
+        each as PyTorch defines it.
     output : {"logistic", "softmax", "identity", "exp"}, default="logistic"
         Output activation with its loss: binary cross-entropy, cross-entropy, half squared error, or half
         Poisson deviance (scikit-learn's ``out_activation_`` names).
     dtype : {"float64", "float32"}, default="float64"
     random_state : None, int or numpy.random.RandomState, default=None
-        Seeds the initial weights exactly as scikit-learn's MLP does (Glorot-uniform, factor 2 for logistic
-        and 6 otherwise, each layer's coefficients then intercepts), so equal seeds give equal weights.
+        Seeds the initial weights (see `init`); equal seeds give equal weights.
     backend : {"cython", "numpy"}, default="cython"
     n_threads : int >= 1 or None, default=None
         OpenMP threads of the compiled core; None uses OpenMP's default (all cores, or OMP_NUM_THREADS).
@@ -49,6 +52,23 @@ class MLP:
         reproducible run to run for the same thread count. True: fixed blocks whose shapes depend only on
         the data, so results are bitwise equal for any ``n_threads``, at a cost in speed (see the user guide's
         page on threads and reproducibility).
+    dropout : float or sequence of float in [0, 1), default=0.0
+        The dropout rate of the hidden layers, or one per hidden layer: inverted dropout, in training passes
+        only (`fastbp.Trainer`, the drop-ins' fit; never in `forward` or `predict`). The masks are a pure
+        function of (seed, step, layer, row, unit), so they repeat bitwise and do not depend on threads.
+    loss : str or None, default=None
+        The loss: None is the output's own; for ``output="identity"`` also "huber" (see `huber_delta`) or
+        "absolute_error". Stored as ``loss_function`` (`loss` is the method that computes it).
+    huber_delta : float > 0, default=1.0
+        Where "huber" turns from squared to absolute error, as ``torch.nn.HuberLoss``'s delta.
+    label_smoothing : float in [0, 1), default=0.0
+        For "softmax" and "logistic" outputs: train on targets y (1 - e) + e / K (K classes) or
+        y (1 - e) + e / 2, as PyTorch's cross-entropy smooths them.
+    init : str, default="sklearn"
+        The initial weights: "sklearn" (scikit-learn's Glorot-uniform, factor 2 for logistic layers and 6
+        otherwise, intercepts drawn too), "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+        "lecun_normal" (intercepts zero), or "torch" (``nn.Linear``'s: kaiming-uniform with a = sqrt(5) and
+        U(+-1 / sqrt(fan_in)) intercepts). Each layer's coefficients, then its intercepts, in order.
 
     Attributes
     ----------
@@ -82,11 +102,14 @@ class MLP:
     True
     """
 
-    def __init__(self, layer_sizes: Sequence[int], activation: str = "logistic", output: str = "logistic",
-                 dtype: npt.DTypeLike = "float64", random_state: Seed = None, backend: str = "cython",
-                 n_threads: int | None = None, thread_invariant: bool = False) -> None:
+    def __init__(self, layer_sizes: Sequence[int], activation: str | Sequence[str] = "logistic",
+                 output: str = "logistic", dtype: npt.DTypeLike = "float64", random_state: Seed = None,
+                 backend: str = "cython", n_threads: int | None = None, thread_invariant: bool = False, *,
+                 dropout: float | Sequence[float] = 0.0, loss: str | None = None, huber_delta: float = 1.0,
+                 label_smoothing: float = 0.0, init: str = "sklearn") -> None:
         self.layer_sizes = v.check_layer_sizes(layer_sizes)
-        self.activation = v.check_choice("activation", activation, v.HIDDEN_ACTIVATIONS, v.ACTIVATION_ALIASES)
+        n_hidden = len(self.layer_sizes) - 2
+        self.activation, self.activations = v.check_per_layer("activation", activation, n_hidden, v.check_activation)
         self.output = v.check_choice("output", output, v.OUTPUTS)
         if self.output == "softmax" and self.layer_sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
@@ -94,12 +117,40 @@ class MLP:
         self.backend = v.check_choice("backend", backend, backends.BACKENDS)
         self.n_threads = n_threads
         self.thread_invariant = v.check_bool("thread_invariant", thread_invariant)
+        self.dropout, self.dropouts = v.check_per_layer("dropout", dropout, n_hidden, v.check_rate)
+        self.loss_function = v.check_loss(loss, self.output)
+        self.huber_delta = v.check_float("huber_delta", huber_delta, 0.0, inclusive=False)
+        self.label_smoothing = v.check_rate("label_smoothing", label_smoothing)
+        if self.label_smoothing and self.output not in ("logistic", "softmax"):
+            raise ValueError(f"label_smoothing is for output='logistic' or 'softmax', not {self.output!r}")
+        self.init = v.check_choice("init", init, v.INITS)
         self._bind()
         self.initialize(random_state)
 
+    def spec(self) -> Spec:
+        """What the network computes besides its weights, as the backends take it (``fastbp.reference.Spec``)."""
+        loss = self.loss_function if self.loss_function in ("huber", "absolute_error") else "natural"
+        return Spec(self.activations, self.output, loss, self.huber_delta, self.label_smoothing, self.dropouts)
+
+    def options(self) -> dict[str, Any]:
+        """The constructor's keyword settings beyond the architecture, as it takes them (for copies and files)."""
+        return {"dropout": self.dropout, "loss": None if self.loss_function == v.LOSSES[self.output][0]
+                else self.loss_function, "huber_delta": self.huber_delta, "label_smoothing": self.label_smoothing,
+                "init": self.init}
+
+    def computes(self, activation: str | Sequence[str], **options: Any) -> bool:
+        """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model
+        computes (activations, dropout, loss; the init scheme aside), so that it could keep these weights."""
+        n_hidden = len(self.layer_sizes) - 2
+        wanted = (v.check_per_layer("activation", activation, n_hidden, v.check_activation)[1],
+                  v.check_per_layer("dropout", options.get("dropout", 0.0), n_hidden, v.check_rate)[1],
+                  v.check_loss(options.get("loss"), self.output), options.get("huber_delta", 1.0),
+                  options.get("label_smoothing", 0.0))
+        return wanted == (self.activations, self.dropouts, self.loss_function, self.huber_delta, self.label_smoothing)
+
     def _bind(self, params=None):
         """Make `params` (zeros when None) the model's buffer: the backend object and the per-layer views."""
-        self.engine = backends.attach(self.backend, self.layer_sizes, self.activation, self.output)
+        self.engine = backends.attach(self.backend, self.layer_sizes, self.spec())
         self._params = np.zeros(self.engine.n_params, dtype=self.dtype) if params is None else params
         self.coefs, self.intercepts = self.unflatten(self._params)
 
@@ -144,24 +195,39 @@ class MLP:
         return self.layer_sizes[-1]
 
     def __repr__(self) -> str:
+        defaults = {"dropout": 0.0, "loss": None, "huber_delta": 1.0, "label_smoothing": 0.0, "init": "sklearn"}
+        extra = "".join(f", {name}={value!r}" for name, value in self.options().items() if value != defaults[name])
         return (f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, output={self.output!r}, "
-                f"dtype={self.dtype.name!r}, backend={self.backend!r})")
+                f"dtype={self.dtype.name!r}, backend={self.backend!r}{extra})")
 
     def initialize(self, random_state: Seed = None) -> MLP:
-        """Draw fresh weights in place, in scikit-learn's order and with its bounds."""
+        """Draw fresh weights in place with the `init` scheme: each layer's coefficients, then its intercepts."""
         rng = v.check_random_state(random_state)
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        for W, b in zip(self.coefs, self.intercepts):
+        for l, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
             fan_in, fan_out = W.shape
-            bound = np.sqrt(factor / (fan_in + fan_out))
-            W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
-            b[...] = rng.uniform(-bound, bound, fan_out)
+            if self.init == "sklearn":
+                # scikit-learn's factor follows its one activation; per layer, the activation its outputs feed.
+                name = self.activations[min(l, len(self.activations) - 1)] if self.activations else self.activation
+                bound = np.sqrt((2.0 if name == "logistic" else 6.0) / (fan_in + fan_out))
+                W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+                b[...] = rng.uniform(-bound, bound, fan_out)
+            elif self.init in ("glorot_uniform", "he_uniform", "torch"):
+                limit = {"glorot_uniform": np.sqrt(6.0 / (fan_in + fan_out)), "he_uniform": np.sqrt(6.0 / fan_in),
+                         "torch": 1.0 / np.sqrt(fan_in)}[self.init]
+                W[...] = rng.uniform(-limit, limit, (fan_in, fan_out))
+                b[...] = rng.uniform(-limit, limit, fan_out) if self.init == "torch" else 0.0
+            else:
+                std = {"glorot_normal": np.sqrt(2.0 / (fan_in + fan_out)), "he_normal": np.sqrt(2.0 / fan_in),
+                       "lecun_normal": np.sqrt(1.0 / fan_in)}[self.init]
+                W[...] = rng.normal(0.0, std, (fan_in, fan_out))
+                b[...] = 0.0
         return self
 
     def copy(self, dtype: npt.DTypeLike | None = None, backend: str | None = None) -> MLP:
         """An independent model with the same architecture and weights (cast to `dtype` if given)."""
         other = MLP(self.layer_sizes, self.activation, self.output, dtype=dtype or self.dtype, random_state=0,
-                    backend=backend or self.backend, n_threads=self.n_threads, thread_invariant=self.thread_invariant)
+                    backend=backend or self.backend, n_threads=self.n_threads, thread_invariant=self.thread_invariant,
+                    **self.options())
         other.params[...] = self.params
         return other
 
@@ -174,13 +240,16 @@ class MLP:
         copy), for formats that store such values; `MLP.from_state_dict` builds the model back."""
         return {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "output": self.output,
                 "dtype": self.dtype.name, "backend": self.backend, "n_threads": self.n_threads,
-                "thread_invariant": self.thread_invariant, "params": self.params}
+                "thread_invariant": self.thread_invariant, **self.options(), "params": self.params}
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> MLP:
         """The model of a `state_dict`, with a copy of its parameters."""
+        options = {name: state[name] for name in ("dropout", "loss", "huber_delta", "label_smoothing", "init")
+                   if name in state}  # a state of fastbp 0.1 has none of them
         net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,
-                  backend=state["backend"], n_threads=state["n_threads"], thread_invariant=state["thread_invariant"])
+                  backend=state["backend"], n_threads=state["n_threads"], thread_invariant=state["thread_invariant"],
+                  **options)
         net.params[...] = state["params"]
         return net
 
@@ -254,7 +323,7 @@ class MLP:
         return Batch(rows, targets, weights, weight_sum)
 
     def loss_and_grad(self, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
-                      alpha: float = 0.0) -> tuple[float, np.ndarray]:
+                      alpha: float = 0.0, dropout_seed: int | None = None) -> tuple[float, np.ndarray]:
         """Objective and its gradient at the current parameters.
 
         objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = sum_i w_i.
@@ -269,6 +338,9 @@ class MLP:
         sample_weight : array-like of shape (n_samples,), non-negative, default=None (unit weights)
         alpha : float >= 0, default=0.0
             L2 penalty on the coefficients (not the intercepts), scaled as in scikit-learn.
+        dropout_seed : int >= 0 or None, default=None
+            None: no dropout. An int: the hidden layers with a `dropout` rate drop units with the masks of that
+            seed (at step 0), the same on both backends and for any thread count.
 
         Returns
         -------
@@ -278,30 +350,40 @@ class MLP:
         grad : ndarray of shape (n_params,), laid out like `params` (see `unflatten`).
         """
         batch = self.check_batch(X, Y, sample_weight)
-        return self.batch_loss_and_grad(batch, v.check_float("alpha", alpha, minimum=0.0))
+        alpha = v.check_float("alpha", alpha, minimum=0.0)
+        seed = v.check_seed("dropout_seed", dropout_seed)
+        return self.batch_loss_and_grad(batch, alpha, dropout=None if seed is None else (seed, 0))
 
     def batch_loss_and_grad(self, batch: Batch, alpha: float, out: np.ndarray | None = None,
-                            plan: ThreadPlan | None = None) -> tuple[float, np.ndarray]:
+                            plan: ThreadPlan | None = None,
+                            dropout: tuple[int, int] | None = None) -> tuple[float, np.ndarray]:
         """`loss_and_grad` of a checked `Batch` (see `check_batch`): the gradient goes into `out` when given,
-        the backend uses `plan` (a ``fastbp._threads.ThreadPlan``; the model's when None). The batch's
-        weight_sum divides the weighted sum of its rows' losses: a total larger than the rows' own (as
-        data-parallel training passes) gives their share of that total's mean."""
+        the backend uses `plan` (a ``fastbp._threads.ThreadPlan``; the model's when None), and dropout = (seed,
+        step) draws the masks of that seed at that step. The batch's weight_sum divides the weighted sum of its
+        rows' losses: a total larger than the rows' own (as data-parallel training passes) gives their share of
+        that total's mean."""
         grad = np.empty_like(self._params) if out is None else out
-        loss = self.engine.loss_and_grad(self, batch, alpha, self.thread_plan() if plan is None else plan, grad)
+        loss = self.engine.loss_and_grad(self, batch, alpha, self.thread_plan() if plan is None else plan, grad,
+                                         dropout)
         if np.isfinite(loss) and not np.isfinite(grad).all():
             loss = np.inf  # the objective is finite, its gradient overflowed (see `loss_and_grad`)
         return loss, grad
 
     def loss(self, X: Data, Y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None,
-             alpha: float = 0.0) -> float:
-        """The objective of `loss_and_grad`, from a forward pass only (no gradient)."""
+             alpha: float = 0.0, dropout_seed: int | None = None) -> float:
+        """The objective of `loss_and_grad`, from a forward pass only (no gradient); with `dropout_seed`, with the
+        same masks as `loss_and_grad` draws for it."""
         batch = self.check_batch(X, Y, sample_weight)
-        return self.batch_objective_and_output(batch, v.check_float("alpha", alpha, minimum=0.0))[0]
+        alpha = v.check_float("alpha", alpha, minimum=0.0)
+        seed = v.check_seed("dropout_seed", dropout_seed)
+        return self.batch_objective_and_output(batch, alpha, dropout=None if seed is None else (seed, 0))[0]
 
-    def batch_objective_and_output(self, batch: Batch, alpha: float = 0.0,
-                                   plan: ThreadPlan | None = None) -> tuple[float, np.ndarray]:
-        """(objective, y_hat) of a checked `Batch`, from one forward pass (the validation pass of a fit)."""
-        return self.engine.objective_and_output(self, batch, alpha, self.thread_plan() if plan is None else plan)
+    def batch_objective_and_output(self, batch: Batch, alpha: float = 0.0, plan: ThreadPlan | None = None,
+                                   dropout: tuple[int, int] | None = None) -> tuple[float, np.ndarray]:
+        """(objective, y_hat) of a checked `Batch`, from one forward pass (the validation pass of a fit, without
+        dropout); dropout as for `batch_loss_and_grad`."""
+        return self.engine.objective_and_output(self, batch, alpha, self.thread_plan() if plan is None else plan,
+                                                dropout)
 
 
 def load(path: PathLike, backend: str = "cython", n_threads: int | None = None) -> MLP:
@@ -330,7 +412,7 @@ def build(saved, path, backend="cython", n_threads=None):
     layer_sizes, activation, output, dtype = saved.architecture
     try:
         net = MLP(layer_sizes, activation, output, dtype=dtype, random_state=0, backend=backend, n_threads=n_threads,
-                  thread_invariant=saved.thread_invariant)
+                  thread_invariant=saved.thread_invariant, **saved.options)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
     net.params[...] = saved.params

@@ -1,11 +1,11 @@
 """Optimizers that update a model's flat parameter buffer in place, with state on flat buffers too.
 
-The updates run in the compiled core (`fastbp._core._optim`, whose table lists each kind's state) with
-scikit-learn's exact arithmetic: SGD in its velocity form of momentum and Nesterov momentum, Adam with the
-bias correction folded into the step size; the NumPy reference has its own copy (`fastbp.reference`), which
-its backend steps with. `step` takes the learning rate to use, so a schedule (constant, invscaling,
-adaptive, or any callable) lives with whoever drives the training. `state_dict` and `from_state_dict` give
-an optimizer as plain values (persistence, pickles, MPI).
+The updates run in the compiled core (`fastbp._core._optim`, whose table lists each kind's state): SGD and
+Adam with scikit-learn's exact arithmetic (SGD in its velocity form of momentum and Nesterov momentum, Adam
+with the bias correction folded into the step size), AdamW, RMSprop and Adagrad with PyTorch's; the NumPy
+reference has its own copy (`fastbp.reference`), which its backend steps with. `step` takes the learning
+rate to use, so a schedule (per epoch, or `fastbp.schedules` per step) lives with whoever drives the
+training. `state_dict` and `from_state_dict` give an optimizer as plain values (persistence, pickles, MPI).
 """
 
 from __future__ import annotations
@@ -29,17 +29,9 @@ def _check_buffers(params, grad):
     return np.ascontiguousarray(grad)
 
 
-def _check_decay(name, value):
-    """A decay rate in [0, 1)."""
-    value = v.check_float(name, value, 0.0)
-    if value >= 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return value
-
-
 class Optimizer:
-    """Base class of `SGD` and `Adam`. State lives on flat buffers shaped like one model's params, made at the
-    first step for that model.
+    """Base class of the optimizers (`SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`). State lives on flat buffers
+    shaped like one model's params, made at the first step for that model.
 
     An optimizer holds the state of one model: reuse it to continue training that model, not another one.
     Its kind (`name`) is a row of the core's optimizer table: the table gives its state
@@ -96,27 +88,50 @@ class Optimizer:
             self._state = {name: np.array(buffers[name], copy=True) for name in self.state_names}
             self.t = int(state["t"])
 
-    def step(self, params: np.ndarray, grad: np.ndarray, learning_rate: float | None = None) -> None:
-        """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default."""
+    def step(self, params: np.ndarray, grad: np.ndarray, learning_rate: float | None = None,
+             n_coefs: int | None = None) -> None:
+        """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default.
+        Weight decay, for the optimizers that have it, applies to params[:n_coefs] (a model's `MLP.n_coefs`: its
+        coefficients, not its intercepts); None decays every entry."""
         grad = _check_buffers(params, grad)
         lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
+        n_decayed = params.shape[0] if n_coefs is None else v.check_int("n_coefs", n_coefs, minimum=0)
         state = self.state_for(params)
         self.t += 1
-        _optim.step(self.name, self.settings(), params, grad, state, lr, self.t)
+        _optim.step(self.name, self.settings(), params, grad, state, lr, self.t, n_decayed)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={value!r}' for k, value in self.settings().items())})"
+
+
+def _check_decay(name, value):
+    """A decay rate in [0, 1)."""
+    value = v.check_float(name, value, 0.0)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return value
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with momentum, as scikit-learn's MLP does it.
+    """Stochastic gradient descent with momentum, as scikit-learn's MLP does it, and decoupled weight decay.
 
-    velocity <- momentum * velocity - lr * grad; params += velocity, or with Nesterov
-    params += momentum * velocity - lr * grad.
+    ``params *= 1 - lr * weight_decay`` (coefficients only); then ``velocity <- momentum * velocity - lr * grad``
+    and ``params += velocity``, or with Nesterov ``params += momentum * velocity - lr * grad``.
 
     Parameters
     ----------
     learning_rate : float > 0, default=0.1
-        The step size, unless the trainer's schedule sets it per epoch.
+        The step size, unless the trainer's schedule sets it.
     momentum : float in [0, 1], default=0.9
     nesterov : bool, default=True
+    weight_decay : float >= 0, default=0.0
+        Decoupled weight decay (Loshchilov and Hutter 2019) of the coefficients, not the intercepts.
 
     Examples
     --------
@@ -132,20 +147,21 @@ class SGD(Optimizer):
     True
     """
 
-    def __init__(self, learning_rate: float = 0.1, momentum: float = 0.9, nesterov: bool = True) -> None:
+    name = "SGD"
+    setting_names = ("learning_rate", "momentum", "nesterov", "weight_decay")
+
+    def __init__(self, learning_rate: float = 0.1, momentum: float = 0.9, nesterov: bool = True,
+                 weight_decay: float = 0.0) -> None:
         self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
         self.momentum = v.check_float("momentum", momentum, 0.0)
         if self.momentum > 1:
             raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
-        self.nesterov = bool(nesterov)
-
-    name = "SGD"
-    setting_names = ("learning_rate", "momentum", "nesterov")
+        self.nesterov = _check_bool("nesterov", nesterov)
+        self.weight_decay = v.check_float("weight_decay", weight_decay, minimum=0.0)
 
     def __repr__(self) -> str:
-        return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov})"
+        decay = f", weight_decay={self.weight_decay}" if self.weight_decay else ""
+        return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov}{decay})"
 
 
 class Adam(Optimizer):
@@ -157,7 +173,7 @@ class Adam(Optimizer):
     Parameters
     ----------
     learning_rate : float > 0, default=0.001
-        The step size, unless the trainer's schedule sets it per epoch.
+        The step size, unless the trainer's schedule sets it.
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
         Decay rates of the moments' running averages.
     epsilon : float > 0, default=1e-8
@@ -176,6 +192,9 @@ class Adam(Optimizer):
     True
     """
 
+    name = "Adam"
+    setting_names = ("learning_rate", "beta_1", "beta_2", "epsilon")
+
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-8) -> None:
         self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
@@ -183,15 +202,108 @@ class Adam(Optimizer):
         self.beta_2 = _check_decay("beta_2", beta_2)
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
 
-    name = "Adam"
-    setting_names = ("learning_rate", "beta_1", "beta_2", "epsilon")
-
     def __repr__(self) -> str:
         return (f"Adam(learning_rate={self.learning_rate}, beta_1={self.beta_1}, beta_2={self.beta_2}, "
                 f"epsilon={self.epsilon})")
 
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam)}
+class AdamW(Optimizer):
+    """AdamW, PyTorch's ``torch.optim.AdamW`` (no amsgrad): Adam with decoupled weight decay.
+
+    ``params *= 1 - lr * weight_decay`` (coefficients only); ``m <- lerp(m, g, 1 - b1)``;
+    ``v <- b2 v + (1 - b2) g^2``; ``params -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
+
+    Parameters
+    ----------
+    learning_rate : float > 0, default=0.001
+    beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
+    epsilon : float > 0, default=1e-8
+    weight_decay : float >= 0, default=0.01
+        Of the coefficients, not the intercepts (PyTorch decays every parameter unless told otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> X = np.random.RandomState(0).randn(200, 4)
+    >>> y = (X[:, 0] * X[:, 1] > 0).astype(float)
+    >>> net = fastbp.MLP([4, 16, 1], activation="gelu", random_state=0)
+    >>> history = fastbp.Trainer(net, fastbp.AdamW(0.01), max_epochs=50, random_state=0).fit(X, y)
+    >>> history.loss[-1] < 0.5 * history.loss[0]
+    True
+    """
+
+    name = "AdamW"
+    setting_names = ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay")
+
+    def __init__(self, learning_rate: float = 1e-3, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 weight_decay: float = 1e-2) -> None:
+        self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
+        self.beta_1 = _check_decay("beta_1", beta_1)
+        self.beta_2 = _check_decay("beta_2", beta_2)
+        self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
+        self.weight_decay = v.check_float("weight_decay", weight_decay, minimum=0.0)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, PyTorch's ``torch.optim.RMSprop`` (its ``alpha`` is `rho` here).
+
+    s <- rho s + (1 - rho) g^2; with `centered`, a <- lerp(a, g, 1 - rho) and d = sqrt(s - a^2) + epsilon, else
+    d = sqrt(s) + epsilon; with momentum, b <- momentum b + g / d and params -= lr b, else params -= lr g / d.
+
+    Parameters
+    ----------
+    learning_rate : float > 0, default=0.01
+    rho : float in [0, 1), default=0.99
+    epsilon : float > 0, default=1e-8
+    momentum : float in [0, 1), default=0.0
+    centered : bool, default=False
+
+    Examples
+    --------
+    >>> import fastbp
+    >>> fastbp.RMSprop(momentum=0.9).state_names
+    ('square_avg', 'momentum_buffer', 'grad_avg')
+    """
+
+    name = "RMSprop"
+    setting_names = ("learning_rate", "rho", "epsilon", "momentum", "centered")
+
+    def __init__(self, learning_rate: float = 1e-2, rho: float = 0.99, epsilon: float = 1e-8, momentum: float = 0.0,
+                 centered: bool = False) -> None:
+        self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
+        self.rho = _check_decay("rho", rho)
+        self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
+        self.momentum = _check_decay("momentum", momentum)
+        self.centered = _check_bool("centered", centered)
+
+
+class Adagrad(Optimizer):
+    """Adagrad, PyTorch's ``torch.optim.Adagrad`` (no learning-rate decay, a zero initial accumulator).
+
+    s <- s + g^2; params -= lr g / (sqrt(s) + epsilon).
+
+    Parameters
+    ----------
+    learning_rate : float > 0, default=0.01
+    epsilon : float > 0, default=1e-10
+
+    Examples
+    --------
+    >>> import fastbp
+    >>> fastbp.Adagrad()
+    Adagrad(learning_rate=0.01, epsilon=1e-10)
+    """
+
+    name = "Adagrad"
+    setting_names = ("learning_rate", "epsilon")
+
+    def __init__(self, learning_rate: float = 1e-2, epsilon: float = 1e-10) -> None:
+        self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
+        self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
 
 
 def from_state_dict(state: Mapping[str, Any]) -> Optimizer:

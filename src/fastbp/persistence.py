@@ -1,21 +1,28 @@
 """Saving and loading a model's weights, and the state of its training, as a plain `.npz` file, without pickle.
 
-Layout (format version 3), one array per field:
+Layout (format version 4), one array per field:
   format             "fastbp.MLP"
-  format_version     3 (version 1 files, which stop after `params`, and version 2 files, which have no
-                     `thread_invariant`, still load)
+  format_version     4 (version 1 files, which stop after `params`, version 2 files, which have no
+                     `thread_invariant`, and version 3 files, which have no model options, still load)
   layer_sizes        int64 (n_layers + 1,)
-  activation         str, a hidden activation name;  output  str, an output name
+  activation         str: one hidden activation name, or (n_hidden,) names, one per hidden layer
+  output             str, an output name
   dtype              "float32" or "float64"
   params             (n_params,) of that dtype, laid out as `MLP.params`
-  optimizer          str: "none", "SGD" or "Adam"
-  optimizer_settings float64: SGD [learning_rate, momentum, nesterov], Adam [learning_rate, beta_1, beta_2,
-                     epsilon], none []
+  optimizer          str: "none" or an optimizer's name ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+  optimizer_settings float64: the optimizer's settings in its constructor's order (booleans as 0 or 1), such
+                     as SGD [learning_rate, momentum, nesterov, weight_decay] (a version 3 file's SGD has no
+                     weight_decay: 0), Adam [learning_rate, beta_1, beta_2, epsilon]; none []
   optimizer_t        int64, the optimizer's step count
-  optimizer_state    (k, n_params) of the model's dtype: SGD's velocity or Adam's m and v (k = 0 before the
-                     first step)
+  optimizer_state    (k, n_params) of the model's dtype: the optimizer's state buffers in the core's order,
+                     such as SGD's velocity or Adam's m and v (k = 0 before the first step)
   trainer            float64 [epochs, samples seen, learning rate] of the Trainer that saved it, or []
   thread_invariant   bool, the model's `thread_invariant` (False for older versions)
+  dropout            float64: one rate, or (n_hidden,) rates                      (version 4; older: 0)
+  loss               str, the loss (`MLP.loss_function`)                          (version 4; older: the output's)
+  huber_delta        float64                                                      (version 4; older: 1)
+  label_smoothing    float64                                                      (version 4; older: 0)
+  init               str, the initialization scheme                               (version 4; older: "sklearn")
 
 This module knows the file format only; `fastbp.load` (in `fastbp.network`) builds the model from what `read`
 returns. Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
@@ -36,11 +43,13 @@ from fastbp._core import _optim
 from fastbp._core._network import CoreNet
 
 FORMAT = "fastbp.MLP"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _FIELDS = ("format", "format_version", "layer_sizes", "activation", "output", "dtype", "params")
 _TRAINING_FIELDS = ("optimizer", "optimizer_settings", "optimizer_t", "optimizer_state", "trainer")
+_OPTION_FIELDS = ("dropout", "loss", "huber_delta", "label_smoothing", "init")
 # Each optimizer's settings, in the order the file stores them: its constructor's.
 OPTIMIZER_SETTINGS = {name: cls.setting_names for name, cls in optim.OPTIMIZERS.items()}
+BOOLEAN_SETTINGS = ("nesterov", "centered")  # stored as 0 or 1
 
 
 class Counters(NamedTuple):
@@ -54,12 +63,14 @@ class Counters(NamedTuple):
 @dataclass(frozen=True)
 class Saved:
     """What `read` found in a file: the architecture (layer_sizes, activation, output, dtype) as `MLP` takes
-    it, thread_invariant, the flat params, the optimizer as a `state_dict` (or None) and the trainer's
+    it, thread_invariant, the flat params, the model's options (`MLP.options`: keyword arguments of `MLP`;
+    empty for a file older than version 4), the optimizer as a `state_dict` (or None) and the trainer's
     `Counters` (or None)."""
 
     architecture: tuple
     thread_invariant: bool
     params: np.ndarray
+    options: dict
     optimizer: dict | None = None
     trainer: Counters | None = None
 
@@ -75,7 +86,8 @@ def save(net, path, optimizer=None, trainer_counters=None):
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "layer_sizes": np.array(net.layer_sizes, dtype=np.int64),
-        "activation": np.array(net.activation),
+        "activation": np.array(net.activation if isinstance(net.activation, str) else list(net.activation),
+                               dtype=str),
         "output": np.array(net.output),
         "dtype": np.array(net.dtype.name),
         "params": net.params,
@@ -86,6 +98,11 @@ def save(net, path, optimizer=None, trainer_counters=None):
                                     np.empty((0, net.n_params)), dtype=net.dtype),
         "trainer": np.array(trainer_counters or (), dtype=np.float64),
         "thread_invariant": np.array(bool(net.thread_invariant)),
+        "dropout": np.array(net.dropout, dtype=np.float64),
+        "loss": np.array(net.loss_function),
+        "huber_delta": np.array(net.huber_delta, dtype=np.float64),
+        "label_smoothing": np.array(net.label_smoothing, dtype=np.float64),
+        "init": np.array(net.init),
     }
     # Write beside the target, then rename: a crash never leaves a half-written file under `path`.
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
@@ -143,10 +160,10 @@ def read(path):
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
             raise ValueError(f"{path}: field 'layer_sizes' must be a 1-D integer array")
         try:
-            architecture = (v.check_layer_sizes([int(s) for s in sizes]),
-                            v.check_choice("activation", _string(data, "activation", path), v.HIDDEN_ACTIVATIONS,
-                                           v.ACTIVATION_ALIASES),
-                            v.check_choice("output", _string(data, "output", path), v.OUTPUTS),
+            layer_sizes = v.check_layer_sizes([int(s) for s in sizes])
+            activation = v.check_per_layer("activation", _strings(data, "activation", path), len(layer_sizes) - 2,
+                                           v.check_activation)[0]
+            architecture = (layer_sizes, activation, v.check_choice("output", _string(data, "output", path), v.OUTPUTS),
                             v.check_dtype(_string(data, "dtype", path)))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
@@ -166,12 +183,46 @@ def read(path):
             if flag.shape != () or flag.dtype != np.bool_:
                 raise ValueError(f"{path}: field 'thread_invariant' must be a bool")
             thread_invariant = bool(flag)
+        options = _options(data, path, architecture) if int(version) >= 4 else {}
     layer_sizes, activation, output, dtype = architecture
-    n_params = CoreNet(layer_sizes, [activation] * (len(layer_sizes) - 2), output).n_params  # the core's layout
+    n_params = CoreNet(layer_sizes, ["identity"] * (len(layer_sizes) - 2), output).n_params  # the core's layout
     _check_buffer(path, "params", params, (n_params,), dtype)
     if training is None:
-        return Saved(architecture, thread_invariant, params)
-    return Saved(architecture, thread_invariant, params, *_check_training(path, n_params, dtype, *training))
+        return Saved(architecture, thread_invariant, params, options)
+    return Saved(architecture, thread_invariant, params, options,
+                 *_check_training(path, n_params, dtype, int(version), *training))
+
+
+def _strings(data, name, path):
+    """A string field, or a 1-D array of strings (returned as a list)."""
+    value = _member(data, name, path)
+    if value.dtype.kind != "U" or value.ndim > 1:
+        raise ValueError(f"{path}: field {name!r} must be a string or a 1-D array of strings")
+    return str(value) if value.ndim == 0 else value.tolist()
+
+
+def _options(data, path, architecture):
+    """The `MLP.options` of a version 4 file, checked as `MLP` checks them."""
+    missing = [name for name in _OPTION_FIELDS if name not in data.files]
+    if missing:
+        raise ValueError(f"{path}: version 4 file without fields {missing}")
+    numbers = {}
+    for name in ("dropout", "huber_delta", "label_smoothing"):
+        value = _member(data, name, path)
+        if value.dtype != np.float64 or value.ndim > (1 if name == "dropout" else 0):
+            what = "rate or 1-D array of rates" if name == "dropout" else "number"
+            raise ValueError(f"{path}: field {name!r} must be a float64 {what}")
+        numbers[name] = float(value) if value.ndim == 0 else value.tolist()
+    layer_sizes, _, output, _ = architecture
+    try:
+        v.check_per_layer("dropout", numbers["dropout"], len(layer_sizes) - 2, v.check_rate)
+        loss = v.check_loss(_string(data, "loss", path), output)
+        v.check_float("huber_delta", numbers["huber_delta"], 0.0, inclusive=False)
+        v.check_rate("label_smoothing", numbers["label_smoothing"])
+        init = v.check_choice("init", _string(data, "init", path), v.INITS)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
+    return {**numbers, "loss": None if loss == v.LOSSES[output][0] else loss, "init": init}
 
 
 def _check_buffer(path, name, array, shape, dtype):
@@ -182,13 +233,17 @@ def _check_buffer(path, name, array, shape, dtype):
         raise ValueError(f"{path}: {name} contain NaN or infinity")
 
 
-def _check_training(path, n_params, dtype, kind, settings, t, state, trainer):
-    """(optimizer, trainer counters) of a version 2 file, checked against the network's size and dtype."""
+def _check_training(path, n_params, dtype, version, kind, settings, t, state, trainer):
+    """(optimizer, trainer counters) of a version 2 file or later, checked against the network's size and
+    dtype."""
     optimizer = None
     if kind != "none":
         if kind not in OPTIMIZER_SETTINGS:
-            raise ValueError(f"{path}: unknown optimizer {kind!r} (expected 'none', 'SGD' or 'Adam')")
+            raise ValueError(f"{path}: unknown optimizer {kind!r} (expected 'none' or one of "
+                             f"{', '.join(map(repr, OPTIMIZER_SETTINGS))})")
         names = OPTIMIZER_SETTINGS[kind]
+        if version < 4 and kind == "SGD":
+            names = names[:3]  # before weight_decay: the optimizer's default, 0, is used
         _check_buffer(path, "optimizer_settings", settings, (len(names),), np.float64)
         if t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
             raise ValueError(f"{path}: optimizer_t must be a non-negative integer")
@@ -196,7 +251,9 @@ def _check_training(path, n_params, dtype, kind, settings, t, state, trainer):
         if state.shape[0] not in (0, len(state_names)):
             raise ValueError(f"{path}: optimizer_state has {state.shape[0]} rows; {kind} keeps {len(state_names)}")
         _check_buffer(path, "optimizer_state", state, (state.shape[0], n_params), dtype)
-        optimizer = {"name": kind, "settings": dict(zip(names, settings.tolist())), "t": int(t),
+        values = {name: bool(value) if name in BOOLEAN_SETTINGS else value
+                  for name, value in zip(names, settings.tolist())}
+        optimizer = {"name": kind, "settings": values, "t": int(t),
                      "state": dict(zip(state_names, state)) if state.shape[0] else {}}
     counters = None
     if trainer.size:

@@ -2,16 +2,28 @@
 
 This module is the specification the compiled core is tested against. It is meant to be read, not to be
 fast: one function per idea, no fusion, no in-place tricks. Arrays are in the model's dtype; `coefs[l]` is
-W[l] with shape (n_in, n_out) and `intercepts[l]` is b[l] with shape (n_out,).
+W[l] with shape (n_in, n_out) and `intercepts[l]` is b[l] with shape (n_out,). A `Spec` says what the
+network computes besides its weights: each hidden layer's activation, the output and its loss, and each
+hidden layer's dropout rate.
 
 X may be a scipy.sparse CSR matrix or array: the same code then runs scipy's sparse products, X @ W[0]
 forward and X^T @ delta[1] for the first layer's weight gradient, both of which give dense arrays, and
 minibatches are X's rows picked by index (X[rows], again CSR). Everything after the first layer is dense.
 """
 
-import numpy as np
+from dataclasses import dataclass
 
-# --- hidden activations f and their derivatives f'(a), written in terms of the output a = f(z) ----------
+import numpy as np
+from scipy.special import erf
+
+# --- hidden activations f and their derivatives ---------------------------------------------------------
+# PyTorch's definitions and default constants. The first seven take f' from the output a = f(z) (DERIVATIVES),
+# the others from z (DERIVATIVES_Z).
+
+LEAKY_SLOPE = 0.01
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+SOFTPLUS_THRESHOLD = 20.0
+GELU_KAPPA, SQRT_2_OVER_PI = 0.044715, np.sqrt(2 / np.pi)
 
 
 def logistic(z):
@@ -28,14 +40,112 @@ def identity(z):
     return z
 
 
-ACTIVATIONS = {"identity": identity, "logistic": logistic, "tanh": np.tanh, "relu": relu}
+def leaky_relu(z):
+    return np.where(z > 0, z, LEAKY_SLOPE * z).astype(z.dtype, copy=False)
+
+
+def elu(z):
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0))).astype(z.dtype, copy=False)
+
+
+def selu(z):
+    return np.where(z > 0, SELU_SCALE * z, SELU_SCALE * SELU_ALPHA * np.expm1(np.minimum(z, 0))).astype(z.dtype,
+                                                                                                       copy=False)
+
+
+def softplus_unit(z):
+    # The activation, PyTorch's: log(1 + e^z), and z itself above the threshold 20.
+    with np.errstate(over="ignore"):
+        return np.where(z > SOFTPLUS_THRESHOLD, z, np.log1p(np.exp(z))).astype(z.dtype, copy=False)
+
+
+def gelu(z):
+    return (0.5 * z * (1 + erf(z / np.sqrt(2)))).astype(z.dtype, copy=False)
+
+
+def gelu_tanh(z):
+    return (0.5 * z * (1 + np.tanh(SQRT_2_OVER_PI * (z + GELU_KAPPA * z**3)))).astype(z.dtype, copy=False)
+
+
+def silu(z):
+    return (z * logistic(z)).astype(z.dtype, copy=False)
+
+
+def mish(z):
+    with np.errstate(over="ignore"):
+        return (z * np.tanh(np.log1p(np.exp(z)))).astype(z.dtype, copy=False)
+
+
+ACTIVATIONS = {"identity": identity, "logistic": logistic, "tanh": np.tanh, "relu": relu, "leaky_relu": leaky_relu,
+               "elu": elu, "selu": selu, "softplus": softplus_unit, "gelu": gelu, "gelu_tanh": gelu_tanh,
+               "silu": silu, "mish": mish}
 
 DERIVATIVES = {
     "identity": lambda a: np.ones_like(a),
     "logistic": lambda a: a * (1 - a),
     "tanh": lambda a: 1 - a**2,
     "relu": lambda a: (a > 0).astype(a.dtype),
+    "leaky_relu": lambda a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype),
+    "elu": lambda a: np.where(a > 0, 1, a + 1).astype(a.dtype),
+    "selu": lambda a: np.where(a > 0, SELU_SCALE, a + SELU_SCALE * SELU_ALPHA).astype(a.dtype),
 }
+
+
+def _gelu_tanh_derivative(z):
+    t = np.tanh(SQRT_2_OVER_PI * (z + GELU_KAPPA * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * SQRT_2_OVER_PI * (1 + 3 * GELU_KAPPA * z**2)
+
+
+def _mish_derivative(z):
+    with np.errstate(over="ignore"):
+        t = np.tanh(np.log1p(np.exp(z)))
+    return t + z * logistic(z) * (1 - t**2)
+
+
+DERIVATIVES_Z = {
+    "softplus": lambda z: np.where(z > SOFTPLUS_THRESHOLD, 1, logistic(z)),
+    "gelu": lambda z: 0.5 * (1 + erf(z / np.sqrt(2))) + z * np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi),
+    "gelu_tanh": _gelu_tanh_derivative,
+    "silu": lambda z: logistic(z) * (1 + z * (1 - logistic(z))),
+    "mish": _mish_derivative,
+}
+
+
+def derivative(activation, z, a):
+    """f'(z), from a = f(z) for the activations of DERIVATIVES, from z for the others."""
+    if activation in DERIVATIVES:
+        return DERIVATIVES[activation](a)
+    return DERIVATIVES_Z[activation](z).astype(z.dtype, copy=False)
+
+
+# --- dropout masks: a counter-based generator (the core's `_masks.pxd`, bit for bit) ----------------------
+
+def _splitmix64(x):
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _fmix32(h):
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def dropout_mask(seed, step, layer, n_rows, n_units, rate, dtype):
+    """The (n_rows, n_units) factor of inverted dropout at `rate`: 1 / (1 - rate) where a unit is kept, 0 where it
+    is dropped; whether unit j of row r is kept is a pure function of (seed, step, layer, r, j)."""
+    with np.errstate(over="ignore"):
+        key = _splitmix64(_splitmix64(_splitmix64(np.array([seed], np.uint64)) ^ np.uint64(step)) ^ np.uint64(layer))
+        rows = _splitmix64(key ^ np.arange(n_rows, dtype=np.uint64))[:, None]
+        low, high = rows.astype(np.uint32), (rows >> np.uint64(32)).astype(np.uint32)
+        units = np.arange(n_units, dtype=np.uint32)[None, :] * np.uint32(0x9E3779B9)
+        bits = _fmix32(_fmix32(low ^ units) ^ high)
+    keep = bits.astype(np.uint64) < np.uint64((1.0 - rate) * 4294967296.0)
+    return np.where(keep, 1.0 / (1.0 - rate), 0.0)
 
 
 # --- output layers: y_hat from the logits, and the per-sample loss computed from the logits --------------
@@ -66,43 +176,85 @@ def xlogy(x, y):
     return np.where(x == 0, 0, x * np.log(safe_y))
 
 
-def sample_losses(output, z, y):
-    """Loss L_i of every sample, shape (n_samples,), from the logits z and targets y (n_samples, n_outputs).
+@dataclass(frozen=True)
+class Spec:
+    """What a network computes besides its weights: each hidden layer's activation, the output, its loss
+    ("natural": the output's own; "huber" or "absolute_error" for an identity output), Huber's delta, the
+    label smoothing of logistic and softmax outputs, and each hidden layer's dropout rate."""
 
-    Each is chosen so that dL_i/dz = y_hat - y.
-    """
-    if output == "logistic":  # binary cross-entropy -[y log y_hat + (1 - y) log(1 - y_hat)]
+    activations: tuple
+    output: str
+    loss: str = "natural"
+    huber_delta: float = 1.0
+    label_smoothing: float = 0.0
+    dropout: tuple = ()
+
+
+def targets(spec, Y):
+    """The targets the loss compares with: Y, or with label smoothing y (1 - e) + e / 2 for logistic outputs and
+    y (1 - e) + e / K for a softmax of K classes (PyTorch's smoothing)."""
+    e = spec.label_smoothing
+    if e == 0:
+        return Y
+    share = 0.5 if spec.output == "logistic" else 1.0 / Y.shape[1]
+    return Y * (1 - e) + e * share
+
+
+def sample_losses(spec, z, y):
+    """Loss L_i of every sample, shape (n_samples,), from the logits z and targets y (n_samples, n_outputs)."""
+    y = targets(spec, y)
+    if spec.output == "logistic":  # binary cross-entropy -[y log y_hat + (1 - y) log(1 - y_hat)]
         per_output = softplus(z) - y * z
-    elif output == "softmax":  # cross-entropy -sum_k y_k log y_hat_k
+    elif spec.output == "softmax":  # cross-entropy -sum_k y_k log y_hat_k
         per_output = y * (logsumexp(z) - z)
-    elif output == "exp":  # half Poisson deviance y log(y / y_hat) - y + y_hat
+    elif spec.output == "exp":  # half Poisson deviance y log(y / y_hat) - y + y_hat
         per_output = np.exp(z) - y * z + xlogy(y, y) - y
+    elif spec.loss == "huber":  # 1/2 d^2 within delta of the target, delta (|d| - delta / 2) beyond
+        d, h = np.abs(z - y), spec.huber_delta
+        per_output = np.where(d <= h, 0.5 * d**2, h * (d - 0.5 * h))
+    elif spec.loss == "absolute_error":
+        per_output = np.abs(z - y)
     else:  # squared error
         per_output = 0.5 * (y - z) ** 2
     return per_output.sum(axis=1)
 
 
+def output_gradient(spec, z, y):
+    """dL_i/dz of every sample and output: y_hat - y for the natural losses, their own for the others."""
+    if spec.output == "identity" and spec.loss == "huber":
+        d = z - y
+        return np.where(np.abs(d) <= spec.huber_delta, d, spec.huber_delta * np.sign(d))
+    if spec.output == "identity" and spec.loss == "absolute_error":
+        return np.sign(z - y)
+    return OUTPUTS[spec.output](z) - targets(spec, y)
+
+
 # --- the network ------------------------------------------------------------------------------------------
 
 
-def forward_pass(coefs, intercepts, X, activation):
-    """Activations [A[1], ..., A[L-1], Z[L]]: the hidden layers' outputs, then the output logits.
+def forward_pass(coefs, intercepts, X, spec, masks=None):
+    """[(Z[1], A[1]), ..., (Z[L-1], A[L-1]), (Z[L], Z[L])]: each hidden layer's pre-activation and activation
+    (times its dropout mask, when `masks` gives one per hidden layer), then the output logits twice.
 
     For a sparse X the first product X @ W is scipy's sparse x dense product, a dense array."""
-    activations = []
+    layers = []
     a = X
     for l, (W, b) in enumerate(zip(coefs, intercepts)):
         z = a @ W + b
-        is_output = l == len(coefs) - 1
-        a = z if is_output else ACTIVATIONS[activation](z)
-        activations.append(a)
-    return activations
+        if l == len(coefs) - 1:
+            a = z
+        else:
+            a = ACTIVATIONS[spec.activations[l]](z)
+            if masks is not None and masks[l] is not None:
+                a = (a * masks[l]).astype(z.dtype)
+        layers.append((z, a))
+    return layers
 
 
-def forward(coefs, intercepts, X, activation, output):
+def forward(coefs, intercepts, X, spec):
     """Output activations y_hat, shape (n_samples, n_outputs)."""
-    logits = forward_pass(coefs, intercepts, X, activation)[-1]
-    return OUTPUTS[output](logits)
+    logits = forward_pass(coefs, intercepts, X, spec)[-1][1]
+    return OUTPUTS[spec.output](logits)
 
 
 def sample_weights(X, sample_weight, weight_sum=None):
@@ -112,48 +264,71 @@ def sample_weights(X, sample_weight, weight_sum=None):
     return w, float(w.sum(dtype=np.float64)) if weight_sum is None else float(weight_sum)
 
 
-def objective(coefs, logits, Y, output, w, S, alpha):
+def objective(coefs, logits, Y, spec, w, S, alpha):
     """(1/S) sum_i w_i L_i + (alpha/2S) sum_l ||W[l]||^2, from the output logits."""
     penalty = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
-    return float(np.dot(w, sample_losses(output, logits, Y))) / S + 0.5 * alpha * penalty / S
+    return float(np.dot(w, sample_losses(spec, logits, Y))) / S + 0.5 * alpha * penalty / S
 
 
-def objective_and_output(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0,
-                         weight_sum=None):
-    """(objective, y_hat) from one forward pass, without the gradient."""
+def objective_and_output(coefs, intercepts, X, Y, spec, sample_weight=None, alpha=0.0, weight_sum=None, dropout=None):
+    """(objective, y_hat) from one forward pass, without the gradient; `dropout` = (seed, step) drops units as a
+    training pass does."""
     w, S = sample_weights(X, sample_weight, weight_sum)
-    logits = forward_pass(coefs, intercepts, X, activation)[-1]
-    return objective(coefs, logits, Y, output, w, S, alpha), OUTPUTS[output](logits)
+    logits = forward_pass(coefs, intercepts, X, spec, masks_for(spec, coefs, X.shape[0], dropout))[-1][1]
+    return objective(coefs, logits, Y, spec, w, S, alpha), OUTPUTS[spec.output](logits)
 
 
-def loss_and_grad(coefs, intercepts, X, Y, activation, output, sample_weight=None, alpha=0.0, weight_sum=None):
+def masks_for(spec, coefs, n_rows, dropout):
+    """The dropout masks of a training pass over n_rows rows with dropout = (seed, step), one per hidden layer
+    (None where its rate is 0); None when dropout is None."""
+    if dropout is None:
+        return None
+    seed, step = dropout
+    return [None if rate == 0 else dropout_mask(seed, step, l, n_rows, coefs[l].shape[1], rate, coefs[l].dtype)
+            for l, rate in enumerate(spec.dropout)]
+
+
+def loss_and_grad(coefs, intercepts, X, Y, spec, sample_weight=None, alpha=0.0, weight_sum=None, dropout=None):
     """Objective (1/S) sum_i w_i L_i + (alpha/2S) sum_l ||W[l]||^2 and its gradients.
 
     Returns (loss, coef_grads, intercept_grads) with the gradients shaped like coefs and intercepts.
     S is the sum of the sample weights (the number of samples when sample_weight is None), or `weight_sum`.
+    With dropout = (seed, step), the hidden layers drop units with those masks (inverted dropout).
     """
     w, S = sample_weights(X, sample_weight, weight_sum)
-    activations = forward_pass(coefs, intercepts, X, activation)
-    logits = activations[-1]
-    y_hat = OUTPUTS[output](logits)
-    loss = objective(coefs, logits, Y, output, w, S, alpha)
+    masks = masks_for(spec, coefs, X.shape[0], dropout)
+    layers = forward_pass(coefs, intercepts, X, spec, masks)
+    logits = layers[-1][1]
+    loss = objective(coefs, logits, Y, spec, w, S, alpha)
 
-    # At the output, dL/dz = y_hat - y for every output/loss pair; weight each sample and average.
-    delta = ((y_hat - Y) * (w / S)[:, None]).astype(X.dtype, copy=False)
+    # At the output, dL/dz, weighted per sample and averaged: y_hat - y for the natural losses.
+    delta = (output_gradient(spec, logits, Y) * (w / S)[:, None]).astype(X.dtype, copy=False)
     coef_grads = [None] * len(coefs)
     intercept_grads = [None] * len(coefs)
     for l in range(len(coefs) - 1, -1, -1):
-        a_prev = X if l == 0 else activations[l - 1]
+        a_prev = X if l == 0 else layers[l - 1][1]
         # For a sparse X, X.T @ delta is scipy's sparse (CSC) x dense product: a dense (n_in, n_out) array.
         coef_grads[l] = a_prev.T @ delta + (alpha / S) * coefs[l]
         intercept_grads[l] = delta.sum(axis=0)
         if l > 0:
-            delta = (delta @ coefs[l].T) * DERIVATIVES[activation](a_prev)
+            z_prev, name = layers[l - 1][0], spec.activations[l - 1]
+            if masks is not None and masks[l - 1] is not None:
+                # The undropped activation gives f'; the mask multiplies it, as it multiplied the activation.
+                slope = (derivative(name, z_prev, ACTIVATIONS[name](z_prev)) * masks[l - 1]).astype(X.dtype)
+            else:
+                slope = derivative(name, z_prev, a_prev)
+            delta = (delta @ coefs[l].T) * slope
     coef_grads = [g.astype(X.dtype, copy=False) for g in coef_grads]
     return loss, coef_grads, intercept_grads
 
 
-# --- optimizers: scikit-learn's update formulas, in place on flat buffers ---------------------------------
+# --- optimizers: scikit-learn's (SGD, Adam) and PyTorch's (AdamW, RMSprop, Adagrad) update formulas ------------
+
+
+def decay(params, n_coefs, learning_rate, weight_decay):
+    """Decoupled weight decay: the coefficients params[:n_coefs] *= 1 - lr * weight_decay."""
+    if weight_decay:
+        params[:n_coefs] *= params.dtype.type(1 - learning_rate * weight_decay)
 
 
 def sgd_step(params, grad, velocity, learning_rate, momentum, nesterov):
@@ -173,38 +348,90 @@ def adam_step(params, grad, m, v, t, learning_rate, beta_1, beta_2, epsilon):
     params += -step_size * m / (np.sqrt(v) + epsilon)
 
 
-def optimizer_step(name, settings, params, grad, state, learning_rate, t):
-    """Step number t of the optimizer `name` ("SGD" or "Adam", with its `settings`) on the flat buffers, its
-    state a dict of buffers (SGD's "velocity", Adam's "m" and "v")."""
-    if name == "SGD":
-        sgd_step(params, grad, state["velocity"], learning_rate, settings["momentum"], settings["nesterov"])
+def adamw_step(params, grad, m, v, t, learning_rate, beta_1, beta_2, epsilon):
+    """AdamW's t-th step after its weight decay: bias corrections on m and on sqrt(v), epsilon added after."""
+    m[...] = m + (1 - beta_1) * (grad - m)
+    v[...] = beta_2 * v + (1 - beta_2) * grad**2
+    denominator = np.sqrt(v) / np.sqrt(1 - beta_2**t) + epsilon
+    params -= learning_rate / (1 - beta_1**t) * m / denominator
+
+
+def rmsprop_step(params, grad, state, learning_rate, rho, epsilon, momentum, centered):
+    """RMSprop: the squared gradient's running mean (minus the gradient's, centered) divides the step."""
+    square_avg, buf, grad_avg = state["square_avg"], state["momentum_buffer"], state["grad_avg"]
+    square_avg[...] = rho * square_avg + (1 - rho) * grad**2
+    if centered:
+        grad_avg[...] = grad_avg + (1 - rho) * (grad - grad_avg)
+        denominator = np.sqrt(square_avg - grad_avg**2) + epsilon
     else:
-        adam_step(params, grad, state["m"], state["v"], t, learning_rate, settings["beta_1"], settings["beta_2"],
-                  settings["epsilon"])
+        denominator = np.sqrt(square_avg) + epsilon
+    if momentum > 0:
+        buf[...] = momentum * buf + grad / denominator
+        params -= learning_rate * buf
+    else:
+        params -= learning_rate * grad / denominator
+
+
+def adagrad_step(params, grad, total, learning_rate, epsilon):
+    """Adagrad: the running sum of squared gradients divides the step."""
+    total += grad**2
+    params -= learning_rate * grad / (np.sqrt(total) + epsilon)
+
+
+def optimizer_step(name, settings, params, grad, state, learning_rate, t, n_coefs):
+    """Step number t of the optimizer `name` (with its `settings`) on the flat buffers, its state a dict of
+    buffers; weight decay, where the optimizer has it, applies to the coefficients params[:n_coefs]."""
+    s = settings
+    decay(params, n_coefs, learning_rate, s.get("weight_decay", 0.0))
+    if name == "SGD":
+        sgd_step(params, grad, state["velocity"], learning_rate, s["momentum"], s["nesterov"])
+    elif name == "Adam":
+        adam_step(params, grad, state["m"], state["v"], t, learning_rate, s["beta_1"], s["beta_2"], s["epsilon"])
+    elif name == "AdamW":
+        adamw_step(params, grad, state["m"], state["v"], t, learning_rate, s["beta_1"], s["beta_2"], s["epsilon"])
+    elif name == "RMSprop":
+        rmsprop_step(params, grad, state, learning_rate, s["rho"], s["epsilon"], s["momentum"], s["centered"])
+    else:
+        adagrad_step(params, grad, state["sum"], learning_rate, s["epsilon"])
+
+
+def clip(grad, clip_norm):
+    """Scale grad in place to L2 norm clip_norm when it is larger: by clip_norm / (norm + 1e-6), as
+    torch.nn.utils.clip_grad_norm_ does. Returns the norm before."""
+    norm = float(np.sqrt(np.sum(grad.astype(np.float64) ** 2)))
+    coefficient = clip_norm / (norm + 1e-6)
+    if coefficient < 1:
+        grad *= grad.dtype.type(coefficient)
+    return norm
 
 
 # --- one epoch of minibatch training ----------------------------------------------------------------------
 
 
-def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha, activation, output, step):
+def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha, spec, step, first_step=0,
+                dropout_seed=None):
     """Minibatch steps over the rows of X in `order` (or in place order when None).
 
-    `step(coef_grads, intercept_grads)` applies the optimizer to the gradient, given per layer, updating the
-    arrays in `coefs` and `intercepts` in place. A minibatch whose sample weights are all zero is
-    skipped. Returns (loss_sum, finite): loss_sum adds each minibatch objective times its size, and the
-    epoch stops at the first non-finite objective, before its update.
+    `step(coef_grads, intercept_grads, t)` applies the optimizer to the gradient of step number t (counting
+    from first_step), given per layer, updating the arrays in `coefs` and `intercepts` in place. With a
+    dropout seed, each step's pass drops units with the masks of (seed, t). A minibatch whose sample weights
+    are all zero is skipped. Returns (loss_sum, finite, steps): loss_sum adds each minibatch objective times
+    its size, the epoch stops at the first non-finite objective, before its update, and steps is the step
+    count after it.
     """
     n_samples = X.shape[0]
-    loss_sum = 0.0
+    loss_sum, t = 0.0, first_step
     for first in range(0, n_samples, batch_size):
         rows = slice(first, first + batch_size) if order is None else order[first:first + batch_size]
         w = None if sample_weight is None else sample_weight[rows]
         if w is not None and not w.sum(dtype=np.float64) > 0:
             continue
-        loss, coef_grads, intercept_grads = loss_and_grad(coefs, intercepts, X[rows], Y[rows], activation,
-                                                          output, w, alpha)
+        dropout = None if dropout_seed is None else (dropout_seed, t)
+        loss, coef_grads, intercept_grads = loss_and_grad(coefs, intercepts, X[rows], Y[rows], spec, w, alpha,
+                                                          dropout=dropout)
         if not np.isfinite(loss):
-            return loss_sum, False
+            return loss_sum, False, t
         loss_sum += loss * X[rows].shape[0]
-        step(coef_grads, intercept_grads)
-    return loss_sum, True
+        step(coef_grads, intercept_grads, t)
+        t += 1
+    return loss_sum, True, t

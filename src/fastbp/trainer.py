@@ -28,12 +28,13 @@ from fastbp import persistence
 from fastbp._locks import exclusive
 from fastbp._threads import plan, single_threaded_blas
 from fastbp._typing import Data, PathLike, Seed
-from fastbp.backends import Batch
+from fastbp.backends import Batch, Training
 from fastbp.callbacks import EarlyStopping, ProgressBar, call, check_callbacks
 from fastbp.epochs import DivergenceError, FitLoop
 from fastbp.history import History
 from fastbp.network import MLP, build
 from fastbp.optim import SGD, Optimizer
+from fastbp.schedules import Schedule
 
 __all__ = ["History", "Trainer"]
 
@@ -44,13 +45,13 @@ MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 
 
 class Trainer:
-    """Minibatch training of an `MLP` with an SGD or Adam optimizer.
+    """Minibatch training of an `MLP` with any of fastbp's optimizers.
 
     Parameters
     ----------
     net : MLP
         The model; trained in place.
-    optimizer : SGD or Adam, default=None (``SGD()``)
+    optimizer : SGD, Adam, AdamW, RMSprop or Adagrad, default=None (``SGD()``)
         Holds its state (velocity, moments) between fits: a second ``fit`` continues where the first ended.
     batch_size : int >= 1, default=32
         Rows per minibatch; larger than the data means full batches. The last minibatch may be smaller.
@@ -60,16 +61,19 @@ class Trainer:
         Reshuffle the rows every epoch, as scikit-learn does: the order is a running permutation that starts
         from the identity at each ``fit`` and is permuted again each epoch by ``random_state.shuffle``.
     random_state : None, int or numpy.random.RandomState, default=None
-        Draws the shuffles and the ``validation_fraction`` split (the split first). An int seeds a new
-        generator at each ``fit``, as scikit-learn does; a RandomState continues its stream.
+        Draws the ``validation_fraction`` split, then (for a model with dropout) the seed of the fit's dropout
+        masks, then the shuffles. An int seeds a new generator at each ``fit``, as scikit-learn does; a
+        RandomState continues its stream.
     alpha : float >= 0, default=0.0
         L2 penalty (DESIGN section 1).
-    schedule : {"constant", "invscaling", "adaptive"} or callable, default="constant"
-        The learning rate per epoch, starting from the optimizer's ``learning_rate`` (lr0):
+    schedule : {"constant", "invscaling", "adaptive"}, callable or fastbp.schedules.Schedule, default="constant"
+        The learning rate, starting from the optimizer's ``learning_rate`` (lr0). Per epoch:
         "invscaling" uses lr0 / (t + 1) ** power_t after each epoch, t the number of samples seen;
         "adaptive" divides the rate by 5 whenever early stopping finds a plateau, and stops once it is
         at most 1e-6 (it needs ``early_stopping``); a callable is called as ``schedule(epoch)``
-        (epoch from 0) and returns the rate.
+        (epoch from 0) and returns the rate. Per minibatch step: a `fastbp.schedules.Schedule` (such as
+        ``WarmupCosine``), evaluated inside the compiled epoch at every step from the optimizer's step
+        count; the history records the rate of each epoch's last step.
     power_t : float >= 0, default=0.5
     early_stopping : bool or EarlyStopping, default=False
         True means ``EarlyStopping()`` (validation score when there is validation data, else training loss).
@@ -92,6 +96,9 @@ class Trainer:
         with that rank's shard of the data. ``batch_size`` is then the global minibatch, split over the
         ranks; losses, validation scores and ``t`` count every rank's rows; n_threads defaults to the cores
         divided by the ranks on the node. Needs mpi4py (``pip install 'fastbp[mpi]'``).
+    clip_norm : float > 0 or None, default=None
+        Scale each minibatch gradient to this global L2 norm (over every parameter) when it is larger, as
+        ``torch.nn.utils.clip_grad_norm_`` does, before the optimizer's step. None: no clipping.
     on_divergence : {"raise", "stop"}, default="raise"
         What an epoch whose loss or weights become non-finite does (it is rolled back either way): "raise"
         a `DivergenceError`; or "stop", as scikit-learn's MLP does with early stopping: record the epoch
@@ -136,13 +143,14 @@ class Trainer:
                  schedule: str | Callable[[int], float] = "constant", power_t: float = 0.5,
                  early_stopping: bool | EarlyStopping = False, validation_fraction: float | None = None,
                  n_threads: int | None = None, callbacks: Sequence[Any] = (), verbose: int = 0, comm: Any = None,
-                 on_divergence: str = "raise") -> None:
+                 on_divergence: str = "raise", clip_norm: float | None = None) -> None:
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a fastbp.MLP, got {type(net).__name__}")
         self.net = net
         optimizer = SGD() if optimizer is None else optimizer
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be fastbp.SGD or fastbp.Adam, got {type(optimizer).__name__}")
+            raise TypeError("optimizer must be a fastbp optimizer (SGD, Adam, AdamW, RMSprop or Adagrad), got "
+                            f"{type(optimizer).__name__}")
         self.optimizer = optimizer
         self.batch_size = v.check_int("batch_size", batch_size, minimum=1)
         self.max_epochs = v.check_int("max_epochs", max_epochs, minimum=1)
@@ -152,7 +160,7 @@ class Trainer:
         v.check_random_state(random_state)  # fail now on a bad value; a fresh generator is drawn per fit
         self.random_state = random_state
         self.alpha = v.check_float("alpha", alpha, minimum=0.0)
-        if not callable(schedule):
+        if not callable(schedule) and not isinstance(schedule, Schedule):
             schedule = v.check_choice("schedule", schedule, SCHEDULES)
         self.schedule = schedule
         self.power_t = v.check_float("power_t", power_t, minimum=0.0)
@@ -181,6 +189,7 @@ class Trainer:
             comm = check_comm(comm)
         self.comm = comm
         self.on_divergence = v.check_choice("on_divergence", on_divergence, DIVERGENCE)
+        self.clip_norm = None if clip_norm is None else v.check_float("clip_norm", clip_norm, 0.0, inclusive=False)
         self._start_over()
 
     @property
@@ -357,7 +366,8 @@ class Trainer:
             distributed.start(comm, self.net, {
                 "optimizer": repr(self.optimizer), "batch_size": self.batch_size, "max_epochs": self.max_epochs,
                 "shuffle": self.shuffle, "alpha": self.alpha, "power_t": self.power_t,
-                "schedule": "a callable" if callable(self.schedule) else self.schedule,
+                "schedule": repr(self.schedule) if isinstance(self.schedule, Schedule)
+                else "a callable" if callable(self.schedule) else self.schedule, "clip_norm": self.clip_norm,
                 "early_stopping": repr(self.early_stopping), "validation data": prepared.validation is not None,
                 "on_divergence": self.on_divergence})
             return self._train(*prepared)
@@ -393,7 +403,7 @@ class Trainer:
         for callback in callbacks:
             call(callback, "on_train_begin", self)
 
-        options = dict(batch_size=self.batch_size, alpha=self.alpha, shuffle=self.shuffle)
+        options = dict(batch_size=self.batch_size, training=self._training(rng), shuffle=self.shuffle)
         if self.comm is None:
             loop = FitLoop(net, self.optimizer, data, rng, plan=plan(self.n_threads, net.n_threads,
                                                                       invariant=net.thread_invariant), **options)
@@ -418,7 +428,7 @@ class Trainer:
                             raise
                         self._end_diverged_epoch(learning_rate, validation is not None, callbacks)
                         break
-                    logs = {"epoch": self.epoch, "loss": outcome.loss, "learning_rate": learning_rate,
+                    logs = {"epoch": self.epoch, "loss": outcome.loss, "learning_rate": outcome.last_rate,
                             "time": outcome.seconds}
                     self.epoch += 1
                     self.t += loop.n_total
@@ -441,6 +451,13 @@ class Trainer:
         for callback in callbacks:
             call(callback, "on_train_end", self)
         return self.history
+
+    def _training(self, rng):
+        """The fit's `Training` settings; a model with dropout draws the fit's mask seed from `rng` (and only
+        then, so that a model without dropout shuffles as scikit-learn does)."""
+        seed = int(rng.randint(0, 2**63 - 1, dtype=np.int64)) if any(self.net.dropouts) else None
+        return Training(self.alpha, self.clip_norm, self.schedule if isinstance(self.schedule, Schedule) else None,
+                        seed)
 
     def _end_diverged_epoch(self, learning_rate, has_validation, callbacks):
         """on_divergence="stop": the rolled-back epoch is recorded with NaN losses (and scores), and early

@@ -3,3 +3,5 @@ from cython cimport floating
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                const floating* a, int lda, const floating* b, int ldb,
                floating beta, floating* c, int ldc) noexcept nogil
+
+cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil

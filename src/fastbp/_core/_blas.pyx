@@ -1,4 +1,5 @@
-"""Row-major GEMM over the BLAS that SciPy ships (scipy.linalg.cython_blas), for float32 and float64.
+"""Row-major GEMM over the BLAS that SciPy ships (scipy.linalg.cython_blas), for float32 and float64, and the
+sum of squares in a fixed order that the L2 penalty and the clipping norm take.
 
 BLAS is column-major. A row-major (m, n) matrix C is the column-major (n, m) matrix C^T, and
 C = op(A) op(B) is C^T = op(B)^T op(A)^T, so a row-major product is the column-major product of the
@@ -22,6 +23,24 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda, &beta, c, &ldc)
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda, &beta, c, &ldc)
+
+
+cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:
+    """sum(w ** 2) accumulated in double, in a fixed order: eight running sums (entries i mod 8), added at the
+    end. One running sum waits for each addition before the next, which made this 2.6% of a digits fit."""
+    cdef Py_ssize_t i, j
+    cdef double part[8]
+    cdef double total = 0
+    for j in range(8):
+        part[j] = 0
+    for i in range(0, n - n % 8, 8):
+        for j in range(8):
+            part[j] += <double> w[i + j] * w[i + j]
+    for i in range(n - n % 8, n):
+        part[i % 8] += <double> w[i] * w[i]
+    for j in range(8):
+        total += part[j]
+    return total
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c_out,

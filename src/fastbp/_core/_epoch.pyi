@@ -13,12 +13,13 @@ class EpochResult(NamedTuple):
     loss_sum: float
     steps: int
     finite: bool
+    last_rate: float
 
 class EpochKernel:
     batch_size: int
     optimizer: str
-    def __init__(self, net: CoreNet, batch_size: int, dtype: np.dtype, alpha: float, optimizer: str,
-                 settings: dict[str, object], n_threads: int, invariant: bool) -> None: ...
+    def __init__(self, net: CoreNet, batch_size: int, dtype: np.dtype, optimizer: str, settings: dict[str, object],
+                 options: dict[str, object], n_threads: int, invariant: bool) -> None: ...
     def train_epoch(self, params: _Float, X: _Input, Y: _Float, sample_weight: _Float | None,
                     order: npt.NDArray[np.intp] | None, state: dict[str, _Float], learning_rate: float,
                     steps: int) -> EpochResult: ...

@@ -21,29 +21,39 @@ import numpy as np
 
 from fastbp._core._network cimport CoreNet, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
-from fastbp._core._optim cimport SGD_KIND, Rule, State, apply_step, make_rule, make_state
-from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Layout, SparseRows,
+from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, apply_step, clip_scale, make_rule,
+                                  make_schedule, make_state, schedule_rate)
+from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layout, SparseRows,
                                     Threads, Workspace)
+
+from fastbp._core._optim import clip_chunks
 from fastbp._core._sparse cimport CSR, Scratch, batch_rows, largest_batch, sparse_input
 
-EpochResult = namedtuple("EpochResult", ["loss_sum", "steps", "finite"])
+EpochResult = namedtuple("EpochResult", ["loss_sum", "steps", "finite", "last_rate"])
 EpochResult.__doc__ = """How an epoch ended: the sum of its minibatch objectives weighted by their sizes
-(scikit-learn's epoch loss before it divides by n_samples), the optimizer's step count after it, and whether
-every minibatch objective was finite (the epoch stops at the first that is not, before its step)."""
+(scikit-learn's epoch loss before it divides by n_samples), the optimizer's step count after it, whether
+every minibatch objective was finite (the epoch stops at the first that is not, before its step), and the
+learning rate of its last step."""
 
 
 cdef struct Progress:
     double loss_sum
     long long steps
     bint finite
+    double last_rate
 
 
 cdef struct Training:
     # The optimizer and settings of a fit, and its progress in steps (IN-OUT).
     Rule rule
     State state                 # the optimizer's buffers, IN-OUT
+    Schedule schedule           # the rate of each step, from learning_rate
     double alpha                # the L2 penalty
-    double learning_rate        # of this epoch
+    double learning_rate        # of this epoch, which the schedule starts from
+    double clip_norm            # the gradient's largest L2 norm before a step, 0: no clipping
+    double* clip_partial        # (clip_chunks(n_params),) scratch of the clipping norm
+    bint dropout                # the training passes drop units, with the masks of dropout_seed
+    unsigned long long dropout_seed
     long long steps             # optimizer steps so far (Adam's t), IN-OUT
     void* grad                  # (n_params,) scratch of the model's float type
 
@@ -61,19 +71,18 @@ cdef enum:
     UPDATE_CHUNK = 1 << 14   # parameters per block of a threaded optimizer update
 
 
-cdef void apply_update(const Training* training, floating* params, const floating* grad, Py_ssize_t first,
-                       Py_ssize_t count, int n_threads) noexcept nogil:
-    """Step number training.steps (>= 1) of the optimizer over params[first:first + count], in chunks spread over
-    threads when the model is large: each parameter's update reads only its own entries, so any split gives
-    the same bits."""
+cdef void apply_update(const Training* training, const Step* step, floating* params, const floating* grad,
+                       Py_ssize_t first, Py_ssize_t count, int n_threads) noexcept nogil:
+    """The optimizer's `step` over params[first:first + count], in chunks spread over threads when the model is
+    large: each parameter's update reads only its own entries, so any split gives the same bits."""
     cdef Py_ssize_t chunk, n_chunks = (count + UPDATE_CHUNK - 1) // UPDATE_CHUNK
     cdef State state = training.state
     if use_threads_elementwise(n_threads, count):
         for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
-            apply_step(&training.rule, training.learning_rate, training.steps, params, grad, &state,
-                       first + chunk * UPDATE_CHUNK, min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK))
+            apply_step(&training.rule, step, params, grad, &state, first + chunk * UPDATE_CHUNK,
+                       min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK))
     else:
-        apply_step(&training.rule, training.learning_rate, training.steps, params, grad, &state, first, count)
+        apply_step(&training.rule, step, params, grad, &state, first, count)
 
 
 cdef inline const floating* gather(const floating* src, const Py_ssize_t* order, Py_ssize_t first,
@@ -91,29 +100,34 @@ cdef inline const floating* gather(const floating* src, const Py_ssize_t* order,
 cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data, const Minibatches* walk,
                          Workspace* work, Training* training, Threads threads) noexcept nogil:
     """Minibatch steps over the rows of `data` (dense X, or CSR X_sparse) in the order walk.order, updating params
-    (IN-OUT) and the optimizer's state and step count in `training`. A minibatch whose weights are all zero
-    carries no information (and 0/0 gradients): it is skipped."""
+    (IN-OUT) and the optimizer's state and step count in `training`. Each step's rate comes from the schedule;
+    its gradient is clipped first when asked. A minibatch whose weights are all zero carries no information
+    (and 0/0 gradients): it is skipped."""
     cdef Progress progress
     cdef Py_ssize_t first, count, i
     cdef int n_in = net.layers[0].n_in
     cdef int n_out = net.layers[net.n_layers - 1].n_out
-    cdef double loss
+    cdef double loss, rate
+    cdef Step step
     cdef Batch batch
     cdef SparseRows sparse_batch
     cdef floating* grad = <floating*> training.grad
     cdef Backward how
+    cdef Dropout dropout
     cdef Py_ssize_t stepped
-    # Plain SGD (no momentum, no penalty) on dense X steps the coefficients inside backward's products; only the
-    # intercepts, packed after every coefficient, are left to the optimizer's update.
+    # Plain SGD (no momentum, penalty, weight decay or clipping) on dense X steps the coefficients inside
+    # backward's products; only the intercepts, packed after every coefficient, are left to the optimizer.
     how.alpha = training.alpha
-    how.rate = training.learning_rate
     how.mode = STORE_GRADIENT
-    if training.rule.kind == SGD_KIND and training.rule.momentum == 0 and training.alpha == 0 and data.X_sparse == NULL:
+    if training.rule.kind == SGD_KIND and training.rule.momentum == 0 and training.alpha == 0 \
+            and training.rule.weight_decay == 0 and training.clip_norm == 0 and data.X_sparse == NULL:
         how.mode = STEP_COEFFICIENTS
     stepped = net.n_coefs if how.mode == STEP_COEFFICIENTS else 0
+    dropout.seed = training.dropout_seed
     progress.loss_sum = 0
     progress.steps = training.steps
     progress.finite = True
+    progress.last_rate = schedule_rate(&training.schedule, training.learning_rate, training.steps)
     batch.X_sparse = NULL
     first = 0
     while first < data.n_rows:
@@ -136,15 +150,24 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
             for i in range(count):
                 batch.weight_sum += (<const floating*> batch.sample_weight)[i]
         if batch.weight_sum > 0:
-            forward_logits(net, params, &batch, work, threads)
+            rate = schedule_rate(&training.schedule, training.learning_rate, progress.steps)
+            how.rate = rate
+            dropout.step = <unsigned long long> progress.steps
+            forward_logits(net, params, &batch, work, &dropout if training.dropout else NULL, threads)
             loss = backward(net, params, &batch, work, how, grad, threads)
             if not isfinite(loss):
                 progress.finite = False
                 return progress
+            step.grad_scale = 1.0
+            if training.clip_norm > 0:  # the step scales the gradient as it reads it
+                step.grad_scale = clip_scale(grad, net.n_params, training.clip_norm, training.clip_partial,
+                                             threads.n)
             progress.loss_sum += loss * count
             progress.steps += 1
+            progress.last_rate = rate
             training.steps = progress.steps
-            apply_update(training, params, grad, stepped, net.n_params - stepped, threads.n)
+            step.t, step.learning_rate = progress.steps, rate
+            apply_update(training, &step, params, grad, stepped, net.n_params - stepped, threads.n)
         first += count
     return progress
 
@@ -157,8 +180,10 @@ cdef class EpochKernel:
     net : CoreNet
     batch_size : int >= 1 (at most the number of training rows)
     dtype : numpy float32 or float64 dtype of the model
-    alpha : L2 penalty
     optimizer : a name of `_optim.OPTIMIZERS`; settings: its settings (`_optim.SETTINGS[optimizer]` at least)
+    options : dict: "alpha" (the L2 penalty), "clip_norm" (float or None), "schedule" ((name, settings) of
+        `_optim.SCHEDULES`, or None: the epoch's rate at every step) and "dropout_seed" (int >= 0, or None: no
+        dropout)
     n_threads : OpenMP threads for the core's blocks
     invariant : fixed blocks, so that results do not depend on n_threads (see `_network`)
     """
@@ -166,23 +191,33 @@ cdef class EpochKernel:
     cdef readonly Py_ssize_t batch_size
     cdef readonly str optimizer
     cdef Rule rule
-    cdef double alpha
+    cdef Schedule schedule
+    cdef double alpha, clip_norm
+    cdef bint dropout
+    cdef unsigned long long dropout_seed
     cdef Threads threads
-    cdef object batch_X, batch_Y, batch_w, act_buf, deltas, row_loss, grad
+    cdef object batch_X, batch_Y, batch_w, act_buf, factor_buf, deltas, row_loss, grad, clip_partial
     cdef Scratch scratch
     cdef Py_ssize_t* act_offset
+    cdef Py_ssize_t* factor_offset
     cdef void** acts
+    cdef void** factors
 
-    def __cinit__(self, CoreNet net, Py_ssize_t batch_size, dtype, double alpha, str optimizer, dict settings,
+    def __cinit__(self, CoreNet net, Py_ssize_t batch_size, dtype, str optimizer, dict settings, dict options,
                   int n_threads, bint invariant):
         cdef const Layout* layout = &net.layout
         cdef int l
-        cdef Py_ssize_t offset = 0
+        cdef Py_ssize_t offset = 0, factor_offset = 0
         self.net = net
         self.batch_size = batch_size
-        self.alpha = alpha
+        self.alpha = options["alpha"]
+        self.clip_norm = options["clip_norm"] or 0.0
+        schedule = options["schedule"]
+        self.schedule = make_schedule(schedule[0], schedule[1]) if schedule is not None else make_schedule("constant", {})
+        self.dropout = options["dropout_seed"] is not None
+        self.dropout_seed = options["dropout_seed"] if self.dropout else 0
         self.optimizer = optimizer
-        self.rule = make_rule(optimizer, settings)
+        self.rule = make_rule(optimizer, settings, layout.n_coefs)
         self.threads = thread_plan(n_threads, invariant, np.dtype(dtype) == np.float32)
         self.batch_X = None  # made by the first run on dense X; CSR rows are read in place
         self.scratch = Scratch()  # the sparse first layer's, sized by the first run on CSR X
@@ -192,17 +227,26 @@ cdef class EpochKernel:
         self.deltas = np.empty((2, batch_size * layout.width), dtype=dtype)
         self.row_loss = np.empty(batch_size, dtype=np.float64)
         self.grad = np.empty(layout.n_params, dtype=dtype)
+        self.clip_partial = np.empty(clip_chunks(layout.n_params), dtype=np.float64)
+        widths = net.factor_widths(self.dropout)
+        self.factor_buf = np.empty(max(1, batch_size * sum(widths)), dtype=dtype)
         self.act_offset = <Py_ssize_t*> malloc(layout.n_layers * sizeof(Py_ssize_t))
+        self.factor_offset = <Py_ssize_t*> malloc(layout.n_layers * sizeof(Py_ssize_t))
         self.acts = <void**> malloc(layout.n_layers * sizeof(void*))
-        if self.act_offset == NULL or self.acts == NULL:
+        self.factors = <void**> malloc(layout.n_layers * sizeof(void*))
+        if self.act_offset == NULL or self.factor_offset == NULL or self.acts == NULL or self.factors == NULL:
             raise MemoryError()
         for l in range(layout.n_layers):
             self.act_offset[l] = offset
             offset += batch_size * layout.layers[l].n_out
+            self.factor_offset[l] = factor_offset if widths[l] else -1
+            factor_offset += batch_size * widths[l]
 
     def __dealloc__(self):
         free(self.act_offset)
+        free(self.factor_offset)
         free(self.acts)
+        free(self.factors)
 
     def train_epoch(self, floating[::1] params, X, const floating[:, ::1] Y, sample_weight, order, dict state,
                     double learning_rate, long long steps):
@@ -221,6 +265,8 @@ cdef class EpochKernel:
         cdef floating[::1] batch_Y = self.batch_Y
         cdef floating[::1] batch_w = self.batch_w
         cdef floating[::1] act_buf = self.act_buf
+        cdef floating[::1] factor_buf = self.factor_buf
+        cdef double[::1] clip_partial = self.clip_partial
         cdef floating[:, ::1] deltas = self.deltas
         cdef double[::1] row_loss = self.row_loss
         cdef floating[::1] grad = self.grad
@@ -263,16 +309,23 @@ cdef class EpochKernel:
                                 largest_batch(data.X_sparse, walk.order, data.n_rows, self.batch_size), dtype)
         for l in range(layout.n_layers):
             self.acts[l] = &act_buf[self.act_offset[l]]
+            self.factors[l] = &factor_buf[self.factor_offset[l]] if self.factor_offset[l] >= 0 else NULL
         work.acts = self.acts
+        work.factor = self.factors
         work.delta_a = &deltas[0, 0]
         work.delta_b = &deltas[1, 0]
         work.row_loss = &row_loss[0]
         training.rule = self.rule
         training.state = make_state(self.optimizer, state, params)  # `state` keeps the buffers alive
+        training.schedule = self.schedule
         training.alpha = self.alpha
         training.learning_rate = learning_rate
+        training.clip_norm = self.clip_norm
+        training.clip_partial = &clip_partial[0]
+        training.dropout = self.dropout
+        training.dropout_seed = self.dropout_seed
         training.steps = steps
         training.grad = &grad[0]
         with nogil:
             progress = epoch_loop(layout, &params[0], &data, &walk, &work, &training, self.threads)
-        return EpochResult(progress.loss_sum, progress.steps, bool(progress.finite))
+        return EpochResult(progress.loss_sum, progress.steps, bool(progress.finite), progress.last_rate)

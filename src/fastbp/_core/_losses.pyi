@@ -1,1 +1,2 @@
 OUTPUTS: dict[str, int]
+LOSSES: dict[str, int]

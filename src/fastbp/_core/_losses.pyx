@@ -5,15 +5,16 @@ the delta. The caller sums the row losses in row order, so the total does not de
 were spread over threads.
 """
 
-from libc.math cimport exp, log, log1p
+from libc.math cimport exp, fabs, log, log1p
 
 from fastbp._core._activations cimport exp_sweep, sigmoid
 
 cdef enum:
     SOFTMAX_CHUNK = 256   # entries of a row per vectorized exp sweep of the softmax; the scratch is on the stack
 
-# The output table's codes by name, for the Python layer (which validates names, never codes).
+# The output and loss tables' codes by name, for the Python layer (which validates names, never codes).
 OUTPUTS = {"identity": OUT_IDENTITY, "logistic": OUT_LOGISTIC, "softmax": OUT_SOFTMAX, "exp": OUT_EXP}
+LOSSES = {"natural": LOSS_NATURAL, "huber": LOSS_HUBER, "absolute_error": LOSS_ABSOLUTE}
 
 
 cdef inline double log1pexp(double z) noexcept nogil:
@@ -63,12 +64,18 @@ cdef inline double softmax_sum(const floating* z, Py_ssize_t k, double zmax, dou
     return total
 
 
-cdef inline double softmax_row(const floating* z, const floating* y, Py_ssize_t k, floating* out) noexcept nogil:
+cdef inline double smoothed(const floating* y, Py_ssize_t j, double smoothing, double share) noexcept nogil:
+    # y_j, or with label smoothing y_j (1 - e) + e share; without it the target is used as it is, bit for bit.
+    return y[j] if smoothing == 0 else y[j] * (1 - smoothing) + smoothing * share
+
+
+cdef inline double softmax_row(const floating* z, const floating* y, Py_ssize_t k, floating* out,
+                               double smoothing) noexcept nogil:
     """out (k,) <- softmax(z) - y, or softmax(z) when y is NULL; returns the cross-entropy
-    sum_j y_j (log-sum-exp(z) - z_j) (0 without y). out may be z itself."""
+    sum_j y_j (log-sum-exp(z) - z_j) (0 without y), y smoothed by `smoothing`. out may be z itself."""
     cdef Py_ssize_t j, first = 0, count
     cdef double e[SOFTMAX_CHUNK]
-    cdef double zmax = row_max(z, k), loss = 0, lse
+    cdef double zmax = row_max(z, k), loss = 0, lse, target
     cdef double total = softmax_sum(z, k, zmax, e)
     lse = zmax + log(total)
     while first < k:
@@ -79,23 +86,29 @@ cdef inline double softmax_row(const floating* z, const floating* y, Py_ssize_t 
             if y == NULL:
                 out[first + j] = <floating> (e[j] / total)
             else:
-                loss += y[first + j] * (lse - z[first + j])
-                out[first + j] = <floating> (e[j] / total - y[first + j])
+                target = smoothed(y, first + j, smoothing, 1.0 / k)
+                loss += target * (lse - z[first + j])
+                out[first + j] = <floating> (e[j] / total - target)
         first += count
     return loss
 
 
-cdef inline double row_loss_delta(Output output, const floating* z, const floating* y, floating* delta,
-                                  Py_ssize_t k) noexcept nogil:
-    """Loss of one row from its logits z (k,); writes y_hat - y into delta (k,)."""
+cdef inline double row_loss_delta(Output output, const LossSpec* spec, const floating* z, const floating* y,
+                                  floating* delta, Py_ssize_t k) noexcept nogil:
+    """Loss of one row from its logits z (k,); writes dL/dz into delta (k,): y_hat - y for the natural losses."""
     cdef Py_ssize_t j
-    cdef double loss = 0, d
-    if output == OUT_LOGISTIC:
+    cdef double loss = 0, d, target, h = spec.huber_delta
+    if output == OUT_LOGISTIC and spec.smoothing == 0:
         for j in range(k):
             loss += log1pexp(z[j]) - y[j] * z[j]
             delta[j] = <floating> (sigmoid(z[j]) - y[j])
+    elif output == OUT_LOGISTIC:
+        for j in range(k):
+            target = smoothed(y, j, spec.smoothing, 0.5)
+            loss += log1pexp(z[j]) - target * z[j]
+            delta[j] = <floating> (sigmoid(z[j]) - target)
     elif output == OUT_SOFTMAX:
-        loss = softmax_row(z, y, k, delta)
+        loss = softmax_row(z, y, k, delta, spec.smoothing)
     elif output == OUT_EXP:
         for j in range(k):
             # y_hat in the model's dtype, as `output_activation` gives it: where exp(z) overflows float32,
@@ -103,6 +116,20 @@ cdef inline double row_loss_delta(Output output, const floating* z, const floati
             d = <floating> exp(z[j])
             loss += d - y[j] * z[j] + xlogy(y[j], y[j]) - y[j]
             delta[j] = <floating> (d - y[j])
+    elif spec.loss == LOSS_HUBER:
+        for j in range(k):
+            d = z[j] - y[j]
+            if fabs(d) <= h:
+                loss += 0.5 * d * d
+                delta[j] = <floating> d
+            else:
+                loss += h * (fabs(d) - 0.5 * h)
+                delta[j] = <floating> (h if d > 0 else -h)
+    elif spec.loss == LOSS_ABSOLUTE:
+        for j in range(k):
+            d = z[j] - y[j]
+            loss += fabs(d)
+            delta[j] = <floating> (1 if d > 0 else (-1 if d < 0 else 0))
     else:
         for j in range(k):
             d = z[j] - y[j]
@@ -111,7 +138,7 @@ cdef inline double row_loss_delta(Output output, const floating* z, const floati
     return loss
 
 
-cdef void loss_and_delta(Output output, const Targets* rows, double scale, floating* delta_out,
+cdef void loss_and_delta(Output output, const LossSpec* spec, const Targets* rows, double scale, floating* delta_out,
                          double* row_loss_out) noexcept nogil:
     """row_loss_out (n_rows,) <- L_i (unweighted); delta_out (n_rows, n_outputs) <- (y_hat_i - y_i) * w_i * scale,
     for the block `rows`."""
@@ -124,7 +151,7 @@ cdef void loss_and_delta(Output output, const Targets* rows, double scale, float
     cdef const floating* sample_weight = <const floating*> rows.sample_weight
     for i in range(rows.n_rows):
         delta_row = delta_out + i * k
-        row_loss_out[i] = row_loss_delta(output, z + i * k, y + i * k, delta_row, k)
+        row_loss_out[i] = row_loss_delta(output, spec, z + i * k, y + i * k, delta_row, k)
         w = scale if sample_weight == NULL else sample_weight[i] * scale
         for j in range(k):
             delta_row[j] = <floating> (delta_row[j] * w)
@@ -145,4 +172,4 @@ cdef void output_activation(Output output, floating* z, Py_ssize_t n_rows, Py_ss
             for j in range(n_cols):
                 row[j] = <floating> exp(row[j])
         else:
-            softmax_row(row, NULL, n_cols, row)
+            softmax_row(row, NULL, n_cols, row, 0)

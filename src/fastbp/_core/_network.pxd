@@ -1,6 +1,6 @@
 from cython cimport floating
 
-from fastbp._core._records cimport Backward, Batch, Layout, Threads, Workspace
+from fastbp._core._records cimport Backward, Batch, Dropout, Layout, Threads, Workspace
 
 
 # Each product, with the elementwise work fused to it, is cut into blocks that threads take whole; BLAS runs
@@ -18,9 +18,10 @@ cdef enum:
 
 cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil
 
-# work.acts[l] <- the activations of layer l for the batch's rows; the last holds the output logits.
+# work.acts[l] <- the activations of layer l for the batch's rows; the last holds the output logits. A training
+# pass (dropout not NULL) drops units, and fills work.factor where it is set.
 cdef void forward_logits(const Layout* net, const floating* params, const Batch* batch, Workspace* work,
-                         Threads threads) noexcept nogil
+                         const Dropout* dropout, Threads threads) noexcept nogil
 
 # The objective, from the activations `forward_logits` left in `work`, and its gradient into grad_out
 # (n_params,); see `_network.pyx`. params is read, and with how.mode == STEP_COEFFICIENTS its coefficients are

@@ -15,17 +15,21 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from fastbp._core._activations cimport IDENTITY, Activation, bias_activation, mul_derivative
-from fastbp._core._blas cimport gemm
-from fastbp._core._losses cimport Output, Targets, loss_and_delta, output_activation
+from libc.stdint cimport uint64_t
+
+from fastbp._core._activations cimport (IDENTITY, Activation, activation_block, from_output, mul_derivative,
+                                        mul_factor)
+from fastbp._core._blas cimport gemm, sum_of_squares
+from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
+from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, start_team,
                                            use_threads, use_threads_elementwise, usable_threads)
-from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Layer, LayerPass, Layout,
-                                    SparseRows, Split, Threads, Workspace)
+from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layer, LayerPass,
+                                    Layout, SparseRows, Split, Threads, Workspace)
 from fastbp._core._sparse cimport CSR, Scratch, nonzeros, sparse_input, sparse_layer, sparse_weight_grad
 
 from fastbp._core._activations import ACTIVATIONS
-from fastbp._core._losses import OUTPUTS
+from fastbp._core._losses import LOSSES, OUTPUTS
 
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
 
@@ -119,8 +123,10 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     p.a_in = batch.X if l == 0 else work.acts[l - 1]
     p.W = params + p.layer.coef_offset
     p.b = params + p.layer.intercept_offset
+    p.mask.active = False
     p.delta = NULL
     p.f_in = net.layers[l - 1].activation if l > 0 else IDENTITY
+    p.factor_in = work.factor[l - 1] if l > 0 and work.factor != NULL else NULL
     p.penalty = False
     p.alpha_scaled = 0
     p.mode = STORE_GRADIENT
@@ -128,31 +134,38 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     return p
 
 
-cdef void layer_block(const LayerPass* p, floating* a_out, Py_ssize_t first_row, Py_ssize_t n_rows,
-                      Py_ssize_t first_col, Py_ssize_t n_cols) noexcept nogil:
-    """Block (rows first_row.., columns first_col..) of a_out (batch, n_out) <- f(a_in W + b); the output
-    layer's f is the identity, so it keeps its logits."""
+cdef void layer_block(const LayerPass* p, floating* a_out, floating* factor_out, Py_ssize_t first_row,
+                      Py_ssize_t n_rows, Py_ssize_t first_col, Py_ssize_t n_cols) noexcept nogil:
+    """Block (rows first_row.., columns first_col..) of a_out (batch, n_out) <- f(a_in W + b), with the layer's
+    dropout; the output layer's f is the identity, so it keeps its logits. factor_out (batch, n_out), when not
+    NULL, gets the block's f'(z) and mask (`_activations.activation_block`)."""
     cdef int n_in = p.layer.n_in
     cdef int n_out = p.layer.n_out
     cdef floating* block = a_out + first_row * n_out + first_col
+    cdef MaskBlock mask = p.mask
     gemm(False, False, <int> n_rows, <int> n_cols, n_in, <floating> 1, (<const floating*> p.a_in) + first_row * n_in,
          n_in, (<const floating*> p.W) + first_col, n_out, <floating> 0, block, n_out)
-    bias_activation(p.layer.activation, block, (<const floating*> p.b) + first_col, n_rows, n_cols, n_out)
+    mask.first_row, mask.first_col = first_row, first_col
+    activation_block(p.layer.activation, block, (<const floating*> p.b) + first_col, n_rows, n_cols, n_out, &mask,
+                     NULL if factor_out == NULL else factor_out + first_row * n_out + first_col)
 
 
-cdef void forward_block(const LayerPass* p, floating* a_out, Split split, Py_ssize_t block) noexcept nogil:
+cdef void forward_block(const LayerPass* p, floating* a_out, floating* factor_out, Split split,
+                        Py_ssize_t block) noexcept nogil:
     """Block number `block` of a layer's forward pass: split.size of its columns or of its rows."""
     cdef int n_out = p.layer.n_out
     cdef Py_ssize_t first = block * split.size
     if split.by_columns:
-        layer_block(p, a_out, 0, p.n_rows, first, min(split.size, n_out - first))
+        layer_block(p, a_out, factor_out, 0, p.n_rows, first, min(split.size, n_out - first))
     else:
-        layer_block(p, a_out, first, min(split.size, p.n_rows - first), 0, n_out)
+        layer_block(p, a_out, factor_out, first, min(split.size, p.n_rows - first), 0, n_out)
 
 
 cdef void forward_logits(const Layout* net, const floating* params, const Batch* batch, Workspace* work,
-                         Threads threads) noexcept nogil:
+                         const Dropout* dropout, Threads threads) noexcept nogil:
     """work.acts[l] (n_rows, n_out of layer l) <- activations of layer l; the last one holds the output logits.
+    A training pass (`dropout` not NULL) drops the units of the layers with a dropout rate; where work.factor[l]
+    is set it gets layer l's f'(z) and mask, which the backward pass multiplies by.
 
     The batch's X is dense, or its X_sparse CSR rows. Layer by layer, each cut by `product_split`. An OpenMP
     region is entered only when threads are used: even with one thread, each costs a futex call, which was
@@ -163,22 +176,29 @@ cdef void forward_logits(const Layout* net, const floating* params, const Batch*
     cdef Split split
     cdef LayerPass p
     cdef floating* a_out
+    cdef floating* factor_out
     cdef Py_ssize_t n_rows = batch.n_rows
     cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
     for l in range(net.n_layers):
         p = layer_pass(net, params, batch, work, l)
+        if dropout != NULL and p.layer.dropout > 0:
+            p.mask.active = True
+            p.mask.key = layer_key(dropout.seed, dropout.step, <uint64_t> l)
+            p.mask.threshold = keep_threshold(p.layer.dropout)
+            p.mask.scale = 1.0 / (1.0 - p.layer.dropout)
         a_out = <floating*> work.acts[l]
+        factor_out = <floating*> work.factor[l] if work.factor != NULL else NULL
         if l == 0 and batch.X_sparse != NULL:
-            sparse_layer(batch.X_sparse, &p, a_out, threads.n)
+            sparse_layer(batch.X_sparse, &p, a_out, factor_out, threads.n)
             continue
         split = product_split(threads, n_rows, p.layer.n_out, n_rows * p.layer.n_in * p.layer.n_out,
                               column_blocks(p.layer.n_out), pass_work)
         if split.threaded:
             for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                forward_block(&p, a_out, split, block)
+                forward_block(&p, a_out, factor_out, split, block)
         else:
             for block in range(split.count):
-                forward_block(&p, a_out, split, block)
+                forward_block(&p, a_out, factor_out, split, block)
 
 
 cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
@@ -201,24 +221,6 @@ cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_s
             out[i * ld + j] = scale * w[i * ld + j]
 
 
-cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:
-    """sum(w ** 2) accumulated in double, in a fixed order: eight running sums (entries i mod 8), added at the
-    end. One running sum waits for each addition before the next, which made this 2.6% of a digits fit."""
-    cdef Py_ssize_t i, j
-    cdef double part[8]
-    cdef double total = 0
-    for j in range(8):
-        part[j] = 0
-    for i in range(0, n - n % 8, 8):
-        for j in range(8):
-            part[j] += <double> w[i + j] * w[i + j]
-    for i in range(n - n % 8, n):
-        part[i % 8] += <double> w[i] * w[i]
-    for j in range(8):
-        total += part[j]
-    return total
-
-
 cdef void loss_block(const Layout* net, const Batch* batch, const floating* logits, floating* delta_out,
                      double* row_loss_out, Py_ssize_t rows, Py_ssize_t block) noexcept nogil:
     """Rows block * rows.. of `objective`'s per-row losses and output deltas."""
@@ -230,7 +232,7 @@ cdef void loss_block(const Layout* net, const Batch* batch, const floating* logi
     targets.sample_weight = NULL if batch.sample_weight == NULL else (<const floating*> batch.sample_weight) + first
     targets.n_rows = min(rows, batch.n_rows - first)
     targets.n_outputs = k
-    loss_and_delta(net.output, &targets, 1.0 / batch.weight_sum, delta_out + first * k, row_loss_out + first)
+    loss_and_delta(net.output, &net.loss, &targets, 1.0 / batch.weight_sum, delta_out + first * k, row_loss_out + first)
 
 
 cdef double objective(const Layout* net, const floating* params, const Batch* batch, const floating* logits,
@@ -316,12 +318,18 @@ cdef void delta_block(const LayerPass* p, floating* delta_in_out, Split split, P
         count = min(split.size, n_in - first)
         gemm(False, True, <int> p.n_rows, <int> count, n_out, <floating> 1, delta, n_out, W + first * n_out, n_out,
              <floating> 0, delta_in_out + first, n_in)
-        mul_derivative(p.f_in, delta_in_out + first, a_in + first, p.n_rows, count, n_in)
+        if p.factor_in != NULL:
+            mul_factor(delta_in_out + first, (<const floating*> p.factor_in) + first, p.n_rows, count, n_in)
+        else:
+            mul_derivative(p.f_in, delta_in_out + first, a_in + first, p.n_rows, count, n_in)
     else:
         count = min(split.size, p.n_rows - first)
         gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
              <floating> 0, delta_in_out + first * n_in, n_in)
-        mul_derivative(p.f_in, delta_in_out + first * n_in, a_in + first * n_in, count, n_in, n_in)
+        if p.factor_in != NULL:
+            mul_factor(delta_in_out + first * n_in, (<const floating*> p.factor_in) + first * n_in, count, n_in, n_in)
+        else:
+            mul_derivative(p.f_in, delta_in_out + first * n_in, a_in + first * n_in, count, n_in, n_in)
 
 
 cdef double backward(const Layout* net, floating* params, const Batch* batch, Workspace* work, Backward how,
@@ -393,6 +401,11 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     return loss
 
 
+cdef inline bint needs_factor(const Layer* layer, bint dropout) noexcept nogil:
+    """Whether a hidden layer keeps its factor in a backward pass: its f' needs z, or it drops units."""
+    return not from_output(layer.activation) or (dropout and layer.dropout > 0)
+
+
 cdef class CoreNet:
     """A network's per-layer table (its `Layout`), and batch passes over a flat parameter buffer.
 
@@ -401,22 +414,31 @@ cdef class CoreNet:
     layer_sizes : sequence of int, length n_layers + 1, each >= 1
     activations : sequence of str, one name of ACTIVATIONS per hidden layer (n_layers - 1 of them)
     output : str, a name of OUTPUTS
+    loss : str, a name of LOSSES ("natural": the output's own); huber_delta, label_smoothing: its settings
+    dropout : sequence of float in [0, 1), one rate per hidden layer, or None for none
 
     The table is what Python reads (`layers`, `n_params`, `n_coefs`): the parameter layout is decided here
     only. Every coefficient matrix comes first, layer by layer, then every intercept vector (scikit-learn's
     packing order).
     """
 
-    def __cinit__(self, layer_sizes, activations, str output):
+    def __cinit__(self, layer_sizes, activations, str output, str loss="natural", double huber_delta=1.0,
+                  double label_smoothing=0.0, dropout=None):
         cdef int l
         cdef int n_layers = len(layer_sizes) - 1
         cdef Py_ssize_t offset = 0
         cdef Layer* layer
         if len(activations) != n_layers - 1:
             raise ValueError(f"{n_layers - 1} hidden layers need as many activations, got {len(activations)}")
+        rates = [0.0] * (n_layers - 1) if dropout is None else [float(rate) for rate in dropout]
+        if len(rates) != n_layers - 1:
+            raise ValueError(f"{n_layers - 1} hidden layers need as many dropout rates, got {len(rates)}")
         self.layer_sizes = tuple(int(s) for s in layer_sizes)
         self.layout.n_layers = n_layers
         self.layout.output = <Output> OUTPUTS[output]
+        self.layout.loss.loss = <Loss> LOSSES[loss]
+        self.layout.loss.huber_delta = huber_delta
+        self.layout.loss.smoothing = label_smoothing
         self.layout.layers = <Layer*> malloc(n_layers * sizeof(Layer))
         if self.layout.layers == NULL:
             raise MemoryError()
@@ -426,7 +448,7 @@ cdef class CoreNet:
             layer.n_out = layer_sizes[l + 1]
             code = ACTIVATIONS[activations[l]] if l < n_layers - 1 else IDENTITY
             layer.activation = <Activation> <int> code
-            layer.dropout = 0
+            layer.dropout = rates[l] if l < n_layers - 1 else 0
             layer.coef_offset = offset
             offset += <Py_ssize_t> layer.n_in * layer.n_out
         self.layout.n_coefs = offset
@@ -463,20 +485,29 @@ cdef class CoreNet:
                           "activation": ACTIVATION_NAMES[<int> layer.activation], "dropout": layer.dropout})
         return tuple(table)
 
+    def factor_widths(self, bint dropout):
+        """The units of each layer that keeps a factor in a backward pass (0 for the others), with dropout or
+        without: what a caller allocates (n_rows times these) for `Workspace.factor`."""
+        cdef int l
+        return [self.layout.layers[l].n_out if l < self.layout.n_layers - 1
+                and needs_factor(&self.layout.layers[l], dropout) else 0 for l in range(self.layout.n_layers)]
+
     def forward(self, const floating[::1] params, X, int n_threads, bint invariant):
-        """Output activations y_hat, a new (n_samples, n_outputs) array. X: (n_samples, n_features), a
-        C-contiguous array or a CSR matrix (see `_sparse.CSR`), in the dtype of params.
+        """Output activations y_hat, a new (n_samples, n_outputs) array, with no dropout. X: (n_samples,
+        n_features), a C-contiguous array or a CSR matrix (see `_sparse.CSR`), in the dtype of params.
         n_threads threads; `invariant`: fixed blocks, for results that do not depend on n_threads."""
-        return self._forward(params, X, n_threads, invariant, None, None, 0, 0)
+        return self._forward(params, X, n_threads, invariant, None, None, 0, 0, -1, 0)
 
     def objective_and_output(self, const floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
-                             double weight_sum, double alpha, int n_threads, bint invariant):
+                             double weight_sum, double alpha, int n_threads, bint invariant, long long dropout_seed=-1,
+                             long long dropout_step=0):
         """(objective, y_hat) from one forward pass, with no backward pass; Y (n_samples, n_outputs),
-        sample_weight, weight_sum and alpha as for `loss_and_grad`."""
-        return self._forward(params, X, n_threads, invariant, Y, sample_weight, weight_sum, alpha)
+        sample_weight, weight_sum, alpha and the dropout as for `loss_and_grad`."""
+        return self._forward(params, X, n_threads, invariant, Y, sample_weight, weight_sum, alpha, dropout_seed,
+                             dropout_step)
 
     def _forward(self, const floating[::1] params, X, int n_threads, bint invariant, Y, sample_weight,
-                 double weight_sum, double alpha):
+                 double weight_sum, double alpha, long long dropout_seed, long long dropout_step):
         cdef Py_ssize_t n = X.shape[0]
         cdef int n_layers = self.layout.n_layers
         cdef int k = self.layer_sizes[n_layers]
@@ -492,14 +523,18 @@ cdef class CoreNet:
         cdef const floating[:, ::1] X_dense
         cdef Batch batch
         cdef Workspace work
+        cdef Dropout dropout
         batch.n_rows = n
         batch.X = NULL
         batch.X_sparse = NULL if X_csr is None else &X_csr.rows
         batch.Y = NULL
         batch.sample_weight = NULL
         batch.weight_sum = weight_sum
+        work.factor = NULL
         work.delta_a = work.delta_b = NULL
         work.row_loss = NULL
+        dropout.seed = <unsigned long long> max(dropout_seed, 0)
+        dropout.step = <unsigned long long> max(dropout_step, 0)
         if X_csr is None:
             X_dense = X
             batch.X = &X_dense[0, 0]
@@ -525,7 +560,8 @@ cdef class CoreNet:
                 work.acts[l] = &buffers[l % 2, 0]
             work.acts[n_layers - 1] = &out[0, 0]
             with nogil:
-                forward_logits(&self.layout, &params[0], &batch, &work, threads)
+                forward_logits(&self.layout, &params[0], &batch, &work, &dropout if dropout_seed >= 0 else NULL,
+                               threads)
                 if with_objective:
                     loss = objective(&self.layout, &params[0], &batch, &out[0, 0], <floating*> work.delta_a,
                                      work.row_loss, alpha, threads.n)
@@ -535,22 +571,26 @@ cdef class CoreNet:
         return (loss, result) if with_objective else result
 
     def loss_and_grad(self, const floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
-                      double weight_sum, double alpha, floating[::1] grad_out, int n_threads, bint invariant):
+                      double weight_sum, double alpha, floating[::1] grad_out, int n_threads, bint invariant,
+                      long long dropout_seed=-1, long long dropout_step=0):
         """Objective at `params`; writes its gradient into grad_out (n_params,). Threads as for `forward`.
 
         X: (n_samples, n_features), dense or CSR as for `forward`; Y: (n_samples, n_outputs);
         sample_weight: (n_samples,) or None. weight_sum divides the weighted sum of the rows' losses: their
         own sum of weights (n_samples when None), or a larger total, whose mean's share of these rows it gives.
+        dropout_seed >= 0: the dropout masks of that seed at step dropout_step, else no dropout.
         """
         cdef Py_ssize_t n = X.shape[0]
         cdef int n_layers = self.layout.n_layers
         dtype = np.float32 if floating is float else np.float64
         cdef floating[::1] act_buf = np.empty(n * sum(self.layer_sizes[1:]), dtype=dtype)
+        widths = self.factor_widths(dropout_seed >= 0)
+        cdef floating[::1] factor_buf = np.empty(max(1, n * sum(widths)), dtype=dtype)
         cdef floating[:, ::1] deltas = np.empty((2, n * self.layout.width), dtype=dtype)
         cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
         cdef const floating[::1] sw
         cdef double loss
-        cdef Py_ssize_t offset = 0
+        cdef Py_ssize_t offset = 0, factor_offset = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         cdef CSR X_csr = sparse_input(X, dtype)
         cdef const floating[:, ::1] X_dense
@@ -558,6 +598,9 @@ cdef class CoreNet:
         cdef Batch batch
         cdef Workspace work
         cdef Backward how
+        cdef Dropout dropout
+        dropout.seed = <unsigned long long> max(dropout_seed, 0)
+        dropout.step = <unsigned long long> max(dropout_step, 0)
         how.alpha = alpha
         how.mode = STORE_GRADIENT
         how.rate = 0
@@ -580,16 +623,23 @@ cdef class CoreNet:
         work.delta_b = &deltas[1, 0]
         work.row_loss = &row_loss[0]
         work.acts = <void**> malloc(n_layers * sizeof(void*))
-        if work.acts == NULL:
+        work.factor = <void**> malloc(n_layers * sizeof(void*))
+        if work.acts == NULL or work.factor == NULL:
+            free(work.acts)
+            free(work.factor)
             raise MemoryError()
         try:
             for l in range(n_layers):
                 work.acts[l] = &act_buf[offset]
-                offset += n * self.layer_sizes[l + 1]
+                offset += n * self.layout.layers[l].n_out
+                work.factor[l] = &factor_buf[factor_offset] if widths[l] else NULL
+                factor_offset += n * widths[l]
             with nogil:
-                forward_logits(&self.layout, &params[0], &batch, &work, threads)
+                forward_logits(&self.layout, &params[0], &batch, &work, &dropout if dropout_seed >= 0 else NULL,
+                               threads)
                 # STORE_GRADIENT only reads params: the const buffer is not written.
                 loss = backward(&self.layout, <floating*> &params[0], &batch, &work, how, &grad_out[0], threads)
         finally:
             free(work.acts)
+            free(work.factor)
         return loss

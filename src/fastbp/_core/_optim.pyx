@@ -1,29 +1,60 @@
-"""Optimizer updates: single loops over the flat parameter, gradient and state buffers.
+"""Optimizer updates, single loops over the flat parameter, gradient and state buffers; learning-rate schedules;
+gradient clipping.
 
-The arithmetic is scikit-learn's (`sklearn/neural_network/_stochastic_optimizers.py`), operation for
-operation and in the model's dtype, so float64 trajectories can match it to the last bits. Coefficients
-such as 1 - beta are computed in double and rounded once, as NumPy does with Python floats. The compiled
-epoch (`_epoch`) applies `apply_step` to every minibatch; `step` applies it once, for the Python layer.
+SGD and Adam are scikit-learn's (`sklearn/neural_network/_stochastic_optimizers.py`), operation for operation
+and in the model's dtype, so float64 trajectories can match it to the last bits; AdamW, RMSprop and Adagrad are
+PyTorch's (`torch.optim`'s single-tensor updates: its lerp, addcmul and addcdiv, in their order). Coefficients
+such as 1 - beta are computed in double and rounded once, as NumPy does with Python floats. Decoupled weight
+decay multiplies the coefficients only, never the intercepts. The compiled epoch (`_epoch`) applies
+`apply_step` to every minibatch; `step` applies it once, for the Python layer.
 """
 
 from cython cimport floating
-from libc.math cimport pow, sqrt
+from cython.parallel cimport prange
+from libc.math cimport cos, pow, sqrt
 
-# The table, by name: each kind's code, the settings its `Rule` takes, and its state buffers in order.
-OPTIMIZERS = {"SGD": SGD_KIND, "Adam": ADAM_KIND}
-SETTINGS = {"SGD": ("momentum", "nesterov"), "Adam": ("beta_1", "beta_2", "epsilon")}
-STATE_NAMES = {"SGD": ("velocity",), "Adam": ("m", "v")}
+import numpy as np
+
+from fastbp._core._blas cimport sum_of_squares
+from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
+
+# The tables, by name: each optimizer's code, the settings its `Rule` takes, and its state buffers in order; each
+# schedule's code and settings.
+OPTIMIZERS = {"SGD": SGD_KIND, "Adam": ADAM_KIND, "AdamW": ADAMW_KIND, "RMSprop": RMSPROP_KIND,
+              "Adagrad": ADAGRAD_KIND}
+SETTINGS = {"SGD": ("momentum", "nesterov", "weight_decay"), "Adam": ("beta_1", "beta_2", "epsilon"),
+            "AdamW": ("beta_1", "beta_2", "epsilon", "weight_decay"),
+            "RMSprop": ("rho", "epsilon", "momentum", "centered"), "Adagrad": ("epsilon",)}
+STATE_NAMES = {"SGD": ("velocity",), "Adam": ("m", "v"), "AdamW": ("m", "v"),
+               "RMSprop": ("square_avg", "momentum_buffer", "grad_avg"), "Adagrad": ("sum",)}
+SCHEDULES = {"constant": SCHEDULE_CONSTANT, "exponential": SCHEDULE_EXPONENTIAL,
+             "warmup_cosine": SCHEDULE_WARMUP_COSINE, "one_cycle": SCHEDULE_ONE_CYCLE}
+SCHEDULE_SETTINGS = {"constant": (), "exponential": ("gamma",), "warmup_cosine": ("warmup_steps", "total_steps", "min_lr"),
+                     "one_cycle": ("max_lr", "total_steps", "pct_start")}
+
+cdef double PI = 3.141592653589793
+cdef double ONE_CYCLE_DIV = 25.0          # OneCycleLR's div_factor: the first rate is max_lr / 25
+cdef double ONE_CYCLE_FINAL_DIV = 1e4     # and its final_div_factor: the last is that / 1e4
+cdef double CLIP_EPSILON = 1e-6           # torch.nn.utils.clip_grad_norm_'s: max_norm / (norm + 1e-6)
+
+cdef enum:
+    CLIP_CHUNK = 1 << 14   # gradient entries per partial sum of the clipping norm (fixed: any thread count)
 
 
-cdef Rule make_rule(str name, dict settings) except *:
-    """The `Rule` of the optimizer `name` with `settings` (a dict holding at least SETTINGS[name])."""
+cdef Rule make_rule(str name, dict settings, Py_ssize_t n_decayed) except *:
+    """The `Rule` of the optimizer `name` with `settings` (a dict holding at least SETTINGS[name]); weight decay,
+    where the kind has it, applies to params[:n_decayed]."""
     cdef Rule rule
     rule.kind = <Kind> OPTIMIZERS[name]
-    rule.momentum = settings["momentum"] if name == "SGD" else 0
+    rule.momentum = settings["momentum"] if name in ("SGD", "RMSprop") else 0
     rule.nesterov = settings["nesterov"] if name == "SGD" else False
-    rule.beta_1 = settings["beta_1"] if name == "Adam" else 0
-    rule.beta_2 = settings["beta_2"] if name == "Adam" else 0
-    rule.epsilon = settings["epsilon"] if name == "Adam" else 0
+    rule.beta_1 = settings["beta_1"] if name in ("Adam", "AdamW") else 0
+    rule.beta_2 = settings["beta_2"] if name in ("Adam", "AdamW") else 0
+    rule.epsilon = settings["epsilon"] if name != "SGD" else 0
+    rule.weight_decay = settings["weight_decay"] if name in ("SGD", "AdamW") else 0
+    rule.rho = settings["rho"] if name == "RMSprop" else 0
+    rule.centered = settings["centered"] if name == "RMSprop" else False
+    rule.n_decayed = n_decayed
     return rule
 
 
@@ -31,94 +62,261 @@ cdef State make_state(str name, dict buffers, const floating[::1] params) except
     """The `State` over `buffers` ({name: array}, the names of STATE_NAMES[name]), each shaped and typed like
     params; they must stay alive while it is used."""
     cdef State state
-    cdef floating[::1] first, last
+    cdef floating[::1] buffer
+    cdef int i
     names = STATE_NAMES[name]
     if buffers.keys() != set(names):
         raise ValueError(f"{name} keeps the state {names}, got {tuple(buffers)}")
-    first = buffers[names[0]]
-    last = buffers[names[len(names) - 1]]
-    if first.shape[0] != params.shape[0] or last.shape[0] != params.shape[0]:
-        raise ValueError(f"{name}'s state buffers must have the shape of params, ({params.shape[0]},)")
-    state.velocity = state.m = state.v = NULL
-    if name == "SGD":
-        state.velocity = &first[0]
-    else:
-        state.m = &first[0]
-        state.v = &last[0]
+    for i in range(3):
+        state.buffer[i] = NULL
+    for i, state_name in enumerate(names):
+        buffer = buffers[state_name]
+        if buffer.shape[0] != params.shape[0]:
+            raise ValueError(f"{name}'s state buffers must have the shape of params, ({params.shape[0]},)")
+        state.buffer[i] = &buffer[0]
     return state
 
 
-cdef inline AdamStep adam_step_of(const Rule* rule, double learning_rate, long long t) noexcept nogil:
-    """The coefficients of Adam's step number t >= 1, with the bias correction in double as scikit-learn has it."""
-    cdef AdamStep c
-    c.step_size = learning_rate * sqrt(1 - pow(rule.beta_2, <double> t)) / (1 - pow(rule.beta_1, <double> t))
-    c.beta_1 = rule.beta_1
-    c.one_minus_beta_1 = 1 - rule.beta_1
-    c.beta_2 = rule.beta_2
-    c.one_minus_beta_2 = 1 - rule.beta_2
-    c.epsilon = rule.epsilon
-    return c
+cdef Schedule make_schedule(str name, dict settings) except *:
+    """The `Schedule` named `name` (a name of SCHEDULES) with `settings` (SCHEDULE_SETTINGS[name])."""
+    cdef Schedule schedule
+    schedule.kind = <ScheduleKind> SCHEDULES[name]
+    schedule.gamma = settings.get("gamma", 1.0)
+    schedule.warmup_steps = settings.get("warmup_steps", 0)
+    schedule.total_steps = settings.get("total_steps", 1)
+    schedule.min_lr = settings.get("min_lr", 0.0)
+    schedule.max_lr = settings.get("max_lr", 0.0)
+    schedule.pct_start = settings.get("pct_start", 0.3)
+    return schedule
 
 
-cdef void sgd_step(floating* params, const floating* grad, floating* velocity, Py_ssize_t n,
-                   floating learning_rate, floating momentum, bint nesterov) noexcept nogil:
-    """velocity <- momentum * velocity - lr * grad; params += velocity, or with Nesterov
-    params += momentum * velocity - lr * grad (the look-ahead step). All (n,).
+cdef double schedule_rate(const Schedule* schedule, double learning_rate, long long t) noexcept nogil:
+    """The learning rate of step t (from 0) for an optimizer whose own rate is `learning_rate`; the same
+    operations, in the same order, as `fastbp.schedules`."""
+    cdef double progress, initial, final, up_end, down_end, start, end, pct, step = <double> t
+    if schedule.kind == SCHEDULE_EXPONENTIAL:
+        return learning_rate * pow(schedule.gamma, step)
+    if schedule.kind == SCHEDULE_WARMUP_COSINE:
+        if step < schedule.warmup_steps:
+            return learning_rate * (step + 1) / schedule.warmup_steps
+        if step >= schedule.total_steps:
+            return schedule.min_lr
+        progress = (step - schedule.warmup_steps) / (schedule.total_steps - schedule.warmup_steps)
+        return schedule.min_lr + (learning_rate - schedule.min_lr) * (1 + cos(PI * progress)) / 2
+    if schedule.kind == SCHEDULE_ONE_CYCLE:
+        initial = schedule.max_lr / ONE_CYCLE_DIV
+        final = initial / ONE_CYCLE_FINAL_DIV
+        up_end = schedule.pct_start * schedule.total_steps - 1
+        down_end = schedule.total_steps - 1
+        step = min(step, schedule.total_steps - 1)
+        if step <= up_end:
+            start, end, pct = initial, schedule.max_lr, step / up_end
+        else:
+            start, end, pct = schedule.max_lr, final, (step - up_end) / (down_end - up_end)
+        return end + (start - end) / 2.0 * (cos(PI * pct) + 1)
+    return learning_rate
 
-    Without momentum the step is params += -(lr * grad) in either form (0 * velocity adds an exact zero),
-    and the velocity, which no step then reads, is left alone: two memory streams fewer.
+
+# Each kernel below updates n entries in one pass: the decoupled weight decay (params *= keep, where keep is
+# 1 - lr * weight_decay for coefficients and 1, which leaves them exact, for intercepts), the gradient scaled by
+# the clipping factor (g = grad * scale, exact for 1), then the kind's update: the same roundings, in the same
+# order, as separate passes would make, in one sweep over memory.
+
+
+cdef void sgd_step(floating* params, const floating* grad, floating* velocity, Py_ssize_t n, const Rule* rule,
+                   floating learning_rate, floating keep, floating scale) noexcept nogil:
+    """velocity <- momentum * velocity - lr * g; params += velocity, or with Nesterov
+    params += momentum * velocity - lr * g (the look-ahead step). All (n,).
+
+    Without momentum the step is params += -(lr * g) in either form (0 * velocity adds an exact zero), and
+    the velocity, which no step then reads, is left alone: two memory streams fewer.
     """
     cdef Py_ssize_t i
+    cdef floating momentum = <floating> rule.momentum, g
     if momentum == 0:
         for i in range(n):
-            params[i] += -(learning_rate * grad[i])
+            g = grad[i] * scale
+            params[i] = params[i] * keep
+            params[i] += -(learning_rate * g)
         return
     for i in range(n):
-        velocity[i] = momentum * velocity[i] - learning_rate * grad[i]
-        if nesterov:
-            params[i] += momentum * velocity[i] - learning_rate * grad[i]
+        g = grad[i] * scale
+        params[i] = params[i] * keep
+        velocity[i] = momentum * velocity[i] - learning_rate * g
+        if rule.nesterov:
+            params[i] += momentum * velocity[i] - learning_rate * g
         else:
             params[i] += velocity[i]
 
 
 cdef void adam_step(floating* params, const floating* grad, floating* m, floating* v, Py_ssize_t n,
-                    const AdamStep* c) noexcept nogil:
-    """m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; params += -step * m / (sqrt(v) + eps). All (n,).
+                    const Rule* rule, double step_size, floating scale) noexcept nogil:
+    """scikit-learn's Adam: m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; params += -step * m / (sqrt(v) + eps),
+    with step = lr sqrt(1 - b2^t) / (1 - b1^t), the bias correction folded into the step size. All (n,).
 
     The step size is a double and so is the update, as in scikit-learn, where the NumPy float64 step
     size promotes a float32 update to float64 before it is added to the parameters.
     """
     cdef Py_ssize_t i
-    cdef floating denominator
-    cdef floating beta_1 = <floating> c.beta_1, one_minus_beta_1 = <floating> c.one_minus_beta_1
-    cdef floating beta_2 = <floating> c.beta_2, one_minus_beta_2 = <floating> c.one_minus_beta_2
-    cdef floating epsilon = <floating> c.epsilon
-    cdef double step_size = c.step_size
+    cdef floating denominator, g
+    cdef floating beta_1 = <floating> rule.beta_1, one_minus_beta_1 = <floating> (1 - rule.beta_1)
+    cdef floating beta_2 = <floating> rule.beta_2, one_minus_beta_2 = <floating> (1 - rule.beta_2)
+    cdef floating epsilon = <floating> rule.epsilon
     for i in range(n):
-        m[i] = beta_1 * m[i] + one_minus_beta_1 * grad[i]
-        v[i] = beta_2 * v[i] + one_minus_beta_2 * (grad[i] * grad[i])
+        g = grad[i] * scale
+        m[i] = beta_1 * m[i] + one_minus_beta_1 * g
+        v[i] = beta_2 * v[i] + one_minus_beta_2 * (g * g)
         denominator = <floating> sqrt(v[i]) + epsilon
         params[i] = <floating> (params[i] + (-step_size) * m[i] / <double> denominator)
 
 
-cdef void apply_step(const Rule* rule, double learning_rate, long long t, floating* params, const floating* grad,
-                     State* state, Py_ssize_t first, Py_ssize_t count) noexcept nogil:
-    """Step number t (>= 1) of the optimizer `rule` on parameters first .. first + count."""
-    cdef AdamStep c
+cdef void adamw_step(floating* params, const floating* grad, floating* m, floating* v, Py_ssize_t n,
+                     const Rule* rule, const Step* step, floating keep) noexcept nogil:
+    """PyTorch's AdamW: params *= keep; m <- lerp(m, g, 1 - b1); v <- v b2 + (1 - b2) g g;
+    params += -(lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps). All (n,), in the model's dtype."""
+    cdef Py_ssize_t i
+    cdef floating weight = <floating> (1 - rule.beta_1), beta_2 = <floating> rule.beta_2
+    cdef floating one_minus_beta_2 = <floating> (1 - rule.beta_2), epsilon = <floating> rule.epsilon
+    cdef floating step_size = <floating> (step.learning_rate / (1 - pow(rule.beta_1, <double> step.t)))
+    cdef floating correction = <floating> sqrt(1 - pow(rule.beta_2, <double> step.t))
+    cdef floating scale = <floating> step.grad_scale, denominator, g
+    for i in range(n):
+        g = grad[i] * scale
+        params[i] = params[i] * keep
+        m[i] = m[i] + weight * (g - m[i])  # torch's lerp for a weight below 1/2
+        v[i] = v[i] * beta_2 + one_minus_beta_2 * g * g
+        denominator = <floating> sqrt(v[i]) / correction + epsilon
+        params[i] = params[i] + (-step_size) * m[i] / denominator
+
+
+cdef void rmsprop_step(floating* params, const floating* grad, State* state, Py_ssize_t first, Py_ssize_t n,
+                       const Rule* rule, floating learning_rate, floating scale) noexcept nogil:
+    """PyTorch's RMSprop: s <- s rho + (1 - rho) g g; with `centered`, a <- lerp(a, g, 1 - rho) and the denominator
+    sqrt(s - a a) + eps, else sqrt(s) + eps; with momentum, b <- b momentum + g / denominator and
+    params -= lr b, else params -= lr g / denominator. Over params[first:first + n]."""
+    cdef Py_ssize_t i
+    cdef floating* square_avg = (<floating*> state.buffer[0]) + first
+    cdef floating* buf = (<floating*> state.buffer[1]) + first
+    cdef floating* grad_avg = (<floating*> state.buffer[2]) + first
+    cdef floating rho = <floating> rule.rho, one_minus_rho = <floating> (1 - rule.rho)
+    cdef floating epsilon = <floating> rule.epsilon, momentum = <floating> rule.momentum, avg, g
+    params += first
+    grad += first
+    for i in range(n):
+        g = grad[i] * scale
+        square_avg[i] = square_avg[i] * rho + one_minus_rho * g * g
+        if rule.centered:
+            grad_avg[i] = grad_avg[i] + one_minus_rho * (g - grad_avg[i])
+            avg = <floating> sqrt(square_avg[i] + (-1) * grad_avg[i] * grad_avg[i]) + epsilon
+        else:
+            avg = <floating> sqrt(square_avg[i]) + epsilon
+        if rule.momentum > 0:
+            buf[i] = buf[i] * momentum + g / avg
+            params[i] = params[i] + (-learning_rate) * buf[i]
+        else:
+            params[i] = params[i] + (-learning_rate) * g / avg
+
+
+cdef void adagrad_step(floating* params, const floating* grad, floating* total, Py_ssize_t n, const Rule* rule,
+                       floating learning_rate, floating scale) noexcept nogil:
+    """PyTorch's Adagrad (no learning-rate decay): s <- s + g g; params -= lr g / (sqrt(s) + eps). All (n,)."""
+    cdef Py_ssize_t i
+    cdef floating epsilon = <floating> rule.epsilon, std, g
+    for i in range(n):
+        g = grad[i] * scale
+        total[i] = total[i] + g * g
+        std = <floating> sqrt(total[i]) + epsilon
+        params[i] = params[i] + (-learning_rate) * g / std
+
+
+cdef void step_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
+                    Py_ssize_t first, Py_ssize_t count, floating keep) noexcept nogil:
+    """The kind's kernel over params[first:first + count], every entry decayed by `keep`."""
+    cdef floating scale = <floating> step.grad_scale
     if rule.kind == SGD_KIND:
-        sgd_step(params + first, grad + first, (<floating*> state.velocity) + first, count, <floating> learning_rate,
-                 <floating> rule.momentum, rule.nesterov)
+        sgd_step(params + first, grad + first, (<floating*> state.buffer[0]) + first, count, rule,
+                 <floating> step.learning_rate, keep, scale)
+    elif rule.kind == ADAM_KIND:
+        adam_step(params + first, grad + first, (<floating*> state.buffer[0]) + first,
+                  (<floating*> state.buffer[1]) + first, count, rule,
+                  step.learning_rate * sqrt(1 - pow(rule.beta_2, <double> step.t))
+                  / (1 - pow(rule.beta_1, <double> step.t)), scale)
+    elif rule.kind == ADAMW_KIND:
+        adamw_step(params + first, grad + first, (<floating*> state.buffer[0]) + first,
+                   (<floating*> state.buffer[1]) + first, count, rule, step, keep)
+    elif rule.kind == RMSPROP_KIND:
+        rmsprop_step(params, grad, state, first, count, rule, <floating> step.learning_rate, scale)
     else:
-        c = adam_step_of(rule, learning_rate, t)
-        adam_step(params + first, grad + first, (<floating*> state.m) + first, (<floating*> state.v) + first, count,
-                  &c)
+        adagrad_step(params + first, grad + first, (<floating*> state.buffer[0]) + first, count, rule,
+                     <floating> step.learning_rate, scale)
+
+
+cdef void apply_step(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
+                     Py_ssize_t first, Py_ssize_t count) noexcept nogil:
+    """The optimizer `rule`'s `step` on parameters first .. first + count: the coefficients among them (below
+    rule.n_decayed) with the weight decay, the others without."""
+    cdef Py_ssize_t decayed = 0
+    if rule.weight_decay != 0:
+        decayed = max(<Py_ssize_t> 0, min(first + count, rule.n_decayed) - first)
+        step_span(rule, step, params, grad, state, first, decayed,
+                  <floating> (1 - step.learning_rate * rule.weight_decay))
+    if count > decayed:
+        step_span(rule, step, params, grad, state, first + decayed, count - decayed, 1)
+
+
+cdef double clip_scale(const floating* grad, Py_ssize_t n, double clip_norm, double* partial,
+                       int n_threads) noexcept nogil:
+    """The factor that scales grad (n,) to L2 norm clip_norm when its norm is larger, as
+    torch.nn.utils.clip_grad_norm_ computes it: clip_norm / (norm + 1e-6), never more than 1. The norm adds
+    partial sums of CLIP_CHUNK entries (into partial, one per chunk) in chunk order: the same bits for any
+    thread count. The optimizer's step applies the factor as it reads the gradient."""
+    cdef Py_ssize_t chunk, n_chunks = (n + CLIP_CHUNK - 1) // CLIP_CHUNK
+    cdef double total = 0
+    if use_threads_elementwise(n_threads, n):
+        for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
+            partial[chunk] = sum_of_squares(grad + chunk * CLIP_CHUNK, min(<Py_ssize_t> CLIP_CHUNK, n - chunk * CLIP_CHUNK))
+    else:
+        for chunk in range(n_chunks):
+            partial[chunk] = sum_of_squares(grad + chunk * CLIP_CHUNK, min(<Py_ssize_t> CLIP_CHUNK, n - chunk * CLIP_CHUNK))
+    for chunk in range(n_chunks):
+        total += partial[chunk]
+    return min(1.0, clip_norm / (sqrt(total) + CLIP_EPSILON))
+
+
+def clip_chunks(Py_ssize_t n_params):
+    """How many partial sums `clip_scale` needs for n_params entries (the size of its scratch)."""
+    return max(1, (n_params + CLIP_CHUNK - 1) // CLIP_CHUNK)
 
 
 def step(str name, dict settings, floating[::1] params, const floating[::1] grad, dict state, double learning_rate,
-         long long t):
+         long long t, Py_ssize_t n_decayed):
     """One in-place step (number t >= 1) of the optimizer `name` on flat (n_params,) buffers of one dtype: params,
-    grad and the state buffers {name: array} (all checked by the caller)."""
-    cdef Rule rule = make_rule(name, settings)
+    grad and the state buffers {name: array} (all checked by the caller); weight decay, for the kinds that have
+    it, applies to params[:n_decayed]."""
+    cdef Rule rule = make_rule(name, settings, n_decayed)
     cdef State buffers = make_state(name, state, params)
+    cdef Step this_step
+    this_step.t, this_step.learning_rate, this_step.grad_scale = t, learning_rate, 1.0
     with nogil:
-        apply_step(&rule, learning_rate, t, &params[0], &grad[0], &buffers, 0, params.shape[0])
+        apply_step(&rule, &this_step, &params[0], &grad[0], &buffers, 0, params.shape[0])
+
+
+def clip(floating[::1] grad, double clip_norm, int n_threads=1):
+    """Scale grad in place to L2 norm clip_norm when larger (by `clip_scale`'s factor); returns the factor."""
+    cdef double[::1] partial = np.empty(clip_chunks(grad.shape[0]))
+    cdef double factor
+    cdef Py_ssize_t i
+    cdef floating f
+    with nogil:
+        factor = clip_scale(&grad[0], grad.shape[0], clip_norm, &partial[0], n_threads)
+        f = <floating> factor
+        if factor < 1:
+            for i in range(grad.shape[0]):
+                grad[i] = grad[i] * f
+    return factor
+
+
+def rate(str name, dict settings, double learning_rate, long long t):
+    """The core's learning rate of step t for the schedule `name` (so tests can hold it to `fastbp.schedules`)."""
+    cdef Schedule schedule = make_schedule(name, settings)
+    return schedule_rate(&schedule, learning_rate, t)

@@ -7,7 +7,8 @@
 from libc.stdint cimport int32_t
 
 from fastbp._core._activations cimport Activation
-from fastbp._core._losses cimport Output
+from fastbp._core._losses cimport LossSpec, Output
+from fastbp._core._masks cimport MaskBlock
 
 
 cdef struct Layer:
@@ -18,7 +19,7 @@ cdef struct Layer:
     Py_ssize_t coef_offset       # W[l]: params[coef_offset:][:n_in * n_out], row-major (n_in, n_out)
     Py_ssize_t intercept_offset  # b[l]: params[intercept_offset:][:n_out]
     Activation activation        # f of the layer's units (IDENTITY for the output layer: `Layout.output` applies)
-    double dropout               # the layer's dropout rate (0: none); room for the modern MLP, always 0 today
+    double dropout               # the dropout rate of a hidden layer's units in training passes (0: none)
 
 
 cdef struct Layout:
@@ -28,6 +29,7 @@ cdef struct Layout:
     int n_layers
     Layer* layers               # (n_layers,)
     Output output
+    LossSpec loss
     Py_ssize_t n_params
     Py_ssize_t n_coefs
     Py_ssize_t macs_per_row     # multiply-adds of one row through every layer
@@ -80,9 +82,18 @@ cdef struct Batch:
 cdef struct Workspace:
     # The scratch of a pass over `Batch.n_rows` rows, allocated by the caller and reused.
     void** acts                 # (n_layers,): acts[l] is (n_rows, n_out of layer l), OUT; the last holds the logits
+    void** factor               # (n_layers,) or NULL (a pass with no backward): factor[l] is (n_rows, n_out), OUT,
+                                # for the layers whose f' needs z or that drop units in this pass, else NULL
     void* delta_a               # (n_rows * width,) each: the back-propagated deltas, ping-pong
     void* delta_b
     double* row_loss            # (n_rows,) the rows' losses
+
+
+cdef struct Dropout:
+    # The dropout of a training pass (IN): the fit's seed and the optimizer's step, which with each layer, row
+    # and unit key its masks (`_masks`).
+    unsigned long long seed
+    unsigned long long step
 
 
 cdef enum GradientMode:
@@ -107,8 +118,10 @@ cdef struct LayerPass:
     const void* a_in            # (n_rows, n_in): X or the previous layer's activations
     const void* W               # (n_in, n_out) the layer's coefficients
     const void* b               # (n_out,) its intercepts
+    MaskBlock mask              # forward: the layer's dropout (inactive: none); each block sets its first row and column
     const void* delta           # backward: (n_rows, n_out) dL/dZ of this layer
     Activation f_in             # backward: the activation of the layer before, whose f' multiplies its delta
+    const void* factor_in       # backward: that layer's factor (its f' and dropout), or NULL: f_in's f' of a_in
     bint penalty                # backward: the L2 penalty applies (alpha != 0)
     double alpha_scaled         # backward: alpha / S, the penalty's factor on W
     GradientMode mode           # backward: what becomes of the weights' gradient

@@ -21,7 +21,8 @@ from libc.stdint cimport int32_t, int64_t
 import numpy as np
 import scipy.sparse
 
-from fastbp._core._activations cimport bias_activation
+from fastbp._core._activations cimport activation_block
+from fastbp._core._masks cimport MaskBlock
 from fastbp._core._openmp_helpers cimport FASTBP_OPENMP_ENABLED, MIN_PARALLEL_ELEMENTS, start_team
 
 cdef extern from *:
@@ -146,21 +147,25 @@ cdef void product_rows(const SparseRows* X, const index_t* indices, const index_
                 z[j] += x * w[j]
 
 
-cdef void layer_rows(const SparseRows* X, const LayerPass* p, floating* a_out, Py_ssize_t rows,
+cdef void layer_rows(const SparseRows* X, const LayerPass* p, floating* a_out, floating* factor_out, Py_ssize_t rows,
                      Py_ssize_t block) noexcept nogil:
     """Block number `block` (`rows` rows) of a_out = f(X W + b)."""
     cdef int n_out = p.layer.n_out
     cdef const floating* W = <const floating*> p.W
     cdef Py_ssize_t first = block * rows
     cdef Py_ssize_t count = min(rows, p.n_rows - first)
+    cdef MaskBlock mask = p.mask
     if X.wide:
         product_rows(X, <const int64_t*> X.indices, <const int64_t*> X.indptr, W, n_out, a_out, first, count)
     else:
         product_rows(X, <const int32_t*> X.indices, <const int32_t*> X.indptr, W, n_out, a_out, first, count)
-    bias_activation(p.layer.activation, a_out + first * n_out, <const floating*> p.b, count, n_out, n_out)
+    mask.first_row, mask.first_col = first, 0
+    activation_block(p.layer.activation, a_out + first * n_out, <const floating*> p.b, count, n_out, n_out, &mask,
+                     NULL if factor_out == NULL else factor_out + first * n_out)
 
 
-cdef void sparse_layer(const SparseRows* X, const LayerPass* p, floating* a_out, int n_threads) noexcept nogil:
+cdef void sparse_layer(const SparseRows* X, const LayerPass* p, floating* a_out, floating* factor_out,
+                       int n_threads) noexcept nogil:
     """a_out (n_rows, n_out) <- f(X W + b) for the batch X (n_rows, n_in) of CSR rows and layer 0's W (n_in,
     n_out) and b (n_out,) of p: its forward pass, in blocks of rows (see `block_size`)."""
     cdef Py_ssize_t block
@@ -171,9 +176,9 @@ cdef void sparse_layer(const SparseRows* X, const LayerPass* p, floating* a_out,
     if n_blocks > 1:
         team = start_team(<int> min(<Py_ssize_t> n_threads, n_blocks))
         for block in prange(n_blocks, schedule="static", num_threads=team):
-            layer_rows(X, p, a_out, rows, block)
+            layer_rows(X, p, a_out, factor_out, rows, block)
     else:
-        layer_rows(X, p, a_out, rows, 0)
+        layer_rows(X, p, a_out, factor_out, rows, 0)
 
 
 cdef void group_by_column(const SparseRows* X, const floating* data, const index_t* indices,

@@ -1,27 +1,44 @@
-"""The systems the benchmark times: one epoch of plain minibatch SGD each, on the same problem.
+"""The systems the benchmark times: one training epoch each, on the same problem.
 
-Every system starts each timed epoch from the same initial weights (`reset`, not timed), walks the rows in
-order in minibatches of the same size, and takes one plain gradient step per minibatch (no momentum, no
-penalty, binary cross-entropy on a logistic output). `epoch()` returns the epoch's loss as scikit-learn
-reports it (the mean of the minibatch losses weighted by their sizes), so the systems can be checked
-against each other. The GEMM floor does only the epoch's matrix products and returns no loss.
+Every system starts each timed epoch from the same initial weights and a fresh optimizer (`reset`, not
+timed), walks the rows in order in minibatches of the same size, and takes one optimizer step per
+minibatch: for the classic workloads one plain gradient step (no momentum, no penalty, binary
+cross-entropy on a logistic output); for the modern one what its `fastbp.bench.workloads.Model` says
+(dropout, AdamW, a per-step schedule, clipping). `epoch()` returns the epoch's loss as scikit-learn reports
+it (the mean of the minibatch losses weighted by their sizes), so the systems can be checked against each
+other; with dropout, only the systems that draw fastbp's masks (`shares_masks`) are. The GEMM floor does
+only the epoch's matrix products and returns no loss.
 """
 
 import numpy as np
 
 from fastbp._threads import plan, single_threaded_blas
+from fastbp.backends import Training
 from fastbp.epochs import FitLoop
 from fastbp.network import MLP
-from fastbp.optim import SGD
+from fastbp.optim import SGD, AdamW
+from fastbp.schedules import WarmupCosine
+
+ADAMW = dict(learning_rate=1e-3, weight_decay=1e-2)  # the modern workload's optimizer, PyTorch's defaults
 
 
 class Problem:
     """The data, the network's initial weights and the training settings every system shares."""
 
-    def __init__(self, sizes, X, Y, batch_size, learning_rate, n_threads):
-        self.sizes, self.X, self.Y = tuple(sizes), X, Y
+    def __init__(self, sizes, X, Y, batch_size, learning_rate, n_threads, model):
+        self.sizes, self.X, self.Y, self.model = tuple(sizes), X, Y, model
         self.batch_size, self.learning_rate, self.n_threads = batch_size, learning_rate, n_threads
-        self.initial = MLP(sizes, "logistic", "logistic", dtype=X.dtype, random_state=0)
+        self.activations = model.activation_of(len(sizes) - 2)
+        self.initial = MLP(sizes, list(self.activations), model.output, dtype=X.dtype, random_state=0,
+                           dropout=model.dropout)
+
+    @property
+    def steps(self):
+        return -(-self.n_rows // self.batch_size)
+
+    def schedule(self):
+        """The per-step schedule (a `fastbp.schedules.WarmupCosine` over the epoch's steps), or None."""
+        return WarmupCosine(max(1, self.steps // 10), self.steps) if self.model.warmup_cosine else None
 
     @property
     def n_rows(self):
@@ -37,7 +54,14 @@ class Problem:
 
 class System:
     """What the benchmark times: `epoch()` between `begin()` and `end()`, which prepare and undo what an
-    epoch needs around it, untimed; `reset()` puts the initial weights back."""
+    epoch needs around it, untimed; `reset()` puts the initial weights back and starts the optimizer over.
+    `supports(model)` says whether the system can train a workload's `Model`."""
+
+    shares_masks = False  # whether its dropout masks are fastbp's
+
+    @staticmethod
+    def supports(model):
+        return True
 
     def begin(self):
         pass
@@ -49,22 +73,32 @@ class System:
 class Fastbp(System):
     """fastbp's epoch as Trainer runs it: one compiled call (backend="cython") or the NumPy reference loop."""
 
-    def __init__(self, problem, backend="cython", thread_invariant=False):
+    shares_masks = True
+    backend, thread_invariant = "cython", False
+
+    def __init__(self, problem):
         self.problem = problem
-        self.net = problem.initial.copy(backend=backend)
+        model, thread_invariant = problem.model, self.thread_invariant
+        self.net = problem.initial.copy(backend=self.backend)
         self.net.thread_invariant = thread_invariant
-        optimizer = SGD(problem.learning_rate, momentum=0.0, nesterov=False)
-        self.loop = FitLoop(self.net, optimizer, self.net.check_batch(problem.X, problem.Y), None,
-                            batch_size=problem.batch_size, alpha=0.0, shuffle=False,
+        self.optimizer = (AdamW(**ADAMW) if model.optimizer == "adamw" else
+                          SGD(problem.learning_rate, momentum=0.0, nesterov=False))
+        training = Training(clip_norm=model.clip_norm, schedule=problem.schedule(),
+                            dropout_seed=0 if model.dropout else None)
+        self.loop = FitLoop(self.net, self.optimizer, self.net.check_batch(problem.X, problem.Y), None,
+                            batch_size=problem.batch_size, training=training, shuffle=False,
                             plan=plan(problem.n_threads, invariant=thread_invariant))
 
     def reset(self):
         self.net.params[...] = self.problem.initial.params
+        for buffer in self.loop.state.values():  # the optimizer starts over: zero state, step 0
+            buffer[...] = 0
+        self.optimizer.t = 0
 
     def epoch(self):
         # Trainer.fit limits BLAS to one thread once for all its epochs: so does each timed epoch here, set
         # before the clock starts and reset after it stops (`begin`, `end`).
-        return self.loop.run_epoch(0, self.problem.learning_rate).loss
+        return self.loop.run_epoch(0, self.optimizer.learning_rate).loss
 
     def begin(self):
         self.blas_limit = single_threaded_blas()
@@ -76,7 +110,12 @@ class Fastbp(System):
 
 class ScikitLearn(System):
     """sklearn.neural_network.MLPClassifier, solver="sgd" without momentum, penalty or shuffling; one epoch is
-    one `partial_fit` (which also checks the input, as every `fit` does once)."""
+    one `partial_fit` (which also checks the input, as every `fit` does once). The classic workloads only:
+    scikit-learn's MLP has no GELU, dropout or AdamW."""
+
+    @staticmethod
+    def supports(model):
+        return model.activations == ("logistic",) and model.optimizer == "sgd" and not model.dropout
 
     def __init__(self, problem):
         from sklearn.neural_network import MLPClassifier
@@ -102,38 +141,69 @@ class ScikitLearn(System):
 
 
 class PyTorch(System):
-    """torch: nn.Sequential of Linear and Sigmoid, BCEWithLogitsLoss, optim.SGD; minibatches by slicing."""
+    """torch, eager: nn.Sequential of Linear, the activation modules (and Dropout), the loss from the logits
+    (BCEWithLogitsLoss or CrossEntropyLoss), torch.optim (SGD, or AdamW with the intercepts undecayed, as
+    fastbp decays), torch's schedulers stepped per minibatch, clip_grad_norm_; minibatches by slicing."""
+
+    MODULES = {"logistic": "Sigmoid", "relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
 
     def __init__(self, problem):
         import torch
 
         self.torch, self.problem = torch, problem
+        model = problem.model
         if problem.n_threads is not None:
             torch.set_num_threads(problem.n_threads)
         dtype = torch.float32 if problem.X.dtype == np.float32 else torch.float64
         layers = []
-        for n_in, n_out in zip(problem.sizes[:-1], problem.sizes[1:]):
-            layers += [torch.nn.Linear(n_in, n_out, dtype=dtype), torch.nn.Sigmoid()]
-        self.model = torch.nn.Sequential(*layers[:-1])  # the output keeps its logits for the loss
+        pairs = list(zip(problem.sizes[:-1], problem.sizes[1:]))
+        for l, (n_in, n_out) in enumerate(pairs):
+            layers.append(torch.nn.Linear(n_in, n_out, dtype=dtype))
+            if l < len(pairs) - 1:
+                layers.append(getattr(torch.nn, self.MODULES[problem.activations[l]])())
+                if model.dropout:
+                    layers.append(torch.nn.Dropout(model.dropout))
+        self.model = torch.nn.Sequential(*layers).train()  # the output keeps its logits for the loss
         self.linears = [layer for layer in self.model if isinstance(layer, torch.nn.Linear)]
-        self.loss = torch.nn.BCEWithLogitsLoss()
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=problem.learning_rate)
-        self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y)
+        if model.output == "softmax":
+            self.loss = torch.nn.CrossEntropyLoss()
+            self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y.argmax(axis=1))
+        else:
+            self.loss = torch.nn.BCEWithLogitsLoss()
+            self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y)
 
     def reset(self):
-        with self.torch.no_grad():
-            for linear, W, b in zip(self.linears, self.problem.initial.coefs, self.problem.initial.intercepts):
-                linear.weight.copy_(self.torch.from_numpy(np.ascontiguousarray(W.T)))
-                linear.bias.copy_(self.torch.from_numpy(b))
+        torch, problem = self.torch, self.problem
+        with torch.no_grad():
+            for linear, W, b in zip(self.linears, problem.initial.coefs, problem.initial.intercepts):
+                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+                linear.bias.copy_(torch.from_numpy(b))
+        if problem.model.optimizer == "adamw":
+            groups = [{"params": [linear.weight for linear in self.linears]},
+                      {"params": [linear.bias for linear in self.linears], "weight_decay": 0.0}]
+            self.optimizer = torch.optim.AdamW(groups, lr=ADAMW["learning_rate"], weight_decay=ADAMW["weight_decay"])
+        else:
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=problem.learning_rate)
+        self.scheduler = None
+        schedule = problem.schedule()
+        if schedule is not None:
+            lr, w = torch.optim.lr_scheduler, schedule.warmup_steps
+            self.scheduler = lr.SequentialLR(self.optimizer, [
+                lr.LinearLR(self.optimizer, start_factor=1 / w, total_iters=w - 1),
+                lr.CosineAnnealingLR(self.optimizer, T_max=schedule.total_steps - w)], milestones=[w])
 
     def epoch(self):
-        total, batch = 0.0, self.problem.batch_size
+        total, batch, clip = 0.0, self.problem.batch_size, self.problem.model.clip_norm
         for first in range(0, self.problem.n_rows, batch):
             xb, yb = self.X[first:first + batch], self.Y[first:first + batch]
             self.optimizer.zero_grad()
             loss = self.loss(self.model(xb), yb)
             loss.backward()
+            if clip is not None:
+                self.torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
             total += loss.item() * xb.shape[0]
         return total / self.problem.n_rows
 
@@ -172,10 +242,22 @@ class GemmFloor(System):
         return float("nan")
 
 
+class Invariant(Fastbp):
+    """fastbp with thread_invariant=True."""
+
+    thread_invariant = True
+
+
+class Reference(Fastbp):
+    """fastbp's NumPy backend, the Trainer's epoch on it."""
+
+    backend = "numpy"
+
+
 SYSTEMS = {
-    "fastbp": lambda problem: Fastbp(problem, "cython"),
-    "invariant": lambda problem: Fastbp(problem, "cython", thread_invariant=True),
-    "numpy": lambda problem: Fastbp(problem, "numpy"),
+    "fastbp": Fastbp,
+    "invariant": Invariant,
+    "numpy": Reference,
     "sklearn": ScikitLearn,
     "torch": PyTorch,
     "floor": GemmFloor,

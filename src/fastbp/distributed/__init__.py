@@ -25,8 +25,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from fastbp import reference
 from fastbp._validation import usable_cores
-from fastbp.backends import Batch
+from fastbp.backends import Batch, EpochResult
 from fastbp.epochs import DivergenceError, FitLoop, validation_score
 
 ABORT_GRACE_SECONDS = 1.0
@@ -126,7 +127,8 @@ class GradientSum:
     """The objective and gradient of rows spread over the ranks: each rank's share, added by one Allreduce.
 
     `__call__` returns (objective, gradient) over every rank's rows with sample-weight sum S (the sum over
-    ranks), with the L2 penalty alpha counted once. The gradient is a view of a buffer that the next call
+    ranks), with the L2 penalty alpha counted once; dropout = (seed, step) drops units with those masks, keyed
+    by each rank's own rows. The gradient is a view of a buffer that the next call
     overwrites. The backend runs with the `fastbp._threads.ThreadPlan` `plan` (None: the model's).
     """
 
@@ -136,11 +138,11 @@ class GradientSum:
         self.buffer = np.empty(net.n_params + 1, dtype=net.dtype)  # the gradient, then the objective
         self.coefs = slice(0, net.n_coefs)  # the penalized block comes first
 
-    def __call__(self, X, Y, sample_weight, S, alpha):
+    def __call__(self, X, Y, sample_weight, S, alpha, dropout=None):
         grad = self.buffer[:-1]
         if X.shape[0]:
             self.buffer[-1] = self.net.batch_loss_and_grad(Batch(X, Y, sample_weight, S), 0.0, out=grad,
-                                                           plan=self.plan)[0]
+                                                           plan=self.plan, dropout=dropout)[0]
         else:
             self.buffer[:] = 0
         self.comm.Allreduce(self.IN_PLACE, self.buffer)
@@ -156,9 +158,10 @@ class DataParallelLoop(FitLoop):
     """`Trainer`'s per-fit loop with the gradient of each global minibatch summed over the ranks of `comm`; the
     other arguments are FitLoop's."""
 
-    def __init__(self, comm, net, optimizer, data, rng, *, batch_size, alpha, shuffle, plan):
+    def __init__(self, comm, net, optimizer, data, rng, *, batch_size, training, shuffle, plan):
         self.comm = comm
-        super().__init__(net, optimizer, data, rng, batch_size=batch_size, alpha=alpha, shuffle=shuffle, plan=plan)
+        super().__init__(net, optimizer, data, rng, batch_size=batch_size, training=training, shuffle=shuffle,
+                         plan=plan)
         self.n_total = comm.allreduce(self.n_samples)
         batch = min(batch_size, self.n_total)
         if batch < comm.size:
@@ -184,9 +187,9 @@ class DataParallelLoop(FitLoop):
         return total(self.comm, np.stack([stops - starts, cumulative[stops] - cumulative[starts]]))
 
     def train_pass(self, learning_rate):
-        net, optimizer, data, order = self.net, self.optimizer, self.data, self.order
+        net, optimizer, data, order, training = self.net, self.optimizer, self.data, self.order, self.training
         global_rows, global_weights = self._step_sums(order)
-        loss_sum = 0.0
+        loss_sum, rate = 0.0, learning_rate
         for step in range(self.n_steps):
             S = global_weights[step]
             if not S > 0:  # every rank's rows have zero weight: skipped, as Trainer does
@@ -196,12 +199,17 @@ class DataParallelLoop(FitLoop):
             if order is not None:
                 rows = order[rows]
             w = None if data.sample_weight is None else data.sample_weight[rows]
-            loss, grad = self.gradient(data.X[rows], data.Y[rows], w, S, self.alpha)
+            dropout = None if training.dropout_seed is None else (training.dropout_seed, optimizer.t)
+            loss, grad = self.gradient(data.X[rows], data.Y[rows], w, S, training.alpha, dropout)
             if not np.isfinite(loss):
-                return loss_sum, False
-            net.engine.step(optimizer, net.params, grad, learning_rate)
+                return EpochResult(loss_sum, optimizer.t, False, rate)
+            if training.schedule is not None:
+                rate = training.schedule.rate(optimizer.t, learning_rate)
+            if training.clip_norm is not None:
+                reference.clip(grad, training.clip_norm)  # the summed gradient: the same scale on every rank
+            net.engine.step(optimizer, net.params, grad, rate)
             loss_sum += loss * global_rows[step]
-        return loss_sum, True
+        return EpochResult(loss_sum, optimizer.t, True, rate)
 
     def validate(self, validation):
         """Validation loss and score over every rank's validation rows, as if they were one set."""

@@ -3,10 +3,11 @@
 scikit-learn's `sklearn.neural_network` is the specification: the same parameters (checked by its own
 parameter constraints), fitted attributes and methods, and the same use of the random stream (initial
 weights, then the early-stopping split, then one shuffle per epoch), so with an integer `random_state` the
-fitted weights equal scikit-learn's to rounding. The sgd and adam solvers run in `fastbp.Trainer`, one
-compiled call per epoch; lbfgs runs SciPy's L-BFGS-B on `MLP.loss_and_grad` over the flat parameters.
-scikit-learn's own tests (`sklearn/neural_network/tests/test_mlp.py`) run against these classes in
-tests/test_sklearn_conformance.py. Fitted attributes set from outside (`coefs_`, `intercepts_`, `t_`,
+fitted weights equal scikit-learn's to rounding. The stochastic solvers (scikit-learn's sgd and adam, and
+fastbp's adamw, rmsprop and adagrad) run in `fastbp.Trainer`, one compiled call per epoch; lbfgs runs
+SciPy's L-BFGS-B on `MLP.loss_and_grad` over the flat parameters. scikit-learn's own tests
+(`sklearn/neural_network/tests/test_mlp.py`) run against these classes in tests/test_sklearn_conformance.py.
+Fitted attributes set from outside (`coefs_`, `intercepts_`, `t_`,
 `loss_curve_`, ...) are what training starts from, as in scikit-learn; `to_sklearn` and `from_sklearn`
 convert to and from scikit-learn's estimators. Sparse X is used as CSR without a dense copy (scikit-learn's
 validation converts CSC, COO and the other formats to CSR once, a copy of the matrix).

@@ -35,6 +35,14 @@ class BaseMLP(StochasticFit, LbfgsFit, Conversion, Persistence, BaseEstimator):
         """(X, Y, labels): X and y validated as scikit-learn does, Y the targets as the network's outputs."""
         raise NotImplementedError
 
+    def _loss_options(self):
+        """The `fastbp.MLP` keyword arguments of the loss (the classifier's smoothing, the regressor's loss)."""
+        raise NotImplementedError
+
+    def _model_options(self):
+        """Every `fastbp.MLP` keyword argument the estimator's parameters set besides the architecture."""
+        return {"dropout": self.dropout, "init": self.init, **self._loss_options()}
+
     # --- fitting ----------------------------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, incremental=False, epochs=1):
@@ -62,8 +70,9 @@ class BaseMLP(StochasticFit, LbfgsFit, Conversion, Persistence, BaseEstimator):
         if net.layer_sizes != layer_sizes:
             raise ValueError(f"cannot continue training a network of layer sizes {list(net.layer_sizes)} on "
                              f"data and hidden_layer_sizes that give {list(layer_sizes)}; use warm_start=False")
-        if net.activation != self.activation:  # changed by set_params between warm-started fits
-            self._use_net(MLP(net.layer_sizes, self.activation, net.output, dtype=net.dtype, random_state=0))
+        if not net.computes(self.activation, **self._model_options()):  # set_params between warm-started fits
+            self._use_net(MLP(net.layer_sizes, self.activation, net.output, dtype=net.dtype, random_state=0,
+                              **self._model_options()))
             self._net.params[...] = net.params
         # The estimator's thread settings become its network's, which the fit and later predictions use.
         n_threads = v.check_n_threads(self.n_threads)
@@ -86,7 +95,7 @@ class BaseMLP(StochasticFit, LbfgsFit, Conversion, Persistence, BaseEstimator):
         """A new network, with its weights drawn from rng as scikit-learn draws them, and no history."""
         self.out_activation_ = self._output()
         self._use_net(MLP(layer_sizes, self.activation, self.out_activation_, dtype=dtype, random_state=rng,
-                          n_threads=self.n_threads))
+                          n_threads=self.n_threads, **self._model_options()))
         self.n_layers_ = len(layer_sizes)
         self.n_outputs_ = layer_sizes[-1]
         self.n_iter_ = 0

@@ -18,10 +18,18 @@ from fastbp import distributed, reference
 from fastbp._typing import Data, Seed
 from fastbp.estimators._sklearn import SKLEARN_CLASSES, first_partial_fit_call, fit_context, parameter_constraints
 from fastbp.estimators.base import BaseMLP
-from fastbp.estimators.docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS, FASTBP_PARAMETERS, NOTES, estimator_doc
+from fastbp.estimators.docs import (
+    COMMON_ATTRIBUTES,
+    COMMON_PARAMETERS,
+    FASTBP_PARAMETERS,
+    MODEL_PARAMETERS,
+    NOTES,
+    estimator_doc,
+)
 from fastbp.estimators.params import (
-    CLASS_WEIGHT_CONSTRAINT,
+    CLASSIFIER_CONSTRAINTS,
     EXTRA_CONSTRAINTS,
+    MODEL_CONSTRAINTS,
     sparse_structure_checked,
     stochastic_solver,
     store,
@@ -35,7 +43,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 Binary targets and multilabel indicator matrices get logistic outputs with binary cross-entropy,
 multiclass targets a softmax output with cross-entropy. Dense and scipy.sparse X (used as CSR,
 without a dense copy) are accepted.""",
-        COMMON_PARAMETERS + ("class_weight",) + FASTBP_PARAMETERS,
+        COMMON_PARAMETERS + ("class_weight",) + MODEL_PARAMETERS + ("label_smoothing",) + FASTBP_PARAMETERS,
         ("classes_",) + COMMON_ATTRIBUTES,
         ["MLPRegressor : The regressor of the same network.",
          "fastbp.MLP : The network itself, with its own forward pass and gradient.",
@@ -55,10 +63,10 @@ array([0, 0, 0])
 >>> clf.score(X, y) > 0.95
 True""")
 
-    _parameter_constraints = {**parameter_constraints(SKLEARN_CLASSES["MLPClassifier"]), **EXTRA_CONSTRAINTS,
-                              "class_weight": CLASS_WEIGHT_CONSTRAINT}
+    _parameter_constraints = {**parameter_constraints(SKLEARN_CLASSES["MLPClassifier"]), **MODEL_CONSTRAINTS,
+                              **CLASSIFIER_CONSTRAINTS, **EXTRA_CONSTRAINTS}
 
-    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu", *,
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str | Sequence[str] = "relu", *,
                  solver: str = "adam", alpha: float = 0.0001,
                  batch_size: int | str = "auto", learning_rate: str = "constant", learning_rate_init: float = 0.001,
                  power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True, random_state: Seed = None,
@@ -66,6 +74,8 @@ True""")
                  nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
                  max_fun: int = 15000, class_weight: dict | str | None = None,
+                 warmup_fraction: float | None = None, dropout: float | Sequence[float] = 0.0, init: str = "sklearn",
+                 weight_decay: float | None = None, clip_norm: float | None = None, label_smoothing: float = 0.0,
                  dtype: npt.DTypeLike | None = None, n_threads: int | None = None,
                  thread_invariant: bool = False, callbacks: Sequence[Any] | None = None, progress_bar: bool = False,
                  comm: Any = None) -> None:
@@ -98,6 +108,9 @@ True""")
 
     def _output(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _loss_options(self):
+        return {"label_smoothing": self.label_smoothing}
 
     def _sample_weight(self, sample_weight, X, labels, incremental):
         sample_weight = super()._sample_weight(sample_weight, X, labels, incremental)

@@ -11,10 +11,11 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 from fastbp import _validation as v
+from fastbp import export
 from fastbp._locks import exclusive
 from fastbp.callbacks import EarlyStopping
 from fastbp.estimators import _sklearn
-from fastbp.estimators.params import FASTBP_ATTRIBUTES, is_fitted_attribute
+from fastbp.estimators.params import FASTBP_ATTRIBUTES, SKLEARN_VALUES, is_fitted_attribute
 from fastbp.estimators.stochastic import Solver
 from fastbp.history import History
 from fastbp.network import MLP
@@ -73,6 +74,23 @@ def solver_to_sklearn(solver, net, params, lr_schedule, power_t):
                                    per_layer(state["m"]), per_layer(state["v"]), ours.t, solver.learning_rate)
 
 
+def sklearn_params(estimator, net, names):
+    """The parameters of scikit-learn's estimator (`names`) from the drop-in's, whose network is `net`; a
+    ValueError naming the first parameter whose value scikit-learn's MLP cannot represent."""
+    params = {k: value for k, value in estimator.get_params(deep=False).items() if k in names}
+    activations = set(net.activations)
+    if len(activations) > 1 or not activations <= set(SKLEARN_VALUES["activation"]):
+        raise ValueError(f"to_sklearn: scikit-learn's MLP cannot represent activation={estimator.activation!r}: "
+                         f"its hidden layers share one of {', '.join(map(repr, SKLEARN_VALUES['activation']))}")
+    if activations:
+        params["activation"] = activations.pop()  # one name for every layer, as scikit-learn takes it
+    for name in ("solver", "learning_rate", "loss"):
+        if name in params and params[name] not in SKLEARN_VALUES[name]:
+            raise ValueError(f"to_sklearn: scikit-learn's MLP cannot represent {name}={params[name]!r} (it takes "
+                             f"{', '.join(map(repr, SKLEARN_VALUES[name]))})")
+    return params
+
+
 class Conversion:
     """`to_sklearn`, `from_sklearn` and the adoption of outside weights, for `fastbp.estimators.base.BaseMLP`."""
 
@@ -97,7 +115,7 @@ class Conversion:
         else:
             raise ValueError("out_activation_ must be set with coefs_ and intercepts_ (the classes are not known)")
         net = MLP(layer_sizes, self.activation, output, dtype=dtype, random_state=0, n_threads=self.n_threads,
-                  thread_invariant=bool(self.thread_invariant))
+                  thread_invariant=bool(self.thread_invariant), **self._model_options())
         for view, array in zip(net.coefs + net.intercepts, coefs + intercepts):
             view[...] = array
         self._use_net(net)
@@ -121,20 +139,28 @@ class Conversion:
 
         The result carries this model's parameters, weights, fitted attributes and sgd or adam optimizer
         state, so that scikit-learn-aware tools (skl2onnx, for one) take it and scikit-learn's ``fit`` or
-        ``partial_fit`` continues training it. fastbp's own parameters (dtype, n_threads, thread_invariant,
-        callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_`` are left out.
+        ``partial_fit`` continues training it. fastbp's own parameters (dropout, init, weight_decay,
+        clip_norm, label_smoothing, huber_delta, warmup_fraction, dtype, n_threads, thread_invariant,
+        callbacks, progress_bar, comm, class_weight) and ``validation_loss_curve_`` are left out: a model
+        trained with dropout converts, since prediction has none.
 
         Returns
         -------
         estimator : sklearn.neural_network.MLPClassifier or sklearn.neural_network.MLPRegressor
             A fitted scikit-learn estimator of the same kind.
+
+        Raises
+        ------
+        ValueError
+            For a model scikit-learn's MLP cannot represent, naming the parameter: an activation other than
+            its four or one per layer, solver "adamw", "rmsprop" or "adagrad", learning_rate "warmup_cosine" or
+            "one_cycle", loss "huber" or "absolute_error". `fastbp.to_onnx` exports any model.
         """
         check_is_fitted(self)
         sklearn_class = _sklearn.SKLEARN_CLASSES[type(self).__name__]
         with exclusive(self, "estimator"):
             net = self._network()
-            names = _sklearn.param_names(sklearn_class)
-            theirs = sklearn_class(**{k: value for k, value in self.get_params(deep=False).items() if k in names})
+            theirs = sklearn_class(**sklearn_params(self, net, _sklearn.param_names(sklearn_class)))
             for name, value in vars(self).items():
                 if (is_fitted_attribute(name) and name not in FASTBP_ATTRIBUTES) or name in _sklearn.PRIVATE_STATE:
                     setattr(theirs, name, copy.deepcopy(value))
@@ -149,6 +175,31 @@ class Conversion:
                 _sklearn.set_optimizer(theirs, solver_to_sklearn(self._optimizer, net, coefs + intercepts,
                                                                  self.learning_rate, self.power_t))
         return theirs
+
+    def to_onnx(self: Any, opset: int = export.MIN_OPSET) -> Any:
+        """The fitted estimator as an ONNX model (an ``onnx.ModelProto``), without scikit-learn or skl2onnx.
+
+        The graph takes "X", float (n_samples, ``n_features_in_``) in the fitted dtype. A classifier gives
+        "label" (as `predict`: labels of `classes_`, or the 0/1 indicator matrix for multilabel targets) and
+        "probabilities" (as `predict_proba`); a regressor gives "prediction" (as `predict`). Any activation,
+        loss and solver exports (see `fastbp.to_onnx`).
+
+        Parameters
+        ----------
+        opset : int >= 17, default=17
+            The ONNX operator set the model declares.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model; save it with ``onnx.save``.
+        """
+        check_is_fitted(self)
+        opset = export.check_opset(opset)
+        with exclusive(self, "estimator"):
+            net = self._network().copy()  # the weights at this moment
+        classes = np.asarray(self.classes_) if is_classifier(self) else None
+        return export.estimator_model(net, classes, opset, f"{type(self).__name__} exported by fastbp")
 
     @classmethod
     def from_sklearn(cls, estimator: Any, **params: Any) -> Any:

@@ -9,22 +9,27 @@ import textwrap
 
 PARAMETERS = {
     "loss": """\
-loss : {"squared_error", "poisson"}, default="squared_error"
+loss : {"squared_error", "poisson", "huber", "absolute_error"}, default="squared_error"
     The loss, and with it the output activation: "squared_error" is half the squared error summed over the
     outputs, with an identity output; "poisson" is half the Poisson deviance, with an exponential output,
-    for counts (y >= 0).""",
+    for counts (y >= 0); "huber" (see `huber_delta`, as ``torch.nn.HuberLoss``) and "absolute_error" are
+    robust to outliers, with an identity output (fastbp's; scikit-learn's MLP has neither).""",
     "hidden_layer_sizes": """\
 hidden_layer_sizes : array-like of int of shape (n_hidden_layers,), or int, default=(100,)
     The number of units of each hidden layer, first to last. An int is one hidden layer.""",
     "activation": """\
-activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    The activation of every hidden unit: "identity" f(z) = z, "logistic" f(z) = 1 / (1 + exp(-z)),
-    "tanh" f(z) = tanh(z), "relu" f(z) = max(z, 0).""",
+activation : str or list of str, default="relu"
+    The activation of every hidden unit, or a list of one per hidden layer: scikit-learn's "identity"
+    f(z) = z, "logistic" f(z) = 1 / (1 + exp(-z)), "tanh" f(z) = tanh(z), "relu" f(z) = max(z, 0), and
+    fastbp's "leaky_relu", "elu", "selu", "softplus", "gelu", "gelu_tanh", "silu" (alias "swish") and
+    "mish", each as PyTorch defines it (see `fastbp.MLP`).""",
     "solver": """\
-solver : {"lbfgs", "sgd", "adam"}, default="adam"
-    How the weights are optimized. "sgd" (minibatch gradient descent, with momentum) and "adam" run in
-    fastbp's compiled core, one call per epoch; "lbfgs" runs SciPy's L-BFGS-B on the whole data's
-    objective and gradient, and often converges faster on small data sets.""",
+solver : {"lbfgs", "sgd", "adam", "adamw", "rmsprop", "adagrad"}, default="adam"
+    How the weights are optimized. "sgd" (minibatch gradient descent, with momentum), "adam", and fastbp's
+    "adamw" (`beta_1`, `beta_2`, `epsilon`, `weight_decay`), "rmsprop" and "adagrad" (`epsilon`, and
+    PyTorch's defaults for the rest: `fastbp.RMSprop`, `fastbp.Adagrad`) run in fastbp's compiled core, one
+    call per epoch; "lbfgs" runs SciPy's L-BFGS-B on the whole data's objective and gradient, and often
+    converges faster on small data sets.""",
     "alpha": """\
 alpha : float >= 0, default=0.0001
     Strength of the L2 penalty on the coefficients (not the intercepts): the objective adds
@@ -32,27 +37,31 @@ alpha : float >= 0, default=0.0001
     without weights).""",
     "batch_size": """\
 batch_size : int >= 1 or "auto", default="auto"
-    Rows per minibatch of "sgd" and "adam"; "auto" is min(200, n_samples). A size larger than the training
+    Rows per minibatch of the stochastic solvers; "auto" is min(200, n_samples). A size larger than the training
     set is clipped to it, with a warning. Not used by "lbfgs".""",
     "learning_rate": """\
-learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-    The schedule of the "sgd" learning rate, from `learning_rate_init`: "constant" keeps it;
-    "invscaling" sets it to learning_rate_init / (t + 1) ** power_t after each epoch, t the number of
-    samples seen; "adaptive" divides it by 5 whenever `n_iter_no_change` consecutive epochs fail to
-    improve by `tol` (the training loss, or the validation score with `early_stopping`), and stops once
-    it falls below 1e-6. Not used by the other solvers.""",
+learning_rate : {"constant", "invscaling", "adaptive", "warmup_cosine", "one_cycle"}, default="constant"
+    The schedule of the learning rate, from `learning_rate_init`. scikit-learn's, for "sgd" only (the
+    other solvers keep the rate constant): "constant" keeps it; "invscaling" sets it to
+    learning_rate_init / (t + 1) ** power_t after each epoch, t the number of samples seen; "adaptive"
+    divides it by 5 whenever `n_iter_no_change` consecutive epochs fail to improve by `tol` (the
+    training loss, or the validation score with `early_stopping`), and stops once it falls below 1e-6.
+    fastbp's, per minibatch step, for every stochastic solver, over the ``max_iter`` epochs' steps:
+    "warmup_cosine" rises linearly over the first `warmup_fraction` of them, then falls along a cosine
+    to 0 (`fastbp.schedules.WarmupCosine`); "one_cycle" is PyTorch's OneCycleLR with peak
+    learning_rate_init (`fastbp.schedules.OneCycle`). Not used by "lbfgs".""",
     "learning_rate_init": """\
 learning_rate_init : float > 0, default=0.001
-    The step size of "sgd" and "adam" (the first one, for a schedule).""",
+    The step size of the stochastic solvers (the first one, for a schedule).""",
     "power_t": """\
 power_t : float, default=0.5
     The exponent of the "invscaling" schedule.""",
     "max_iter": """\
 max_iter : int >= 1, default=200
-    The most epochs (passes over the training data) of "sgd" and "adam", or iterations of "lbfgs".""",
+    The most epochs (passes over the training data) of the stochastic solvers, or iterations of "lbfgs".""",
     "shuffle": """\
 shuffle : bool, default=True
-    Whether "sgd" and "adam" reshuffle the rows every epoch.""",
+    Whether the stochastic solvers reshuffle the rows every epoch.""",
     "random_state": """\
 random_state : int, RandomState instance or None, default=None
     The random stream, drawn in scikit-learn's order: the initial weights, then the `early_stopping`
@@ -79,8 +88,8 @@ nesterovs_momentum : bool, default=True
     Whether "sgd" uses Nesterov's momentum (when `momentum` > 0).""",
     "early_stopping": """\
 early_stopping : bool, default=False
-    Whether "sgd" and "adam" hold out `validation_fraction` of the training data (stratified for a single
-    label column) and stop when its score stops improving by `tol` for `n_iter_no_change` epochs; the
+    Whether the stochastic solvers hold out `validation_fraction` of the training data (stratified for a
+    single label column) and stop when its score stops improving by `tol` for `n_iter_no_change` epochs; the
     model ends with the weights of the best validation score. Without it, training stops when the
     training loss stops improving.""",
     "validation_fraction": """\
@@ -97,7 +106,7 @@ epsilon : float > 0, default=1e-8
     The term "adam" adds to the square root of its second moment, so that it never divides by zero.""",
     "n_iter_no_change": """\
 n_iter_no_change : int >= 1, default=10
-    How many consecutive epochs without an improvement of `tol` end "sgd" and "adam" training.""",
+    How many consecutive epochs without an improvement of `tol` end the training of the stochastic solvers.""",
     "max_fun": """\
 max_fun : int >= 1, default=15000
     The most evaluations of the objective and gradient that "lbfgs" makes.""",
@@ -106,6 +115,34 @@ class_weight : dict, "balanced" or None, default=None
     Weights of the classes, multiplying `sample_weight`: a dict {label: weight} (labels not named weigh
     1), or "balanced" for n_samples / (n_classes * the class's count). Not for multilabel targets;
     "balanced" is not available to `partial_fit`, which sees one batch at a time.""",
+    "warmup_fraction": """\
+warmup_fraction : float in (0, 1) or None, default=None
+    The share of the steps that warm up: "warmup_cosine" rises over it (None: 0.1), "one_cycle" rises
+    over it (its pct_start; None: 0.3).""",
+    "dropout": """\
+dropout : float in [0, 1) or list of float, default=0.0
+    The dropout rate of the hidden layers, or one per hidden layer: inverted dropout while fitting
+    (never in `predict`), with masks drawn from `random_state` that repeat bitwise and do not depend on
+    threads. For the stochastic solvers; "lbfgs" refuses it.""",
+    "init": """\
+init : str, default="sklearn"
+    How the initial weights are drawn (see `fastbp.MLP`): "sklearn" (scikit-learn's), "glorot_uniform",
+    "glorot_normal", "he_uniform", "he_normal", "lecun_normal" or "torch" (``nn.Linear``'s).""",
+    "weight_decay": """\
+weight_decay : float >= 0 or None, default=None
+    Decoupled weight decay of the coefficients (not the intercepts), for "sgd" (None: 0) and "adamw"
+    (None: 0.01); the other solvers refuse it (use `alpha`, the L2 penalty, there).""",
+    "clip_norm": """\
+clip_norm : float > 0 or None, default=None
+    Scale each minibatch gradient to this global L2 norm when it is larger, as
+    ``torch.nn.utils.clip_grad_norm_`` does. For the stochastic solvers; "lbfgs" refuses it.""",
+    "label_smoothing": """\
+label_smoothing : float in [0, 1), default=0.0
+    Fit to smoothed targets, as PyTorch's cross-entropy smooths them: y (1 - e) + e / K for a softmax
+    over K classes, y (1 - e) + e / 2 for logistic outputs.""",
+    "huber_delta": """\
+huber_delta : float > 0, default=1.0
+    Where loss="huber" turns from squared to absolute error (``torch.nn.HuberLoss``'s delta).""",
     "dtype": """\
 dtype : {None, "float32", "float64"}, default=None
     The precision of the computation: None follows X (float32 stays float32, anything else becomes
@@ -122,7 +159,7 @@ thread_invariant : bool, default=False
     bitwise reproducible for a given thread count either way.""",
     "callbacks": """\
 callbacks : list of fastbp callbacks or None, default=None
-    Run by "sgd" and "adam" around every epoch (see `fastbp.callbacks`); an ``on_epoch_end`` that returns
+    Run by the stochastic solvers around every epoch (see `fastbp.callbacks`); an ``on_epoch_end`` that returns
     True stops training. Not run by "lbfgs", which refuses them.""",
     "progress_bar": """\
 progress_bar : bool, default=False
@@ -142,11 +179,11 @@ classes_ : ndarray of shape (n_classes,)
     columns).""",
     "loss_": """\
 loss_ : float
-    The objective at the end of fitting: the last epoch's mean minibatch loss for "sgd" and "adam", the
+    The objective at the end of fitting: the last epoch's mean minibatch loss for the stochastic solvers, the
     final value for "lbfgs".""",
     "best_loss_": """\
 best_loss_ : float or None
-    The lowest epoch loss of "sgd" and "adam", which the no-improvement rule compares with; None with
+    The lowest epoch loss of the stochastic solvers, which the no-improvement rule compares with; None with
     `early_stopping`, which watches `best_validation_score_` instead. Set only by the stochastic
     solvers.""",
     "loss_curve_": """\
@@ -203,16 +240,19 @@ COMMON_PARAMETERS = ("hidden_layer_sizes", "activation", "solver", "alpha", "bat
                      "learning_rate_init", "power_t", "max_iter", "shuffle", "random_state", "tol", "verbose",
                      "warm_start", "momentum", "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1",
                      "beta_2", "epsilon", "n_iter_no_change", "max_fun")
+MODEL_PARAMETERS = ("warmup_fraction", "dropout", "init", "weight_decay", "clip_norm")
 FASTBP_PARAMETERS = ("dtype", "n_threads", "thread_invariant", "callbacks", "progress_bar", "comm")
 COMMON_ATTRIBUTES = ("loss_", "best_loss_", "loss_curve_", "validation_scores_", "validation_loss_curve_",
                      "best_validation_score_", "t_", "coefs_", "intercepts_", "n_features_in_", "feature_names_in_",
                      "n_iter_", "n_layers_", "n_outputs_", "out_activation_")
 NOTES = """\
 The parameters up to `max_fun` are scikit-learn's, with its defaults and constraints (an invalid value
-raises scikit-learn's InvalidParameterError); the ones after are fastbp's. With an integer `random_state`
-the fitted weights equal scikit-learn's up to rounding. The objective is computed from the logits, so it
-stays finite where probabilities saturate. The differences from scikit-learn are listed in the user
-guide's page on the drop-ins and in the docstring of the `fastbp.estimators` package."""
+raises scikit-learn's InvalidParameterError), beside fastbp's added values of `activation`, `solver`,
+`learning_rate` and the regressor's `loss`; the ones after are fastbp's. With fastbp's options at their
+defaults and an integer `random_state`, the fitted weights equal scikit-learn's up to rounding. The
+objective is computed from the logits, so it stays finite where probabilities saturate. The differences
+from scikit-learn are listed in the user guide's page on the drop-ins and in the docstring of the
+`fastbp.estimators` package."""
 
 
 def _section(title, entries):

@@ -21,8 +21,14 @@ class LbfgsFit:
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         if self.callbacks:
-            raise ValueError("callbacks are run by the stochastic solvers ('sgd', 'adam'); solver='lbfgs' does not "
-                             "run them")
+            raise ValueError("callbacks are run by the stochastic solvers ('sgd', 'adam', ...); solver='lbfgs' "
+                             "does not run them")
+        for name, unset in (("dropout", not any(self._net.dropouts)), ("clip_norm", self.clip_norm is None),
+                            ("weight_decay", self.weight_decay is None)):
+            if not unset:
+                raise ValueError(f"{name} is for the stochastic solvers; solver='lbfgs' minimizes the objective "
+                                 f"of all the data, without it: use {name}={'0.0' if name == 'dropout' else 'None'}"
+                                 " or a stochastic solver")
         net, comm = self._net, self.comm
         batch = net.check_batch(X, Y, sample_weight)
         alpha = v.check_float("alpha", self.alpha, minimum=0.0)

@@ -1,7 +1,7 @@
 """The drop-ins' parameters: fastbp's additions to scikit-learn's constraints, and the checks and conventions
 that scikit-learn's own validation does not cover."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse
@@ -18,7 +18,27 @@ EXTRA_CONSTRAINTS = {
     "progress_bar": ["boolean"],
     "comm": "no_validation",  # checked in fit: mpi4py is optional
 }
-CLASS_WEIGHT_CONSTRAINT = [dict, StrOptions({"balanced"}), None]
+# The model and training options fastbp adds (beside scikit-learn's), and the values it adds to scikit-learn's
+# own parameters: these override scikit-learn's constraints of activation, solver and learning_rate.
+RATE = Interval(Real, 0, 1, closed="left")
+MODEL_CONSTRAINTS = {
+    "activation": [StrOptions(set(v.HIDDEN_ACTIVATIONS) | set(v.ACTIVATION_ALIASES)), list, tuple],
+    "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw", "rmsprop", "adagrad"})],
+    "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "warmup_cosine", "one_cycle"})],
+    "warmup_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+    "dropout": [RATE, list, tuple],
+    "init": [StrOptions(set(v.INITS))],
+    "weight_decay": [None, Interval(Real, 0, None, closed="left")],
+    "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+}
+CLASSIFIER_CONSTRAINTS = {"class_weight": [dict, StrOptions({"balanced"}), None], "label_smoothing": [RATE]}
+REGRESSOR_CONSTRAINTS = {"loss": [StrOptions({"squared_error", "poisson", "huber", "absolute_error"})],
+                         "huber_delta": [Interval(Real, 0, None, closed="neither")]}
+STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+# What scikit-learn's estimators can represent: to_sklearn refuses other values of these parameters.
+SKLEARN_VALUES = {"activation": ("identity", "logistic", "tanh", "relu"),
+                  "solver": ("lbfgs", "sgd", "adam"), "learning_rate": ("constant", "invscaling", "adaptive"),
+                  "loss": ("squared_error", "poisson")}
 # Attributes only the stochastic solvers set.
 STOCHASTIC_ATTRIBUTES = ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
                          "validation_loss_curve_", "_no_improvement_count")
@@ -48,8 +68,8 @@ def check_not_empty(X):
 
 
 def stochastic_solver(estimator):
-    """`available_if` predicate of partial_fit: sgd and adam only, with scikit-learn's message."""
-    if estimator.solver not in ("sgd", "adam"):
+    """`available_if` predicate of partial_fit: the stochastic solvers only, with scikit-learn's message."""
+    if estimator.solver not in STOCHASTIC_SOLVERS:
         raise AttributeError(f"partial_fit is only available for stochastic optimizers. {estimator.solver} is "
                              "not stochastic.")
     return True

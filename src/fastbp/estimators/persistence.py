@@ -25,7 +25,7 @@ class Persistence:
     """`save`, and pickling, for `fastbp.estimators.base.BaseMLP`."""
 
     def save(self: Any, path: PathLike) -> None:
-        """Write the fitted network, and the sgd or adam optimizer's state, to an .npz file without pickle.
+        """Write the fitted network, and the stochastic solver's optimizer state, to an .npz file without pickle.
 
         ``fastbp.load(path)`` reads it back as a `fastbp.MLP` whose ``forward`` gives this estimator's output
         activations (``predict_proba`` for a multiclass classifier); the class labels, feature names and

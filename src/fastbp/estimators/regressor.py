@@ -15,8 +15,22 @@ from fastbp import _validation as v
 from fastbp._typing import Data, Seed
 from fastbp.estimators._sklearn import SKLEARN_CLASSES, fit_context, parameter_constraints
 from fastbp.estimators.base import BaseMLP
-from fastbp.estimators.docs import COMMON_ATTRIBUTES, COMMON_PARAMETERS, FASTBP_PARAMETERS, NOTES, estimator_doc
-from fastbp.estimators.params import EXTRA_CONSTRAINTS, sparse_structure_checked, stochastic_solver, store
+from fastbp.estimators.docs import (
+    COMMON_ATTRIBUTES,
+    COMMON_PARAMETERS,
+    FASTBP_PARAMETERS,
+    MODEL_PARAMETERS,
+    NOTES,
+    estimator_doc,
+)
+from fastbp.estimators.params import (
+    EXTRA_CONSTRAINTS,
+    MODEL_CONSTRAINTS,
+    REGRESSOR_CONSTRAINTS,
+    sparse_structure_checked,
+    stochastic_solver,
+    store,
+)
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -24,9 +38,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         "Multi-layer perceptron regressor, a drop-in for scikit-learn's, trained by fastbp's compiled core.",
         """\
 loss="squared_error" gives an identity output with half the squared error (summed over the outputs),
-loss="poisson" an exponential output with half the Poisson deviance, for counts. Dense and
+loss="poisson" an exponential output with half the Poisson deviance, for counts; "huber" and
+"absolute_error" an identity output with a loss robust to outliers. Dense and
 scipy.sparse X (used as CSR, without a dense copy) are accepted.""",
-        ("loss",) + COMMON_PARAMETERS + FASTBP_PARAMETERS,
+        ("loss",) + COMMON_PARAMETERS + MODEL_PARAMETERS + ("huber_delta",) + FASTBP_PARAMETERS,
         COMMON_ATTRIBUTES,
         ["MLPClassifier : The classifier of the same network.",
          "fastbp.MLP : The network itself, with its own forward pass and gradient.",
@@ -45,16 +60,19 @@ scipy.sparse X (used as CSR, without a dense copy) are accepted.""",
 >>> reg.score(X, y) > 0.95
 True""")
 
-    _parameter_constraints = {**parameter_constraints(SKLEARN_CLASSES["MLPRegressor"]), **EXTRA_CONSTRAINTS}
+    _parameter_constraints = {**parameter_constraints(SKLEARN_CLASSES["MLPRegressor"]), **MODEL_CONSTRAINTS,
+                              **REGRESSOR_CONSTRAINTS, **EXTRA_CONSTRAINTS}
 
     def __init__(self, loss: str = "squared_error", hidden_layer_sizes: int | Sequence[int] = (100,),
-                 activation: str = "relu", *, solver: str = "adam", alpha: float = 0.0001,
+                 activation: str | Sequence[str] = "relu", *, solver: str = "adam", alpha: float = 0.0001,
                  batch_size: int | str = "auto", learning_rate: str = "constant", learning_rate_init: float = 0.001,
                  power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True, random_state: Seed = None,
                  tol: float = 1e-4, verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
                  nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
-                 max_fun: int = 15000, dtype: npt.DTypeLike | None = None, n_threads: int | None = None,
+                 max_fun: int = 15000, warmup_fraction: float | None = None, dropout: float | Sequence[float] = 0.0,
+                 init: str = "sklearn", weight_decay: float | None = None, clip_norm: float | None = None,
+                 huber_delta: float = 1.0, dtype: npt.DTypeLike | None = None, n_threads: int | None = None,
                  thread_invariant: bool = False, callbacks: Sequence[Any] | None = None, progress_bar: bool = False,
                  comm: Any = None) -> None:
         store(self, locals())
@@ -70,6 +88,10 @@ True""")
 
     def _output(self):
         return "exp" if self.loss == "poisson" else "identity"
+
+    def _loss_options(self):
+        return {"loss": self.loss if self.loss in ("huber", "absolute_error") else None,
+                "huber_delta": self.huber_delta}
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Data, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None) -> MLPRegressor:

@@ -1,5 +1,6 @@
-"""The sgd and adam solvers of the drop-ins: a `fastbp.Trainer` per fit, continuing the estimator's history,
-optimizer and early-stopping counts as scikit-learn's MLP continues its own."""
+"""The stochastic solvers of the drop-ins (sgd, adam, adamw, rmsprop, adagrad): a `fastbp.Trainer` per fit,
+continuing the estimator's history, optimizer and early-stopping counts as scikit-learn's MLP continues its
+own."""
 
 import math
 import sys
@@ -7,12 +8,12 @@ import sys
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from fastbp import distributed, optim
+from fastbp import distributed, optim, schedules
 from fastbp.callbacks import Callback, EarlyStopping, ProgressBar
 from fastbp.epochs import DivergenceError
 from fastbp.estimators._sklearn import warn
 from fastbp.estimators.params import NON_FINITE_WEIGHTS
-from fastbp.optim import SGD, Adam
+from fastbp.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from fastbp.trainer import Trainer
 
 
@@ -72,8 +73,43 @@ class Solver:
         return self.rate
 
 
+def make_optimizer(est):
+    """The fastbp optimizer of the estimator's `solver`, with its settings."""
+    decay = est.weight_decay
+    if decay is not None and est.solver not in ("sgd", "adamw"):
+        raise ValueError(f"weight_decay is for solver='sgd' or 'adamw', not solver={est.solver!r} (use alpha, the "
+                         "L2 penalty, there; or weight_decay=None)")
+    rate = est.learning_rate_init
+    if est.solver == "sgd":
+        return SGD(rate, est.momentum, est.nesterovs_momentum, weight_decay=decay or 0.0)
+    if est.solver == "adam":
+        return Adam(rate, est.beta_1, est.beta_2, est.epsilon)
+    if est.solver == "adamw":
+        return AdamW(rate, est.beta_1, est.beta_2, est.epsilon, weight_decay=0.01 if decay is None else decay)
+    if est.solver == "rmsprop":
+        return RMSprop(rate, epsilon=est.epsilon)
+    return Adagrad(rate, epsilon=est.epsilon)
+
+
+def make_schedule(est, steps_per_epoch):
+    """The trainer's `schedule` for the estimator's `learning_rate`: scikit-learn's per-epoch names for sgd
+    ("constant" for the other solvers), or fastbp's per-step schedule over max_iter epochs of steps."""
+    total = est.max_iter * steps_per_epoch
+    if est.learning_rate == "warmup_cosine":
+        fraction = 0.1 if est.warmup_fraction is None else est.warmup_fraction
+        return schedules.WarmupCosine(min(round(fraction * total), total - 1), total)
+    if est.learning_rate == "one_cycle":
+        fraction = 0.3 if est.warmup_fraction is None else est.warmup_fraction
+        if fraction * total <= 1:
+            raise ValueError(f"learning_rate='one_cycle' needs more than one step of warmup: warmup_fraction="
+                             f"{fraction} of {total} steps (max_iter={est.max_iter} epochs of {steps_per_epoch}) "
+                             "is not; raise warmup_fraction or max_iter")
+        return schedules.OneCycle(est.learning_rate_init, total, pct_start=fraction)
+    return est.learning_rate if est.solver == "sgd" else "constant"
+
+
 class StochasticFit:
-    """The sgd and adam fits of `fastbp.estimators.base.BaseMLP`."""
+    """The stochastic solvers' fits of `fastbp.estimators.base.BaseMLP`."""
 
     def _early_stopping(self):
         """The no-improvement rule of this fit (scikit-learn's, on the validation score or the training loss).
@@ -95,11 +131,7 @@ class StochasticFit:
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or self._optimizer is None:
             # fit starts a new optimizer (state, step count, learning rate); partial_fit continues the last one.
-            if self.solver == "sgd":
-                optimizer = SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
-            else:
-                optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
-            self._optimizer = Solver(optimizer, float(self.learning_rate_init))
+            self._optimizer = Solver(make_optimizer(self), float(self.learning_rate_init))
         stopper = self._early_stopping()
 
         n_train = X.shape[0] - (math.ceil(self.validation_fraction * X.shape[0]) if self.early_stopping else 0)
@@ -111,6 +143,7 @@ class StochasticFit:
                 warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", UserWarning,
                      "fastbp.estimators")
             batch_size = self.batch_size
+        steps_per_epoch = -(-n_train // min(batch_size, n_train))
         callbacks = list(self.callbacks or ())
         if self.comm is None or self.comm.rank == 0:
             callbacks += [Report(self)] if self.verbose else []
@@ -120,7 +153,7 @@ class StochasticFit:
         trainer = Trainer(
             self._net, self._optimizer.optimizer, batch_size=batch_size,
             max_epochs=epochs if incremental else self.max_iter, shuffle=self.shuffle, random_state=rng,
-            alpha=self.alpha, schedule=self.learning_rate if self.solver == "sgd" else "constant",
+            alpha=self.alpha, schedule=make_schedule(self, steps_per_epoch), clip_norm=self.clip_norm,
             power_t=self.power_t, early_stopping=stopper,
             validation_fraction=self.validation_fraction if self.early_stopping else None, n_threads=self.n_threads,
             callbacks=callbacks, comm=self.comm, on_divergence="stop" if self.early_stopping else "raise")

@@ -1,0 +1,236 @@
+"""ONNX export without scikit-learn: `to_onnx` writes a model's forward pass as an ONNX graph.
+
+The graph uses standard operators only (opset 17 by default), each activation written as its definition in
+`fastbp.reference` (composites of Exp, Log, Tanh, Erf, Where, ... with constants in the model's dtype, since
+ONNX's own attributes of LeakyRelu or Selu are float32), so float64 graphs compute in float64. One caveat of
+the runtime, not of the graph: onnxruntime has no float64 Erf, so a float64 model with a "gelu" layer runs in
+runtimes that implement it (such as onnx's reference evaluator) but not in onnxruntime; export it in float32
+(``net.copy(dtype="float32")``) for onnxruntime. A drop-in estimator's graph (`estimator_model`) adds its
+outputs (labels and probabilities, or predictions) on top of its network's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from fastbp import _validation as v
+from fastbp import reference
+from fastbp.network import MLP
+
+MIN_OPSET = 17
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError("ONNX export needs the onnx package: pip install 'fastbp[onnx]'") from exc
+    return onnx
+
+
+class Graph:
+    """An ONNX graph under construction: nodes, constants (in one float dtype) and fresh value names."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.onnx = _onnx()
+        self.dtype = np.dtype(dtype)
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.constants: dict[tuple, str] = {}  # each scalar constant once
+        self.count = 0
+
+    def name(self, hint: str) -> str:
+        self.count += 1
+        return f"{hint}_{self.count}"
+
+    def const(self, value: Any, hint: str = "c", dtype: Any = None) -> str:
+        """A constant tensor (in the graph's float dtype unless `dtype` is given); returns its name."""
+        array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        key = (array.dtype.str, array.shape, array.tobytes()) if array.size == 1 else None
+        if key in self.constants:
+            return self.constants[key]
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        if key is not None:
+            self.constants[key] = name
+        return name
+
+    def op(self, op_type: str, *inputs: str, hint: str | None = None, output: str | None = None,
+           **attributes: Any) -> str:
+        """Append one node; returns the name of its output (`output`, or a fresh name)."""
+        output = output or self.name(hint or op_type.lower())
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [output], **attributes))
+        return output
+
+    def model(self, inputs: list[Any], outputs: list[Any], opset: int, doc: str) -> Any:
+        """The `onnx.ModelProto` of the graph, checked by onnx's checker."""
+        helper = self.onnx.helper
+        graph = helper.make_graph(self.nodes, "fastbp", inputs, outputs, initializer=self.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="fastbp",
+                                  doc_string=doc)
+        self.onnx.checker.check_model(model, full_check=True)
+        return model
+
+    def tensor_type(self, dtype: Any = None) -> int:
+        return self.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(self.dtype if dtype is None else dtype))
+
+    # --- the math, as fastbp.reference writes it ---------------------------------------------------------
+
+    def softplus_unit(self, z: str) -> str:
+        """PyTorch's softplus: z above the threshold 20, else log(1 + e^z) (e^z of at most e^20 never overflows)."""
+        threshold = self.const(reference.SOFTPLUS_THRESHOLD)
+        soft = self.op("Log", self.op("Add", self.op("Exp", self.op("Min", z, threshold)), self.const(1.0)))
+        return self.op("Where", self.op("Greater", z, threshold), z, soft)
+
+    def activation(self, name: str, z: str) -> str:
+        """f(z) of the hidden activation `name`."""
+        if name == "identity":
+            return z
+        simple = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+        if name in simple:
+            return self.op(simple[name], z)
+        if name == "leaky_relu":
+            positive = self.op("Greater", z, self.const(0.0))
+            return self.op("Where", positive, z, self.op("Mul", z, self.const(reference.LEAKY_SLOPE)))
+        if name in ("elu", "selu"):
+            zero = self.const(0.0)
+            negative = self.op("Sub", self.op("Exp", self.op("Min", z, zero)), self.const(1.0))  # e^min(z,0) - 1
+            if name == "elu":
+                return self.op("Where", self.op("Greater", z, zero), z, negative)
+            return self.op("Mul", self.const(reference.SELU_SCALE), self.op(
+                "Where", self.op("Greater", z, zero), z, self.op("Mul", negative, self.const(reference.SELU_ALPHA))))
+        if name == "softplus":
+            return self.softplus_unit(z)
+        if name == "gelu":  # 0.5 z (1 + erf(z / sqrt 2))
+            erf = self.op("Erf", self.op("Mul", z, self.const(1 / math.sqrt(2))))
+            return self.op("Mul", self.op("Mul", z, self.const(0.5)), self.op("Add", erf, self.const(1.0)))
+        if name == "gelu_tanh":  # 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))
+            cube = self.op("Mul", self.op("Mul", z, z), z)
+            inner = self.op("Add", z, self.op("Mul", cube, self.const(reference.GELU_KAPPA)))
+            t = self.op("Tanh", self.op("Mul", inner, self.const(reference.SQRT_2_OVER_PI)))
+            return self.op("Mul", self.op("Mul", z, self.const(0.5)), self.op("Add", t, self.const(1.0)))
+        if name == "silu":
+            return self.op("Mul", z, self.op("Sigmoid", z))
+        if name == "mish":
+            return self.op("Mul", z, self.op("Tanh", self.softplus_unit(z)))
+        raise ValueError(f"no ONNX form for activation {name!r}")  # pragma: no cover - every name has one
+
+    def network(self, net: MLP, x: str) -> str:
+        """y_hat of `net` for the input named x: every layer's product, then its activation, then the output."""
+        a = x
+        for l, (W, b) in enumerate(zip(net.coefs, net.intercepts)):
+            z = self.op("Gemm", a, self.const(W, f"W{l}"), self.const(b, f"b{l}"), hint=f"z{l + 1}")
+            a = z if l == len(net.coefs) - 1 else self.activation(net.activations[l], z)
+        if net.output == "identity":
+            return a
+        if net.output == "softmax":
+            return self.op("Softmax", a, axis=-1)
+        return self.op({"logistic": "Sigmoid", "exp": "Exp"}[net.output], a)
+
+
+    def classifier_outputs(self, y_hat: str, net: MLP, classes: np.ndarray) -> list[Any]:
+        """The outputs "label" (as a classifier's predict) and "probabilities" (as its predict_proba) of
+        y_hat, the value infos in that order."""
+        helper = self.onnx.helper
+        p = y_hat
+        if net.n_outputs == 1:  # binary: the columns 1 - p, p
+            p = self.op("Concat", self.op("Sub", self.const([[1.0]]), y_hat), y_hat, axis=1)
+        self.op("Identity", p, output="probabilities")
+        probabilities = helper.make_tensor_value_info("probabilities", self.tensor_type(),
+                                                      [None, max(net.n_outputs, 2)])
+        int64 = self.tensor_type(np.int64)
+        if net.output == "logistic" and net.n_outputs > 1:  # multilabel: the 0/1 indicator matrix
+            self.op("Cast", self.op("Greater", y_hat, self.const(0.5)), to=int64, output="label")
+            return [helper.make_tensor_value_info("label", int64, [None, net.n_outputs]), probabilities]
+        if net.output == "softmax":
+            index = self.op("ArgMax", y_hat, axis=1, keepdims=0)
+        else:  # binary: the second class where p > 0.5, as LabelBinarizer thresholds
+            column = self.op("Squeeze", y_hat, self.const([1], dtype=np.int64))
+            index = self.op("Cast", self.op("Greater", column, self.const(0.5)), to=int64)
+        # The labels as a constant table: strings stay strings, numbers keep their kind.
+        table = classes.astype(object) if classes.dtype.kind in "OUS" else classes
+        self.initializers.append(self.onnx.numpy_helper.from_array(table, "classes"))
+        self.op("Gather", "classes", index, axis=0, output="label")
+        return [helper.make_tensor_value_info("label", helper.np_dtype_to_tensor_dtype(table.dtype), [None]),
+                probabilities]
+
+
+def check_opset(opset: int) -> int:
+    return v.check_int("opset", opset, minimum=MIN_OPSET)
+
+
+def network_graph(net: MLP) -> tuple[Graph, str, str]:
+    """(graph, input name, y_hat's name) of the network's forward pass."""
+    graph = Graph(net.dtype)
+    return graph, "X", graph.network(net, "X")
+
+
+def estimator_model(net: MLP, classes: np.ndarray | None, opset: int, doc: str) -> Any:
+    """The ONNX model of a fitted drop-in whose network is `net`: a classifier's (with its `classes`) gives
+    "label" (as predict) and "probabilities" (as predict_proba), a regressor's (classes None) "prediction"."""
+    graph, x, y_hat = network_graph(net)
+    helper = graph.onnx.helper
+    if classes is None:
+        if net.n_outputs == 1:
+            graph.op("Squeeze", y_hat, graph.const([1], dtype=np.int64), output="prediction")
+        else:
+            graph.op("Identity", y_hat, output="prediction")
+        outputs = [helper.make_tensor_value_info("prediction", graph.tensor_type(),
+                                                 [None] if net.n_outputs == 1 else [None, net.n_outputs])]
+    else:
+        outputs = graph.classifier_outputs(y_hat, net, classes)
+    return graph.model([helper.make_tensor_value_info(x, graph.tensor_type(), [None, net.n_features])], outputs,
+                       opset, doc)
+
+
+def to_onnx(model: Any, opset: int = MIN_OPSET) -> Any:
+    """The ONNX model (an ``onnx.ModelProto``) of a `fastbp.MLP` or a fitted drop-in estimator.
+
+    An MLP's graph takes "X", float (n_samples, n_features) in the model's dtype, and gives "y_hat", its
+    `MLP.forward` (no dropout: inference). A fitted `MLPClassifier` gives "label" (as `predict`) and
+    "probabilities" (as `predict_proba`); an `MLPRegressor` gives "prediction" (as `predict`). Every
+    activation and output has a graph of standard operators; the model is checked by onnx's checker.
+
+    Parameters
+    ----------
+    model : MLP, MLPClassifier or MLPRegressor
+    opset : int >= 17, default=17
+        The ONNX operator set the model declares.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Save it with ``onnx.save(model, "model.onnx")``.
+
+    Raises
+    ------
+    ImportError
+        Without the onnx package (``pip install 'fastbp[onnx]'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastbp
+    >>> import onnxruntime
+    >>> net = fastbp.MLP([4, 8, 3], activation="silu", output="softmax", dtype="float32", random_state=0)
+    >>> session = onnxruntime.InferenceSession(fastbp.to_onnx(net).SerializeToString())
+    >>> X = np.random.RandomState(0).randn(5, 4).astype(np.float32)
+    >>> y_hat, = session.run(None, {"X": X})
+    >>> bool(np.abs(y_hat - net.forward(X)).max() < 1e-6)
+    True
+    """
+    opset = check_opset(opset)
+    if isinstance(model, MLP):
+        graph, x, y_hat = network_graph(model)
+        y_hat = graph.op("Identity", y_hat, output="y_hat")
+        helper = graph.onnx.helper
+        return graph.model([helper.make_tensor_value_info(x, graph.tensor_type(), [None, model.n_features])],
+                           [helper.make_tensor_value_info(y_hat, graph.tensor_type(), [None, model.n_outputs])],
+                           opset, repr(model))
+    if hasattr(model, "to_onnx") and hasattr(model, "get_params"):  # the drop-ins export themselves
+        return model.to_onnx(opset=opset)
+    raise TypeError(f"to_onnx takes a fastbp.MLP or a fitted fastbp.MLPClassifier or MLPRegressor, got "
+                    f"{type(model).__name__}")
