@@ -137,7 +137,7 @@ def _extensions():
     }
     extensions = [
         Extension(f"fastbp._core.{name}", [f"src/fastbp/_core/{name}.pyx"], include_dirs=["src/fastbp/_core"],
-                  depends=["src/fastbp/_core/_vecmath.h"])
+                  depends=["src/fastbp/_core/_vecmath.h", "src/fastbp/_core/_updates.h"])
         for name in CORE_MODULES
     ]
     # Debug and release C sources live apart: cythonize regenerates a .c file only when its .pyx changes,

@@ -1,12 +1,16 @@
-"""The workloads (defined once, in fastbp.bench.workloads) and a pytest parametrization over them."""
+"""The workloads (defined once, in fastbp.bench.workloads) and a pytest parametrization over them: DESIGN.md
+section 6's plain-SGD ones, which the pytest-benchmark suites and bench/fit_vs_sklearn.py run."""
 
 import pytest
 
-from fastbp.bench.workloads import WORKLOADS, make_data  # noqa: F401  (re-exported for the suites)
+from fastbp.bench.workloads import PLAIN_SGD
+from fastbp.bench.workloads import WORKLOADS as ALL_WORKLOADS
+
+WORKLOADS = {name: ALL_WORKLOADS[name] for name in PLAIN_SGD}
 
 
 def over_workloads(benchmark_function):
-    """Parametrize a benchmark over every workload, dtype and backend."""
+    """Parametrize a benchmark over every plain-SGD workload, dtype and backend."""
     for name, values in (("backend", ["cython", "numpy"]), ("dtype", ["float64", "float32"]),
                          ("workload", list(WORKLOADS))):
         benchmark_function = pytest.mark.parametrize(name, values)(benchmark_function)

@@ -35,3 +35,20 @@ def test_bench_rejects_bad_options(capsys):
     assert exit_info.value.code == 2 and "--repeats must be >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--workloads", "huge"])
+
+
+def test_the_realistic_suite_trains_adam_and_times_predictions(tmp_path, capsys):
+    path = tmp_path / "realistic.json"
+    status = main(["bench", "--suite", "realistic", "--workloads", "digits", "--dtypes", "float32", "--repeats", "1",
+                   "--systems", "fastbp", "sklearn", "floor", "--json", str(path)])
+    assert status == 0, capsys.readouterr().out
+    results = json.loads(path.read_text())
+    assert results["suite"] == "realistic"
+    records = {r["system"]: r for r in results["comparison"]}
+    # scikit-learn's Adam over the same shuffled minibatches: fastbp's epoch, to float32 rounding.
+    assert records["sklearn"]["same_loss"] and records["fastbp"]["loss"] > 1.0  # about log 10 at the start
+    predicted = {r["system"]: r for r in results["predict"]}
+    assert {"fastbp", "MLP.forward", "sklearn"} <= set(predicted)
+    assert all(r["agrees"] and r["one_row_us"] > 0 and r["big_batch_ms"] > 0 for r in predicted.values())
+    assert predicted["fastbp"]["one_row_vs_sklearn"] == pytest.approx(predicted["fastbp"]["one_row_us"]
+                                                                      / predicted["sklearn"]["one_row_us"])

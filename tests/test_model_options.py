@@ -401,3 +401,25 @@ def test_the_options_pages_example_trains_a_modern_mlp(capsys):
     exec(compile(block, "options.rst", "exec"), {})
     loss, accuracy = (float(part.split()[-1]) for part in capsys.readouterr().out.split(","))
     assert accuracy > 0.97 and loss < 1.0
+
+
+@pytest.mark.parametrize("optimizer", [lambda: fastbp.SGD(0.05, momentum=0.9, weight_decay=0.01),
+                                       lambda: fastbp.Adam(0.01), lambda: fastbp.AdamW(0.01),
+                                       lambda: fastbp.RMSprop(0.005, momentum=0.3, centered=True),
+                                       lambda: fastbp.Adagrad(0.05)],
+                         ids=["sgd", "adam", "adamw", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_the_step_fused_into_backward_gives_the_bits_of_a_separate_pass(optimizer, dtype):
+    """Without clipping, each layer takes its step inside the backward pass, as soon as its gradient is written;
+    with clipping (here by a norm no gradient reaches, so a factor of exactly 1), after the whole gradient. The
+    same updates of the same entries: the same bits, also with threads (this network's products are threaded)."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 50).astype(dtype)
+    Y = np.eye(4)[(X[:, :4] ** 2).argmax(axis=1)].astype(dtype)
+    params = []
+    for clip_norm in (None, 1e300):
+        net = fastbp.MLP([50, 300, 120, 4], ["relu", "tanh"], "softmax", dtype=dtype, random_state=0)
+        fastbp.Trainer(net, optimizer(), batch_size=100, max_epochs=2, random_state=0, alpha=1e-3,
+                       clip_norm=clip_norm).fit(X, Y)
+        params.append(net.params)
+    np.testing.assert_array_equal(params[0], params[1])

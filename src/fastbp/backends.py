@@ -19,7 +19,7 @@ import numpy as np
 from fastbp import reference
 from fastbp._core import _optim
 from fastbp._core._epoch import EpochKernel, EpochResult
-from fastbp._core._network import CoreNet
+from fastbp._core._network import PREDICT_FEW_ROWS, CoreNet
 from fastbp._threads import single_threaded_blas
 
 BACKENDS = ("cython", "numpy")
@@ -87,6 +87,11 @@ class Backend:
         """Output activations y_hat (n_samples, n_outputs) of `net` for checked X, with no dropout."""
         raise NotImplementedError
 
+    def predict(self, net, X, plan):
+        """`forward` of a C-contiguous X (n_samples >= 1, n_features) of the model's dtype that may still hold NaN
+        or infinity: y_hat, or None when it does (and nothing was computed)."""
+        raise NotImplementedError
+
     def logits(self, net, X, plan):
         """The output layer's pre-activations (n_samples, n_outputs)."""
         raise NotImplementedError
@@ -122,8 +127,18 @@ class Compiled(Backend):
         self.logit_table = None  # the same network with an identity output, made when `logits` needs it
 
     def forward(self, net, X, plan):
+        if not isinstance(X, np.ndarray):  # CSR: the sparse first layer
+            with single_threaded_blas():
+                return self.table.forward(net.params, X, plan.n_threads, plan.invariant)
+        y_hat = self.predict(net, X, plan)
+        assert y_hat is not None, "forward takes checked, finite X"
+        return y_hat
+
+    def predict(self, net, X, plan):
+        if X.shape[0] <= PREDICT_FEW_ROWS:  # no BLAS call, so no limit to set and reset (most of a row's time)
+            return self.table.predict(net.params, X, plan.n_threads)
         with single_threaded_blas():
-            return self.table.forward(net.params, X, plan.n_threads, plan.invariant)
+            return self.table.predict(net.params, X, plan.n_threads)
 
     def logits(self, net, X, plan):
         if self.logit_table is None:
@@ -176,6 +191,9 @@ class Reference(Backend):
 
     def forward(self, net, X, plan):
         return reference.forward(net.coefs, net.intercepts, X, self.spec)
+
+    def predict(self, net, X, plan):
+        return self.forward(net, X, plan) if np.isfinite(X).all() else None
 
     def logits(self, net, X, plan):
         return reference.forward_pass(net.coefs, net.intercepts, X, self.spec)[-1][1]

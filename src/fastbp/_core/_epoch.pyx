@@ -21,10 +21,10 @@ import numpy as np
 
 from fastbp._core._network cimport CoreNet, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
-from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, apply_step, clip_scale, make_rule,
-                                  make_schedule, make_state, schedule_rate)
-from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layout, SparseRows,
-                                    Threads, Workspace)
+from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, clip_scale, make_rule, make_schedule,
+                                  make_state, make_step, schedule_rate, update_span)
+from fastbp._core._records cimport (STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layout,
+                                    SparseRows, Threads, Update, Workspace)
 
 from fastbp._core._optim import clip_chunks
 from fastbp._core._sparse cimport CSR, Scratch, batch_rows, largest_batch, sparse_input
@@ -67,24 +67,6 @@ cdef struct Minibatches:
     void* sample_weight         # (batch_size,)
 
 
-cdef enum:
-    UPDATE_CHUNK = 1 << 14   # parameters per block of a threaded optimizer update
-
-
-cdef void apply_update(const Training* training, const Step* step, floating* params, const floating* grad,
-                       Py_ssize_t first, Py_ssize_t count, int n_threads) noexcept nogil:
-    """The optimizer's `step` over params[first:first + count], in chunks spread over threads when the model is
-    large: each parameter's update reads only its own entries, so any split gives the same bits."""
-    cdef Py_ssize_t chunk, n_chunks = (count + UPDATE_CHUNK - 1) // UPDATE_CHUNK
-    cdef State state = training.state
-    if use_threads_elementwise(n_threads, count):
-        for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
-            apply_step(&training.rule, step, params, grad, &state, first + chunk * UPDATE_CHUNK,
-                       min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK))
-    else:
-        apply_step(&training.rule, step, params, grad, &state, first, count)
-
-
 cdef inline const floating* gather(const floating* src, const Py_ssize_t* order, Py_ssize_t first,
                                    Py_ssize_t count, Py_ssize_t width, floating* buffer_out) noexcept nogil:
     """Rows order[first:first + count] of src (n, width), copied into buffer_out (count, width); or, without
@@ -113,16 +95,29 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
     cdef SparseRows sparse_batch
     cdef floating* grad = <floating*> training.grad
     cdef Backward how
+    cdef Update update
     cdef Dropout dropout
     cdef Py_ssize_t stepped
     # Plain SGD (no momentum, penalty, weight decay or clipping) on dense X steps the coefficients inside
     # backward's products; only the intercepts, packed after every coefficient, are left to the optimizer.
+    # Any other optimizer without clipping (which needs the whole gradient's norm first) steps each layer as
+    # soon as backward writes its gradient, while that is in cache: the same bits as a pass after backward.
     how.alpha = training.alpha
     how.mode = STORE_GRADIENT
-    if training.rule.kind == SGD_KIND and training.rule.momentum == 0 and training.alpha == 0 \
-            and training.rule.weight_decay == 0 and training.clip_norm == 0 and data.X_sparse == NULL:
-        how.mode = STEP_COEFFICIENTS
-    stepped = net.n_coefs if how.mode == STEP_COEFFICIENTS else 0
+    how.update = NULL
+    if data.X_sparse == NULL and training.clip_norm == 0:
+        if training.rule.kind == SGD_KIND and training.rule.momentum == 0 and training.alpha == 0 \
+                and training.rule.weight_decay == 0:
+            how.mode = STEP_COEFFICIENTS
+        else:
+            how.mode = STEP_LAYERS
+            update.rule, update.step, update.state = &training.rule, &step, &training.state
+            how.update = &update
+    stepped = 0  # the parameters that backward steps: the coefficients or all of them in the fused modes
+    if how.mode == STEP_COEFFICIENTS:
+        stepped = net.n_coefs
+    elif how.mode == STEP_LAYERS:
+        stepped = net.n_params
     dropout.seed = training.dropout_seed
     progress.loss_sum = 0
     progress.steps = training.steps
@@ -152,13 +147,13 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
         if batch.weight_sum > 0:
             rate = schedule_rate(&training.schedule, training.learning_rate, progress.steps)
             how.rate = rate
+            make_step(&training.rule, progress.steps + 1, rate, &step)
             dropout.step = <unsigned long long> progress.steps
             forward_logits(net, params, &batch, work, &dropout if training.dropout else NULL, threads)
             loss = backward(net, params, &batch, work, how, grad, threads)
             if not isfinite(loss):
                 progress.finite = False
                 return progress
-            step.grad_scale = 1.0
             if training.clip_norm > 0:  # the step scales the gradient as it reads it
                 step.grad_scale = clip_scale(grad, net.n_params, training.clip_norm, training.clip_partial,
                                              threads.n)
@@ -166,8 +161,9 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
             progress.steps += 1
             progress.last_rate = rate
             training.steps = progress.steps
-            step.t, step.learning_rate = progress.steps, rate
-            apply_update(training, &step, params, grad, stepped, net.n_params - stepped, threads.n)
+            if stepped < net.n_params:
+                update_span(&training.rule, &step, params, grad, &training.state, stepped, net.n_params - stepped,
+                            threads.n)
         first += count
     return progress
 

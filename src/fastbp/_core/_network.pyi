@@ -8,6 +8,7 @@ _Float = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Input = _Float | csr_matrix | csr_array  # dense, or CSR (see fastbp._core._sparse)
 
 ACTIVATION_NAMES: dict[int, str]
+PREDICT_FEW_ROWS: int
 
 class CoreNet:
     layer_sizes: tuple[int, ...]
@@ -22,6 +23,7 @@ class CoreNet:
     @property
     def layers(self) -> tuple[dict[str, object], ...]: ...
     def forward(self, params: _Float, X: _Input, n_threads: int, invariant: bool) -> _Float: ...
+    def predict(self, params: _Float, X: _Float, n_threads: int) -> _Float | None: ...
     def objective_and_output(self, params: _Float, X: _Input, Y: _Float, sample_weight: _Float | None,
                              weight_sum: float, alpha: float, n_threads: int, invariant: bool,
                              dropout_seed: int = -1, dropout_step: int = 0) -> tuple[float, _Float]: ...

@@ -9,29 +9,32 @@ whole pass. They trust their caller (`fastbp.backends`) to have validated shapes
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 
-from fastbp._core._activations cimport (IDENTITY, Activation, activation_block, from_output, mul_derivative,
-                                        mul_factor)
+from fastbp._core._activations cimport (IDENTITY, Activation, activation_block, bias_activation, from_output,
+                                        mul_derivative, mul_factor)
 from fastbp._core._blas cimport gemm, sum_of_squares
 from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
 from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, start_team,
                                            use_threads, use_threads_elementwise, usable_threads)
-from fastbp._core._records cimport (STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layer, LayerPass,
-                                    Layout, SparseRows, Split, Threads, Workspace)
+from fastbp._core._optim cimport update_span
+from fastbp._core._records cimport (STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layer,
+                                    LayerPass, Layout, SparseRows, Split, Threads, Update, Workspace)
 from fastbp._core._sparse cimport CSR, Scratch, nonzeros, sparse_input, sparse_layer, sparse_weight_grad
 
 from fastbp._core._activations import ACTIVATIONS
 from fastbp._core._losses import LOSSES, OUTPUTS
 
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
+# `CoreNet.predict` of at most this many rows calls no BLAS (so its callers need not limit BLAS's threads).
+PREDICT_FEW_ROWS = 4
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
@@ -201,6 +204,88 @@ cdef void forward_logits(const Layout* net, const floating* params, const Batch*
                 forward_block(&p, a_out, factor_out, split, block)
 
 
+# --- prediction: every layer over a block of rows at a time --------------------------------------------------
+
+cdef enum:
+    FEW_ROWS = 4              # a prediction of at most this many rows multiplies without BLAS (PREDICT_FEW_ROWS)
+    # The activations of a block of rows, per layer, stay in L2 (about 1 MB float64); blocks of fewer rows
+    # repacked the large layers' W too often (measured on a 10,000-row MNIST-shaped batch: 64-row blocks
+    # took 1.15x the time of 256-row ones).
+    PREDICT_BLOCK_ENTRIES = 1 << 17
+
+
+cdef inline Py_ssize_t predict_block_rows(const Layout* net) noexcept nogil:
+    """Rows per block of a prediction: enough for BLAS to run at speed, few enough for the block's activations
+    to stay in cache from one layer to the next. Fixed by the network, so any thread count gives the same
+    blocks (and bits)."""
+    return max(<Py_ssize_t> 16, min(<Py_ssize_t> 1024, PREDICT_BLOCK_ENTRIES // net.width))
+
+
+cdef bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Whether x (n,) holds no NaN or infinity: from the exponent bits, in a loop of integer operations that
+    vectorizes."""
+    cdef Py_ssize_t i
+    cdef uint32_t bad32 = 0
+    cdef uint64_t bad64 = 0
+    cdef const uint32_t* bits32
+    cdef const uint64_t* bits64
+    if floating is float:
+        bits32 = <const uint32_t*> x
+        for i in range(n):
+            bad32 |= <uint32_t> ((bits32[i] & 0x7F800000U) == 0x7F800000U)
+    else:
+        bits64 = <const uint64_t*> x
+        for i in range(n):
+            bad64 |= <uint64_t> ((bits64[i] & 0x7FF0000000000000ULL) == 0x7FF0000000000000ULL)
+    return bad32 == 0 and bad64 == 0
+
+
+cdef extern from "_vecmath.h":
+    void fastbp_vecmath_init() noexcept nogil
+    void fastbp_rows_times_d(const double* a, const double* W, Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                             double* z) noexcept nogil
+    void fastbp_rows_times_f(const float* a, const float* W, Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                             float* z) noexcept nogil
+
+
+fastbp_vecmath_init()  # this module's copy of the CPU dispatch (each module that includes the header has one)
+
+
+cdef inline void few_rows_product(const floating* a, const floating* W, Py_ssize_t n_rows, int n_in, int n_out,
+                                  floating* z_out) noexcept nogil:
+    """z_out (n_rows, n_out) <- a (n_rows, n_in) W (n_in, n_out) without BLAS, vectorized (`_vecmath.h`)."""
+    if floating is float:
+        fastbp_rows_times_f(a, W, n_rows, n_in, n_out, z_out)
+    else:
+        fastbp_rows_times_d(a, W, n_rows, n_in, n_out, z_out)
+
+
+cdef bint predict_block(const Layout* net, const floating* params, const floating* X, Py_ssize_t n_rows,
+                        floating* out, floating* buffer_a, floating* buffer_b) noexcept nogil:
+    """out (n_rows, n_outputs) <- y_hat of the rows X (n_rows, n_features) through every layer, the block's
+    activations ping-ponging between buffer_a and buffer_b (n_rows * width each); False, with nothing
+    computed, when X holds NaN or infinity."""
+    cdef int l, n_in, n_out
+    cdef const Layer* layer
+    cdef const floating* a = X
+    cdef floating* z
+    if not all_finite(X, n_rows * net.layers[0].n_in):
+        return False
+    for l in range(net.n_layers):
+        layer = &net.layers[l]
+        n_in, n_out = layer.n_in, layer.n_out
+        z = out if l == net.n_layers - 1 else (buffer_a if l % 2 == 0 else buffer_b)
+        if n_rows <= FEW_ROWS:
+            few_rows_product(a, params + layer.coef_offset, n_rows, n_in, n_out, z)
+        else:
+            gemm(False, False, <int> n_rows, n_out, n_in, <floating> 1, a, n_in, params + layer.coef_offset, n_out,
+                 <floating> 0, z, n_out)
+        bias_activation(layer.activation, z, params + layer.intercept_offset, n_rows, n_out, n_out)
+        a = z
+    output_activation(net.output, out, n_rows, net.layers[net.n_layers - 1].n_out)
+    return True
+
+
 cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
                       floating* sums_out) noexcept nogil:
     """sums_out (n_cols,) <- column sums of the (n_rows, n_cols) block a (leading dimension lda), in row order."""
@@ -341,8 +426,9 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l]; db[l] = sum_rows delta[l];
     delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]).
     grad_out (n_params,) is fully overwritten, or with how.mode == STEP_COEFFICIENTS (dense X, alpha == 0
-    only) gets the intercepts' gradient alone while the products step the coefficients in params; a
-    non-finite objective then writes and steps nothing. Each product is cut by `product_split`; fixed
+    only) gets the intercepts' gradient alone while the products step the coefficients in params; with
+    STEP_LAYERS (dense X) each layer's parameters take how.update's step once its gradient is written.
+    In either fused mode a non-finite objective writes and steps nothing. Each product is cut by `product_split`; fixed
     blocks put the weight gradients over columns (each entry's sum over rows stays in one BLAS call).
     """
     cdef int l, n_in, n_out
@@ -360,7 +446,7 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
 
     loss = objective(net, params, batch, <const floating*> work.acts[last], delta, work.row_loss, how.alpha,
                      threads.n)
-    if how.mode == STEP_COEFFICIENTS and not isfinite(loss):
+    if how.mode != STORE_GRADIENT and not isfinite(loss):
         return loss
 
     for l in range(last, -1, -1):
@@ -394,6 +480,11 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
         else:
             for block in range(split.count):
                 weight_grad_block(&p, coef_out, grad_out + p.layer.intercept_offset, split, block)
+        if how.mode == STEP_LAYERS:  # the layer's step, while its gradient is in cache
+            update_span(how.update.rule, how.update.step, params, grad_out, how.update.state, p.layer.coef_offset,
+                        n_in * n_out, threads.n)
+            update_span(how.update.rule, how.update.step, params, grad_out, how.update.state,
+                        p.layer.intercept_offset, n_out, threads.n)
         if l > 0:
             swap = delta
             delta = other
@@ -497,6 +588,51 @@ cdef class CoreNet:
         n_features), a C-contiguous array or a CSR matrix (see `_sparse.CSR`), in the dtype of params.
         n_threads threads; `invariant`: fixed blocks, for results that do not depend on n_threads."""
         return self._forward(params, X, n_threads, invariant, None, None, 0, 0, -1, 0)
+
+    def predict(self, const floating[::1] params, const floating[:, ::1] X, int n_threads):
+        """y_hat, a new (n_samples, n_outputs) array, of a C-contiguous X (n_samples >= 1, n_features) in the
+        dtype of params, with no dropout; None, with nothing computed, when X holds NaN or infinity (which
+        this checks, so callers need not).
+
+        The rows go through every layer a block at a time, so each block's activations stay in cache, and the
+        blocks are spread over n_threads threads when the batch is large; a block's rows, whatever the thread
+        count, are the same (fixed by the network), and so are the results. A few rows multiply without BLAS.
+        """
+        cdef Py_ssize_t n = X.shape[0], block_rows = predict_block_rows(&self.layout), block, first, count
+        cdef Py_ssize_t n_blocks_ = n_blocks(n, block_rows), scratch = min(block_rows, n) * self.layout.width
+        cdef int teams = 1
+        cdef bint ok = True
+        cdef floating* buffers
+        dtype = np.float32 if floating is float else np.float64
+        result = np.empty((n, self.layer_sizes[self.layout.n_layers]), dtype=dtype)
+        cdef floating[:, ::1] out = result
+        if n_blocks_ > 1 and use_threads(usable_threads(n_threads), n * self.layout.macs_per_row):
+            teams = <int> min(<Py_ssize_t> usable_threads(n_threads), n_blocks_)
+        buffers = <floating*> malloc(2 * teams * scratch * sizeof(floating))
+        cdef unsigned char* finite = <unsigned char*> malloc(n_blocks_)
+        if buffers == NULL or finite == NULL:
+            free(buffers)
+            free(finite)
+            raise MemoryError()
+        with nogil:
+            if teams > 1:
+                for block in prange(n_blocks_, schedule="static", num_threads=start_team(teams)):
+                    first = block * block_rows
+                    count = min(block_rows, n - first)
+                    finite[block] = predict_block(&self.layout, &params[0], &X[first, 0], count, &out[first, 0],
+                                                  buffers + 2 * threadid() * scratch,
+                                                  buffers + (2 * threadid() + 1) * scratch)
+            else:
+                for block in range(n_blocks_):
+                    first = block * block_rows
+                    count = min(block_rows, n - first)
+                    finite[block] = predict_block(&self.layout, &params[0], &X[first, 0], count, &out[first, 0],
+                                                  buffers, buffers + scratch)
+            for block in range(n_blocks_):
+                ok = ok and finite[block]
+        free(buffers)
+        free(finite)
+        return result if ok else None
 
     def objective_and_output(self, const floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
                              double weight_sum, double alpha, int n_threads, bint invariant, long long dropout_seed=-1,
@@ -603,6 +739,7 @@ cdef class CoreNet:
         dropout.step = <unsigned long long> max(dropout_step, 0)
         how.alpha = alpha
         how.mode = STORE_GRADIENT
+        how.update = NULL
         how.rate = 0
         batch.n_rows = n
         batch.X = NULL

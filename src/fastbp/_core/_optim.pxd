@@ -27,11 +27,13 @@ cdef struct Rule:
 
 
 cdef struct Step:
-    # What changes from one step to the next (IN): the step's number t (>= 1), its learning rate, and the factor
-    # its gradient is scaled by first (clipping; 1 otherwise).
+    # What changes from one step to the next (IN), made by `make_step`: the step's number t (>= 1), its learning
+    # rate, the factor its gradient is scaled by first (clipping; 1 otherwise), and the step's bias corrections.
     long long t
     double learning_rate
     double grad_scale
+    double step_size        # Adam: lr sqrt(1 - b2^t) / (1 - b1^t); AdamW: lr / (1 - b1^t); the others: lr
+    double correction       # AdamW: sqrt(1 - b2^t); the others: 1
 
 
 cdef struct State:
@@ -66,8 +68,13 @@ cdef Schedule make_schedule(str name, dict settings) except *
 
 cdef double schedule_rate(const Schedule* schedule, double learning_rate, long long t) noexcept nogil
 
+cdef void make_step(const Rule* rule, long long t, double learning_rate, Step* step_out) noexcept nogil
+
 cdef void apply_step(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
                      Py_ssize_t first, Py_ssize_t count) noexcept nogil
+
+cdef void update_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
+                      Py_ssize_t first, Py_ssize_t count, int n_threads) noexcept nogil
 
 cdef double clip_scale(const floating* grad, Py_ssize_t n, double clip_norm, double* partial,
                        int n_threads) noexcept nogil

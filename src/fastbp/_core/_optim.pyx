@@ -117,138 +117,106 @@ cdef double schedule_rate(const Schedule* schedule, double learning_rate, long l
     return learning_rate
 
 
-# Each kernel below updates n entries in one pass: the decoupled weight decay (params *= keep, where keep is
-# 1 - lr * weight_decay for coefficients and 1, which leaves them exact, for intercepts), the gradient scaled by
-# the clipping factor (g = grad * scale, exact for 1), then the kind's update: the same roundings, in the same
-# order, as separate passes would make, in one sweep over memory.
+cdef extern from "_updates.h":
+    void fastbp_vecmath_init() noexcept nogil
+    void fastbp_sgd_d(double* params, const double* grad, double* velocity, Py_ssize_t n, double lr, double momentum,
+                      int nesterov, double keep, double scale) noexcept nogil
+    void fastbp_sgd_f(float* params, const float* grad, float* velocity, Py_ssize_t n, float lr, float momentum,
+                      int nesterov, float keep, float scale) noexcept nogil
+    void fastbp_adam_d(double* params, const double* grad, double* m, double* v, Py_ssize_t n,
+                       const double* coefficients, double step_size, double scale) noexcept nogil
+    void fastbp_adam_f(float* params, const float* grad, float* m, float* v, Py_ssize_t n, const float* coefficients,
+                       double step_size, float scale) noexcept nogil
+    void fastbp_adamw_d(double* params, const double* grad, double* m, double* v, Py_ssize_t n,
+                        const double* coefficients, double keep, double scale) noexcept nogil
+    void fastbp_adamw_f(float* params, const float* grad, float* m, float* v, Py_ssize_t n, const float* coefficients,
+                        float keep, float scale) noexcept nogil
+    void fastbp_rmsprop_d(double* params, const double* grad, double* square_avg, double* buf, double* grad_avg,
+                          Py_ssize_t n, const double* coefficients, double scale) noexcept nogil
+    void fastbp_rmsprop_f(float* params, const float* grad, float* square_avg, float* buf, float* grad_avg,
+                          Py_ssize_t n, const float* coefficients, float scale) noexcept nogil
+    void fastbp_adagrad_d(double* params, const double* grad, double* total, Py_ssize_t n, double lr, double epsilon,
+                          double scale) noexcept nogil
+    void fastbp_adagrad_f(float* params, const float* grad, float* total, Py_ssize_t n, float lr, float epsilon,
+                          float scale) noexcept nogil
+
+fastbp_vecmath_init()
 
 
-cdef void sgd_step(floating* params, const floating* grad, floating* velocity, Py_ssize_t n, const Rule* rule,
-                   floating learning_rate, floating keep, floating scale) noexcept nogil:
-    """velocity <- momentum * velocity - lr * g; params += velocity, or with Nesterov
-    params += momentum * velocity - lr * g (the look-ahead step). All (n,).
-
-    Without momentum the step is params += -(lr * g) in either form (0 * velocity adds an exact zero), and
-    the velocity, which no step then reads, is left alone: two memory streams fewer.
-    """
-    cdef Py_ssize_t i
-    cdef floating momentum = <floating> rule.momentum, g
-    if momentum == 0:
-        for i in range(n):
-            g = grad[i] * scale
-            params[i] = params[i] * keep
-            params[i] += -(learning_rate * g)
-        return
-    for i in range(n):
-        g = grad[i] * scale
-        params[i] = params[i] * keep
-        velocity[i] = momentum * velocity[i] - learning_rate * g
-        if rule.nesterov:
-            params[i] += momentum * velocity[i] - learning_rate * g
-        else:
-            params[i] += velocity[i]
+cdef void make_step(const Rule* rule, long long t, double learning_rate, Step* step_out) noexcept nogil:
+    """step_out <- step number t (>= 1) of `rule` at learning_rate, unclipped, with its bias corrections: Adam's
+    step size lr sqrt(1 - b2^t) / (1 - b1^t) (scikit-learn's, folded into the step), AdamW's lr / (1 - b1^t)
+    and sqrt(1 - b2^t) (PyTorch's, kept apart): computed once a step, not once a block."""
+    step_out.t, step_out.learning_rate, step_out.grad_scale = t, learning_rate, 1.0
+    step_out.step_size, step_out.correction = learning_rate, 1.0
+    if rule.kind == ADAM_KIND:
+        step_out.step_size = learning_rate * sqrt(1 - pow(rule.beta_2, <double> t)) / (1 - pow(rule.beta_1, <double> t))
+    elif rule.kind == ADAMW_KIND:
+        step_out.step_size = learning_rate / (1 - pow(rule.beta_1, <double> t))
+        step_out.correction = sqrt(1 - pow(rule.beta_2, <double> t))
 
 
-cdef void adam_step(floating* params, const floating* grad, floating* m, floating* v, Py_ssize_t n,
-                    const Rule* rule, double step_size, floating scale) noexcept nogil:
-    """scikit-learn's Adam: m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; params += -step * m / (sqrt(v) + eps),
-    with step = lr sqrt(1 - b2^t) / (1 - b1^t), the bias correction folded into the step size. All (n,).
-
-    The step size is a double and so is the update, as in scikit-learn, where the NumPy float64 step
-    size promotes a float32 update to float64 before it is added to the parameters.
-    """
-    cdef Py_ssize_t i
-    cdef floating denominator, g
-    cdef floating beta_1 = <floating> rule.beta_1, one_minus_beta_1 = <floating> (1 - rule.beta_1)
-    cdef floating beta_2 = <floating> rule.beta_2, one_minus_beta_2 = <floating> (1 - rule.beta_2)
-    cdef floating epsilon = <floating> rule.epsilon
-    for i in range(n):
-        g = grad[i] * scale
-        m[i] = beta_1 * m[i] + one_minus_beta_1 * g
-        v[i] = beta_2 * v[i] + one_minus_beta_2 * (g * g)
-        denominator = <floating> sqrt(v[i]) + epsilon
-        params[i] = <floating> (params[i] + (-step_size) * m[i] / <double> denominator)
-
-
-cdef void adamw_step(floating* params, const floating* grad, floating* m, floating* v, Py_ssize_t n,
-                     const Rule* rule, const Step* step, floating keep) noexcept nogil:
-    """PyTorch's AdamW: params *= keep; m <- lerp(m, g, 1 - b1); v <- v b2 + (1 - b2) g g;
-    params += -(lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps). All (n,), in the model's dtype."""
-    cdef Py_ssize_t i
-    cdef floating weight = <floating> (1 - rule.beta_1), beta_2 = <floating> rule.beta_2
-    cdef floating one_minus_beta_2 = <floating> (1 - rule.beta_2), epsilon = <floating> rule.epsilon
-    cdef floating step_size = <floating> (step.learning_rate / (1 - pow(rule.beta_1, <double> step.t)))
-    cdef floating correction = <floating> sqrt(1 - pow(rule.beta_2, <double> step.t))
-    cdef floating scale = <floating> step.grad_scale, denominator, g
-    for i in range(n):
-        g = grad[i] * scale
-        params[i] = params[i] * keep
-        m[i] = m[i] + weight * (g - m[i])  # torch's lerp for a weight below 1/2
-        v[i] = v[i] * beta_2 + one_minus_beta_2 * g * g
-        denominator = <floating> sqrt(v[i]) / correction + epsilon
-        params[i] = params[i] + (-step_size) * m[i] / denominator
-
-
-cdef void rmsprop_step(floating* params, const floating* grad, State* state, Py_ssize_t first, Py_ssize_t n,
-                       const Rule* rule, floating learning_rate, floating scale) noexcept nogil:
-    """PyTorch's RMSprop: s <- s rho + (1 - rho) g g; with `centered`, a <- lerp(a, g, 1 - rho) and the denominator
-    sqrt(s - a a) + eps, else sqrt(s) + eps; with momentum, b <- b momentum + g / denominator and
-    params -= lr b, else params -= lr g / denominator. Over params[first:first + n]."""
-    cdef Py_ssize_t i
-    cdef floating* square_avg = (<floating*> state.buffer[0]) + first
-    cdef floating* buf = (<floating*> state.buffer[1]) + first
-    cdef floating* grad_avg = (<floating*> state.buffer[2]) + first
-    cdef floating rho = <floating> rule.rho, one_minus_rho = <floating> (1 - rule.rho)
-    cdef floating epsilon = <floating> rule.epsilon, momentum = <floating> rule.momentum, avg, g
-    params += first
-    grad += first
-    for i in range(n):
-        g = grad[i] * scale
-        square_avg[i] = square_avg[i] * rho + one_minus_rho * g * g
-        if rule.centered:
-            grad_avg[i] = grad_avg[i] + one_minus_rho * (g - grad_avg[i])
-            avg = <floating> sqrt(square_avg[i] + (-1) * grad_avg[i] * grad_avg[i]) + epsilon
-        else:
-            avg = <floating> sqrt(square_avg[i]) + epsilon
-        if rule.momentum > 0:
-            buf[i] = buf[i] * momentum + g / avg
-            params[i] = params[i] + (-learning_rate) * buf[i]
-        else:
-            params[i] = params[i] + (-learning_rate) * g / avg
-
-
-cdef void adagrad_step(floating* params, const floating* grad, floating* total, Py_ssize_t n, const Rule* rule,
-                       floating learning_rate, floating scale) noexcept nogil:
-    """PyTorch's Adagrad (no learning-rate decay): s <- s + g g; params -= lr g / (sqrt(s) + eps). All (n,)."""
-    cdef Py_ssize_t i
-    cdef floating epsilon = <floating> rule.epsilon, std, g
-    for i in range(n):
-        g = grad[i] * scale
-        total[i] = total[i] + g * g
-        std = <floating> sqrt(total[i]) + epsilon
-        params[i] = params[i] + (-learning_rate) * g / std
+# The kinds' updates, in `_updates.h` (one vectorized C loop each, the same operations in every CPU's copy);
+# each entry of the parameters reads and writes only its own entries of the gradient and the state:
+#   every kind: params *= keep (decoupled weight decay: 1 - lr * weight_decay on coefficients, 1 otherwise);
+#               g = grad * scale (the clipping factor);
+#   SGD:     velocity <- momentum velocity - lr g; params += velocity, or with Nesterov momentum velocity - lr g
+#            (without momentum params += -(lr g), the velocity untouched);
+#   Adam:    m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; params += -step * m / (sqrt(v) + eps), in double
+#            (scikit-learn's: its NumPy float64 step size promotes a float32 update);
+#   AdamW:   m <- m + (1 - b1) (g - m); v <- v b2 + (1 - b2) g g; params += -(lr / (1 - b1^t)) m /
+#            (sqrt(v) / sqrt(1 - b2^t) + eps) (PyTorch's lerp, addcmul, addcdiv);
+#   RMSprop: s <- s rho + (1 - rho) g g; centered: a <- a + (1 - rho) (g - a), d = sqrt(s - a a) + eps, else
+#            d = sqrt(s) + eps; with momentum b <- b momentum + g / d, params += -lr b, else params += -lr g / d;
+#   Adagrad: s <- s + g g; params += -lr g / (sqrt(s) + eps).
+# Coefficients such as 1 - beta are computed in double and rounded to the model's type once.
 
 
 cdef void step_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
                     Py_ssize_t first, Py_ssize_t count, floating keep) noexcept nogil:
-    """The kind's kernel over params[first:first + count], every entry decayed by `keep`."""
+    """The kind's update over params[first:first + count], every entry decayed by `keep`."""
     cdef floating scale = <floating> step.grad_scale
+    cdef floating lr = <floating> step.learning_rate
+    cdef floating coefficients[6]
+    cdef floating* b0 = (<floating*> state.buffer[0]) + first
+    cdef floating* b1 = (<floating*> state.buffer[1]) + first if state.buffer[1] != NULL else NULL
+    cdef floating* b2 = (<floating*> state.buffer[2]) + first if state.buffer[2] != NULL else NULL
+    params += first
+    grad += first
     if rule.kind == SGD_KIND:
-        sgd_step(params + first, grad + first, (<floating*> state.buffer[0]) + first, count, rule,
-                 <floating> step.learning_rate, keep, scale)
+        if floating is float:
+            fastbp_sgd_f(params, grad, b0, count, lr, <float> rule.momentum, rule.nesterov, keep, scale)
+        else:
+            fastbp_sgd_d(params, grad, b0, count, lr, rule.momentum, rule.nesterov, keep, scale)
     elif rule.kind == ADAM_KIND:
-        adam_step(params + first, grad + first, (<floating*> state.buffer[0]) + first,
-                  (<floating*> state.buffer[1]) + first, count, rule,
-                  step.learning_rate * sqrt(1 - pow(rule.beta_2, <double> step.t))
-                  / (1 - pow(rule.beta_1, <double> step.t)), scale)
+        coefficients[0], coefficients[1] = <floating> rule.beta_1, <floating> (1 - rule.beta_1)
+        coefficients[2], coefficients[3] = <floating> rule.beta_2, <floating> (1 - rule.beta_2)
+        coefficients[4] = <floating> rule.epsilon
+        if floating is float:
+            fastbp_adam_f(params, grad, b0, b1, count, coefficients, step.step_size, scale)
+        else:
+            fastbp_adam_d(params, grad, b0, b1, count, coefficients, step.step_size, scale)
     elif rule.kind == ADAMW_KIND:
-        adamw_step(params + first, grad + first, (<floating*> state.buffer[0]) + first,
-                   (<floating*> state.buffer[1]) + first, count, rule, step, keep)
+        coefficients[0], coefficients[1] = <floating> (1 - rule.beta_1), <floating> rule.beta_2
+        coefficients[2], coefficients[3] = <floating> (1 - rule.beta_2), <floating> rule.epsilon
+        coefficients[4], coefficients[5] = <floating> step.step_size, <floating> step.correction
+        if floating is float:
+            fastbp_adamw_f(params, grad, b0, b1, count, coefficients, keep, scale)
+        else:
+            fastbp_adamw_d(params, grad, b0, b1, count, coefficients, keep, scale)
     elif rule.kind == RMSPROP_KIND:
-        rmsprop_step(params, grad, state, first, count, rule, <floating> step.learning_rate, scale)
+        coefficients[0], coefficients[1] = <floating> rule.rho, <floating> (1 - rule.rho)
+        coefficients[2], coefficients[3] = <floating> rule.epsilon, <floating> rule.momentum
+        coefficients[4], coefficients[5] = lr, <floating> rule.centered
+        if floating is float:
+            fastbp_rmsprop_f(params, grad, b0, b1, b2, count, coefficients, scale)
+        else:
+            fastbp_rmsprop_d(params, grad, b0, b1, b2, count, coefficients, scale)
     else:
-        adagrad_step(params + first, grad + first, (<floating*> state.buffer[0]) + first, count, rule,
-                     <floating> step.learning_rate, scale)
+        if floating is float:
+            fastbp_adagrad_f(params, grad, b0, count, lr, <float> rule.epsilon, scale)
+        else:
+            fastbp_adagrad_d(params, grad, b0, count, lr, rule.epsilon, scale)
 
 
 cdef void apply_step(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
@@ -262,6 +230,23 @@ cdef void apply_step(const Rule* rule, const Step* step, floating* params, const
                   <floating> (1 - step.learning_rate * rule.weight_decay))
     if count > decayed:
         step_span(rule, step, params, grad, state, first + decayed, count - decayed, 1)
+
+
+cdef enum:
+    UPDATE_CHUNK = 1 << 14   # parameters per block of a threaded update
+
+
+cdef void update_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
+                      Py_ssize_t first, Py_ssize_t count, int n_threads) noexcept nogil:
+    """`apply_step` over params[first:first + count], in chunks spread over threads when the span is large: each
+    parameter's update reads only its own entries, so any split gives the same bits."""
+    cdef Py_ssize_t chunk, n_chunks = (count + UPDATE_CHUNK - 1) // UPDATE_CHUNK
+    if use_threads_elementwise(n_threads, count):
+        for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
+            apply_step(rule, step, params, grad, state, first + chunk * UPDATE_CHUNK,
+                       min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK))
+    else:
+        apply_step(rule, step, params, grad, state, first, count)
 
 
 cdef double clip_scale(const floating* grad, Py_ssize_t n, double clip_norm, double* partial,
@@ -296,7 +281,7 @@ def step(str name, dict settings, floating[::1] params, const floating[::1] grad
     cdef Rule rule = make_rule(name, settings, n_decayed)
     cdef State buffers = make_state(name, state, params)
     cdef Step this_step
-    this_step.t, this_step.learning_rate, this_step.grad_scale = t, learning_rate, 1.0
+    make_step(&rule, t, learning_rate, &this_step)
     with nogil:
         apply_step(&rule, &this_step, &params[0], &grad[0], &buffers, 0, params.shape[0])
 

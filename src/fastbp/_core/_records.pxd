@@ -9,6 +9,7 @@ from libc.stdint cimport int32_t
 from fastbp._core._activations cimport Activation
 from fastbp._core._losses cimport LossSpec, Output
 from fastbp._core._masks cimport MaskBlock
+from fastbp._core._optim cimport Rule, State, Step
 
 
 cdef struct Layer:
@@ -101,6 +102,15 @@ cdef enum GradientMode:
     STORE_GRADIENT = 0          # write it, with the intercepts', into the gradient buffer
     STEP_COEFFICIENTS = 1       # plain SGD fused into the products: W[l] += -rate dW[l] in place (BLAS with
                                 # beta = 1); only the intercepts' gradient is written (one pass fewer over W)
+    STEP_LAYERS = 2             # any other optimizer: each layer's parameters take their step as soon as its
+                                # gradient is written, while that is in cache (not in a pass after backward)
+
+
+cdef struct Update:
+    # The optimizer's step of STEP_LAYERS (IN; its state IN-OUT).
+    const Rule* rule
+    const Step* step
+    State* state
 
 
 cdef struct Backward:
@@ -108,6 +118,7 @@ cdef struct Backward:
     double alpha                # the L2 penalty
     GradientMode mode
     double rate                 # the learning rate of STEP_COEFFICIENTS
+    const Update* update        # the step of STEP_LAYERS
 
 
 cdef struct LayerPass:

@@ -289,6 +289,34 @@ FASTBP_INLINE void fastbp_gelu_d_body(double *x, double *derivative, ptrdiff_t n
     }
 }
 
+/* z (n_rows, n_out) <- a (n_rows, n_in) W (n_in, n_out), row-major, for a few rows: each output row the sum of
+ * W's rows scaled by the row's entries, in order. A BLAS call's set-up is most of the time of one row's
+ * product; this loop vectorizes over n_out (and fuses each multiply-add in the FMA copies). */
+#define FASTBP_ROWS_TIMES_BODY(T)                                                                           \
+    for (ptrdiff_t i = 0; i < n_rows; i++) {                                                               \
+        T *zr = z + i * n_out;                                                                             \
+        const T *ar = a + i * n_in;                                                                        \
+        for (ptrdiff_t j = 0; j < n_out; j++)                                                              \
+            zr[j] = 0;                                                                                     \
+        for (ptrdiff_t k = 0; k < n_in; k++) {                                                             \
+            const T x = ar[k], *w = W + k * n_out;                                                         \
+            for (ptrdiff_t j = 0; j < n_out; j++)                                                          \
+                zr[j] = zr[j] + x * w[j];                                                                  \
+        }                                                                                                  \
+    }
+
+FASTBP_INLINE void fastbp_rows_times_d_body(const double *restrict a, const double *restrict W, ptrdiff_t n_rows,
+                                            ptrdiff_t n_in, ptrdiff_t n_out, double *restrict z)
+{
+    FASTBP_ROWS_TIMES_BODY(double)
+}
+
+FASTBP_INLINE void fastbp_rows_times_f_body(const float *restrict a, const float *restrict W, ptrdiff_t n_rows,
+                                            ptrdiff_t n_in, ptrdiff_t n_out, float *restrict z)
+{
+    FASTBP_ROWS_TIMES_BODY(float)
+}
+
 /* The copies, narrowest first: what fastbp_vecmath_level() reports and fastbp_vecmath_set_level() takes. */
 enum { FASTBP_LEVEL_PORTABLE = 0, FASTBP_LEVEL_AVX2 = 1, FASTBP_LEVEL_AVX512 = 2 };
 
@@ -347,6 +375,12 @@ FASTBP_DISPATCHED(fastbp_bias_sigmoid_d, (double *z, const double *bias, ptrdiff
                                           ptrdiff_t ld), (z, bias, n_rows, n_cols, ld))
 FASTBP_DISPATCHED(fastbp_bias_sigmoid_f, (float *z, const float *bias, ptrdiff_t n_rows, ptrdiff_t n_cols,
                                           ptrdiff_t ld), (z, bias, n_rows, n_cols, ld))
+
+/* z <- a W for n_rows rows (see FASTBP_ROWS_TIMES_BODY). */
+FASTBP_DISPATCHED(fastbp_rows_times_d, (const double *a, const double *W, ptrdiff_t n_rows, ptrdiff_t n_in,
+                                        ptrdiff_t n_out, double *z), (a, W, n_rows, n_in, n_out, z))
+FASTBP_DISPATCHED(fastbp_rows_times_f, (const float *a, const float *W, ptrdiff_t n_rows, ptrdiff_t n_in,
+                                        ptrdiff_t n_out, float *z), (a, W, n_rows, n_in, n_out, z))
 
 /* x[i] <- gelu(x[i]), and derivative[i] <- gelu'(x[i]) unless derivative is NULL, for i < n. */
 FASTBP_DISPATCHED(fastbp_gelu_d, (double *x, double *derivative, ptrdiff_t n), (x, derivative, n))

@@ -14,11 +14,14 @@ import numpy as np
 
 from fastbp._threads import plan, single_threaded_blas
 from fastbp.backends import Training
+from fastbp.bench.workloads import order
 from fastbp.epochs import FitLoop
+from fastbp.estimators._sklearn import OPTIMIZER
 from fastbp.network import MLP
-from fastbp.optim import SGD, AdamW
+from fastbp.optim import SGD, Adam, AdamW
 from fastbp.schedules import WarmupCosine
 
+ADAM_RATE = 1e-3  # the realistic workloads' Adam, scikit-learn's and PyTorch's default rate
 ADAMW = dict(learning_rate=1e-3, weight_decay=1e-2)  # the modern workload's optimizer, PyTorch's defaults
 
 
@@ -31,6 +34,7 @@ class Problem:
         self.activations = model.activation_of(len(sizes) - 2)
         self.initial = MLP(sizes, list(self.activations), model.output, dtype=X.dtype, random_state=0,
                            dropout=model.dropout)
+        self.order = order(self.n_rows) if model.shuffle else None  # the rows' order in every timed epoch
 
     @property
     def steps(self):
@@ -63,6 +67,11 @@ class System:
     def supports(model):
         return True
 
+    @staticmethod
+    def same_arithmetic(model):
+        """Whether its epoch computes fastbp's, so that it must end with fastbp's loss."""
+        return True
+
     def begin(self):
         pass
 
@@ -81,12 +90,12 @@ class Fastbp(System):
         model, thread_invariant = problem.model, self.thread_invariant
         self.net = problem.initial.copy(backend=self.backend)
         self.net.thread_invariant = thread_invariant
-        self.optimizer = (AdamW(**ADAMW) if model.optimizer == "adamw" else
-                          SGD(problem.learning_rate, momentum=0.0, nesterov=False))
+        self.optimizer = {"adamw": lambda: AdamW(**ADAMW), "adam": lambda: Adam(ADAM_RATE),
+                          "sgd": lambda: SGD(problem.learning_rate, momentum=0.0, nesterov=False)}[model.optimizer]()
         training = Training(clip_norm=model.clip_norm, schedule=problem.schedule(),
                             dropout_seed=0 if model.dropout else None)
         self.loop = FitLoop(self.net, self.optimizer, self.net.check_batch(problem.X, problem.Y), None,
-                            batch_size=problem.batch_size, training=training, shuffle=False,
+                            batch_size=problem.batch_size, training=training, shuffle=model.shuffle,
                             plan=plan(problem.n_threads, invariant=thread_invariant))
 
     def reset(self):
@@ -94,6 +103,9 @@ class Fastbp(System):
         for buffer in self.loop.state.values():  # the optimizer starts over: zero state, step 0
             buffer[...] = 0
         self.optimizer.t = 0
+        if self.problem.order is not None:  # the epoch's shuffle draws problem.order again, as the trainer does
+            self.loop.rng = np.random.RandomState(0)
+            self.loop.order = np.arange(self.problem.n_rows, dtype=np.intp)
 
     def epoch(self):
         # Trainer.fit limits BLAS to one thread once for all its epochs: so does each timed epoch here, set
@@ -109,41 +121,62 @@ class Fastbp(System):
 
 
 class ScikitLearn(System):
-    """sklearn.neural_network.MLPClassifier, solver="sgd" without momentum, penalty or shuffling; one epoch is
-    one `partial_fit` (which also checks the input, as every `fit` does once). The classic workloads only:
-    scikit-learn's MLP has no GELU, dropout or AdamW."""
+    """sklearn.neural_network's MLP: solver "sgd" without momentum or "adam", no penalty, no shuffling of its own
+    (a shuffled workload's rows are handed over in `Problem.order`, untimed); one epoch is one `partial_fit`
+    (which also checks the input, as every `fit` does once). Not for GELU, dropout, AdamW or schedules."""
 
     @staticmethod
     def supports(model):
-        return model.activations == ("logistic",) and model.optimizer == "sgd" and not model.dropout
+        return (set(model.activations) <= {"logistic", "relu"} and model.optimizer in ("sgd", "adam")
+                and not model.dropout and not model.warmup_cosine and model.clip_norm is None)
 
     def __init__(self, problem):
-        from sklearn.neural_network import MLPClassifier
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-        self.problem = problem
-        self.y = problem.Y.ravel().astype(np.intp)
-        self.model = MLPClassifier(
-            hidden_layer_sizes=problem.sizes[1:-1], activation="logistic", solver="sgd", alpha=0.0,
-            batch_size=problem.batch_size, learning_rate_init=problem.learning_rate, momentum=0.0,
-            nesterovs_momentum=False, shuffle=False)
+        self.problem, model = problem, problem.model
+        rows = slice(None) if problem.order is None else problem.order
+        self.X = problem.X[rows]
+        options = dict(hidden_layer_sizes=problem.sizes[1:-1], activation=problem.activations[0], alpha=0.0,
+                       batch_size=problem.batch_size, shuffle=False)
+        if model.optimizer == "adam":
+            options.update(solver="adam", learning_rate_init=ADAM_RATE)
+        else:
+            options.update(solver="sgd", learning_rate_init=problem.learning_rate, momentum=0.0,
+                           nesterovs_momentum=False)
         first = slice(0, problem.batch_size)
-        self.model.partial_fit(problem.X[first], self.y[first], classes=[0, 1])  # makes coefs_ and the optimizer
+        if model.output == "identity":
+            self.y = problem.Y[rows].ravel() if problem.Y.shape[1] == 1 else problem.Y[rows]
+            self.model = MLPRegressor(**options)
+            self.model.partial_fit(self.X[first], self.y[first])  # makes coefs_ and the optimizer
+        else:
+            labels = problem.Y.argmax(axis=1) if problem.Y.shape[1] > 1 else problem.Y.ravel()
+            self.y = labels[rows].astype(np.intp)
+            self.model = MLPClassifier(**options)
+            self.model.partial_fit(self.X[first], self.y[first], classes=np.arange(max(2, problem.Y.shape[1])))
 
     def reset(self):
-        # In place: the optimizer holds these very arrays.
+        # In place: the optimizer holds these very arrays. Adam starts over from fresh moments.
         for ours, theirs in zip(self.problem.initial.coefs + self.problem.initial.intercepts,
                                 self.model.coefs_ + self.model.intercepts_):
             theirs[...] = ours
+        if self.problem.model.optimizer == "adam" and hasattr(self.model, OPTIMIZER):
+            delattr(self.model, OPTIMIZER)  # scikit-learn makes a new AdamOptimizer at the next partial_fit
 
     def epoch(self):
-        self.model.partial_fit(self.problem.X, self.y)
+        self.model.partial_fit(self.X, self.y)
         return float(self.model.loss_)
 
 
 class PyTorch(System):
     """torch, eager: nn.Sequential of Linear, the activation modules (and Dropout), the loss from the logits
-    (BCEWithLogitsLoss or CrossEntropyLoss), torch.optim (SGD, or AdamW with the intercepts undecayed, as
-    fastbp decays), torch's schedulers stepped per minibatch, clip_grad_norm_; minibatches by slicing."""
+    (BCEWithLogitsLoss, CrossEntropyLoss, or half the MSELoss), torch.optim (SGD, Adam, or AdamW with the
+    intercepts undecayed, as fastbp decays), torch's schedulers stepped per minibatch, clip_grad_norm_;
+    minibatches by slicing, or by indexing with the shuffled order. Its Adam adds epsilon after the bias
+    correction, scikit-learn's (and fastbp's Adam) before it: the same epoch up to that, not the same loss."""
+
+    @staticmethod
+    def same_arithmetic(model):
+        return model.optimizer != "adam" and not model.dropout
 
     MODULES = {"logistic": "Sigmoid", "relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
 
@@ -165,12 +198,16 @@ class PyTorch(System):
                     layers.append(torch.nn.Dropout(model.dropout))
         self.model = torch.nn.Sequential(*layers).train()  # the output keeps its logits for the loss
         self.linears = [layer for layer in self.model if isinstance(layer, torch.nn.Linear)]
+        self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y)
         if model.output == "softmax":
             self.loss = torch.nn.CrossEntropyLoss()
-            self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y.argmax(axis=1))
+            self.Y = torch.from_numpy(problem.Y.argmax(axis=1))
+        elif model.output == "identity":
+            mse = torch.nn.MSELoss()
+            self.loss = lambda output, target: 0.5 * mse(output, target) * target.shape[1]  # fastbp's half SE
         else:
             self.loss = torch.nn.BCEWithLogitsLoss()
-            self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y)
+        self.order = None if problem.order is None else torch.from_numpy(problem.order)
 
     def reset(self):
         torch, problem = self.torch, self.problem
@@ -182,6 +219,8 @@ class PyTorch(System):
             groups = [{"params": [linear.weight for linear in self.linears]},
                       {"params": [linear.bias for linear in self.linears], "weight_decay": 0.0}]
             self.optimizer = torch.optim.AdamW(groups, lr=ADAMW["learning_rate"], weight_decay=ADAMW["weight_decay"])
+        elif problem.model.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=ADAM_RATE)
         else:
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=problem.learning_rate)
         self.scheduler = None
@@ -195,7 +234,11 @@ class PyTorch(System):
     def epoch(self):
         total, batch, clip = 0.0, self.problem.batch_size, self.problem.model.clip_norm
         for first in range(0, self.problem.n_rows, batch):
-            xb, yb = self.X[first:first + batch], self.Y[first:first + batch]
+            if self.order is None:
+                xb, yb = self.X[first:first + batch], self.Y[first:first + batch]
+            else:
+                rows = self.order[first:first + batch]
+                xb, yb = self.X[rows], self.Y[rows]
             self.optimizer.zero_grad()
             loss = self.loss(self.model(xb), yb)
             loss.backward()

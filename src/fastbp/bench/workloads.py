@@ -1,6 +1,13 @@
-"""The benchmark workloads: DESIGN.md section 6's (binary targets, logistic hidden and output layers, plain
-SGD), and the "modern" one (what people now train on tabular data: GELU then ReLU, dropout, AdamW with a
-per-step warmup-cosine schedule, clipping, a softmax over 10 classes)."""
+"""The benchmark workloads, in two suites.
+
+"classic" (the default): DESIGN.md section 6's (binary targets, logistic hidden and output layers, plain
+SGD over the rows in order), and "modern" (what people now train on tabular data: GELU then ReLU, dropout,
+AdamW with a per-step warmup-cosine schedule, clipping, a softmax over 10 classes).
+
+"realistic": what users of the drop-ins train, scikit-learn's defaults but for the sizes: ReLU hidden layers,
+Adam at 1e-3, a softmax (an identity output for the regression), shuffled minibatches; on digits, a
+covertype-shaped tabular set, an MNIST-shaped one, a regression and a small-batch problem.
+"""
 
 from dataclasses import dataclass
 
@@ -13,15 +20,24 @@ WORKLOADS = {
     "medium": ((784, 256, 128, 1), 16384, 128),
     "large": ((1024, 1024, 1024, 1), 8192, 256),
     "modern": ((784, 512, 256, 10), 16384, 128),
+    "digits": ((64, 100, 10), 1797, 200),
+    "tabular": ((54, 256, 256, 7), 50000, 256),
+    "mnist-shaped": ((784, 512, 256, 10), 20000, 128),
+    "regression": ((100, 512, 512, 1), 20000, 64),
+    "small-batch": ((32, 64, 64, 4), 16384, 32),
 }
+PLAIN_SGD = ("tiny", "small", "medium", "large")  # DESIGN.md section 6's: what the pytest-benchmark suites run
+SUITES = {"classic": PLAIN_SGD + ("modern",),
+          "realistic": ("digits", "tabular", "mnist-shaped", "regression", "small-batch")}
 
 
 @dataclass(frozen=True)
 class Model:
     """What a workload trains besides its layer sizes: the hidden layers' activations and dropout rate, the
-    output, the optimizer ("sgd": plain SGD at the benchmark's learning rate; "adamw": AdamW(1e-3,
-    weight_decay=1e-2)), whether the rate follows a per-step warmup-cosine schedule over the epoch (warmup
-    over its first tenth), and the gradient's largest norm."""
+    output, the optimizer ("sgd": plain SGD at the benchmark's learning rate; "adam": Adam(1e-3), scikit-learn's;
+    "adamw": AdamW(1e-3, weight_decay=1e-2)), whether the rate follows a per-step warmup-cosine schedule over the
+    epoch (warmup over its first tenth), the gradient's largest norm, and whether the epoch walks the rows in a
+    shuffled order (the same for every system and every timed epoch: `order`)."""
 
     activations: tuple = ("logistic",)
     output: str = "logistic"
@@ -29,14 +45,18 @@ class Model:
     optimizer: str = "sgd"
     warmup_cosine: bool = False
     clip_norm: float | None = None
+    shuffle: bool = False
 
     def activation_of(self, n_hidden):
         return self.activations if len(self.activations) == n_hidden else self.activations * n_hidden
 
 
 CLASSIC = Model()
+REALISTIC = Model(("relu",), "softmax", optimizer="adam", shuffle=True)
 MODELS = {"modern": Model(("gelu", "relu"), "softmax", dropout=0.1, optimizer="adamw", warmup_cosine=True,
-                          clip_norm=1.0)}
+                          clip_norm=1.0),
+          **{name: REALISTIC for name in SUITES["realistic"]},
+          "regression": Model(("relu",), "identity", optimizer="adam", shuffle=True)}
 
 
 def model_of(name):
@@ -44,12 +64,21 @@ def model_of(name):
     return MODELS.get(name, CLASSIC)
 
 
+def order(n_rows, seed=0):
+    """The shuffled order of a shuffled workload's rows: the permutation that `fastbp.epochs.FitLoop` draws for
+    its first epoch from RandomState(seed), as scikit-learn's MLP draws it."""
+    permutation = np.arange(n_rows)
+    np.random.RandomState(seed).shuffle(permutation)
+    return permutation
+
+
 def make_data(name, dtype, n_rows=None, seed=0):
     """X (rows, n_features) and Y (rows, n_outputs) of `dtype`, C-contiguous.
 
-    "tiny" is scikit-learn's breast-cancer data, standardised (its 569 rows; `n_rows` does not apply);
-    the classic others are Gaussian features labelled by the sign of the sum of their first half; "modern"
-    has Gaussian features and one-hot labels of the largest of 10 random projections.
+    "tiny" is scikit-learn's breast-cancer data, standardised, and "digits" its digits scaled to [0, 1] (their
+    own rows; `n_rows` does not apply); the classic others are Gaussian features labelled by the sign of the
+    sum of their first half; the softmax ones have Gaussian features and one-hot labels of the largest of
+    random projections; the regression's target is a projection of its features.
     """
     sizes, default_rows, _ = WORKLOADS[name]
     rng = np.random.RandomState(seed)
@@ -59,6 +88,14 @@ def make_data(name, dtype, n_rows=None, seed=0):
         X, y = load_breast_cancer(return_X_y=True)
         X = (X - X.mean(axis=0)) / X.std(axis=0)
         Y = y.reshape(-1, 1)
+    elif name == "digits":
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        X, Y = X / 16.0, np.eye(10)[y]
+    elif name == "regression":
+        X = rng.randn(n_rows or default_rows, sizes[0])
+        Y = np.tanh(X @ rng.randn(sizes[0], 1) / np.sqrt(sizes[0]))
     elif model_of(name).output == "softmax":
         X = rng.randn(n_rows or default_rows, sizes[0])
         Y = np.eye(sizes[-1])[(X @ rng.randn(sizes[0], sizes[-1])).argmax(axis=1)]

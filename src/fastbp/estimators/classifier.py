@@ -200,6 +200,11 @@ True""")
             The predicted labels, or for multilabel targets the indicator matrix.
         """
         y_hat = self._forward(X)
+        kind = self._label_binarizer.y_type_
+        if kind == "multiclass":  # LabelBinarizer.inverse_transform's answer, without its checks (most of a row's time)
+            return self.classes_.take(y_hat.argmax(axis=1))
+        if kind == "binary":  # its threshold: halfway between the negative and the positive label
+            return self.classes_[(y_hat[:, 0] > 0.5).astype(np.intp)]
         return self._label_binarizer.inverse_transform(y_hat.ravel() if self.n_outputs_ == 1 else y_hat)
 
     def predict_proba(self, X: Data) -> np.ndarray:
