@@ -3,8 +3,10 @@ section 6's plain-SGD ones, which the pytest-benchmark suites and bench/fit_vs_s
 
 import pytest
 
-from fastbp.bench.workloads import PLAIN_SGD
+from fastbp.bench.workloads import PLAIN_SGD, make_data
 from fastbp.bench.workloads import WORKLOADS as ALL_WORKLOADS
+
+__all__ = ["WORKLOADS", "make_data", "over_workloads"]  # what the suites and scripts import
 
 WORKLOADS = {name: ALL_WORKLOADS[name] for name in PLAIN_SGD}
 
