@@ -1,7 +1,8 @@
 """The package is layered one way: no import cycles between its modules (lazy imports count), no module imports
 another module's private names, and none reaches into another's private attributes (`obj._name`, or
 getattr/setattr with a constant name, where `_name` belongs to other modules of the package and obj is not
-self, cls or super()). Read from the installed sources with `ast`, so it holds for what users run."""
+self, cls or super()); and no module is longer than MAX_LINES. Read from the installed sources with `ast`,
+so it holds for what users run."""
 
 import ast
 import pathlib
@@ -9,6 +10,7 @@ import pathlib
 import fastbp
 
 PACKAGE = pathlib.Path(fastbp.__file__).parent
+MAX_LINES = 500  # small modules with names that say what they hold
 
 
 def modules(root):
@@ -133,6 +135,11 @@ def test_modules_import_one_way_without_cycles():
 
     cycles = sorted(name for name in edges if reaches(name, name, set()))
     assert cycles == [], f"modules on an import cycle: {cycles}"
+
+
+def test_no_module_is_longer_than_max_lines():
+    long = {name: n for name, path in modules(PACKAGE).items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines (split them by concern): {long}"
 
 
 def test_the_checks_see_a_cycle_a_private_import_and_reach_ins(tmp_path):
