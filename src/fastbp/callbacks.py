@@ -173,9 +173,7 @@ class EarlyStopping(Callback, _BestTracker):
         self.monitor = _check_monitor(monitor)
         self.n_iter_no_change = v.check_int("n_iter_no_change", n_iter_no_change, minimum=1)
         self.tol = v.check_float("tol", tol, minimum=0.0)
-        if not isinstance(restore_best_weights, (bool, np.bool_)):
-            raise TypeError(f"restore_best_weights must be a bool, got {restore_best_weights!r}")
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = v.check_bool("restore_best_weights", restore_best_weights)
         self.reset()
 
     def reset(self) -> None:

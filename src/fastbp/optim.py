@@ -112,12 +112,6 @@ def _check_decay(name, value):
     return value
 
 
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, as scikit-learn's MLP does it, and decoupled weight decay.
 
@@ -156,7 +150,7 @@ class SGD(Optimizer):
         self.momentum = v.check_float("momentum", momentum, 0.0)
         if self.momentum > 1:
             raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
-        self.nesterov = _check_bool("nesterov", nesterov)
+        self.nesterov = v.check_bool("nesterov", nesterov)
         self.weight_decay = v.check_float("weight_decay", weight_decay, minimum=0.0)
 
     def __repr__(self) -> str:
@@ -201,10 +195,6 @@ class Adam(Optimizer):
         self.beta_1 = _check_decay("beta_1", beta_1)
         self.beta_2 = _check_decay("beta_2", beta_2)
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
-
-    def __repr__(self) -> str:
-        return (f"Adam(learning_rate={self.learning_rate}, beta_1={self.beta_1}, beta_2={self.beta_2}, "
-                f"epsilon={self.epsilon})")
 
 
 class AdamW(Optimizer):
@@ -275,7 +265,7 @@ class RMSprop(Optimizer):
         self.rho = _check_decay("rho", rho)
         self.epsilon = v.check_float("epsilon", epsilon, 0.0, inclusive=False)
         self.momentum = _check_decay("momentum", momentum)
-        self.centered = _check_bool("centered", centered)
+        self.centered = v.check_bool("centered", centered)
 
 
 class Adagrad(Optimizer):

@@ -153,9 +153,7 @@ class Trainer:
         self.optimizer = optimizer
         self.batch_size = v.check_int("batch_size", batch_size, minimum=1)
         self.max_epochs = v.check_int("max_epochs", max_epochs, minimum=1)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
-        self.shuffle = bool(shuffle)
+        self.shuffle = v.check_bool("shuffle", shuffle)
         v.check_random_state(random_state)  # fail now on a bad value; a fresh generator is drawn per fit
         self.random_state = random_state
         self.alpha = v.check_float("alpha", alpha, minimum=0.0)
