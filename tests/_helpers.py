@@ -48,3 +48,28 @@ def net_pair(layer_sizes, activation="logistic", output="logistic", dtype=np.flo
     """The same network on the compiled and the NumPy backend."""
     net = fastbp.MLP(layer_sizes, activation, output, dtype=dtype, random_state=seed)
     return net, net.copy(backend="numpy")
+
+
+def assert_same_state(a, b, path="state"):
+    """Assert that `a` and `b` hold the same state, field by field: arrays bitwise with their dtype, containers item
+    by item, other objects by all their attributes (vars); the core's compiled tables, which have none and are
+    rebuilt from the rest, by type."""
+    assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), path
+    elif isinstance(a, dict):
+        assert sorted(a, key=str) == sorted(b, key=str), f"{path}: keys {sorted(a, key=str)} != {sorted(b, key=str)}"
+        for key in a:
+            assert_same_state(a[key], b[key], f"{path}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{path}: {len(a)} != {len(b)} items"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{path}[{i}]")
+    elif hasattr(a, "__dict__") and not isinstance(a, type):
+        assert_same_state(vars(a), vars(b), f"{path}.")
+    elif isinstance(a, float) and a != a:
+        assert b != b, path  # NaN
+    elif type(a).__module__.startswith("fastbp._core"):
+        pass
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"

@@ -96,6 +96,9 @@ def test_export_refuses_what_it_cannot_export():
         fastbp.to_onnx("model")
     with pytest.raises(ValueError, match="opset must be >= 17"):
         fastbp.to_onnx(fastbp.MLP([2, 1]), opset=13)
+    newest = onnx.defs.onnx_opset_version()
+    with pytest.raises(ValueError, match=f"opset must be at most {newest}, the newest the installed onnx"):
+        fastbp.to_onnx(fastbp.MLP([2, 1]), opset=10**6)  # a model nothing could load
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
         fastbp.to_onnx(fastbp.MLPClassifier())

@@ -1,5 +1,9 @@
 """Saving and loading models as .npz without pickle."""
 
+import io
+import os
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -206,3 +210,53 @@ def test_the_documented_file_format_lists_every_field_of_a_file(tmp_path):
         assert sorted(documented) == sorted(data.files)
         assert int(data["format_version"]) == persistence.FORMAT_VERSION
     assert f"format version {persistence.FORMAT_VERSION};" in page
+
+
+def test_save_load_and_trainer_save_restore_give_back_the_same_fields(tmp_path):
+    from _helpers import assert_same_state
+
+    X = np.random.RandomState(0).randn(30, 3)
+    net = fastbp.MLP([3, 5, 2], ["gelu"], "softmax", dtype="float32", random_state=0, dropout=0.1,
+                     label_smoothing=0.1, init="he_normal", thread_invariant=True)
+    net.save(tmp_path / "net.npz")
+    assert_same_state(vars(fastbp.load(tmp_path / "net.npz")), vars(net), "net")
+    trainer = fastbp.Trainer(net, fastbp.AdamW(0.01), max_epochs=2, random_state=0)
+    trainer.fit(X, np.eye(2)[(X[:, 0] > 0).astype(int)])
+    trainer.save(tmp_path / "trainer.npz")
+    restored = fastbp.Trainer(net.copy(), fastbp.AdamW(0.01), max_epochs=2, random_state=0)
+    restored.restore(tmp_path / "trainer.npz")
+    assert_same_state(vars(restored.net), vars(net), "net")
+    assert_same_state(vars(restored.optimizer), vars(trainer.optimizer), "optimizer")
+    assert (restored.epoch, restored.t, restored.learning_rate) == (trainer.epoch, trainer.t, trainer.learning_rate)
+
+
+def test_save_refuses_what_load_would_refuse_and_writes_nothing(tmp_path):
+    net = fastbp.MLP([3, 4, 1], random_state=0)
+    net.save(tmp_path / "net.npz")
+    before = (tmp_path / "net.npz").read_bytes()
+    net.params[0] = np.nan
+    with pytest.raises(ValueError, match="params contain NaN or infinity"):
+        net.save(tmp_path / "net.npz")
+    assert (tmp_path / "net.npz").read_bytes() == before and os.listdir(tmp_path) == ["net.npz"]
+
+
+def test_a_header_that_declares_more_than_the_file_holds_is_refused_before_reading(tmp_path):
+    path = tmp_path / "forged.npz"
+    fastbp.MLP([3, 4, 1], random_state=0).save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(21))
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(forged, {**header, "shape": (2**40,)})
+    members["params.npy"] = forged.getvalue() + members["params.npy"][-21 * 8:]
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ValueError, match=r"field 'params' declares shape \(1099511627776,\).*truncated or forged"):
+        fastbp.load(path)
+
+
+def test_a_bad_argument_of_load_is_blamed_on_the_argument(tmp_path):
+    fastbp.MLP([3, 4, 1], random_state=0).save(tmp_path / "net.npz")
+    with pytest.raises(ValueError, match="^n_threads must be >= 1, got 0$"):
+        fastbp.load(tmp_path / "net.npz", n_threads=0)

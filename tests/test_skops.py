@@ -77,3 +77,19 @@ def test_to_sklearn_persists_as_scikit_learns_own_estimator_and_converts_back(ca
         np.testing.assert_allclose(loaded.predict_proba(X), est.predict_proba(X), rtol=1e-12, atol=1e-15)
     else:
         np.testing.assert_allclose(loaded.predict(X), est.predict(X), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("route", ["skops", "pickle"])
+@pytest.mark.parametrize("case", CASES)
+def test_every_route_gives_back_the_estimator_field_by_field(case, route):
+    """skops's own test_can_persist_fitted compares every attribute of the loaded estimator, private ones too."""
+    import pickle
+
+    from _helpers import assert_same_state
+
+    est, _ = _fitted(case)
+    if route == "skops":
+        loaded = sio.loads(sio.dumps(est), trusted=[f"fastbp.estimators.{type(est).__name__}"])
+    else:
+        loaded = pickle.loads(pickle.dumps(est))
+    assert_same_state(vars(loaded), vars(est), "estimator")

@@ -8,6 +8,7 @@ TypeError or ValueError that names the argument.
 import numbers
 import os
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse
@@ -26,6 +27,8 @@ INITS = ("sklearn", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal"
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # BLAS takes 32-bit dimensions.
 MAX_DIM = 2**31 - 1
+# The largest array NumPy can address (a flat parameter buffer is one).
+MAX_BUFFER_BYTES = np.iinfo(np.intp).max
 
 
 def check_int(name, value, minimum=None):
@@ -61,6 +64,9 @@ def check_per_layer(name, value, n_hidden, check_one):
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         one = check_one(name, value)
         return one, (one,) * n_hidden
+    if not isinstance(value, (Sequence, np.ndarray)):  # a set or a dict: no order, so no layer is first
+        raise TypeError(f"{name} must be one value or a sequence (list or tuple) of one per hidden layer, in order; "
+                        f"got a {type(value).__name__}")
     values = tuple(check_one(f"{name}[{i}]", item) for i, item in enumerate(value))
     if len(values) != n_hidden:
         raise ValueError(f"{name} must give one value per hidden layer ({n_hidden}), got {len(values)}")
@@ -99,6 +105,38 @@ def check_layer_sizes(layer_sizes):
     if max(sizes) > MAX_DIM:
         raise ValueError(f"layer_sizes entries must be < 2**31, got {max(sizes)}")
     return sizes
+
+
+def check_n_params(layer_sizes, dtype):
+    """The number of weights and biases of `layer_sizes`, refused by name when no buffer of `dtype` can hold it."""
+    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+    dtype = np.dtype(dtype)
+    if n_params * dtype.itemsize > MAX_BUFFER_BYTES:
+        raise ValueError(f"layer_sizes {list(layer_sizes)} give {n_params:,} parameters: more than a buffer of "
+                         f"{dtype.name} can hold (at most {MAX_BUFFER_BYTES // dtype.itemsize:,})")
+    # Refused before the allocation: the system may grant it lazily, and drawing the weights would then end the
+    # process for want of memory instead of raising.
+    if n_params * dtype.itemsize > physical_memory():
+        raise MemoryError(f"layer_sizes {list(layer_sizes)} give {n_params:,} parameters, "
+                          f"{n_params * dtype.itemsize / 2**30:,.1f} GiB of {dtype.name}: more than this machine's "
+                          f"memory ({physical_memory() / 2**30:,.1f} GiB)")
+    return n_params
+
+
+def physical_memory():
+    """This machine's memory in bytes, where the OS says (else no limit)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return MAX_BUFFER_BYTES
+
+
+def check_params(name, values, n_params, dtype, what):
+    """`values` as a finite (n_params,) array of `dtype` (a flat parameter vector for `what`)."""
+    arr = _as_numeric_array(name, values)
+    if arr.shape != (n_params,):
+        raise ValueError(f"{name} must have shape ({n_params},) for {what}; got an array of shape {arr.shape}")
+    return _cast_finite(name, arr, dtype)
 
 
 def check_dtype(dtype):
@@ -336,7 +374,13 @@ def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
     arr = _cast_finite(name, arr, dtype)
     if (arr < 0).any():
         raise ValueError(f"{name} must be non-negative")
-    total = float(arr.sum(dtype=np.float64))
+    with np.errstate(over="ignore"):  # an overflowing sum is reported below, by name
+        total = float(arr.sum(dtype=np.float64))
     if total <= 0:
         raise ValueError(f"{name} must have a positive sum")
+    # The losses are divided by sums of weights (a minibatch's, the whole data's) in the model's dtype.
+    largest = float(np.finfo(dtype).max)
+    if not total <= largest:
+        raise ValueError(f"{name} sums to {total:g}, beyond the largest {np.dtype(dtype).name} ({largest:g}); "
+                         "scale the weights down (only their ratios matter)")
     return arr, total

@@ -15,7 +15,7 @@ Built in: `EarlyStopping`, `Checkpoint` (best weights to disk) and `ProgressBar`
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 import numpy as np
@@ -189,25 +189,45 @@ class EarlyStopping(Callback, _BestTracker):
         """Count on from an earlier training: its best value so far (None: none yet), its number of consecutive
         epochs without an improvement, and the weights of its best epoch (for ``restore_best_weights``; None
         takes the weights at the start of the next fit)."""
-        self.best = best
-        self.n_no_improvement = v.check_int("n_no_improvement", n_no_improvement, minimum=0)
-        self.best_params = best_params
+        n_no_improvement = v.check_int("n_no_improvement", n_no_improvement, minimum=0)
+        self.best, self.n_no_improvement, self.best_params = best, n_no_improvement, best_params
 
     _SETTINGS = ("monitor", "n_iter_no_change", "tol", "restore_best_weights")
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments, as the stopper holds them now."""
+        return {name: getattr(self, name) for name in self._SETTINGS}
     _PROGRESS = ("best", "best_epoch", "best_params", "n_no_improvement", "stopped")
+    _STARTED = ("monitor_", "higher_is_better")  # set by the first fit
 
     def state_dict(self) -> dict[str, Any]:
-        """The settings and the progress (best value, its epoch and weights, the no-improvement count), as plain
-        values; `from_state_dict` makes the stopper back."""
-        return {name: getattr(self, name) for name in self._SETTINGS + self._PROGRESS}
+        """The settings and the progress (best value, its epoch and weights, the no-improvement count, and once
+        a fit has started, the quantity it resolved `monitor` to), as plain values; `from_state_dict` makes the
+        stopper back, equal field by field."""
+        names = self._SETTINGS + self._PROGRESS + tuple(name for name in self._STARTED if name in vars(self))
+        return {name: getattr(self, name) for name in names}
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> EarlyStopping:
         """The stopper of a `state_dict`."""
         stopper = cls(**{name: state[name] for name in cls._SETTINGS})
-        for name in cls._PROGRESS:
+        for name in cls._PROGRESS + tuple(name for name in cls._STARTED if name in state):
             setattr(stopper, name, state[name])
         return stopper
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the stopper back as it is now, the best weights' values included (see
+        ``fastbp._transaction``)."""
+        attributes = dict(self.__dict__)
+        best_params = None if self.best_params is None else self.best_params.copy()
+
+        def restore():
+            if best_params is not None:
+                attributes["best_params"][...] = best_params
+            self.__dict__.clear()
+            self.__dict__.update(attributes)
+
+        return restore
 
     def __repr__(self) -> str:
         return (f"EarlyStopping(monitor={self.monitor!r}, n_iter_no_change={self.n_iter_no_change}, "

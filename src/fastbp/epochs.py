@@ -21,7 +21,8 @@ import numpy as np
 class DivergenceError(FloatingPointError, ValueError):
     """Training produced a non-finite loss or weights. A ValueError too, as scikit-learn raises.
 
-    The trainer puts the model and the optimizer back at the end of the last finite epoch before raising.
+    A fit that raises it changes nothing (see `fastbp.Trainer.fit`); `epoch` and `learning_rate` say where it
+    happened.
 
     Examples
     --------
@@ -35,8 +36,10 @@ class DivergenceError(FloatingPointError, ValueError):
     ... except fastbp.DivergenceError as error:
     ...     print(error)
     training diverged in epoch 0: the loss or the weights became NaN or infinite (learning rate 1000). ...
-    >>> bool(np.isfinite(net.params).all()), trainer.stop_reason
-    (True, 'diverged')
+    >>> bool(np.array_equal(net.params, fastbp.MLP([4, 8, 1], "relu", "identity", random_state=0).params))
+    True
+    >>> len(trainer.history), trainer.stop_reason
+    (0, None)
     """
 
 
@@ -153,8 +156,10 @@ class FitLoop:
         seconds = time.perf_counter() - start
         if not result.finite or not np.isfinite(self.net.params).all():
             self._roll_back()
-            raise DivergenceError(
+            error = DivergenceError(
                 f"training diverged in epoch {epoch}: the loss or the weights became NaN or infinite "
-                f"(learning rate {learning_rate:g}). The model and optimizer are back at the end of the last "
-                "finite epoch; try a smaller learning rate.")
+                f"(learning rate {learning_rate:g}). Nothing was changed by this fit: try a smaller learning rate, "
+                "or on_divergence='stop' to keep the epochs before the divergence.")
+            error.epoch, error.learning_rate = epoch, learning_rate
+            raise error
         return EpochOutcome(result.loss_sum / self.n_total, self.optimizer.t, seconds, result.last_rate)

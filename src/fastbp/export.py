@@ -159,7 +159,14 @@ class Graph:
 
 
 def check_opset(opset: int) -> int:
-    return v.check_int("opset", opset, minimum=MIN_OPSET)
+    """An opset from MIN_OPSET to the newest the installed onnx knows (a newer one writes a model nothing loads)."""
+    opset = v.check_int("opset", opset, minimum=MIN_OPSET)
+    onnx = _onnx()
+    newest = onnx.defs.onnx_opset_version()
+    if opset > newest:
+        raise ValueError(f"opset must be at most {newest}, the newest the installed onnx {onnx.__version__} knows; "
+                         f"got {opset}")
+    return opset
 
 
 def network_graph(net: MLP) -> tuple[Graph, str, str]:

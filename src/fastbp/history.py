@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,16 @@ class History:
 
     def append(self, logs: Mapping[str, Any]) -> None:
         self.records.append(dict(logs))
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the history back as it is now: the records after it are dropped (see
+        ``fastbp._transaction``)."""
+        n_records = len(self.records)
+
+        def restore():
+            del self.records[n_records:]
+
+        return restore
 
     def __len__(self) -> int:
         return len(self.records)

@@ -8,7 +8,7 @@ per-layer table, so optimizers, savers and reducers can work on the flat buffer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,11 +16,16 @@ import numpy.typing as npt
 
 from fastbp import _validation as v
 from fastbp import backends, persistence
+from fastbp._settings import SETTINGS, check_settings, derived, read_only, setting, spec_of
 from fastbp._threads import ThreadPlan, plan
 from fastbp._typing import Data, PathLike, Seed
 from fastbp.reference import Spec
 
 Batch = backends.Batch
+
+
+# What every MLP.state_dict() has (the model options came later, with defaults).
+STATE_KEYS = ("layer_sizes", "activation", "output", "dtype", "backend", "n_threads", "thread_invariant", "params")
 
 
 class MLP:
@@ -107,30 +112,62 @@ class MLP:
                  backend: str = "cython", n_threads: int | None = None, thread_invariant: bool = False, *,
                  dropout: float | Sequence[float] = 0.0, loss: str | None = None, huber_delta: float = 1.0,
                  label_smoothing: float = 0.0, init: str = "sklearn") -> None:
-        self.layer_sizes = v.check_layer_sizes(layer_sizes)
-        n_hidden = len(self.layer_sizes) - 2
-        self.activation, self.activations = v.check_per_layer("activation", activation, n_hidden, v.check_activation)
-        self.output = v.check_choice("output", output, v.OUTPUTS)
-        if self.output == "softmax" and self.layer_sizes[-1] < 2:
+        self._layer_sizes = v.check_layer_sizes(layer_sizes)
+        self._output = v.check_choice("output", output, v.OUTPUTS)
+        if self._output == "softmax" and self._layer_sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
-        self.dtype = v.check_dtype(dtype)
-        self.backend = v.check_choice("backend", backend, backends.BACKENDS)
+        self._dtype = v.check_dtype(dtype)
+        n_params = v.check_n_params(self._layer_sizes, self._dtype)
         self.n_threads = n_threads
-        self.thread_invariant = v.check_bool("thread_invariant", thread_invariant)
-        self.dropout, self.dropouts = v.check_per_layer("dropout", dropout, n_hidden, v.check_rate)
-        self.loss_function = v.check_loss(loss, self.output)
-        self.huber_delta = v.check_float("huber_delta", huber_delta, 0.0, inclusive=False)
-        self.label_smoothing = v.check_rate("label_smoothing", label_smoothing)
-        if self.label_smoothing and self.output not in ("logistic", "softmax"):
-            raise ValueError(f"label_smoothing is for output='logistic' or 'softmax', not {self.output!r}")
-        self.init = v.check_choice("init", init, v.INITS)
-        self._bind()
+        self.thread_invariant = thread_invariant
+        self.init = init
+        self._settings: dict[str, Any] = {}
+        self._configure(activation=activation, backend=backend, dropout=dropout, loss_function=loss,
+                        huber_delta=huber_delta, label_smoothing=label_smoothing)
+        self._bind(np.zeros(n_params, dtype=self._dtype))
         self.initialize(random_state)
+
+    # --- settings (fastbp._settings): assigned ones take effect on both backends; the architecture is read-only
+
+    def _configure(self, **changes: Any) -> None:
+        """Make the settings with `changes` the model's, all checked first, then the backend object rebuilt."""
+        settings = check_settings(self._layer_sizes, self._output, {**self._settings, **changes}, backends.BACKENDS)
+        engine = backends.attach(settings["backend"], self._layer_sizes, spec_of(settings, self._output))
+        self._settings, self.engine = settings, engine
+
+    layer_sizes = read_only("layer_sizes", "the architecture fixes the size of params; build a new MLP")
+    output = read_only("output", "build a new MLP for another output")
+    dtype = read_only("dtype", "net.copy(dtype=...) makes a model of the other dtype with these weights")
+    activation = setting("activation", "The hidden activation(s), as given (checked on assignment).")
+    activations = derived("activations", "activation")
+    backend = setting("backend", "The backend's name, 'cython' or 'numpy' (checked on assignment).")
+    dropout = setting("dropout", "The dropout rate(s), as given (checked on assignment).")
+    dropouts = derived("dropouts", "dropout")
+    loss_function = setting("loss_function", "The loss (None on assignment: the output's own).")
+    huber_delta = setting("huber_delta", "Where 'huber' turns from squared to absolute error.")
+    label_smoothing = setting("label_smoothing", "The label smoothing of 'logistic' and 'softmax' outputs.")
+
+    @property
+    def init(self) -> str:
+        """The scheme `initialize` draws weights with (checked on assignment)."""
+        return self._init
+
+    @init.setter
+    def init(self, value: str) -> None:
+        self._init = v.check_choice("init", value, v.INITS)
+
+    @property
+    def thread_invariant(self) -> bool:
+        """Whether results are bitwise equal for any thread count (checked on assignment)."""
+        return self._thread_invariant
+
+    @thread_invariant.setter
+    def thread_invariant(self, value: bool) -> None:
+        self._thread_invariant = v.check_bool("thread_invariant", value)
 
     def spec(self) -> Spec:
         """What the network computes besides its weights, as the backends take it (``fastbp.reference.Spec``)."""
-        loss = self.loss_function if self.loss_function in ("huber", "absolute_error") else "natural"
-        return Spec(self.activations, self.output, loss, self.huber_delta, self.label_smoothing, self.dropouts)
+        return spec_of(self._settings, self._output)
 
     def options(self) -> dict[str, Any]:
         """The constructor's keyword settings beyond the architecture, as it takes them (for copies and files)."""
@@ -141,37 +178,58 @@ class MLP:
     def computes(self, activation: str | Sequence[str], **options: Any) -> bool:
         """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model
         computes (activations, dropout, loss; the init scheme aside), so that it could keep these weights."""
-        n_hidden = len(self.layer_sizes) - 2
-        wanted = (v.check_per_layer("activation", activation, n_hidden, v.check_activation)[1],
-                  v.check_per_layer("dropout", options.get("dropout", 0.0), n_hidden, v.check_rate)[1],
-                  v.check_loss(options.get("loss"), self.output), options.get("huber_delta", 1.0),
-                  options.get("label_smoothing", 0.0))
-        return wanted == (self.activations, self.dropouts, self.loss_function, self.huber_delta, self.label_smoothing)
+        wanted = check_settings(self._layer_sizes, self._output, {
+            **self._settings, "activation": activation, "dropout": options.get("dropout", 0.0),
+            "loss_function": options.get("loss"), "huber_delta": options.get("huber_delta", 1.0),
+            "label_smoothing": options.get("label_smoothing", 0.0)}, backends.BACKENDS)
+        return all(wanted[name] == self._settings[name] for name in ("activations", "dropouts", "loss_function",
+                                                                     "huber_delta", "label_smoothing"))
 
-    def _bind(self, params=None):
-        """Make `params` (zeros when None) the model's buffer: the backend object and the per-layer views."""
-        self.engine = backends.attach(self.backend, self.layer_sizes, self.spec())
-        self._params = np.zeros(self.engine.n_params, dtype=self.dtype) if params is None else params
-        self.coefs, self.intercepts = self.unflatten(self._params)
+    def _bind(self, params):
+        """Make `params` the model's buffer, with the per-layer views into it."""
+        self._params = params
+        self._coefs, self._intercepts = self.unflatten(params)
 
-    # Pickle (and copy.deepcopy) keep the architecture and the flat buffer; the backend object and the views
-    # are rebuilt, so `coefs` and `intercepts` stay views into `params` after a round trip.
+    # Pickle (and copy.deepcopy) keep the architecture, the settings and the flat buffer; the backend object and
+    # the views are rebuilt, so `coefs` and `intercepts` stay views into `params` after a round trip.
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("engine", "coefs", "intercepts"):
+        for name in ("engine", "_coefs", "_intercepts"):
             del state[name]
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
         params = state.pop("_params")
+        if "_settings" not in state:  # a pickle of fastbp before issue 27 kept every setting as a plain attribute
+            old = dict(state, loss_function=state.get("loss_function"), dropout=state.get("dropout", 0.0),
+                       huber_delta=state.get("huber_delta", 1.0), label_smoothing=state.get("label_smoothing", 0.0))
+            state = {"_layer_sizes": old["layer_sizes"], "_output": old["output"], "_dtype": old["dtype"],
+                     "_n_threads": old.get("_n_threads"), "_thread_invariant": old.get("thread_invariant", False),
+                     "_init": old.get("init", "sklearn"), "_settings": {name: old[name] for name in SETTINGS}}
+        settings = state.pop("_settings")
         self.__dict__.update(state)
+        self._settings = {}
+        self._configure(**{name: settings[name] for name in SETTINGS})
         self._bind(params)
 
-    @property
-    def params(self) -> np.ndarray:
-        """Every weight and bias in one contiguous buffer: each layer's coefficients, row by row, then each
-        layer's intercepts. Modify it in place (``net.params[:] = ...``) to set them."""
-        return self._params
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the model back as it is now: its settings and the values of its weights (see
+        ``fastbp._transaction``)."""
+        attributes, params = dict(self.__dict__), self._params.copy()
+
+        def restore():
+            self.__dict__.clear()
+            self.__dict__.update(attributes)
+            self._params[...] = params
+
+        return restore
+
+    params = read_only("params", "modify it in place (net.params[:] = values) to set the weights")
+    coefs = read_only("coefs", "views into params of shape (layer_sizes[l], layer_sizes[l + 1]); modify them in "
+                               "place (net.coefs[l][...] = values)")
+    intercepts = read_only("intercepts", "views into params of shape (layer_sizes[l + 1],); modify them in place "
+                                         "(net.intercepts[l][...] = values)")
 
     @property
     def n_threads(self) -> int | None:
@@ -244,13 +302,19 @@ class MLP:
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> MLP:
-        """The model of a `state_dict`, with a copy of its parameters."""
+        """The model of a `state_dict`, with a copy of its parameters (checked: their number, and finite)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping (a state_dict), got {type(state).__name__}")
+        missing = [name for name in STATE_KEYS if name not in state]
+        if missing:
+            raise ValueError(f"state has no {', '.join(map(repr, missing))}: not an MLP.state_dict()")
         options = {name: state[name] for name in ("dropout", "loss", "huber_delta", "label_smoothing", "init")
                    if name in state}  # a state of fastbp 0.1 has none of them
         net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,
                   backend=state["backend"], n_threads=state["n_threads"], thread_invariant=state["thread_invariant"],
                   **options)
-        net.params[...] = state["params"]
+        net.params[...] = v.check_params("state['params']", state["params"], net.n_params, net.dtype,
+                                         f"layer_sizes {list(net.layer_sizes)}")
         return net
 
     def unflatten(self, flat: npt.ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -417,6 +481,9 @@ def load(path: PathLike, backend: str = "cython", n_threads: int | None = None) 
     >>> bool(np.array_equal(fastbp.load(path).params, net.params))
     True
     """
+    # The arguments first: a bad one is the caller's, not the file's.
+    backend = v.check_choice("backend", backend, backends.BACKENDS)
+    n_threads = v.check_n_threads(n_threads)
     return build(persistence.read(path), path, backend, n_threads)
 
 

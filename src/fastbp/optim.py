@@ -10,7 +10,7 @@ training. `state_dict` and `from_state_dict` give an optimizer as plain values (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -51,13 +51,19 @@ class Optimizer:
         return _optim.STATE_NAMES[self.name]
 
     def state_for(self, params: np.ndarray) -> dict[str, np.ndarray]:
-        """The state buffers for params, created as zeros (and the step count reset) if they do not match."""
+        """The state buffers for params, made as zeros (with the step count at 0) before the first step. State of
+        another shape or dtype (another model's, or loaded for one) is refused: a ValueError, nothing changed."""
         state = self._state
-        first = self.state_names[0]
-        if state is None or state[first].shape != params.shape or state[first].dtype != params.dtype:
-            self.reset()
+        if state is None:
+            self.t = 0
             self._state = {name: np.zeros_like(params) for name in self.state_names}
-        return self._state
+            return self._state
+        first = state[self.state_names[0]]
+        if first.shape != params.shape or first.dtype != params.dtype:
+            raise ValueError(f"{self.name} holds state for {first.shape[0]} parameters of {first.dtype}, not this "
+                             f"model's {params.shape[0]} of {params.dtype}: an optimizer continues the model it "
+                             "trained; call reset() (or use a new optimizer) to start over with another")
+        return state
 
     def reset(self) -> None:
         """Forget the state (velocities, moments, step count)."""
@@ -77,16 +83,46 @@ class Optimizer:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Take the step count and state buffers (copied) of a `state_dict` of this kind of optimizer; its
-        settings are not changed."""
+        settings are not changed. Everything is checked first (the kind, the buffers' names, that they are
+        finite 1-D float32 or float64 arrays of one shape, a step count >= 0): a refused state changes nothing.
+        The next fit checks the buffers against its model's parameters."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping (a state_dict), got {type(state).__name__}")
         if state.get("name") != self.name:
             raise ValueError(f"the state of {state.get('name')!r} cannot be loaded into {self.name}")
-        buffers = state["state"]
+        buffers = state.get("state")
+        if not isinstance(buffers, Mapping):
+            raise ValueError(f"state['state'] must be a mapping of {self.name}'s buffers {self.state_names}, "
+                             f"got {buffers!r}")
         if buffers and set(buffers) != set(self.state_names):
             raise ValueError(f"{self.name} keeps the state {self.state_names}, got {tuple(buffers)}")
-        self.reset()
-        if buffers:
-            self._state = {name: np.array(buffers[name], copy=True) for name in self.state_names}
-            self.t = int(state["t"])
+        t = v.check_int("state['t']", state.get("t"), minimum=0) if buffers else 0
+        loaded = {name: np.array(buffers[name], copy=True) for name in self.state_names} if buffers else None
+        if loaded is not None:
+            first = loaded[self.state_names[0]]
+            for name, buffer in loaded.items():
+                if buffer.ndim != 1 or buffer.dtype not in v.DTYPES or buffer.shape != first.shape \
+                        or buffer.dtype != first.dtype:
+                    raise ValueError(f"state['state'][{name!r}] must be a 1-D float32 or float64 array shaped like "
+                                     f"the others ({first.shape} {first.dtype}); got {buffer.shape} {buffer.dtype}")
+                if not np.isfinite(buffer).all():
+                    raise ValueError(f"state['state'][{name!r}] contains NaN or infinity")
+        self._state, self.t = loaded, t
+
+    def snapshot(self) -> Callable[[], None]:
+        """A function that puts the optimizer's state and step count back as they are now (see
+        ``fastbp._transaction``)."""
+        attributes = dict(self.__dict__)
+        buffers = None if self._state is None else {name: buffer.copy() for name, buffer in self._state.items()}
+
+        def restore():
+            self.__dict__.clear()
+            self.__dict__.update(attributes)
+            if buffers is not None:
+                for name, buffer in buffers.items():
+                    self._state[name][...] = buffer
+
+        return restore
 
     def step(self, params: np.ndarray, grad: np.ndarray, learning_rate: float | None = None,
              n_coefs: int | None = None) -> None:

@@ -79,7 +79,14 @@ def save(net, path, optimizer=None, trainer_counters=None):
     """Write `net`'s architecture and weights to `path` (an .npz file), replacing it atomically; with the
     optimizer's settings, step count and state, and a Trainer's `Counters`."""
     path = os.fspath(path)
+    # What `read` refuses is refused here, before anything is written: the file would not load.
+    if not np.isfinite(net.params).all():
+        raise ValueError(f"cannot save {path}: the model's params contain NaN or infinity (fastbp.load refuses "
+                         "such a file); train or set finite weights first")
     saved = None if optimizer is None else optimizer.state_dict()
+    if saved is not None and not all(np.isfinite(buffer).all() for buffer in saved["state"].values()):
+        raise ValueError(f"cannot save {path}: the optimizer's state contains NaN or infinity (fastbp.load refuses "
+                         "such a file); reset() it first")
     kind = "none" if saved is None else saved["name"]
     state = None if saved is None else saved["state"]
     arrays = {
@@ -121,8 +128,26 @@ def save_training(trainer, path):
     save(trainer.net, path, trainer.optimizer, Counters(trainer.epoch, trainer.t, trainer.learning_rate))
 
 
+def _check_size(data, name, path):
+    """Refuse a member whose header declares more bytes than the archive holds for it, before reading it (a
+    forged header would otherwise make NumPy allocate what it declares)."""
+    try:
+        info = data.zip.getinfo(name + ".npy")
+        with data.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0(member) if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0(member))
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: field {name!r} cannot be read: {exc}") from exc
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > info.file_size:
+        raise ValueError(f"{path}: field {name!r} declares shape {shape} of {dtype} ({declared:,} bytes), but the "
+                         f"file holds {info.file_size:,} bytes for it: truncated or forged")
+
+
 def _member(data, name, path):
     """One array of the archive; a member that cannot be read is a ValueError naming the file."""
+    _check_size(data, name, path)
     try:
         return data[name]
     except ValueError as exc:  # for example a pickled object array, refused with allow_pickle=False

@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from fastbp import _validation as v
 
@@ -45,13 +46,17 @@ class Schedule:
     name: str  # the kind, as the core's schedule table names it
     setting_names: tuple[str, ...] = ()
 
-    def settings(self) -> dict[str, float]:
+    def settings(self) -> dict[str, Any]:
         """The schedule's parameters, as its constructor takes them."""
         return {name: getattr(self, name) for name in self.setting_names}
 
     def rate(self, t: int, learning_rate: float) -> float:
         """The rate of step t (from 0) for an optimizer whose ``learning_rate`` is `learning_rate`."""
         raise NotImplementedError
+
+    def ended(self, t: int) -> bool:
+        """Whether every step from t on has rate 0, so that training from step t would change no weight."""
+        return False
 
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={value!r}" for name, value in self.settings().items())
@@ -132,6 +137,9 @@ class WarmupCosine(Schedule):
         self.total_steps = v.check_int("total_steps", total_steps, minimum=self.warmup_steps + 1)
         self.min_lr = v.check_float("min_lr", min_lr, minimum=0.0)
 
+    def ended(self, t: int) -> bool:
+        return t >= self.total_steps and self.min_lr == 0
+
     def rate(self, t: int, learning_rate: float) -> float:
         if t < self.warmup_steps:
             return learning_rate * (t + 1) / self.warmup_steps
@@ -190,3 +198,19 @@ class OneCycle(Schedule):
 
 
 SCHEDULES = {cls.name: cls for cls in (Constant, Exponential, WarmupCosine, OneCycle)}
+
+
+def check(schedule: Schedule) -> Schedule:
+    """`schedule`, when both backends compute what its `rate` says: an instance of one of this module's classes
+    (or of a subclass that keeps its `rate`) whose settings are valid. Anything else is a TypeError that says
+    what to do instead: the compiled core evaluates these closed forms from the settings, never Python's `rate`,
+    so a `rate` of one's own would train one model on the NumPy backend and another on the compiled one."""
+    kind = SCHEDULES.get(str(getattr(schedule, "name", "")))
+    if kind is None or not isinstance(schedule, kind) or type(schedule).rate is not kind.rate:
+        raise TypeError(f"schedule {schedule!r} is not one the compiled core computes: it evaluates fastbp's own "
+                        f"per-step schedules ({', '.join(cls.__name__ for cls in SCHEDULES.values())}) from their "
+                        "settings, not a rate() of a subclass. For a rule of your own, give the Trainer a function "
+                        "of the epoch (schedule=lambda epoch: rate), which it calls before each epoch")
+    kind(**schedule.settings())  # settings assigned since construction are checked as the constructor checks them
+    return schedule
+

@@ -26,9 +26,11 @@ from fastbp import persistence
 from fastbp._interrupt import StopOnInterrupt
 from fastbp._locks import exclusive
 from fastbp._threads import plan, single_threaded_blas
+from fastbp._trainer_settings import SETTINGS, check_settings
+from fastbp._transaction import atomic
 from fastbp._typing import Data, PathLike, Seed
 from fastbp.backends import Batch, Training
-from fastbp.callbacks import EarlyStopping, ProgressBar, call, check_callbacks
+from fastbp.callbacks import EarlyStopping, ProgressBar, call
 from fastbp.epochs import DivergenceError, FitLoop
 from fastbp.history import History
 from fastbp.network import MLP, build
@@ -37,8 +39,6 @@ from fastbp.schedules import Schedule
 
 __all__ = ["History", "Trainer"]
 
-SCHEDULES = ("constant", "invscaling", "adaptive")
-DIVERGENCE = ("raise", "stop")
 # scikit-learn's adaptive schedule stops instead of dividing once the rate is this small.
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 
@@ -99,8 +99,9 @@ class Trainer:
         Scale each minibatch gradient to this global L2 norm (over every parameter) when it is larger, as
         ``torch.nn.utils.clip_grad_norm_`` does, before the optimizer's step. None: no clipping.
     on_divergence : {"raise", "stop"}, default="raise"
-        What an epoch whose loss or weights become non-finite does (it is rolled back either way): "raise"
-        a `DivergenceError`; or "stop", as scikit-learn's MLP does with early stopping: record the epoch
+        What an epoch whose loss or weights become non-finite does: "raise" a `DivergenceError`, the fit then
+        changing nothing (see `fit`); or "stop", as scikit-learn's MLP does with early stopping: roll the epoch
+        back, keep the ones before it, record the epoch
         with NaN losses and scores, let early stopping and the callbacks see it, and end the fit normally
         with ``stop_reason="diverged"`` (so ``restore_best_weights`` applies).
 
@@ -137,56 +138,35 @@ class Trainer:
     ('early_stopping', True)
     """
 
+    net: MLP
+    optimizer: Optimizer
+    batch_size: int
+    max_epochs: int
+    shuffle: bool
+    random_state: Seed
+    alpha: float
+    schedule: Any
+    power_t: float
+    early_stopping: EarlyStopping | None
+    validation_fraction: float | None
+    callbacks: tuple
+    verbose: int
+    comm: Any
+    on_divergence: str
+    clip_norm: float | None
+
     def __init__(self, net: MLP, optimizer: Optimizer | None = None, batch_size: int = 32, max_epochs: int = 200,
                  shuffle: bool = True, random_state: Seed = None, alpha: float = 0.0,
                  schedule: str | Callable[[int], float] = "constant", power_t: float = 0.5,
                  early_stopping: bool | EarlyStopping = False, validation_fraction: float | None = None,
                  n_threads: int | None = None, callbacks: Sequence[Any] = (), verbose: int = 0, comm: Any = None,
                  on_divergence: str = "raise", clip_norm: float | None = None) -> None:
-        if not isinstance(net, MLP):
-            raise TypeError(f"net must be a fastbp.MLP, got {type(net).__name__}")
-        self.net = net
-        optimizer = SGD() if optimizer is None else optimizer
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError("optimizer must be a fastbp optimizer (SGD, Adam, AdamW, RMSprop or Adagrad), got "
-                            f"{type(optimizer).__name__}")
-        self.optimizer = optimizer
-        self.batch_size = v.check_int("batch_size", batch_size, minimum=1)
-        self.max_epochs = v.check_int("max_epochs", max_epochs, minimum=1)
-        self.shuffle = v.check_bool("shuffle", shuffle)
-        v.check_random_state(random_state)  # fail now on a bad value; a fresh generator is drawn per fit
-        self.random_state = random_state
-        self.alpha = v.check_float("alpha", alpha, minimum=0.0)
-        if not callable(schedule) and not isinstance(schedule, Schedule):
-            schedule = v.check_choice("schedule", schedule, SCHEDULES)
-        self.schedule = schedule
-        self.power_t = v.check_float("power_t", power_t, minimum=0.0)
-        stopper: EarlyStopping | None
-        if isinstance(early_stopping, (bool, np.bool_)):
-            stopper = EarlyStopping() if early_stopping else None
-        elif isinstance(early_stopping, EarlyStopping):
-            stopper = early_stopping
-        else:
-            raise TypeError(f"early_stopping must be a bool or a fastbp.EarlyStopping, got {early_stopping!r}")
-        self.early_stopping = stopper
-        if schedule == "adaptive" and stopper is None:
-            raise ValueError("schedule='adaptive' lowers the learning rate when early stopping finds a plateau; "
-                             "pass early_stopping=True or an EarlyStopping")
-        if validation_fraction is not None:
-            validation_fraction = v.check_float("validation_fraction", validation_fraction, 0.0, inclusive=False)
-            if validation_fraction >= 1:
-                raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
-        self.validation_fraction = validation_fraction
+        self.__dict__.update(check_settings(
+            net=net, optimizer=SGD() if optimizer is None else optimizer, batch_size=batch_size, max_epochs=max_epochs,
+            shuffle=shuffle, random_state=random_state, alpha=alpha, schedule=schedule, power_t=power_t,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, callbacks=callbacks,
+            verbose=verbose, comm=comm, on_divergence=on_divergence, clip_norm=clip_norm))
         self.n_threads = n_threads
-        self.callbacks = check_callbacks(callbacks)
-        self.verbose = v.check_int("verbose", verbose, minimum=0)
-        if comm is not None:
-            from fastbp.distributed import check_comm
-
-            comm = check_comm(comm)
-        self.comm = comm
-        self.on_divergence = v.check_choice("on_divergence", on_divergence, DIVERGENCE)
-        self.clip_norm = None if clip_norm is None else v.check_float("clip_norm", clip_norm, 0.0, inclusive=False)
         self._start_over()
 
     @property
@@ -212,9 +192,9 @@ class Trainer:
         continue their fits this way; `restore` does it from a file."""
         if not isinstance(history, History):
             raise TypeError(f"history must be a fastbp.History, got {type(history).__name__}")
-        self.history, self.epoch = history, len(history)
-        self.t = v.check_int("t", t, minimum=0)
-        self.learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
+        t = v.check_int("t", t, minimum=0)
+        learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
+        self.history, self.epoch, self.t, self.learning_rate = history, len(history), t, learning_rate
 
     def reset(self) -> None:
         """Forget the training so far: history, counters, schedule, early stopping and optimizer state."""
@@ -247,9 +227,9 @@ class Trainer:
             found = "no optimizer" if saved.optimizer is None else saved.optimizer["name"]
             raise ValueError(f"{path} holds {found} state{'' if saved.trainer else ' and no trainer counters'}; "
                              f"this trainer needs the state of {kind} (write it with Trainer.save)")
-        with exclusive(net):
-            net.params[...] = other.params
+        with exclusive(net):  # the optimizer checks its state before it takes it; the rest cannot fail
             self.optimizer.load_state_dict(saved.optimizer)
+            net.params[...] = other.params
             self.epoch, self.t, self.learning_rate = saved.trainer
 
     def __repr__(self) -> str:
@@ -338,17 +318,23 @@ class Trainer:
         Raises
         ------
         DivergenceError
-            When an epoch gives a non-finite loss or weights; the model and optimizer are back at the end of
-            the last finite epoch, which is in the history.
+            When an epoch gives a non-finite loss or weights (with ``on_divergence="raise"``).
         RuntimeError
             When the model is already being trained (by another thread).
 
         Notes
         -----
+        All or nothing: when ``fit`` raises (bad arguments, a divergence, a callback's exception), the model,
+        the optimizer, the early-stopping rule and this trainer are exactly as they were before the call
+        (what callbacks did is theirs: a `Checkpoint` file stays written). Everything that can be checked is
+        checked before the first change. ``on_divergence="stop"`` keeps the epochs before a divergence.
+
         A KeyboardInterrupt (Ctrl-C) stops training after the current epoch with a warning; a second one
-        aborts the epoch, putting back the weights of the last completed one.
+        aborts the epoch, putting back the weights of the last completed one, and keeps the epochs completed
+        before it.
         """
-        with exclusive(self.net):
+        with exclusive(self.net), atomic(self):
+            self.__dict__.update(check_settings(**{name: getattr(self, name) for name in SETTINGS}))
             return self._fit(X, Y, sample_weight, validation_data)
 
     def _fit(self, X, Y, sample_weight, validation_data):
@@ -387,19 +373,18 @@ class Trainer:
             validation = self._check_validation_data(validation)
         else:
             validation = None
+        if isinstance(self.schedule, Schedule) and self.schedule.ended(self.optimizer.t):
+            # Said, not refused: scikit-learn's checks call partial_fit after a fit, and expect it to run.
+            warnings.warn(f"the learning-rate schedule {self.schedule!r} has ended: the optimizer has taken "
+                          f"{self.optimizer.t} steps, and every step from there on has rate 0, so this fit changes "
+                          "no weight. Start a new schedule (reset the optimizer, or fit a drop-in anew instead of "
+                          "partial_fit), or give one that goes on.", UserWarning, stacklevel=4)
         return Prepared(data, validation, rng)
 
     def _train(self, data, validation, rng):
         net = self.net
-        self.has_validation = validation is not None
-        callbacks = list(self.callbacks)
-        if self.verbose and (self.comm is None or self.comm.rank == 0):
-            callbacks.append(ProgressBar(plain=self.verbose >= 2))
-        if self.early_stopping is not None:
-            self.early_stopping.on_train_begin(self)
-        for callback in callbacks:
-            call(callback, "on_train_begin", self)
-
+        # The loop first: it checks the optimizer's state against the model and builds the epoch kernel, which can
+        # refuse them, before any callback starts.
         options = dict(batch_size=self.batch_size, training=self._training(rng), shuffle=self.shuffle)
         if self.comm is None:
             loop = FitLoop(net, self.optimizer, data, rng, plan=plan(self.n_threads, net.n_threads,
@@ -410,6 +395,14 @@ class Trainer:
             threads = plan(self.n_threads, net.n_threads, distributed.default_threads(self.comm),
                            invariant=net.thread_invariant)
             loop = distributed.DataParallelLoop(self.comm, net, self.optimizer, data, rng, plan=threads, **options)
+        self.has_validation = validation is not None
+        callbacks = list(self.callbacks)
+        if self.verbose and (self.comm is None or self.comm.rank == 0):
+            callbacks.append(ProgressBar(plain=self.verbose >= 2))
+        if self.early_stopping is not None:
+            self.early_stopping.on_train_begin(self)
+        for callback in callbacks:
+            call(callback, "on_train_begin", self)
         self.stop_reason = "max_epochs"
         # BLAS stays at one thread for the whole loop (callbacks included), not set and reset every epoch:
         # that cost 4 microseconds an epoch, 5% of a 30-16-1 one.

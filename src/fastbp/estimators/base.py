@@ -8,12 +8,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from fastbp import _validation as v
 from fastbp import distributed
 from fastbp._locks import exclusive
+from fastbp._transaction import atomic
 from fastbp.estimators._sklearn import check_sample_weight
 from fastbp.estimators.convert import Conversion
 from fastbp.estimators.lbfgs import LbfgsFit
 from fastbp.estimators.params import (
     STOCHASTIC_ATTRIBUTES,
     check_not_empty,
+    check_solver_options,
     hidden_layer_sizes,
     sparse_structure_checked,
 )
@@ -45,15 +47,22 @@ class BaseMLP(StochasticFit, LbfgsFit, Conversion, Persistence, BaseEstimator):
 
     # --- fitting ----------------------------------------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, epochs=1):
-        with exclusive(self, "estimator"):
-            if self.comm is None:
-                return self._fit_unlocked(X, y, sample_weight, incremental, epochs)
-            with distributed.abort_on_error(distributed.check_comm(self.comm)):
-                return self._fit_unlocked(X, y, sample_weight, incremental, epochs)
+    def _start_partial_fit(self, y, classes):
+        """What the first partial_fit call sets up besides the network (the classifier's labels)."""
 
-    def _fit_unlocked(self, X, y, sample_weight, incremental, epochs):
+    def _fit(self, X, y, sample_weight=None, incremental=False, epochs=1, classes=None):
+        # All or nothing: when the fit raises, the estimator is exactly as it was (unfitted, if it was).
+        with exclusive(self, "estimator"), atomic(self):
+            if self.comm is None:
+                return self._fit_unlocked(X, y, sample_weight, incremental, epochs, classes)
+            with distributed.abort_on_error(distributed.check_comm(self.comm)):
+                return self._fit_unlocked(X, y, sample_weight, incremental, epochs, classes)
+
+    def _fit_unlocked(self, X, y, sample_weight, incremental, epochs, classes):
         hidden = hidden_layer_sizes(self.hidden_layer_sizes)
+        check_solver_options(self, incremental)
+        if incremental:
+            self._start_partial_fit(y, classes)
         if self.comm is not None:  # a rank without rows would fail validation alone and abort the job
             distributed.agree(self.comm, check_not_empty, X)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -122,10 +131,11 @@ class BaseMLP(StochasticFit, LbfgsFit, Conversion, Persistence, BaseEstimator):
         if len(arrays) != len(views) or any(a is not b for a, b in zip(arrays, views)):
             if len(arrays) != len(views):
                 raise ValueError(f"coefs_ and intercepts_ must hold {len(net.coefs)} arrays each")
-            for i, (view, array) in enumerate(zip(views, arrays)):
-                array = np.asarray(array)
+            arrays = [np.asarray(array) for array in arrays]
+            for i, (view, array) in enumerate(zip(views, arrays)):  # every one checked before any is copied
                 if array.shape != view.shape:
                     raise ValueError(f"coefs_/intercepts_ entry {i} has shape {array.shape}, expected {view.shape}")
+            for view, array in zip(views, arrays):
                 view[...] = array
             self._use_net(net)
         return net

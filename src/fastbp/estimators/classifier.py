@@ -181,10 +181,12 @@ True""")
             The updated classifier.
         """
         epochs = v.check_int("epochs", epochs, minimum=1)
+        return self._fit(X, y, sample_weight, incremental=True, epochs=epochs, classes=classes)
+
+    def _start_partial_fit(self, y, classes):
         if first_partial_fit_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
-        return self._fit(X, y, sample_weight, incremental=True, epochs=epochs)
 
     def predict(self, X: Data) -> np.ndarray:
         """Predict the class labels of X.

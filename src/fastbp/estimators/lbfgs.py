@@ -20,15 +20,6 @@ class LbfgsFit:
     """The lbfgs fit of `fastbp.estimators.base.BaseMLP`."""
 
     def _fit_lbfgs(self, X, Y, sample_weight):
-        if self.callbacks:
-            raise ValueError("callbacks are run by the stochastic solvers ('sgd', 'adam', ...); solver='lbfgs' "
-                             "does not run them")
-        for name, unset in (("dropout", not any(self._net.dropouts)), ("clip_norm", self.clip_norm is None),
-                            ("weight_decay", self.weight_decay is None)):
-            if not unset:
-                raise ValueError(f"{name} is for the stochastic solvers; solver='lbfgs' minimizes the objective "
-                                 f"of all the data, without it: use {name}={'0.0' if name == 'dropout' else 'None'}"
-                                 " or a stochastic solver")
         net, comm = self._net, self.comm
         batch = net.check_batch(X, Y, sample_weight)
         alpha = v.check_float("alpha", self.alpha, minimum=0.0)
@@ -60,8 +51,7 @@ class LbfgsFit:
                 options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         net.params[...] = result.x
         if not np.isfinite(net.params).all() or not np.isfinite(result.fun):
-            net.params[...] = start
-            raise DivergenceError(f"{NON_FINITE_WEIGHTS} The weights are back where lbfgs started.")
+            raise DivergenceError(f"{NON_FINITE_WEIGHTS} The estimator is as it was before this call.")
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
         if result.status != 0:

@@ -67,6 +67,26 @@ def check_not_empty(X):
         raise ValueError(f"X is empty: it has 0 samples (shape {getattr(X, 'shape', (0,))})")
 
 
+def check_solver_options(est, incremental):
+    """Refuse, by name, the parameters the chosen solver cannot honour: before a fit changes anything."""
+    if est.early_stopping and incremental:
+        raise ValueError("partial_fit does not support early_stopping=True")
+    if est.solver == "lbfgs":
+        if est.callbacks:
+            raise ValueError("callbacks are run by the stochastic solvers ('sgd', 'adam', ...); solver='lbfgs' "
+                             "does not run them")
+        dropout = est.dropout if isinstance(est.dropout, (list, tuple)) else [est.dropout]
+        for name, unset in (("dropout", not any(dropout)), ("clip_norm", est.clip_norm is None),
+                            ("weight_decay", est.weight_decay is None)):
+            if not unset:
+                raise ValueError(f"{name} is for the stochastic solvers; solver='lbfgs' minimizes the objective "
+                                 f"of all the data, without it: use {name}={'0.0' if name == 'dropout' else 'None'}"
+                                 " or a stochastic solver")
+    elif est.weight_decay is not None and est.solver not in ("sgd", "adamw"):
+        raise ValueError(f"weight_decay is for solver='sgd' or 'adamw', not solver={est.solver!r} (use alpha, the "
+                         "L2 penalty, there; or weight_decay=None)")
+
+
 def stochastic_solver(estimator):
     """`available_if` predicate of partial_fit: the stochastic solvers only, with scikit-learn's message."""
     if estimator.solver not in STOCHASTIC_SOLVERS:

@@ -55,6 +55,16 @@ class Solver:
     def state_dict(self):
         return {"optimizer": self.optimizer.state_dict(), "rate": self.rate}
 
+    def snapshot(self):
+        """A function that puts the optimizer and the rate back as they are now (see ``fastbp._transaction``)."""
+        optimizer, rate, restore_optimizer = self.optimizer, self.rate, self.optimizer.snapshot()
+
+        def restore():
+            restore_optimizer()
+            self.optimizer, self.rate = optimizer, rate
+
+        return restore
+
     @classmethod
     def from_state_dict(cls, state):
         return cls(optim.from_state_dict(state["optimizer"]), state["rate"])
@@ -76,9 +86,6 @@ class Solver:
 def make_optimizer(est):
     """The fastbp optimizer of the estimator's `solver`, with its settings."""
     decay = est.weight_decay
-    if decay is not None and est.solver not in ("sgd", "adamw"):
-        raise ValueError(f"weight_decay is for solver='sgd' or 'adamw', not solver={est.solver!r} (use alpha, the "
-                         "L2 penalty, there; or weight_decay=None)")
     rate = est.learning_rate_init
     if est.solver == "sgd":
         return SGD(rate, est.momentum, est.nesterovs_momentum, weight_decay=decay or 0.0)
@@ -127,8 +134,6 @@ class StochasticFit:
         return stopper
 
     def _fit_stochastic(self, X, Y, sample_weight, rng, incremental, epochs):
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or self._optimizer is None:
             # fit starts a new optimizer (state, step count, learning rate); partial_fit continues the last one.
             self._optimizer = Solver(make_optimizer(self), float(self.learning_rate_init))
@@ -162,10 +167,14 @@ class StochasticFit:
         try:
             trainer.fit(X, Y, sample_weight)
         except DivergenceError as exc:
-            detail = str(exc)
-            raise DivergenceError(f"{NON_FINITE_WEIGHTS} {detail[:1].upper()}{detail[1:]}") from exc
-        finally:  # after a DivergenceError too: the model holds its last finite epoch, say which
+            raise DivergenceError(
+                f"{NON_FINITE_WEIGHTS} Training diverged in epoch {exc.epoch + 1} (learning rate "
+                f"{exc.learning_rate:g}): its loss or weights became NaN or infinite. The estimator is as it was "
+                "before this call; try a smaller learning_rate_init.") from exc
+        except KeyboardInterrupt:  # a second Ctrl-C: the epochs completed before it are kept
             self._record(trainer, epochs_before)
+            raise
+        self._record(trainer, epochs_before)
         if trainer.stop_reason == "diverged":
             epoch = trainer.epoch
             warn(f"Training diverged in epoch {epoch + 1} (learning rate {trainer.learning_rate:g}): its loss or "

@@ -1,0 +1,62 @@
+"""All or nothing: a call that raises leaves the object it was changing exactly as it was.
+
+The methods that change state (`Trainer.fit`, the drop-ins' `fit` and `partial_fit`) validate what they can
+before their first write; `atomic(obj)` is what makes the rule hold for everything after that (a failure
+found by scikit-learn's split, an optimizer refusing a model, a divergence, a callback's exception). It keeps
+the object's attributes (the references, so that an attribute set or replaced during the call is put back)
+and asks each attribute value that is changed in place (the network's weights, an optimizer's state, a
+history, an early-stopping rule) for a snapshot of its own: any object with a ``snapshot()`` method returning
+a function that puts it back.
+
+Transactions nest: a value that an enclosing `atomic` already holds (the estimator's network, when its fit
+runs a Trainer's) is put back by that one's snapshot, not copied again, since the enclosing call re-raises
+what the inner one raises.
+
+A KeyboardInterrupt is the user's, not a failure: what the call completed before it (whole epochs; the
+epoch it interrupted is rolled back by the fit loop) is kept, as a first Ctrl-C keeps it without raising.
+"""
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+# id(value) -> the function that puts it back, for each value an enclosing `atomic` holds (in this thread).
+_held: ContextVar[dict | None] = ContextVar("held", default=None)
+
+
+def takes_snapshots(value):
+    return callable(getattr(value, "snapshot", None))
+
+
+def snapshot_of(obj):
+    """A function that puts `obj` (its attributes, and their values that take snapshots) back as it is now, and
+    the restores of those values by id."""
+    attributes = dict(vars(obj))
+    held = _held.get() or {}
+    restores = {}
+    for value in filter(takes_snapshots, attributes.values()):
+        put_back = restores[id(value)] = held.get(id(value)) or value.snapshot()
+        # A value's snapshot puts back its own parts that take snapshots (a Solver's, its optimizer).
+        parts = getattr(value, "__dict__", {}).values()
+        restores.update({id(part): put_back for part in parts if takes_snapshots(part)})
+
+    def restore():
+        for put_back in restores.values():
+            put_back()
+        vars(obj).clear()
+        vars(obj).update(attributes)
+
+    return restore, restores
+
+
+@contextmanager
+def atomic(obj):
+    """Run the body; if it raises an Exception, put `obj` back as it was before and re-raise."""
+    restore, restores = snapshot_of(obj)
+    token = _held.set({**(_held.get() or {}), **restores})
+    try:
+        yield
+    except Exception:
+        restore()
+        raise
+    finally:
+        _held.reset(token)
