@@ -94,6 +94,12 @@ def _pair(data_name, config, dtype=np.float64):
     return ours, theirs
 
 
+def _drift(theirs, exact):
+    """The largest difference between two fits' weights, relative to each layer's largest weight in `exact`."""
+    return max(np.abs(a - b).max() / np.abs(b).max() for name in ("coefs_", "intercepts_")
+               for a, b in zip(getattr(theirs, name), getattr(exact, name)))
+
+
 def _assert_weights_close(ours, theirs, tol, dtype=np.float64):
     """Every weight within tol times the largest |weight| of its layer (coefficients or intercepts)."""
     for name in ("coefs_", "intercepts_"):
@@ -109,6 +115,13 @@ def _assert_weights_close(ours, theirs, tol, dtype=np.float64):
 def test_fit_follows_scikit_learn(data_name, config, dtype):
     ours, theirs = _pair(data_name, config, dtype)
     rtol = TOL[dtype]
+    if dtype == np.float32:
+        exact = _pair(data_name, config, np.float64)[1]
+        if _drift(theirs, exact) > rtol:
+            # scikit-learn's own float32 fit has left the float64 trajectory (measured on an AMD EPYC with
+            # NumPy 1.23's OpenBLAS: 1.2e-3 of a layer's largest weight after ten epochs of digits-adam, where
+            # fastbp's float32 stayed within 1e-6 of it): then fastbp is held to that trajectory instead.
+            theirs = exact
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.t_ == theirs.t_
     assert ours.out_activation_ == theirs.out_activation_

@@ -7,6 +7,7 @@ labels), and a fitted estimator still predicts what it predicted. A failure befo
 the middle of training are the same to the caller.
 """
 
+import inspect
 import os
 import sys
 import warnings
@@ -38,6 +39,8 @@ def fingerprint(value, depth=0):
         return ("deep", type(value).__name__)
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, np.random.RandomState):  # a generator the call draws from is put back too
+        return ("generator", fingerprint(list(value.get_state()), depth + 1))
     if isinstance(value, History):
         return ("history", fingerprint(value.records, depth + 1))
     if isinstance(value, (fastbp.MLP, fastbp.optim.Optimizer, fastbp.EarlyStopping, Solver)):
@@ -57,12 +60,18 @@ def fingerprint_of(obj):
     return fingerprint(vars(obj))
 
 
-def inject(target):
-    """A trace function that raises Injected at the first call of the code object `target`, then stops tracing."""
+def inject(target, at):
+    """A trace function that raises Injected at call number `at` (from 1) of the code object `target`, then stops
+    tracing."""
+    calls = 0
+
     def trace(frame, event, arg):
+        nonlocal calls
         if event == "call" and frame.f_code is target:
-            sys.settrace(None)
-            raise Injected(target.co_name)
+            calls += 1
+            if calls == at:
+                sys.settrace(None)
+                raise Injected(target.co_name)
         return None
 
     return trace
@@ -79,13 +88,14 @@ def injected(exc):
 
 
 def functions_called(call):
-    """The code objects of fastbp's Python functions that `call()` runs, in the order of their first call."""
+    """(code object, number of calls) of each of fastbp's Python functions that `call()` runs, in the order of
+    their first call."""
     seen = {}
 
     def trace(frame, event, arg):
         code = frame.f_code
-        if event == "call" and code.co_filename.startswith(PACKAGE) and code not in seen:
-            seen[code] = None
+        if event == "call" and code.co_filename.startswith(PACKAGE):
+            seen[code] = seen.get(code, 0) + 1
         return None
 
     sys.settrace(trace)
@@ -93,19 +103,22 @@ def functions_called(call):
         call()
     finally:
         sys.settrace(None)
-    return [code for code in seen if not code.co_filename.endswith(("_transaction.py", "_locks.py"))]
+    return [(code, n) for code, n in seen.items() if not code.co_filename.endswith(("_transaction.py", "_locks.py"))]
 
 
 def sweep(make, call, check=None):
-    """For each fastbp function a successful `call(obj)` runs: a fresh `make()`, the failure injected there, and
-    the object as before whenever the call raised; returns the number of calls that raised."""
+    """For each fastbp function a successful `call(obj)` runs, at its first call and at its last (a later epoch's,
+    say): a fresh `make()`, the failure injected there, and the object as before whenever the call raised;
+    returns the number of calls that raised."""
     codes = functions_called(lambda: call(make()))
     assert len(codes) > 10, codes
     raised = 0
-    for code in codes:
+    # A generator's later "calls" are its resumptions, the last its close, where an error cannot be raised.
+    last = {code: 1 if code.co_flags & inspect.CO_GENERATOR else n for code, n in codes}
+    for code, at in [(each, at) for each, _ in codes for at in sorted({1, last[each]})]:
         obj = make()
         before = fingerprint_of(obj)
-        sys.settrace(inject(code))
+        sys.settrace(inject(code, at))
         try:
             call(obj)
         except Exception as exc:
@@ -182,7 +195,8 @@ def test_trainer_fit_that_fails_anywhere_changes_nothing():
 
     def make():
         net = fastbp.MLP([3, 4, 1], random_state=0, dropout=0.1)
-        trainer = fastbp.Trainer(net, fastbp.AdamW(0.01), max_epochs=2, random_state=0, validation_fraction=0.25,
+        trainer = fastbp.Trainer(net, fastbp.AdamW(0.01), max_epochs=2, random_state=np.random.RandomState(0),
+                                 validation_fraction=0.25,
                                  early_stopping=fastbp.EarlyStopping(restore_best_weights=True), clip_norm=1.0,
                                  schedule=fastbp.schedules.WarmupCosine(2, 20))
         trainer.fit(X, y)  # a trainer with history, optimizer state and a stopper's best weights
@@ -214,8 +228,8 @@ def test_a_save_that_fails_anywhere_leaves_the_file_as_it_was(tmp_path):
     before = path.read_bytes()
     net = fastbp.MLP([3, 4, 1], random_state=1)
     codes = functions_called(lambda: net.save(tmp_path / "other.npz"))
-    for code in codes:
-        sys.settrace(inject(code))
+    for code, _ in codes:
+        sys.settrace(inject(code, 1))
         try:
             net.save(path)
         except Injected:
@@ -244,7 +258,7 @@ def test_a_refit_with_a_bad_combination_keeps_the_trained_classifier(change):
     (dict(dropout=["a"]), {}, r"dropout\[0\] must be a real number"),
     (dict(dtype=np.float16), {}, "dtype must be float32 or float64"),
     (dict(solver="lbfgs", dropout=0.2), {}, "dropout is for the stochastic solvers"),
-    (dict(), dict(sample_weight=np.zeros(40)), "at least one non-zero"),
+    (dict(), dict(sample_weight=np.zeros(40)), "at least one non-zero|must have a positive sum"),
     (dict(), dict(sample_weight=np.full(40, 1e308)), "sample_weight sums to inf"),
 ], ids=["activations", "dropout-1.5", "dropout-str", "float16", "lbfgs-dropout", "zero-weights", "huge-weights"])
 def test_a_first_fit_that_fails_leaves_an_unfitted_estimator(params, fit_params, message):
@@ -458,4 +472,63 @@ def test_optimizer_and_stopper_state_dicts_give_them_back_field_by_field():
         fastbp.Trainer(fastbp.MLP([3, 4, 1], random_state=0), optimizer, max_epochs=3, early_stopping=stopper,
                        validation_fraction=0.25, random_state=0).fit(X, y)
         assert_same_state(vars(fastbp.optim.from_state_dict(optimizer.state_dict())), vars(optimizer), "optimizer")
-        assert_same_state(vars(fastbp.EarlyStopping.from_state_dict(stopper.state_dict())), vars(stopper), "stopper")
+        copy = fastbp.EarlyStopping.from_state_dict(stopper.state_dict())
+        assert_same_state(vars(copy), vars(stopper), "stopper")
+        assert not np.shares_memory(copy.best_params, stopper.best_params)  # training one leaves the other
+
+
+def test_an_interrupt_outside_the_epochs_is_rolled_back_like_an_error(monkeypatch):
+    """Ctrl-C during the epochs ends a fit normally (the completed epochs kept, with a warning); one that escapes
+    the call, from its checks or its end, is a failed call."""
+    est = fastbp.MLPRegressor(**SMALL)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastbp.Trainer, "_prepare", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, Y_REG)
+    unfitted(est)
+
+
+def test_the_trainers_counters_and_arguments_are_checked_by_name():
+    y = (X[:, 0] > 0).astype(float)
+    trainer = fastbp.Trainer(fastbp.MLP([3, 4, 1], random_state=0), max_epochs=1)
+    for name, value, error, message in [("learning_rate", -1.0, ValueError, "learning_rate must be > 0"),
+                                        ("t", 1.5, TypeError, "t must be an integer"),
+                                        ("net", "x", TypeError, "net must be a fastbp.MLP, got str")]:
+        good = getattr(trainer, name)
+        setattr(trainer, name, value)
+        with pytest.raises(error, match=message):
+            trainer.fit(X, y)
+        setattr(trainer, name, good)
+    sgd = fastbp.SGD()
+    sgd.momentum = 5.0
+    net = fastbp.MLP([3, 4, 1], random_state=0)
+    loss, grad = net.loss_and_grad(X, y)
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]"):
+        sgd.step(net.params, grad)
+    assert sgd.t == 0 and sgd.state_dict()["state"] == {}
+
+
+def test_save_refuses_another_models_optimizer_state(tmp_path):
+    trainer = fastbp.Trainer(fastbp.MLP([3, 4, 1], random_state=0), fastbp.Adam(), max_epochs=1)
+    trainer.optimizer.load_state_dict({"name": "Adam", "t": 1, "state": {"m": np.zeros(3), "v": np.zeros(3)}})
+    with pytest.raises(ValueError, match=r"optimizer's m has shape \(3,\).*not this model's \(21,\)"):
+        trainer.save(tmp_path / "t.npz")
+    assert not os.listdir(tmp_path)
+
+
+def test_a_pickle_of_a_model_from_before_the_settings_loads_with_them():
+    import pickle
+
+    net = fastbp.MLP([3, 4, 1], "relu", "identity", random_state=0, n_threads=2, loss="huber", huber_delta=2.0)
+    old = {"layer_sizes": (3, 4, 1), "activation": "relu", "activations": ("relu",), "output": "identity",
+           "dtype": np.dtype("float64"), "backend": "cython", "n_threads": 2, "thread_invariant": False,
+           "dropout": 0.0, "dropouts": (0.0,), "loss_function": "huber", "huber_delta": 2.0,
+           "label_smoothing": 0.0, "init": "sklearn", "_params": net.params.copy()}
+    loaded = pickle.loads(pickle.dumps(net))
+    loaded.__setstate__(old)  # what unpickling an earlier fastbp's MLP does
+    from _helpers import assert_same_state
+
+    assert_same_state(vars(loaded), vars(net), "net")

@@ -15,6 +15,7 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp import schedules
 from fastbp.callbacks import EarlyStopping, check_callbacks
+from fastbp.history import History
 from fastbp.network import MLP
 from fastbp.optim import OPTIMIZERS, Optimizer
 from fastbp.schedules import Schedule
@@ -47,7 +48,7 @@ def check_optimizer(optimizer: Any) -> Optimizer:
         raise TypeError(f"optimizer {optimizer!r} is not one the compiled core runs: it updates the weights of "
                         f"fastbp's optimizers ({', '.join(OPTIMIZERS)}) from their settings, not with a step() of a "
                         "subclass; train with one of them, or step an optimizer of your own on MLP.loss_and_grad")
-    kind(**optimizer.settings())
+    optimizer.check_settings()
     return optimizer
 
 
@@ -95,3 +96,13 @@ def check_settings(**settings: Any) -> dict[str, Any]:
             "verbose": v.check_int("verbose", settings["verbose"], minimum=0),
             "on_divergence": v.check_choice("on_divergence", settings["on_divergence"], DIVERGENCE),
             "clip_norm": None if clip_norm is None else v.check_float("clip_norm", clip_norm, 0.0, inclusive=False)}
+
+
+def check_counters(history: Any, epoch: Any, t: Any, learning_rate: Any) -> None:
+    """A Trainer's counters (assignable, as `Trainer.resume` and `Trainer.restore` set them): its `History`,
+    epochs completed and samples seen (integers >= 0) and the next epoch's learning rate (> 0)."""
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a fastbp.History, got {type(history).__name__}")
+    v.check_int("epoch", epoch, minimum=0)
+    v.check_int("t", t, minimum=0)
+    v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)

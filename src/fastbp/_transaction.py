@@ -12,12 +12,14 @@ Transactions nest: a value that an enclosing `atomic` already holds (the estimat
 runs a Trainer's) is put back by that one's snapshot, not copied again, since the enclosing call re-raises
 what the inner one raises.
 
-A KeyboardInterrupt is the user's, not a failure: what the call completed before it (whole epochs; the
-epoch it interrupted is rolled back by the fit loop) is kept, as a first Ctrl-C keeps it without raising.
+A KeyboardInterrupt that escapes a call is rolled back like any error. (Ctrl-C during a fit's epochs does not
+escape it: the Trainer ends the fit after the completed epochs, with a warning; see `fastbp.Trainer.fit`.)
 """
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+import numpy as np
 
 # id(value) -> the function that puts it back, for each value an enclosing `atomic` holds (in this thread).
 _held: ContextVar[dict | None] = ContextVar("held", default=None)
@@ -39,23 +41,33 @@ def snapshot_of(obj):
         parts = getattr(value, "__dict__", {}).values()
         restores.update({id(part): put_back for part in parts if takes_snapshots(part)})
 
+    generators = [(value, value.get_state()) for value in attributes.values()
+                  if isinstance(value, np.random.RandomState)]  # a failed fit's draws are put back too
+
     def restore():
-        for put_back in restores.values():
-            put_back()
-        vars(obj).clear()
-        vars(obj).update(attributes)
+        try:  # every part is put back, even if one of them fails; the attributes last
+            for put_back in restores.values():
+                try:
+                    put_back()
+                except Exception:  # noqa: BLE001, S110 - the call's own error is the one to report
+                    pass
+            for generator, state in generators:
+                generator.set_state(state)
+        finally:
+            vars(obj).clear()
+            vars(obj).update(attributes)
 
     return restore, restores
 
 
 @contextmanager
 def atomic(obj):
-    """Run the body; if it raises an Exception, put `obj` back as it was before and re-raise."""
+    """Run the body; if it raises (a KeyboardInterrupt too), put `obj` back as it was before and re-raise."""
     restore, restores = snapshot_of(obj)
     token = _held.set({**(_held.get() or {}), **restores})
     try:
         yield
-    except Exception:
+    except BaseException:
         restore()
         raise
     finally:

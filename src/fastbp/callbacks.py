@@ -14,6 +14,7 @@ Built in: `EarlyStopping`, `Checkpoint` (best weights to disk) and `ProgressBar`
 
 from __future__ import annotations
 
+import numbers
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
@@ -189,7 +190,13 @@ class EarlyStopping(Callback, _BestTracker):
         """Count on from an earlier training: its best value so far (None: none yet), its number of consecutive
         epochs without an improvement, and the weights of its best epoch (for ``restore_best_weights``; None
         takes the weights at the start of the next fit)."""
+        if best is not None and (isinstance(best, (bool, np.bool_)) or not isinstance(best, numbers.Real)):
+            raise TypeError(f"best must be None or a number, got {best!r}")
         n_no_improvement = v.check_int("n_no_improvement", n_no_improvement, minimum=0)
+        if best_params is not None and (not isinstance(best_params, np.ndarray) or best_params.ndim != 1
+                                        or best_params.dtype not in v.DTYPES):
+            raise TypeError("best_params must be None or a model's flat params (a 1-D float32 or float64 array), got "
+                            f"{type(best_params).__name__}")
         self.best, self.n_no_improvement, self.best_params = best, n_no_improvement, best_params
 
     _SETTINGS = ("monitor", "n_iter_no_change", "tol", "restore_best_weights")
@@ -213,6 +220,8 @@ class EarlyStopping(Callback, _BestTracker):
         stopper = cls(**{name: state[name] for name in cls._SETTINGS})
         for name in cls._PROGRESS + tuple(name for name in cls._STARTED if name in state):
             setattr(stopper, name, state[name])
+        if stopper.best_params is not None:  # its own copy: training one stopper must not move the other's
+            stopper.best_params = np.array(stopper.best_params, copy=True)
         return stopper
 
     def snapshot(self) -> Callable[[], None]:

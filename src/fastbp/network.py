@@ -205,8 +205,9 @@ class MLP:
             old = dict(state, loss_function=state.get("loss_function"), dropout=state.get("dropout", 0.0),
                        huber_delta=state.get("huber_delta", 1.0), label_smoothing=state.get("label_smoothing", 0.0))
             state = {"_layer_sizes": old["layer_sizes"], "_output": old["output"], "_dtype": old["dtype"],
-                     "_n_threads": old.get("_n_threads"), "_thread_invariant": old.get("thread_invariant", False),
-                     "_init": old.get("init", "sklearn"), "_settings": {name: old[name] for name in SETTINGS}}
+                     "_n_threads": old.get("_n_threads", old.get("n_threads")),
+                     "_thread_invariant": old.get("thread_invariant", False), "_init": old.get("init", "sklearn"),
+                     "_settings": {name: old[name] for name in SETTINGS}}
         settings = state.pop("_settings")
         self.__dict__.update(state)
         self._settings = {}

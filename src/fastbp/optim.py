@@ -74,6 +74,12 @@ class Optimizer:
         """The hyperparameters, as the constructor takes them (a dict)."""
         return {name: getattr(self, name) for name in self.setting_names}
 
+    def check_settings(self) -> dict[str, Any]:
+        """The settings, checked as the constructor of this kind checks them (an attribute assigned since
+        construction is checked too): what the compiled core is given."""
+        OPTIMIZERS[self.name](**self.settings())
+        return self.settings()
+
     def state_dict(self) -> dict[str, Any]:
         """Everything this optimizer holds, in plain values: {"name": its kind, "settings": see `settings`, "t":
         the step count, "state": {buffer name: array (n_params,)}, empty before the first step}. The arrays
@@ -130,11 +136,12 @@ class Optimizer:
         Weight decay, for the optimizers that have it, applies to params[:n_coefs] (a model's `MLP.n_coefs`: its
         coefficients, not its intercepts); None decays every entry."""
         grad = _check_buffers(params, grad)
+        settings = self.check_settings()
         lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
         n_decayed = params.shape[0] if n_coefs is None else v.check_int("n_coefs", n_coefs, minimum=0)
         state = self.state_for(params)
+        _optim.step(self.name, settings, params, grad, state, lr, self.t + 1, n_decayed)
         self.t += 1
-        _optim.step(self.name, self.settings(), params, grad, state, lr, self.t, n_decayed)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={value!r}' for k, value in self.settings().items())})"

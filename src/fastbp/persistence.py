@@ -84,9 +84,14 @@ def save(net, path, optimizer=None, trainer_counters=None):
         raise ValueError(f"cannot save {path}: the model's params contain NaN or infinity (fastbp.load refuses "
                          "such a file); train or set finite weights first")
     saved = None if optimizer is None else optimizer.state_dict()
-    if saved is not None and not all(np.isfinite(buffer).all() for buffer in saved["state"].values()):
-        raise ValueError(f"cannot save {path}: the optimizer's state contains NaN or infinity (fastbp.load refuses "
-                         "such a file); reset() it first")
+    for name, buffer in ({} if saved is None else saved["state"]).items():
+        if buffer.shape != (net.n_params,) or buffer.dtype != net.dtype:
+            raise ValueError(f"cannot save {path}: the optimizer's {name} has shape {buffer.shape} and dtype "
+                             f"{buffer.dtype}, not this model's ({net.n_params},) {net.dtype}: it holds another "
+                             "model's state; reset() it first")
+        if not np.isfinite(buffer).all():
+            raise ValueError(f"cannot save {path}: the optimizer's {name} contains NaN or infinity (fastbp.load "
+                             "refuses such a file); reset() it first")
     kind = "none" if saved is None else saved["name"]
     state = None if saved is None else saved["state"]
     arrays = {

@@ -26,7 +26,7 @@ from fastbp import persistence
 from fastbp._interrupt import StopOnInterrupt
 from fastbp._locks import exclusive
 from fastbp._threads import plan, single_threaded_blas
-from fastbp._trainer_settings import SETTINGS, check_settings
+from fastbp._trainer_settings import SETTINGS, check_counters, check_settings
 from fastbp._transaction import atomic
 from fastbp._typing import Data, PathLike, Seed
 from fastbp.backends import Batch, Training
@@ -190,10 +190,7 @@ class Trainer:
         """Count on from an earlier training: its `History` (this trainer appends to it, and counts epochs from
         its length), the samples it had seen, and the learning rate of its next epoch. The drop-in estimators
         continue their fits this way; `restore` does it from a file."""
-        if not isinstance(history, History):
-            raise TypeError(f"history must be a fastbp.History, got {type(history).__name__}")
-        t = v.check_int("t", t, minimum=0)
-        learning_rate = v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
+        check_counters(history, len(history) if isinstance(history, History) else 0, t, learning_rate)
         self.history, self.epoch, self.t, self.learning_rate = history, len(history), t, learning_rate
 
     def reset(self) -> None:
@@ -333,8 +330,10 @@ class Trainer:
         aborts the epoch, putting back the weights of the last completed one, and keeps the epochs completed
         before it.
         """
-        with exclusive(self.net), atomic(self):
-            self.__dict__.update(check_settings(**{name: getattr(self, name) for name in SETTINGS}))
+        settings = check_settings(**{name: getattr(self, name) for name in SETTINGS})
+        check_counters(self.history, self.epoch, self.t, self.learning_rate)
+        with exclusive(settings["net"]), atomic(self):
+            self.__dict__.update(settings)
             return self._fit(X, Y, sample_weight, validation_data)
 
     def _fit(self, X, Y, sample_weight, validation_data):

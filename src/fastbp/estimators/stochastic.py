@@ -171,9 +171,6 @@ class StochasticFit:
                 f"{NON_FINITE_WEIGHTS} Training diverged in epoch {exc.epoch + 1} (learning rate "
                 f"{exc.learning_rate:g}): its loss or weights became NaN or infinite. The estimator is as it was "
                 "before this call; try a smaller learning_rate_init.") from exc
-        except KeyboardInterrupt:  # a second Ctrl-C: the epochs completed before it are kept
-            self._record(trainer, epochs_before)
-            raise
         self._record(trainer, epochs_before)
         if trainer.stop_reason == "diverged":
             epoch = trainer.epoch
