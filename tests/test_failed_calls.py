@@ -524,7 +524,7 @@ def test_a_pickle_of_a_model_from_before_the_settings_loads_with_them():
 
     net = fastbp.MLP([3, 4, 1], "relu", "identity", random_state=0, n_threads=2, loss="huber", huber_delta=2.0)
     old = {"layer_sizes": (3, 4, 1), "activation": "relu", "activations": ("relu",), "output": "identity",
-           "dtype": np.dtype("float64"), "backend": "cython", "n_threads": 2, "thread_invariant": False,
+           "dtype": np.dtype("float64"), "backend": "cython", "n_threads": 2, "thread_invariant": net.thread_invariant,
            "dropout": 0.0, "dropouts": (0.0,), "loss_function": "huber", "huber_delta": 2.0,
            "label_smoothing": 0.0, "init": "sklearn", "_params": net.params.copy()}
     loaded = pickle.loads(pickle.dumps(net))

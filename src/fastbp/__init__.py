@@ -8,7 +8,7 @@ missing; scikit-learn is imported only by the parts that need it.
 import fastbp._core  # isort: skip  # noqa: F401
 from fastbp.network import MLP, load  # isort: skip
 
-from fastbp import schedules
+from fastbp import embeddings, schedules
 from fastbp._core._openmp_helpers import openmp_enabled as _openmp_enabled
 from fastbp._version import __version__
 from fastbp.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
@@ -29,6 +29,7 @@ if not _openmp_enabled():
 
 __all__ = [
     "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules",
+    "embeddings",
     "to_onnx", "History", "Callback", "EarlyStopping",
     "Checkpoint", "ProgressBar", "DivergenceError", "gradcheck", "load", "show_config", "patch_sklearn",
     "unpatch_sklearn", "sklearn_is_patched", "__version__",

@@ -1,0 +1,158 @@
+"""The NumPy reference of the ensemble and embedding stage kinds (`fastbp.reference_stages`) against their
+definitions in PyTorch's `tabm` and `rtdl_num_embeddings`: forward values and, through autograd, the gradients
+of every parameter block and of the input, with the modules' weights copied in (float64, relative 1e-10)."""
+
+import numpy as np
+import pytest
+
+from fastbp import reference_stages as rs
+from fastbp.reference_stages import Stage
+
+torch = pytest.importorskip("torch", reason="PyTorch is the oracle here: pip install torch (CPU)")
+tabm = pytest.importorskip("tabm", reason="tabm is the oracle of the ensemble stages: pip install tabm")
+rtdl = pytest.importorskip("rtdl_num_embeddings", reason="rtdl_num_embeddings is the oracle of the embeddings: "
+                                                         "pip install rtdl-num-embeddings")
+
+torch.set_default_dtype(torch.float64)
+N, K = 7, 4
+# rtdl warns of a feature with a single bin, which the embedding tests include on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:The .* feature has just two bin edges:UserWarning")
+
+
+def numpy(t):
+    return t.detach().numpy().copy()
+
+
+def randomize(module, seed):
+    """Random values (not the modules' initialization, which can hold zeros or ones) in every parameter."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    return module
+
+
+def check(stage, blocks, module, x, named, input_grad=True, seed=0):
+    """Forward and backward of `stage` against `module`: `named` maps each block's role to the module's tensor
+    (already laid out as the block is, by the function given with it)."""
+    xt = torch.tensor(x, requires_grad=input_grad)
+    out_t = module(xt)
+    out, cache = rs.FORWARD[stage.kind](stage, blocks, x)
+    np.testing.assert_allclose(out, numpy(out_t), rtol=1e-10, atol=1e-12)
+    G = np.random.RandomState(seed).randn(*out.shape)
+    (out_t * torch.tensor(G)).sum().backward()
+    delta_in, grads = rs.BACKWARD[stage.kind](stage, blocks, cache, G)
+    assert set(grads) == set(named)
+    for role, (tensor, layout) in named.items():
+        np.testing.assert_allclose(grads[role], layout(numpy(tensor.grad)), rtol=1e-10, atol=1e-12, err_msg=role)
+    if input_grad:
+        np.testing.assert_allclose(delta_in, numpy(xt.grad), rtol=1e-10, atol=1e-12)
+
+
+def same(array):
+    return array
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("scaling", ["both", "in", "out"])
+def test_a_batch_ensemble_layer_is_tabms(scaling, bias):
+    module = tabm.LinearBatchEnsemble(5, 3, k=K, scaling_init="normal", first_scaling_init_chunks=None, bias=bias)
+    randomize(module, 1)
+    if scaling != "both":  # one scaling fixed at ones: the same as not having it
+        with torch.no_grad():
+            (module.s if scaling == "in" else module.r).fill_(1.0)
+    x = np.random.RandomState(2).randn(N, K, 5)
+    blocks = {"weight": numpy(module.weight).T}
+    named = {"weight": (module.weight, lambda g: g.T)}
+    if scaling in ("both", "in"):
+        blocks["in_scale"], named["in_scale"] = numpy(module.r), (module.r, same)
+    if scaling in ("both", "out"):
+        blocks["out_scale"], named["out_scale"] = numpy(module.s), (module.s, same)
+    if bias:
+        blocks["bias"], named["bias"] = numpy(module.bias), (module.bias, same)
+    check(Stage("linear", K), blocks, module, x, named)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_an_independent_ensemble_layer_is_tabms(bias):
+    module = randomize(tabm.LinearEnsemble(5, 3, k=K, bias=bias), 3)
+    x = np.random.RandomState(4).randn(N, K, 5)
+    blocks, named = {"weight": numpy(module.weight)}, {"weight": (module.weight, same)}
+    if bias:
+        blocks["bias"], named["bias"] = numpy(module.bias), (module.bias, same)
+    check(Stage("linear", K), blocks, module, x, named)
+
+
+def test_a_shared_layer_applied_to_every_member_is_a_linear_layer():
+    module = randomize(torch.nn.Linear(5, 3), 5)
+    x = np.random.RandomState(6).randn(N, K, 5)
+    check(Stage("linear", K), {"weight": numpy(module.weight).T, "bias": numpy(module.bias)}, module, x,
+          {"weight": (module.weight, lambda g: g.T), "bias": (module.bias, same)})
+
+
+def test_tabm_minis_scaling_is_an_elementwise_affine_without_bias():
+    module = randomize(tabm.ElementwiseAffine((K, 5), bias=False, scaling_init="normal"), 7)
+    x = np.random.RandomState(8).randn(N, K, 5)
+    check(Stage("scale", K), {"in_scale": numpy(module.weight)}, module, x, {"in_scale": (module.weight, same)})
+
+
+def test_members_and_their_mean():
+    x = np.random.RandomState(9).randn(N, 5)
+    check(Stage("members", K), {}, lambda t: tabm.EnsembleView(k=K)(t), x, {})
+    check(Stage("mean_members", K), {}, lambda t: t.mean(dim=1), np.random.RandomState(10).randn(N, K, 3), {})
+
+
+def bins_of(X, n_bins):
+    return rtdl.compute_bins(torch.tensor(X), n_bins=n_bins)
+
+
+@pytest.mark.parametrize("n_bins", [2, 5, 48])
+def test_compute_bins_is_rtdls(n_bins):
+    rng = np.random.RandomState(11)
+    X = np.column_stack([rng.randn(200), rng.randint(0, 3, 200), rng.exponential(size=200).round(1)])
+    ours, theirs = rs.compute_bins(X, n_bins), bins_of(X, n_bins)
+    assert [len(edges) for edges in ours] == [len(edges) for edges in theirs]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, numpy(b), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", [False, True])
+def test_piecewise_linear_embeddings_are_rtdls_version_b(activation):
+    rng = np.random.RandomState(12)
+    # Features of many bins, of two bins and of one bin (two distinct values), so the encoding pads some.
+    X = np.column_stack([rng.randn(300), rng.randint(0, 3, 300), rng.randint(0, 2, 300)]).astype(float)
+    bins = bins_of(X, 8)
+    module = rtdl.PiecewiseLinearEmbeddings(bins, 4, activation=activation, version="B")
+    randomize(module, 13)  # also the (zero-initialized) weight, so that the gradients are not trivial
+    encoding_weight, encoding_bias = rs.encoding([numpy(edges) for edges in bins])
+    np.testing.assert_array_equal(encoding_weight, numpy(module.impl.weight))
+    np.testing.assert_array_equal(encoding_bias, numpy(module.impl.bias))
+    x = np.concatenate([X[:5], [[-4.0, -1.0, -1.0], [4.0, 5.0, 3.0]]])  # beyond the edges on both sides
+    blocks = {"encoding_weight": encoding_weight, "encoding_bias": encoding_bias, "weight": numpy(module.linear.weight),
+              "linear_weight": numpy(module.linear0.weight), "linear_bias": numpy(module.linear0.bias)}
+    check(Stage("piecewise_linear", activation=activation), blocks, module, x,
+          {"weight": (module.linear.weight, same), "linear_weight": (module.linear0.weight, same),
+           "linear_bias": (module.linear0.bias, same)}, input_grad=False)
+
+
+@pytest.mark.parametrize("lite, activation", [(False, True), (False, False), (True, True)])
+def test_periodic_embeddings_are_rtdls(lite, activation):
+    module = rtdl.PeriodicEmbeddings(3, 6, n_frequencies=5, frequency_init_scale=0.5, activation=activation,
+                                     lite=lite)
+    randomize(module, 14)
+    x = np.random.RandomState(15).randn(N, 3)
+    weight, bias = module.linear.weight, module.linear.bias
+    blocks = {"frequencies": numpy(module.periodic.weight), "weight": numpy(weight).T if lite else numpy(weight),
+              "bias": numpy(bias)}
+    check(Stage("periodic", activation=activation, lite=lite), blocks, module, x,
+          {"frequencies": (module.periodic.weight, same),
+           "weight": (weight, (lambda g: g.T) if lite else same), "bias": (bias, same)}, input_grad=False)
+
+
+def test_one_hot_codes_are_tabms_and_unknown_codes_are_zeros():
+    codes = np.array([[0, 2], [1, 0], [2, 1], [3, -1]])  # 3 and -1: unknown
+    out, _ = rs.FORWARD["one_hot"](Stage("one_hot", cardinalities=(3, 3)), {}, codes)
+    known = np.array([[0, 2], [1, 0], [2, 1]])
+    encoded = tabm._OneHotEncoding([3, 3])(torch.tensor(known))
+    np.testing.assert_array_equal(out[:3], numpy(encoded))
+    np.testing.assert_array_equal(out[3], np.zeros(6))
