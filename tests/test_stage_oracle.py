@@ -5,6 +5,7 @@ of every parameter block and of the input, with the modules' weights copied in (
 import numpy as np
 import pytest
 
+import fastbp
 from fastbp import reference_stages as rs
 from fastbp.reference_stages import Stage
 
@@ -53,6 +54,10 @@ def same(array):
     return array
 
 
+def transposed(array):
+    return array.T
+
+
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("scaling", ["both", "in", "out"])
 def test_a_batch_ensemble_layer_is_tabms(scaling, bias):
@@ -63,7 +68,7 @@ def test_a_batch_ensemble_layer_is_tabms(scaling, bias):
             (module.s if scaling == "in" else module.r).fill_(1.0)
     x = np.random.RandomState(2).randn(N, K, 5)
     blocks = {"weight": numpy(module.weight).T}
-    named = {"weight": (module.weight, lambda g: g.T)}
+    named = {"weight": (module.weight, transposed)}
     if scaling in ("both", "in"):
         blocks["in_scale"], named["in_scale"] = numpy(module.r), (module.r, same)
     if scaling in ("both", "out"):
@@ -87,7 +92,7 @@ def test_a_shared_layer_applied_to_every_member_is_a_linear_layer():
     module = randomize(torch.nn.Linear(5, 3), 5)
     x = np.random.RandomState(6).randn(N, K, 5)
     check(Stage("linear", K), {"weight": numpy(module.weight).T, "bias": numpy(module.bias)}, module, x,
-          {"weight": (module.weight, lambda g: g.T), "bias": (module.bias, same)})
+          {"weight": (module.weight, transposed), "bias": (module.bias, same)})
 
 
 def test_tabm_minis_scaling_is_an_elementwise_affine_without_bias():
@@ -146,7 +151,7 @@ def test_periodic_embeddings_are_rtdls(lite, activation):
               "bias": numpy(bias)}
     check(Stage("periodic", activation=activation, lite=lite), blocks, module, x,
           {"frequencies": (module.periodic.weight, same),
-           "weight": (weight, (lambda g: g.T) if lite else same), "bias": (bias, same)}, input_grad=False)
+           "weight": (weight, (transposed) if lite else same), "bias": (bias, same)}, input_grad=False)
 
 
 def test_one_hot_codes_are_tabms_and_unknown_codes_are_zeros():
@@ -156,3 +161,82 @@ def test_one_hot_codes_are_tabms_and_unknown_codes_are_zeros():
     encoded = tabm._OneHotEncoding([3, 3])(torch.tensor(known))
     np.testing.assert_array_equal(out[:3], numpy(encoded))
     np.testing.assert_array_equal(out[3], np.zeros(6))
+
+
+def chain_of(model, k):
+    """fastbp's stages, blocks and (for each block) the tabm model's tensor, for a `tabm.TabM` without
+    categorical columns: what its forward pass does, stage by stage."""
+    stages, blocks, named = [], [], []
+
+    def add(stage, parts=None):
+        parts = parts or {}
+        stages.append(stage)
+        blocks.append({role: layout(numpy(tensor)) for role, (tensor, layout) in parts.items()})
+        named.append(parts)
+
+    if isinstance(model.num_module, rtdl.PiecewiseLinearEmbeddings):
+        embedding = model.num_module
+        add(Stage("piecewise_linear", activation=embedding.activation is not None),
+            {"weight": (embedding.linear.weight, same), "linear_weight": (embedding.linear0.weight, same),
+             "linear_bias": (embedding.linear0.bias, same)})
+        blocks[-1]["encoding_weight"], blocks[-1]["encoding_bias"] = numpy(embedding.impl.weight), numpy(
+            embedding.impl.bias)
+        add(Stage("flatten"))
+    add(Stage("members", k))
+    backbone = model.backbone
+    if isinstance(backbone, tabm.MLPBackboneMiniEnsemble):
+        add(Stage("scale", k), {"in_scale": (backbone.affine.weight, same)})
+    for block in backbone.blocks:
+        linear = block[0]
+        if isinstance(linear, tabm.LinearBatchEnsemble):
+            parts = {"weight": (linear.weight, transposed), "in_scale": (linear.r, same),
+                     "out_scale": (linear.s, same), "bias": (linear.bias, same)}
+        elif isinstance(linear, tabm.LinearEnsemble):
+            parts = {"weight": (linear.weight, same), "bias": (linear.bias, same)}
+        else:
+            parts = {"weight": (linear.weight, transposed), "bias": (linear.bias, same)}
+        add(Stage("linear", k), parts)
+        add(Stage("activate", k, unit="relu"))
+    add(Stage("linear", k), {"weight": (model.output.weight, same), "bias": (model.output.bias, same)})
+    return stages, blocks, named
+
+
+@pytest.mark.parametrize("output", ["identity", "softmax"])
+@pytest.mark.parametrize("arch_type, embedding", [("tabm", None), ("tabm-mini", "piecewise_linear"),
+                                                  ("tabm-packed", None)])
+def test_a_whole_tabm_network_and_its_loss_are_tabms(arch_type, embedding, output):
+    """Members, every ensemble form, an embedding, activations and k output heads, composed: the logits of
+    every member, the ensemble's prediction, the objective (the mean of the members' losses) and every gradient."""
+    rng = np.random.RandomState(16)
+    X = rng.randn(40, 3)
+    num_embeddings = None
+    if embedding is not None:
+        num_embeddings = rtdl.PiecewiseLinearEmbeddings(bins_of(X, 6), 4, activation=True, version="B")
+    model = tabm.TabM.make(n_num_features=3, d_out=3, k=K, n_blocks=2, d_block=8, dropout=0.0, arch_type=arch_type,
+                           num_embeddings=num_embeddings)
+    randomize(model, 17)
+    stages, blocks, named = chain_of(model, K)
+    Y = np.eye(3)[rng.randint(0, 3, 40)] if output == "softmax" else rng.randn(40, 3)
+    spec = fastbp.reference.Spec((), output)
+
+    Z_t = model(torch.tensor(X))
+    Yt = torch.tensor(Y)
+    if output == "softmax":
+        loss_t = torch.nn.functional.cross_entropy(Z_t.flatten(0, 1), Yt.repeat_interleave(K, dim=0))
+        proba = Z_t.softmax(dim=-1).mean(dim=1)
+    else:
+        loss_t = 0.5 * ((Z_t - Yt[:, None, :]) ** 2).sum(dim=-1).mean()
+        proba = Z_t.mean(dim=1)
+    loss_t.backward()
+
+    Z, caches = rs.forward_chain(stages, blocks, X)
+    np.testing.assert_allclose(Z, numpy(Z_t), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rs.ensemble_prediction(spec, Z), numpy(proba), rtol=1e-10, atol=1e-12)
+    loss, delta = rs.ensemble_objective(spec, Z, Y)
+    assert loss == pytest.approx(loss_t.item(), rel=1e-12)
+    _, grads = rs.backward_chain(stages, blocks, caches, delta)
+    for i, parts in enumerate(named):
+        assert set(grads[i]) == set(parts), stages[i]
+        for role, (tensor, layout) in parts.items():
+            np.testing.assert_allclose(grads[i][role], layout(numpy(tensor.grad)), rtol=1e-10, atol=1e-12,
+                                       err_msg=f"stage {i} ({stages[i].kind}) {role}")

@@ -21,28 +21,36 @@ as in `tabm`. Parameters come in named blocks (a dict from role to array):
 - "periodic"       (n, f) -> (n, f, d): `rtdl_num_embeddings.PeriodicEmbeddings`: cos and sin of
                    2 pi x * "frequencies" (f, m), then a linear map, per feature ("weight" (f, 2m, d), "bias"
                    (f, d)) or shared with lite ((2m, d), (d,)), and a ReLU with activation.
+- "activate"       any shape: f(z), each element, f one of the hidden activations (`fastbp.reference`).
+- "flatten"        (n, f, d) -> (n, f d): the embeddings of a row, one after another, as a layer's input.
 - "one_hot"        integer codes (n, c) -> (n, sum of cardinalities): each column's one-hot encoding; a code
                    outside [0, cardinality) is unknown: all zeros. No blocks, no gradient.
 
 forward(stage, blocks, a) returns (out, cache); backward(stage, blocks, cache, delta) returns (delta_in, grads):
 delta = dL/d(out), delta_in = dL/da (None for a stage that reads the data), grads = dL/d(block) by role.
+`forward_chain` and `backward_chain` run a list of stages, and `ensemble_objective` is the loss of k members:
+the mean over the members of each member's loss (with the output's own loss, `fastbp.reference.sample_losses`).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from fastbp import reference
+
 
 @dataclass(frozen=True)
 class Stage:
     """One stage of a network: its kind and the settings its functions read (members k; activation, a ReLU
-    after an embedding; lite, a periodic embedding's shared linear map; cardinalities, of "one_hot")."""
+    after an embedding; lite, a periodic embedding's shared linear map; cardinalities, of "one_hot"; unit, the
+    function of "activate", a name of `fastbp.reference.ACTIVATIONS`)."""
 
     kind: str
     members: int = 1
     activation: bool = False
     lite: bool = False
     cardinalities: tuple = ()
+    unit: str = "relu"
 
 
 # --- members ------------------------------------------------------------------------------------------------
@@ -200,9 +208,67 @@ def one_hot_backward(stage, blocks, cache, delta):
     return None, {}
 
 
+# --- activations and layout ---------------------------------------------------------------------------------------
+
+def activate_forward(stage, blocks, z):
+    a = reference.ACTIVATIONS[stage.unit](z)
+    return a, (z, a)
+
+
+def activate_backward(stage, blocks, cache, delta):
+    z, a = cache
+    return delta * reference.derivative(stage.unit, z, a), {}
+
+
+def flatten_forward(stage, blocks, e):
+    return e.reshape(e.shape[0], -1), e.shape
+
+
+def flatten_backward(stage, blocks, shape, delta):
+    return delta.reshape(shape), {}
+
+
 FORWARD = {"members": members_forward, "mean_members": mean_members_forward, "linear": linear_forward,
            "scale": scale_forward, "piecewise_linear": piecewise_linear_forward, "periodic": periodic_forward,
-           "one_hot": one_hot_forward}
+           "one_hot": one_hot_forward, "activate": activate_forward, "flatten": flatten_forward}
 BACKWARD = {"members": members_backward, "mean_members": mean_members_backward, "linear": linear_backward,
             "scale": scale_backward, "piecewise_linear": piecewise_linear_backward, "periodic": periodic_backward,
-            "one_hot": one_hot_backward}
+            "one_hot": one_hot_backward, "activate": activate_backward, "flatten": flatten_backward}
+
+
+# --- a network of stages ------------------------------------------------------------------------------------------
+
+def forward_chain(stages, blocks, x):
+    """The output of `stages` in order (blocks: one dict per stage) on x, and each stage's cache."""
+    caches = []
+    for stage, stage_blocks in zip(stages, blocks):
+        x, cache = FORWARD[stage.kind](stage, stage_blocks, x)
+        caches.append(cache)
+    return x, caches
+
+
+def backward_chain(stages, blocks, caches, delta):
+    """(dL/dx, each stage's grads) from delta = dL/d(output), back through the stages of `forward_chain`."""
+    grads = [{} for _ in stages]
+    for i in reversed(range(len(stages))):
+        delta, grads[i] = BACKWARD[stages[i].kind](stages[i], blocks[i], caches[i], delta)
+        if delta is None:  # a stage that reads the data: nothing before it
+            break
+    return delta, grads
+
+
+def ensemble_objective(spec, Z, Y, sample_weight=None):
+    """(objective, dL/dZ) of k members' logits Z (n, k, n_outputs) for targets Y (n, n_outputs): the mean over the
+    members of (1/S) sum_i w_i L(Z[i, m], Y[i]), S the sum of the weights (n without them)."""
+    n, k, n_outputs = Z.shape
+    w = np.ones(n) if sample_weight is None else sample_weight
+    S = w.sum()
+    rows, targets = Z.reshape(n * k, n_outputs), np.repeat(Y, k, axis=0)  # row i's member m at i k + m
+    losses = reference.sample_losses(spec, rows, targets).reshape(n, k)
+    gradient = reference.output_gradient(spec, rows, targets).reshape(n, k, n_outputs)
+    return float((w[:, None] * losses).sum() / (S * k)), gradient * (w / (S * k))[:, None, None]
+
+
+def ensemble_prediction(spec, Z):
+    """The ensemble's output activations (n, n_outputs): the mean of the members' (probabilities, not logits)."""
+    return reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape).mean(axis=1)
