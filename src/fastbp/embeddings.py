@@ -2,7 +2,7 @@
 
 The TabM issue brings embeddings of each numeric feature before a network's first layer (piecewise-linear
 encodings over quantile bins, periodic embeddings), as `rtdl_num_embeddings` defines them. Their math is written
-in `fastbp.reference_stages` and held to that package; this module has what is already usable on its own:
+in ``fastbp.reference_stages`` and held to that package; this module has what is already usable on its own:
 `compute_bins`, the bins a piecewise-linear embedding encodes each feature over.
 
 Examples
