@@ -4,7 +4,7 @@
     python bench/fit_vs_sklearn.py --workloads tiny small --dtypes float64 --repeats 5
     python bench/fit_vs_sklearn.py --workloads --repeats 9   # only the digits case
 
-Two configurations on the DESIGN section 6 workloads (hidden layers, rows and batch size from there):
+Two configurations on the plain-SGD workloads of the performance page (their hidden layers, rows and batch size):
 "adam-relu" is scikit-learn's default solver and activation, "sgd-logistic" plain minibatch SGD with
 logistic units. Both estimators get the same parameters and random_state, run a fixed number of epochs
 (tol=0, n_iter_no_change=inf) and so follow the same trajectory: the script checks that they predict the

@@ -1,5 +1,5 @@
-"""The workloads (defined once, in fastbp.bench.workloads) and a pytest parametrization over them: DESIGN.md
-section 6's plain-SGD ones, which the pytest-benchmark suites and bench/fit_vs_sklearn.py run."""
+"""The workloads (defined once, in fastbp.bench.workloads) and a pytest parametrization over them: the
+plain-SGD ones (the performance page lists them), which the pytest-benchmark suites and bench/fit_vs_sklearn.py run."""
 
 import pytest
 

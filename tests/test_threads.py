@@ -1,5 +1,5 @@
 """Threads and reproducibility: by default results repeat bitwise run to run for a given thread count; with
-thread_invariant=True they are also bitwise equal for any thread count (DESIGN section 5). The thread
+thread_invariant=True they are also bitwise equal for any thread count (the threads page). The thread
 count is checked and capped."""
 
 import os

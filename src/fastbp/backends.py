@@ -185,7 +185,7 @@ class CompiledEpochs:
 
 
 class Reference(Backend):
-    """The NumPy reference (`fastbp.reference`): the math of DESIGN.md section 1, on the model's per-layer views."""
+    """The NumPy reference (`fastbp.reference`): the math of the backpropagation page, on the model's per-layer views."""
 
     name = "numpy"
 

@@ -1,4 +1,4 @@
-"""The NumPy backend: the math of DESIGN.md section 1, written as plainly as NumPy allows.
+"""The NumPy backend: the math of the user guide's backpropagation page, written as plainly as NumPy allows.
 
 This module is the specification the compiled core is tested against. It is meant to be read, not to be
 fast: one function per idea, no fusion, no in-place tricks. Arrays are in the model's dtype; `coefs[l]` is

@@ -64,7 +64,7 @@ class Trainer:
         masks, then the shuffles. An int seeds a new generator at each ``fit``, as scikit-learn does; a
         RandomState continues its stream.
     alpha : float >= 0, default=0.0
-        L2 penalty (DESIGN section 1).
+        L2 penalty (the objective on the user guide's backpropagation page).
     schedule : {"constant", "invscaling", "adaptive"}, callable or fastbp.schedules.Schedule, default="constant"
         The learning rate, starting from the optimizer's ``learning_rate`` (lr0). Per epoch:
         "invscaling" uses lr0 / (t + 1) ** power_t after each epoch, t the number of samples seen;

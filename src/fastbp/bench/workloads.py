@@ -1,7 +1,7 @@
 """The benchmark workloads, in two suites.
 
-"classic" (the default): DESIGN.md section 6's (binary targets, logistic hidden and output layers, plain
-SGD over the rows in order), and "modern" (what people now train on tabular data: GELU then ReLU, dropout,
+"classic" (the default): the plain-SGD workloads of the performance page (binary targets, logistic hidden
+and output layers, plain SGD over the rows in order), and "modern" (what people now train on tabular data: GELU then ReLU, dropout,
 AdamW with a per-step warmup-cosine schedule, clipping, a softmax over 10 classes).
 
 "realistic": what users of the drop-ins train, scikit-learn's defaults but for the sizes: ReLU hidden layers,
@@ -26,7 +26,7 @@ WORKLOADS = {
     "regression": ((100, 512, 512, 1), 20000, 64),
     "small-batch": ((32, 64, 64, 4), 16384, 32),
 }
-PLAIN_SGD = ("tiny", "small", "medium", "large")  # DESIGN.md section 6's: what the pytest-benchmark suites run
+PLAIN_SGD = ("tiny", "small", "medium", "large")  # the plain-SGD ones: what the pytest-benchmark suites run
 SUITES = {"classic": PLAIN_SGD + ("modern",),
           "realistic": ("digits", "tabular", "mnist-shaped", "regression", "small-batch")}
 
