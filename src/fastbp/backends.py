@@ -185,7 +185,8 @@ class CompiledEpochs:
 
 
 class Reference(Backend):
-    """The NumPy reference (`fastbp.reference`): the math of the backpropagation page, on the model's per-layer views."""
+    """The NumPy reference (`fastbp.reference`): the math of the backpropagation page, on the model's per-layer
+    views."""
 
     name = "numpy"
 

@@ -1,8 +1,8 @@
 """The benchmark workloads, in two suites.
 
 "classic" (the default): the plain-SGD workloads of the performance page (binary targets, logistic hidden
-and output layers, plain SGD over the rows in order), and "modern" (what people now train on tabular data: GELU then ReLU, dropout,
-AdamW with a per-step warmup-cosine schedule, clipping, a softmax over 10 classes).
+and output layers, plain SGD over the rows in order), and "modern" (what people now train on tabular data: GELU
+then ReLU, dropout, AdamW with a per-step warmup-cosine schedule, clipping, a softmax over 10 classes).
 
 "realistic": what users of the drop-ins train, scikit-learn's defaults but for the sizes: ReLU hidden layers,
 Adam at 1e-3, a softmax (an identity output for the regression), shuffled minibatches; on digits, a
