@@ -98,11 +98,11 @@ def check_settings(**settings: Any) -> dict[str, Any]:
             "clip_norm": None if clip_norm is None else v.check_float("clip_norm", clip_norm, 0.0, inclusive=False)}
 
 
-def check_counters(history: Any, epoch: Any, t: Any, learning_rate: Any) -> None:
+def check_counters(history: Any, epoch: Any, t: Any, learning_rate: Any) -> tuple[int, int, float]:
     """A Trainer's counters (assignable, as `Trainer.resume` and `Trainer.restore` set them): its `History`,
-    epochs completed and samples seen (integers >= 0) and the next epoch's learning rate (> 0)."""
+    epochs completed and samples seen (integers >= 0) and the next epoch's learning rate (> 0); returns
+    (epoch, t, learning_rate) as int, int and float."""
     if not isinstance(history, History):
         raise TypeError(f"history must be a fastbp.History, got {type(history).__name__}")
-    v.check_int("epoch", epoch, minimum=0)
-    v.check_int("t", t, minimum=0)
-    v.check_float("learning_rate", learning_rate, 0.0, inclusive=False)
+    return (v.check_int("epoch", epoch, minimum=0), v.check_int("t", t, minimum=0),
+            v.check_float("learning_rate", learning_rate, 0.0, inclusive=False))

@@ -25,6 +25,21 @@ import numpy as np
 _held: ContextVar[dict | None] = ContextVar("held", default=None)
 
 
+def keeping(obj, arrays):
+    """The ``snapshot()`` of an object whose attributes and the values of `arrays` (its own, changed in place)
+    are all there is to put back: a function that does."""
+    attributes = dict(vars(obj))
+    saved = [(array, array.copy()) for array in arrays]
+
+    def restore():
+        for array, values in saved:
+            array[...] = values
+        vars(obj).clear()
+        vars(obj).update(attributes)
+
+    return restore
+
+
 def takes_snapshots(value):
     return callable(getattr(value, "snapshot", None))
 

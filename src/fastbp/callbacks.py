@@ -22,6 +22,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from fastbp import _validation as v
+from fastbp._transaction import keeping
 from fastbp._typing import PathLike
 from fastbp.persistence import check_path, save_training
 
@@ -200,12 +201,12 @@ class EarlyStopping(Callback, _BestTracker):
         self.best, self.n_no_improvement, self.best_params = best, n_no_improvement, best_params
 
     _SETTINGS = ("monitor", "n_iter_no_change", "tol", "restore_best_weights")
+    _PROGRESS = ("best", "best_epoch", "best_params", "n_no_improvement", "stopped")
+    _STARTED = ("monitor_", "higher_is_better")  # set by the first fit
 
     def settings(self) -> dict[str, Any]:
         """The constructor's arguments, as the stopper holds them now."""
         return {name: getattr(self, name) for name in self._SETTINGS}
-    _PROGRESS = ("best", "best_epoch", "best_params", "n_no_improvement", "stopped")
-    _STARTED = ("monitor_", "higher_is_better")  # set by the first fit
 
     def state_dict(self) -> dict[str, Any]:
         """The settings and the progress (best value, its epoch and weights, the no-improvement count, and once
@@ -227,16 +228,7 @@ class EarlyStopping(Callback, _BestTracker):
     def snapshot(self) -> Callable[[], None]:
         """A function that puts the stopper back as it is now, the best weights' values included (see
         ``fastbp._transaction``)."""
-        attributes = dict(self.__dict__)
-        best_params = None if self.best_params is None else self.best_params.copy()
-
-        def restore():
-            if best_params is not None:
-                attributes["best_params"][...] = best_params
-            self.__dict__.clear()
-            self.__dict__.update(attributes)
-
-        return restore
+        return keeping(self, [] if self.best_params is None else [self.best_params])
 
     def __repr__(self) -> str:
         return (f"EarlyStopping(monitor={self.monitor!r}, n_iter_no_change={self.n_iter_no_change}, "

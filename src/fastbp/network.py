@@ -18,6 +18,7 @@ from fastbp import _validation as v
 from fastbp import backends, persistence
 from fastbp._settings import SETTINGS, check_settings, derived, read_only, setting, spec_of
 from fastbp._threads import ThreadPlan, plan
+from fastbp._transaction import keeping
 from fastbp._typing import Data, PathLike, Seed
 from fastbp.reference import Spec
 
@@ -217,14 +218,7 @@ class MLP:
     def snapshot(self) -> Callable[[], None]:
         """A function that puts the model back as it is now: its settings and the values of its weights (see
         ``fastbp._transaction``)."""
-        attributes, params = dict(self.__dict__), self._params.copy()
-
-        def restore():
-            self.__dict__.clear()
-            self.__dict__.update(attributes)
-            self._params[...] = params
-
-        return restore
+        return keeping(self, [self._params])
 
     params = read_only("params", "modify it in place (net.params[:] = values) to set the weights")
     coefs = read_only("coefs", "views into params of shape (layer_sizes[l], layer_sizes[l + 1]); modify them in "

@@ -17,6 +17,7 @@ import numpy as np
 
 from fastbp import _validation as v
 from fastbp._core import _optim
+from fastbp._transaction import keeping
 
 
 def _check_buffers(params, grad):
@@ -118,17 +119,7 @@ class Optimizer:
     def snapshot(self) -> Callable[[], None]:
         """A function that puts the optimizer's state and step count back as they are now (see
         ``fastbp._transaction``)."""
-        attributes = dict(self.__dict__)
-        buffers = None if self._state is None else {name: buffer.copy() for name, buffer in self._state.items()}
-
-        def restore():
-            self.__dict__.clear()
-            self.__dict__.update(attributes)
-            if buffers is not None:
-                for name, buffer in buffers.items():
-                    self._state[name][...] = buffer
-
-        return restore
+        return keeping(self, [] if self._state is None else list(self._state.values()))
 
     def step(self, params: np.ndarray, grad: np.ndarray, learning_rate: float | None = None,
              n_coefs: int | None = None) -> None:

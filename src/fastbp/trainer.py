@@ -190,8 +190,9 @@ class Trainer:
         """Count on from an earlier training: its `History` (this trainer appends to it, and counts epochs from
         its length), the samples it had seen, and the learning rate of its next epoch. The drop-in estimators
         continue their fits this way; `restore` does it from a file."""
-        check_counters(history, len(history) if isinstance(history, History) else 0, t, learning_rate)
-        self.history, self.epoch, self.t, self.learning_rate = history, len(history), t, learning_rate
+        epoch, t, learning_rate = check_counters(history, len(history) if isinstance(history, History) else 0, t,
+                                                 learning_rate)
+        self.history, self.epoch, self.t, self.learning_rate = history, epoch, t, learning_rate
 
     def reset(self) -> None:
         """Forget the training so far: history, counters, schedule, early stopping and optimizer state."""
