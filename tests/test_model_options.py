@@ -10,6 +10,7 @@ import fastbp
 from _helpers import NEW_ACTIVATIONS, doc_code_blocks, make_targets
 from fastbp import reference, schedules
 from fastbp._core._network import CoreNet
+from fastbp.layout import dense_layout
 
 # (output, loss, label smoothing): every loss the model trains with.
 LOSSES = [("logistic", None, 0.0), ("logistic", None, 0.2), ("softmax", None, 0.0), ("softmax", None, 0.1),
@@ -67,11 +68,12 @@ def test_one_activation_per_hidden_layer_is_what_each_layer_applies(rng):
 
 def test_the_pre_activation_is_kept_only_for_the_layers_that_need_it():
     """silu, gelu, ... take f' from z: only their layers (and layers with dropout) keep a per-unit factor."""
-    net = CoreNet([4, 5, 6, 7, 8, 1], ["relu", "gelu", "tanh", "mish"], "logistic", dropout=[0.0, 0.0, 0.3, 0.0])
+    net = CoreNet(dense_layout([4, 5, 6, 7, 8, 1]), ["relu", "gelu", "tanh", "mish"], "logistic",
+                  dropout=[0.0, 0.0, 0.3, 0.0])
     # One entry per layer, the output's last (which never keeps one).
     assert net.factor_widths(False) == [0, 6, 0, 8, 0]
     assert net.factor_widths(True) == [0, 6, 7, 8, 0]
-    assert CoreNet([4, 5, 1], ["tanh"], "logistic").factor_widths(True) == [0, 0]
+    assert CoreNet(dense_layout([4, 5, 1]), ["tanh"], "logistic").factor_widths(True) == [0, 0]
 
 
 def test_gelu_and_friends_take_their_pytorch_constants():

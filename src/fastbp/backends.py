@@ -4,8 +4,8 @@
 backend's name. Everything the model (`fastbp.MLP`), its trainer and the data-parallel layer ask of a backend
 is a method of `Backend`: forward passes, the objective and its gradient (for a share `weight_sum` of a larger
 total when asked, with dropout masks when given a seed), one optimizer step, and the epoch kernel that trains
-one pass over the data. Both backends take the parameter layout from the compiled core's per-layer table,
-which is where it is decided.
+one pass over the data. Both backends take the parameter layout from `fastbp.layout`, which decides it in
+Python; the compiled one copies it into the core's records.
 
 The compiled backend runs the core with the GIL released and BLAS limited to one thread (`_threads`);
 the reference one runs `fastbp.reference`, the math written as plainly as NumPy allows, and loops over
@@ -21,6 +21,7 @@ from fastbp._core import _optim
 from fastbp._core._epoch import EpochKernel, EpochResult
 from fastbp._core._network import PREDICT_FEW_ROWS, CoreNet
 from fastbp._threads import single_threaded_blas
+from fastbp.layout import dense_layout
 
 BACKENDS = ("cython", "numpy")
 
@@ -66,22 +67,18 @@ class Backend:
         The backend's name, as `fastbp.MLP` takes it.
     spec : fastbp.reference.Spec
         What the network computes besides its weights (activations, output, loss, dropout).
-    layers : tuple of dict
-        The network's per-layer table from the core: n_in, n_out, coef_offset, intercept_offset,
-        activation, dropout.
-    n_params, n_coefs : int
-        The size of the flat parameter buffer, and of its leading block of coefficients (what the L2
-        penalty and weight decay cover).
+    layout : fastbp.layout.Layout
+        The network's parameter blocks: where each array lives in the flat buffer, and its policy.
+    n_params : int
+        The size of the flat parameter buffer.
     """
 
     name: str
 
     def __init__(self, layer_sizes, spec):
         self.spec = spec
-        loss = spec.loss
-        self.table = CoreNet(layer_sizes, spec.activations, spec.output, loss, spec.huber_delta, spec.label_smoothing,
-                             spec.dropout)
-        self.layers, self.n_params, self.n_coefs = self.table.layers, self.table.n_params, self.table.n_coefs
+        self.layout = dense_layout(layer_sizes)
+        self.n_params = self.layout.n_params
 
     def forward(self, net, X, plan):
         """Output activations y_hat (n_samples, n_outputs) of `net` for checked X, with no dropout."""
@@ -124,6 +121,8 @@ class Compiled(Backend):
 
     def __init__(self, layer_sizes, spec):
         super().__init__(layer_sizes, spec)
+        self.table = CoreNet(self.layout, spec.activations, spec.output, spec.loss, spec.huber_delta,
+                             spec.label_smoothing, spec.dropout)
         self.logit_table = None  # the same network with an identity output, made when `logits` needs it
 
     def forward(self, net, X, plan):
@@ -142,7 +141,7 @@ class Compiled(Backend):
 
     def logits(self, net, X, plan):
         if self.logit_table is None:
-            self.logit_table = CoreNet(self.table.layer_sizes, self.spec.activations, "identity")
+            self.logit_table = CoreNet(self.layout, self.spec.activations, "identity")
         with single_threaded_blas():
             return self.logit_table.forward(net.params, X, plan.n_threads, plan.invariant)
 
@@ -162,7 +161,7 @@ class Compiled(Backend):
         state = optimizer.state_for(params)
         optimizer.t += 1
         _optim.step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t,
-                    self.n_coefs)
+                    self.layout.spans("decayed"))
 
     def epoch_kernel(self, net, optimizer, training, batch_size, plan):
         schedule = training.schedule
@@ -214,7 +213,7 @@ class Reference(Backend):
         state = optimizer.state_for(params)
         optimizer.t += 1
         reference.optimizer_step(optimizer.name, optimizer.settings(), params, grad, state, learning_rate, optimizer.t,
-                                 self.n_coefs)
+                                 self.layout.spans("decayed"))
 
     def epoch_kernel(self, net, optimizer, training, batch_size, plan):
         return ReferenceEpochs(net, optimizer, training, batch_size, self)
@@ -231,6 +230,7 @@ class ReferenceEpochs:
         net, optimizer, training = self.net, self.optimizer, self.training
         settings = optimizer.settings()
         grad = np.empty_like(params)
+        decayed = self.backend.layout.spans("decayed")
         rates = []
 
         def step(coef_grads, intercept_grads, t):
@@ -238,7 +238,7 @@ class ReferenceEpochs:
             net.flatten(coef_grads, intercept_grads, out=grad)
             if training.clip_norm is not None:
                 reference.clip(grad, training.clip_norm)
-            reference.optimizer_step(optimizer.name, settings, params, grad, state, rate, t + 1, self.backend.n_coefs)
+            reference.optimizer_step(optimizer.name, settings, params, grad, state, rate, t + 1, decayed)
             rates.append(rate)
 
         with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core

@@ -1,7 +1,7 @@
 """Embeddings of numeric features: the quantile bins of piecewise-linear embeddings.
 
 The TabM issue brings embeddings of each numeric feature before a network's first layer (piecewise-linear
-encodings over quantile bins, periodic embeddings), as `rtdl_num_embeddings` defines them. Their math is written
+encodings over quantile bins, periodic embeddings), as ``rtdl_num_embeddings`` defines them. Their math is written
 in ``fastbp.reference_stages`` and held to that package; this module has what is already usable on its own:
 `compute_bins`, the bins a piecewise-linear embedding encodes each feature over.
 

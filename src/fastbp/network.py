@@ -2,8 +2,8 @@
 
 The model validates and converts its inputs here, then hands whole batches to its backend object
 (`fastbp.backends`): the compiled core (`backend="cython"`, the default) or the NumPy reference
-(`backend="numpy"`). Per-layer `coefs` and `intercepts` are views into `params`, laid out by the core's
-per-layer table, so optimizers, savers and reducers can work on the flat buffer.
+(`backend="numpy"`). Per-layer `coefs` and `intercepts` are views into `params`, where the model's `layout`
+puts them, so optimizers, savers and reducers can work on the flat buffer.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fastbp._settings import SETTINGS, check_settings, derived, read_only, setti
 from fastbp._threads import ThreadPlan, plan
 from fastbp._transaction import keeping
 from fastbp._typing import Data, PathLike, Seed
+from fastbp.layout import Layout
 from fastbp.reference import Spec
 
 Batch = backends.Batch
@@ -314,15 +315,13 @@ class MLP:
 
     def unflatten(self, flat: npt.ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Split a flat (n_params,) vector into views (coef_list, intercept_list) shaped like the layers, at the
-        offsets of the core's per-layer table."""
+        offsets of the model's `layout`."""
         flat = np.asarray(flat)
         if flat.shape != (self.engine.n_params,):
             raise ValueError(f"flat must have shape ({self.engine.n_params},), got {flat.shape}")
-        coefs = [flat[layer["coef_offset"]:layer["coef_offset"] + layer["n_in"] * layer["n_out"]].reshape(
-            layer["n_in"], layer["n_out"]) for layer in self.engine.layers]
-        intercepts = [flat[layer["intercept_offset"]:layer["intercept_offset"] + layer["n_out"]]
-                      for layer in self.engine.layers]
-        return coefs, intercepts
+        layers = range(self.layout.n_layers)
+        return ([self.layout.block("weight", l).view(flat) for l in layers],
+                [self.layout.block("bias", l).view(flat) for l in layers])
 
     def flatten(self, coefs: Sequence[npt.ArrayLike], intercepts: Sequence[npt.ArrayLike],
                 out: np.ndarray | None = None) -> np.ndarray:
@@ -339,10 +338,16 @@ class MLP:
         return flat
 
     @property
+    def layout(self) -> Layout:
+        """Where each of the model's arrays lives in `params`, with its role and what training does to it (the L2
+        penalty, weight decay): a ``fastbp.layout.Layout``."""
+        return self.engine.layout
+
+    @property
     def n_coefs(self) -> int:
         """The coefficients' share of `params`: every coefficient comes before every intercept, so
-        ``params[:n_coefs]`` is what the L2 penalty covers."""
-        return self.engine.n_coefs
+        ``params[:n_coefs]`` is what the L2 penalty and weight decay cover."""
+        return sum(block.size for block in self.layout.blocks if block.role == "weight")
 
     def thread_plan(self) -> ThreadPlan:
         """The ``fastbp._threads.ThreadPlan`` of this model's computations: its ``n_threads`` (or OpenMP's

@@ -131,7 +131,8 @@ class Optimizer:
         lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
         n_decayed = params.shape[0] if n_coefs is None else v.check_int("n_coefs", n_coefs, minimum=0)
         state = self.state_for(params)
-        _optim.step(self.name, settings, params, grad, state, lr, self.t + 1, n_decayed)
+        decayed = np.array([[0, min(n_decayed, params.shape[0])]], dtype=np.intp)
+        _optim.step(self.name, settings, params, grad, state, lr, self.t + 1, decayed)
         self.t += 1
 
     def __repr__(self) -> str:

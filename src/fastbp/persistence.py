@@ -40,7 +40,7 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp import optim
 from fastbp._core import _optim
-from fastbp._core._network import CoreNet
+from fastbp.layout import dense_layout
 
 FORMAT = "fastbp.MLP"
 FORMAT_VERSION = 4
@@ -215,7 +215,7 @@ def read(path):
             thread_invariant = bool(flag)
         options = _options(data, path, architecture) if int(version) >= 4 else {}
     layer_sizes, activation, output, dtype = architecture
-    n_params = CoreNet(layer_sizes, ["identity"] * (len(layer_sizes) - 2), output).n_params  # the core's layout
+    n_params = dense_layout(layer_sizes).n_params
     _check_buffer(path, "params", params, (n_params,), dtype)
     if training is None:
         return Saved(architecture, thread_invariant, params, options)

@@ -325,10 +325,12 @@ def loss_and_grad(coefs, intercepts, X, Y, spec, sample_weight=None, alpha=0.0, 
 # --- optimizers: scikit-learn's (SGD, Adam) and PyTorch's (AdamW, RMSprop, Adagrad) update formulas ------------
 
 
-def decay(params, n_coefs, learning_rate, weight_decay):
-    """Decoupled weight decay: the coefficients params[:n_coefs] *= 1 - lr * weight_decay."""
+def decay(params, decayed, learning_rate, weight_decay):
+    """Decoupled weight decay: params[start:stop] *= 1 - lr * weight_decay for each span (start, stop) of
+    `decayed` (the blocks whose policy is decayed: the weights)."""
     if weight_decay:
-        params[:n_coefs] *= params.dtype.type(1 - learning_rate * weight_decay)
+        for start, stop in decayed:
+            params[start:stop] *= params.dtype.type(1 - learning_rate * weight_decay)
 
 
 def sgd_step(params, grad, velocity, learning_rate, momentum, nesterov):
@@ -378,11 +380,11 @@ def adagrad_step(params, grad, total, learning_rate, epsilon):
     params -= learning_rate * grad / (np.sqrt(total) + epsilon)
 
 
-def optimizer_step(name, settings, params, grad, state, learning_rate, t, n_coefs):
+def optimizer_step(name, settings, params, grad, state, learning_rate, t, decayed):
     """Step number t of the optimizer `name` (with its `settings`) on the flat buffers, its state a dict of
-    buffers; weight decay, where the optimizer has it, applies to the coefficients params[:n_coefs]."""
+    buffers; weight decay, where the optimizer has it, applies to the spans `decayed` (see `decay`)."""
     s = settings
-    decay(params, n_coefs, learning_rate, s.get("weight_decay", 0.0))
+    decay(params, decayed, learning_rate, s.get("weight_decay", 0.0))
     if name == "SGD":
         sgd_step(params, grad, state["velocity"], learning_rate, s["momentum"], s["nesterov"])
     elif name == "Adam":

@@ -23,8 +23,8 @@ from fastbp._core._network cimport CoreNet, backward, forward_logits, thread_pla
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
 from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, clip_scale, make_rule, make_schedule,
                                   make_state, make_step, schedule_rate, update_span)
-from fastbp._core._records cimport (STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layout,
-                                    SparseRows, Threads, Update, Workspace)
+from fastbp._core._records cimport (STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT, Backward, Batch, Block,
+                                    Dropout, Layout, SparseRows, Threads, Update, Workspace)
 
 from fastbp._core._optim import clip_chunks
 from fastbp._core._sparse cimport CSR, Scratch, batch_rows, largest_batch, sparse_input
@@ -97,9 +97,10 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
     cdef Backward how
     cdef Update update
     cdef Dropout dropout
-    cdef Py_ssize_t stepped
-    # Plain SGD (no momentum, penalty, weight decay or clipping) on dense X steps the coefficients inside
-    # backward's products; only the intercepts, packed after every coefficient, are left to the optimizer.
+    cdef const Block* block
+    cdef int b
+    # Plain SGD (no momentum, penalty, weight decay or clipping) on dense X steps the weights inside
+    # backward's products; only the other blocks are left to the optimizer.
     # Any other optimizer without clipping (which needs the whole gradient's norm first) steps each layer as
     # soon as backward writes its gradient, while that is in cache: the same bits as a pass after backward.
     how.alpha = training.alpha
@@ -113,11 +114,6 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
             how.mode = STEP_LAYERS
             update.rule, update.step, update.state = &training.rule, &step, &training.state
             how.update = &update
-    stepped = 0  # the parameters that backward steps: the coefficients or all of them in the fused modes
-    if how.mode == STEP_COEFFICIENTS:
-        stepped = net.n_coefs
-    elif how.mode == STEP_LAYERS:
-        stepped = net.n_params
     dropout.seed = training.dropout_seed
     progress.loss_sum = 0
     progress.steps = training.steps
@@ -161,9 +157,12 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
             progress.steps += 1
             progress.last_rate = rate
             training.steps = progress.steps
-            if stepped < net.n_params:
-                update_span(&training.rule, &step, params, grad, &training.state, stepped, net.n_params - stepped,
-                            threads.n)
+            if how.mode != STEP_LAYERS:  # the blocks backward did not step
+                for b in range(net.n_blocks):
+                    block = &net.blocks[b]
+                    if how.mode == STORE_GRADIENT or block.role != WEIGHT:
+                        update_span(&training.rule, &step, params, grad, &training.state, block.offset, block.size,
+                                    block.decayed, threads.n)
         first += count
     return progress
 
@@ -213,7 +212,7 @@ cdef class EpochKernel:
         self.dropout = options["dropout_seed"] is not None
         self.dropout_seed = options["dropout_seed"] if self.dropout else 0
         self.optimizer = optimizer
-        self.rule = make_rule(optimizer, settings, layout.n_coefs)
+        self.rule = make_rule(optimizer, settings)
         self.threads = thread_plan(n_threads, invariant, np.dtype(dtype) == np.float32)
         self.batch_X = None  # made by the first run on dense X; CSR rows are read in place
         self.scratch = Scratch()  # the sparse first layer's, sized by the first run on CSR X

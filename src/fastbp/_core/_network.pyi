@@ -4,24 +4,21 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse import csr_array, csr_matrix
 
+from fastbp.layout import Layout
+
 _Float = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Input = _Float | csr_matrix | csr_array  # dense, or CSR (see fastbp._core._sparse)
 
 ACTIVATION_NAMES: dict[int, str]
+ROLES: dict[str, int]
 PREDICT_FEW_ROWS: int
 
 class CoreNet:
     layer_sizes: tuple[int, ...]
-    def __init__(self, layer_sizes: Sequence[int], activations: Sequence[str], output: str, loss: str = "natural",
+    def __init__(self, layout: Layout, activations: Sequence[str], output: str, loss: str = "natural",
                  huber_delta: float = 1.0, label_smoothing: float = 0.0,
                  dropout: Sequence[float] | None = None) -> None: ...
     def factor_widths(self, dropout: bool) -> list[int]: ...
-    @property
-    def n_params(self) -> int: ...
-    @property
-    def n_coefs(self) -> int: ...
-    @property
-    def layers(self) -> tuple[dict[str, object], ...]: ...
     def forward(self, params: _Float, X: _Input, n_threads: int, invariant: bool) -> _Float: ...
     def predict(self, params: _Float, X: _Float, n_threads: int) -> _Float | None: ...
     def objective_and_output(self, params: _Float, X: _Input, Y: _Float, sample_weight: _Float | None,

@@ -25,14 +25,16 @@ from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, start_team,
                                            use_threads, use_threads_elementwise, usable_threads)
 from fastbp._core._optim cimport update_span
-from fastbp._core._records cimport (STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, Backward, Batch, Dropout, Layer,
-                                    LayerPass, Layout, SparseRows, Split, Threads, Update, Workspace)
+from fastbp._core._records cimport (BIAS, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT, Backward, Batch,
+                                    Block, Dropout, Layer, LayerPass, Layout, Role, SparseRows, Split, Threads, Update,
+                                    Workspace)
 from fastbp._core._sparse cimport CSR, Scratch, nonzeros, sparse_input, sparse_layer, sparse_weight_grad
 
 from fastbp._core._activations import ACTIVATIONS
 from fastbp._core._losses import LOSSES, OUTPUTS
 
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
+ROLES = {"weight": WEIGHT, "bias": BIAS}  # the codes of `fastbp.layout.ROLES`
 # `CoreNet.predict` of at most this many rows calls no BLAS (so its callers need not limit BLAS's threads).
 PREDICT_FEW_ROWS = 4
 
@@ -124,8 +126,8 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     p.layer = &net.layers[l]
     p.n_rows = batch.n_rows
     p.a_in = batch.X if l == 0 else work.acts[l - 1]
-    p.W = params + p.layer.coef_offset
-    p.b = params + p.layer.intercept_offset
+    p.W = params + p.layer.weight.offset
+    p.b = params + p.layer.bias.offset
     p.mask.active = False
     p.delta = NULL
     p.f_in = net.layers[l - 1].activation if l > 0 else IDENTITY
@@ -276,11 +278,11 @@ cdef bint predict_block(const Layout* net, const floating* params, const floatin
         n_in, n_out = layer.n_in, layer.n_out
         z = out if l == net.n_layers - 1 else (buffer_a if l % 2 == 0 else buffer_b)
         if n_rows <= FEW_ROWS:
-            few_rows_product(a, params + layer.coef_offset, n_rows, n_in, n_out, z)
+            few_rows_product(a, params + layer.weight.offset, n_rows, n_in, n_out, z)
         else:
-            gemm(False, False, <int> n_rows, n_out, n_in, <floating> 1, a, n_in, params + layer.coef_offset, n_out,
+            gemm(False, False, <int> n_rows, n_out, n_in, <floating> 1, a, n_in, params + layer.weight.offset, n_out,
                  <floating> 0, z, n_out)
-        bias_activation(layer.activation, z, params + layer.intercept_offset, n_rows, n_out, n_out)
+        bias_activation(layer.activation, z, params + layer.bias.offset, n_rows, n_out, n_out)
         a = z
     output_activation(net.output, out, n_rows, net.layers[net.n_layers - 1].n_out)
     return True
@@ -322,13 +324,14 @@ cdef void loss_block(const Layout* net, const Batch* batch, const floating* logi
 
 cdef double objective(const Layout* net, const floating* params, const Batch* batch, const floating* logits,
                       floating* delta_out, double* row_loss, double alpha, int n_threads) noexcept nogil:
-    """(1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, S = batch.weight_sum, from the output logits
+    """(1/S) sum_i w_i L_i + (alpha / 2S) sum ||B||^2 over the penalized blocks B, S = batch.weight_sum, from the
+    output logits
     (n_rows, n_outputs); also writes delta[L] = (y_hat - y) w_i / S into delta_out (n_rows, n_outputs).
     row_loss: (n_rows,) scratch. Rows go in blocks of ROW_BLOCK, on threads when there are enough entries
     for an elementwise pass to pay (the loss is a few operations per output, whatever the network); the
-    sums run in row and layer order, the same for any n_threads."""
+    sums run in row order and in reverse block order, the same for any n_threads."""
     cdef Py_ssize_t block, i
-    cdef int l
+    cdef int b
     cdef Py_ssize_t n_rows = batch.n_rows
     cdef Py_ssize_t entries = n_rows * net.layers[net.n_layers - 1].n_out
     cdef bint threaded = use_threads_elementwise(n_threads, entries)
@@ -344,9 +347,9 @@ cdef double objective(const Layout* net, const floating* params, const Batch* ba
     for i in range(n_rows):
         data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
     if alpha != 0:
-        for l in range(net.n_layers - 1, -1, -1):
-            sumsq += sum_of_squares(params + net.layers[l].coef_offset,
-                                    <Py_ssize_t> net.layers[l].n_in * net.layers[l].n_out)
+        for b in range(net.n_blocks - 1, -1, -1):
+            if net.blocks[b].penalized:
+                sumsq += sum_of_squares(params + net.blocks[b].offset, net.blocks[b].size)
     return data_loss / batch.weight_sum + 0.5 * alpha * sumsq / batch.weight_sum
 
 
@@ -417,13 +420,21 @@ cdef void delta_block(const LayerPass* p, floating* delta_in_out, Split split, P
             mul_derivative(p.f_in, delta_in_out + first * n_in, a_in + first * n_in, count, n_in, n_in)
 
 
+cdef void update_block(const Update* update, floating* params, const floating* grad, const Block* block,
+                       int n_threads) noexcept nogil:
+    """The optimizer's step on one block, with weight decay when its policy says so."""
+    update_span(update.rule, update.step, params, grad, update.state, block.offset, block.size, block.decayed,
+                n_threads)
+
+
 cdef double backward(const Layout* net, floating* params, const Batch* batch, Workspace* work, Backward how,
                      floating* grad_out, Threads threads) noexcept nogil:
     """Objective and its gradient, given the activations `forward_logits` left in `work` for the same batch (a
     CSR batch needs a `_sparse.Scratch` attached).
 
-    objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum_l ||W[l]||^2, with S = batch.weight_sum.
-    delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] + (alpha/S) W[l]; db[l] = sum_rows delta[l];
+    objective = (1/S) sum_i w_i L_i + (alpha / 2S) sum ||W||^2 over the penalized W, with S = batch.weight_sum.
+    delta[L] = (y_hat - y) w_i / S; dW[l] = A[l-1]^T delta[l] (+ (alpha/S) W[l] when penalized);
+    db[l] = sum_rows delta[l];
     delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]).
     grad_out (n_params,) is fully overwritten, or with how.mode == STEP_COEFFICIENTS (dense X, alpha == 0
     only) gets the intercepts' gradient alone while the products step the coefficients in params; with
@@ -439,6 +450,7 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     cdef floating* other = <floating*> work.delta_b
     cdef floating* swap
     cdef floating* coef_out
+    cdef floating* intercept_out
     cdef double loss
     cdef int last = net.n_layers - 1
     cdef Py_ssize_t n_rows = batch.n_rows
@@ -452,17 +464,18 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     for l in range(last, -1, -1):
         p = layer_pass(net, params, batch, work, l)
         p.delta = delta
-        p.penalty = how.alpha != 0
+        p.penalty = how.alpha != 0 and p.layer.weight.penalized
         p.alpha_scaled = how.alpha / batch.weight_sum
         p.mode = how.mode
         p.rate = how.rate
         n_in = p.layer.n_in
         n_out = p.layer.n_out
         # The weight-gradient products write the gradient, or with STEP_COEFFICIENTS step W itself.
-        coef_out = (params if how.mode == STEP_COEFFICIENTS else grad_out) + p.layer.coef_offset
+        coef_out = (params if how.mode == STEP_COEFFICIENTS else grad_out) + p.layer.weight.offset
+        intercept_out = grad_out + p.layer.bias.offset
         if l == 0 and batch.X_sparse != NULL:
-            sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.coef_offset, threads.n)
-            column_sums(delta, n_rows, n_out, n_out, grad_out + p.layer.intercept_offset)
+            sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.weight.offset, threads.n)
+            column_sums(delta, n_rows, n_out, n_out, intercept_out)
             continue
         # delta[l-1] before dW[l]: with STEP_COEFFICIENTS, computing dW[l] steps W[l], which delta[l-1] reads.
         if l > 0:
@@ -476,15 +489,13 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
         split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
         if split.threaded:
             for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                weight_grad_block(&p, coef_out, grad_out + p.layer.intercept_offset, split, block)
+                weight_grad_block(&p, coef_out, intercept_out, split, block)
         else:
             for block in range(split.count):
-                weight_grad_block(&p, coef_out, grad_out + p.layer.intercept_offset, split, block)
+                weight_grad_block(&p, coef_out, intercept_out, split, block)
         if how.mode == STEP_LAYERS:  # the layer's step, while its gradient is in cache
-            update_span(how.update.rule, how.update.step, params, grad_out, how.update.state, p.layer.coef_offset,
-                        n_in * n_out, threads.n)
-            update_span(how.update.rule, how.update.step, params, grad_out, how.update.state,
-                        p.layer.intercept_offset, n_out, threads.n)
+            update_block(how.update, params, grad_out, p.layer.weight, threads.n)
+            update_block(how.update, params, grad_out, p.layer.bias, threads.n)
         if l > 0:
             swap = delta
             delta = other
@@ -502,79 +513,56 @@ cdef class CoreNet:
 
     Parameters
     ----------
-    layer_sizes : sequence of int, length n_layers + 1, each >= 1
+    layout : fastbp.layout.Layout, the network's parameter blocks (decided in Python, copied here)
     activations : sequence of str, one name of ACTIVATIONS per hidden layer (n_layers - 1 of them)
     output : str, a name of OUTPUTS
     loss : str, a name of LOSSES ("natural": the output's own); huber_delta, label_smoothing: its settings
     dropout : sequence of float in [0, 1), one rate per hidden layer, or None for none
-
-    The table is what Python reads (`layers`, `n_params`, `n_coefs`): the parameter layout is decided here
-    only. Every coefficient matrix comes first, layer by layer, then every intercept vector (scikit-learn's
-    packing order).
     """
 
-    def __cinit__(self, layer_sizes, activations, str output, str loss="natural", double huber_delta=1.0,
+    def __cinit__(self, layout, activations, str output, str loss="natural", double huber_delta=1.0,
                   double label_smoothing=0.0, dropout=None):
-        cdef int l
-        cdef int n_layers = len(layer_sizes) - 1
-        cdef Py_ssize_t offset = 0
+        cdef int l, b
+        cdef int n_layers = layout.n_layers
         cdef Layer* layer
         if len(activations) != n_layers - 1:
             raise ValueError(f"{n_layers - 1} hidden layers need as many activations, got {len(activations)}")
         rates = [0.0] * (n_layers - 1) if dropout is None else [float(rate) for rate in dropout]
         if len(rates) != n_layers - 1:
             raise ValueError(f"{n_layers - 1} hidden layers need as many dropout rates, got {len(rates)}")
-        self.layer_sizes = tuple(int(s) for s in layer_sizes)
+        self.layer_sizes = tuple(layout.layer_sizes)
         self.layout.n_layers = n_layers
+        self.layout.n_blocks = len(layout.blocks)
         self.layout.output = <Output> OUTPUTS[output]
         self.layout.loss.loss = <Loss> LOSSES[loss]
         self.layout.loss.huber_delta = huber_delta
         self.layout.loss.smoothing = label_smoothing
         self.layout.layers = <Layer*> malloc(n_layers * sizeof(Layer))
-        if self.layout.layers == NULL:
+        self.layout.blocks = <Block*> malloc(self.layout.n_blocks * sizeof(Block))
+        if self.layout.layers == NULL or self.layout.blocks == NULL:
             raise MemoryError()
+        for b, block in enumerate(layout.blocks):
+            self.layout.blocks[b].role = <Role> <int> ROLES[block.role]
+            self.layout.blocks[b].offset = block.offset
+            self.layout.blocks[b].size = block.size
+            self.layout.blocks[b].penalized = block.penalized
+            self.layout.blocks[b].decayed = block.decayed
         for l in range(n_layers):
             layer = &self.layout.layers[l]
-            layer.n_in = layer_sizes[l]
-            layer.n_out = layer_sizes[l + 1]
+            layer.n_in = self.layer_sizes[l]
+            layer.n_out = self.layer_sizes[l + 1]
             code = ACTIVATIONS[activations[l]] if l < n_layers - 1 else IDENTITY
             layer.activation = <Activation> <int> code
             layer.dropout = rates[l] if l < n_layers - 1 else 0
-            layer.coef_offset = offset
-            offset += <Py_ssize_t> layer.n_in * layer.n_out
-        self.layout.n_coefs = offset
-        for l in range(n_layers):
-            self.layout.layers[l].intercept_offset = offset
-            offset += self.layout.layers[l].n_out
-        self.layout.n_params = offset
-        self.layout.macs_per_row = self.layout.n_coefs
+            layer.weight = &self.layout.blocks[layout.blocks.index(layout.block("weight", l))]
+            layer.bias = &self.layout.blocks[layout.blocks.index(layout.block("bias", l))]
+        self.layout.n_params = layout.n_params
+        self.layout.macs_per_row = layout.macs_per_row
         self.layout.width = max(self.layer_sizes[1:])
 
     def __dealloc__(self):
         free(self.layout.layers)
-
-    @property
-    def n_params(self):
-        return self.layout.n_params
-
-    @property
-    def n_coefs(self):
-        """The coefficients' share of the flat buffer: params[:n_coefs], which the L2 penalty covers."""
-        return self.layout.n_coefs
-
-    @property
-    def layers(self):
-        """The per-layer table: one dict per layer with n_in, n_out, coef_offset, intercept_offset, activation
-        (its name; "identity" for the output layer) and dropout."""
-        cdef int l
-        cdef Layer* layer
-        table = []
-        for l in range(self.layout.n_layers):
-            layer = &self.layout.layers[l]
-            table.append({"n_in": layer.n_in, "n_out": layer.n_out, "coef_offset": layer.coef_offset,
-                          "intercept_offset": layer.intercept_offset,
-                          "activation": ACTIVATION_NAMES[<int> layer.activation], "dropout": layer.dropout})
-        return tuple(table)
+        free(self.layout.blocks)
 
     def factor_widths(self, bint dropout):
         """The units of each layer that keeps a factor in a backward pass (0 for the others), with dropout or

@@ -23,7 +23,6 @@ cdef struct Rule:
     double weight_decay     # SGD, AdamW: decoupled, params *= 1 - lr * weight_decay before the step
     double rho              # RMSprop: the decay of the squared gradient's running mean
     bint centered           # RMSprop: divide by the gradient's running variance, not its second moment
-    Py_ssize_t n_decayed    # weight decay applies to params[:n_decayed], the coefficients (not the intercepts)
 
 
 cdef struct Step:
@@ -60,7 +59,7 @@ cdef struct Schedule:
     double pct_start        # one_cycle
 
 
-cdef Rule make_rule(str name, dict settings, Py_ssize_t n_decayed) except *
+cdef Rule make_rule(str name, dict settings) except *
 
 cdef State make_state(str name, dict buffers, const floating[::1] params) except *
 
@@ -71,10 +70,10 @@ cdef double schedule_rate(const Schedule* schedule, double learning_rate, long l
 cdef void make_step(const Rule* rule, long long t, double learning_rate, Step* step_out) noexcept nogil
 
 cdef void apply_step(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
-                     Py_ssize_t first, Py_ssize_t count) noexcept nogil
+                     Py_ssize_t first, Py_ssize_t count, bint decayed) noexcept nogil
 
 cdef void update_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
-                      Py_ssize_t first, Py_ssize_t count, int n_threads) noexcept nogil
+                      Py_ssize_t first, Py_ssize_t count, bint decayed, int n_threads) noexcept nogil
 
 cdef double clip_scale(const floating* grad, Py_ssize_t n, double clip_norm, double* partial,
                        int n_threads) noexcept nogil

@@ -5,7 +5,7 @@ SGD and Adam are scikit-learn's (`sklearn/neural_network/_stochastic_optimizers.
 and in the model's dtype, so float64 trajectories can match it to the last bits; AdamW, RMSprop and Adagrad are
 PyTorch's (`torch.optim`'s single-tensor updates: its lerp, addcmul and addcdiv, in their order). Coefficients
 such as 1 - beta are computed in double and rounded once, as NumPy does with Python floats. Decoupled weight
-decay multiplies the coefficients only, never the intercepts. The compiled epoch (`_epoch`) applies
+decay multiplies the blocks whose policy is decayed (`fastbp.layout`: the weights, never the biases). The compiled epoch (`_epoch`) applies
 `apply_step` to every minibatch; `step` applies it once, for the Python layer.
 """
 
@@ -41,9 +41,8 @@ cdef enum:
     CLIP_CHUNK = 1 << 14   # gradient entries per partial sum of the clipping norm (fixed: any thread count)
 
 
-cdef Rule make_rule(str name, dict settings, Py_ssize_t n_decayed) except *:
-    """The `Rule` of the optimizer `name` with `settings` (a dict holding at least SETTINGS[name]); weight decay,
-    where the kind has it, applies to params[:n_decayed]."""
+cdef Rule make_rule(str name, dict settings) except *:
+    """The `Rule` of the optimizer `name` with `settings` (a dict holding at least SETTINGS[name])."""
     cdef Rule rule
     rule.kind = <Kind> OPTIMIZERS[name]
     rule.momentum = settings["momentum"] if name in ("SGD", "RMSprop") else 0
@@ -54,7 +53,6 @@ cdef Rule make_rule(str name, dict settings, Py_ssize_t n_decayed) except *:
     rule.weight_decay = settings["weight_decay"] if name in ("SGD", "AdamW") else 0
     rule.rho = settings["rho"] if name == "RMSprop" else 0
     rule.centered = settings["centered"] if name == "RMSprop" else False
-    rule.n_decayed = n_decayed
     return rule
 
 
@@ -220,16 +218,13 @@ cdef void step_span(const Rule* rule, const Step* step, floating* params, const 
 
 
 cdef void apply_step(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
-                     Py_ssize_t first, Py_ssize_t count) noexcept nogil:
-    """The optimizer `rule`'s `step` on parameters first .. first + count: the coefficients among them (below
-    rule.n_decayed) with the weight decay, the others without."""
-    cdef Py_ssize_t decayed = 0
-    if rule.weight_decay != 0:
-        decayed = max(<Py_ssize_t> 0, min(first + count, rule.n_decayed) - first)
-        step_span(rule, step, params, grad, state, first, decayed,
-                  <floating> (1 - step.learning_rate * rule.weight_decay))
-    if count > decayed:
-        step_span(rule, step, params, grad, state, first + decayed, count - decayed, 1)
+                     Py_ssize_t first, Py_ssize_t count, bint decayed) noexcept nogil:
+    """The optimizer `rule`'s `step` on parameters first .. first + count, with the kind's weight decay when
+    they are `decayed` (their block's policy)."""
+    cdef floating keep = 1
+    if decayed and rule.weight_decay != 0:
+        keep = <floating> (1 - step.learning_rate * rule.weight_decay)
+    step_span(rule, step, params, grad, state, first, count, keep)
 
 
 cdef enum:
@@ -237,16 +232,16 @@ cdef enum:
 
 
 cdef void update_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
-                      Py_ssize_t first, Py_ssize_t count, int n_threads) noexcept nogil:
+                      Py_ssize_t first, Py_ssize_t count, bint decayed, int n_threads) noexcept nogil:
     """`apply_step` over params[first:first + count], in chunks spread over threads when the span is large: each
     parameter's update reads only its own entries, so any split gives the same bits."""
     cdef Py_ssize_t chunk, n_chunks = (count + UPDATE_CHUNK - 1) // UPDATE_CHUNK
     if use_threads_elementwise(n_threads, count):
         for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
             apply_step(rule, step, params, grad, state, first + chunk * UPDATE_CHUNK,
-                       min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK))
+                       min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK), decayed)
     else:
-        apply_step(rule, step, params, grad, state, first, count)
+        apply_step(rule, step, params, grad, state, first, count, decayed)
 
 
 cdef double clip_scale(const floating* grad, Py_ssize_t n, double clip_norm, double* partial,
@@ -274,16 +269,24 @@ def clip_chunks(Py_ssize_t n_params):
 
 
 def step(str name, dict settings, floating[::1] params, const floating[::1] grad, dict state, double learning_rate,
-         long long t, Py_ssize_t n_decayed):
+         long long t, const Py_ssize_t[:, ::1] decayed):
     """One in-place step (number t >= 1) of the optimizer `name` on flat (n_params,) buffers of one dtype: params,
     grad and the state buffers {name: array} (all checked by the caller); weight decay, for the kinds that have
-    it, applies to params[:n_decayed]."""
-    cdef Rule rule = make_rule(name, settings, n_decayed)
+    it, applies to the spans params[start:stop] of the rows (start, stop) of `decayed` (sorted, disjoint)."""
+    cdef Rule rule = make_rule(name, settings)
+    cdef Py_ssize_t span, at = 0, n = params.shape[0]
     cdef State buffers = make_state(name, state, params)
     cdef Step this_step
     make_step(&rule, t, learning_rate, &this_step)
     with nogil:
-        apply_step(&rule, &this_step, &params[0], &grad[0], &buffers, 0, params.shape[0])
+        for span in range(decayed.shape[0]):
+            if decayed[span, 0] > at:
+                apply_step(&rule, &this_step, &params[0], &grad[0], &buffers, at, decayed[span, 0] - at, False)
+            apply_step(&rule, &this_step, &params[0], &grad[0], &buffers, decayed[span, 0],
+                       decayed[span, 1] - decayed[span, 0], True)
+            at = decayed[span, 1]
+        if n > at:
+            apply_step(&rule, &this_step, &params[0], &grad[0], &buffers, at, n - at, False)
 
 
 def clip(floating[::1] grad, double clip_norm, int n_threads=1):

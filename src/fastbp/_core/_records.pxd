@@ -12,27 +12,42 @@ from fastbp._core._masks cimport MaskBlock
 from fastbp._core._optim cimport Rule, State, Step
 
 
+cdef enum Role:
+    # What a block of the parameter buffer is (`fastbp.layout.ROLES`, in that order).
+    WEIGHT = 0
+    BIAS = 1
+
+
+cdef struct Block:
+    # One array of the model, params[offset:][:size], with what training does to it (`fastbp.layout.Block`).
+    Role role
+    Py_ssize_t offset
+    Py_ssize_t size
+    bint penalized              # the L2 penalty covers it
+    bint decayed                # an optimizer's decoupled weight decay shrinks it
+
+
 cdef struct Layer:
-    # One row of a network's per-layer table, which `_network.CoreNet` owns and exports to Python. Layer l maps
-    # n_in units to n_out; its weights and biases are slices of the one flat parameter buffer.
+    # One row of a network's per-layer table, which `_network.CoreNet` owns. Layer l maps n_in units to n_out;
+    # its weights and biases are blocks of the one flat parameter buffer.
     int n_in
     int n_out
-    Py_ssize_t coef_offset       # W[l]: params[coef_offset:][:n_in * n_out], row-major (n_in, n_out)
-    Py_ssize_t intercept_offset  # b[l]: params[intercept_offset:][:n_out]
+    const Block* weight         # W[l]: row-major (n_in, n_out)
+    const Block* bias           # b[l]: (n_out,)
     Activation activation        # f of the layer's units (IDENTITY for the output layer: `Layout.output` applies)
     double dropout               # the dropout rate of a hidden layer's units in training passes (0: none)
 
 
 cdef struct Layout:
-    # A network: its layers in order, its output activation and loss, and the flat buffer's size. Every
-    # coefficient comes before every intercept (scikit-learn's packing), so params[:n_coefs] is what the L2
-    # penalty covers.
+    # A network: its parameter blocks (in buffer order, as `fastbp.layout` decides them), its layers in order,
+    # its output activation and loss, and the flat buffer's size.
+    int n_blocks
+    Block* blocks               # (n_blocks,)
     int n_layers
     Layer* layers               # (n_layers,)
     Output output
     LossSpec loss
     Py_ssize_t n_params
-    Py_ssize_t n_coefs
     Py_ssize_t macs_per_row     # multiply-adds of one row through every layer
     int width                   # units of the widest non-input layer (the scratch of one row)
 
@@ -133,7 +148,7 @@ cdef struct LayerPass:
     const void* delta           # backward: (n_rows, n_out) dL/dZ of this layer
     Activation f_in             # backward: the activation of the layer before, whose f' multiplies its delta
     const void* factor_in       # backward: that layer's factor (its f' and dropout), or NULL: f_in's f' of a_in
-    bint penalty                # backward: the L2 penalty applies (alpha != 0)
+    bint penalty                # backward: the L2 penalty applies (alpha != 0 and W is penalized)
     double alpha_scaled         # backward: alpha / S, the penalty's factor on W
     GradientMode mode           # backward: what becomes of the weights' gradient
     double rate                 # backward, STEP_COEFFICIENTS: the learning rate

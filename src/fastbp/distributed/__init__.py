@@ -136,7 +136,7 @@ class GradientSum:
         self.comm, self.net, self.plan = comm, net, plan
         self.IN_PLACE = _mpi().IN_PLACE
         self.buffer = np.empty(net.n_params + 1, dtype=net.dtype)  # the gradient, then the objective
-        self.coefs = slice(0, net.n_coefs)  # the penalized block comes first
+        self.penalized = [slice(start, stop) for start, stop in net.layout.spans("penalized")]
 
     def __call__(self, X, Y, sample_weight, S, alpha, dropout=None):
         grad = self.buffer[:-1]
@@ -147,10 +147,10 @@ class GradientSum:
             self.buffer[:] = 0
         self.comm.Allreduce(self.IN_PLACE, self.buffer)
         loss = float(self.buffer[-1])
-        if alpha:
-            coefs = self.net.params[self.coefs]
-            grad[self.coefs] += coefs * (alpha / S)
-            loss += 0.5 * alpha * float(np.dot(coefs, coefs)) / S
+        for span in self.penalized if alpha else ():
+            weights = self.net.params[span]
+            grad[span] += weights * (alpha / S)
+            loss += 0.5 * alpha * float(np.dot(weights, weights)) / S
         return loss, grad
 
 
