@@ -49,7 +49,10 @@ def test_dense_layout_packs_every_weight_then_every_bias_as_scikit_learn_does():
 
 
 def test_the_weights_are_penalized_and_decayed_and_the_biases_are_not():
-    assert POLICY == {"weight": (True, True), "bias": (False, False)}
+    """And an ensemble's scalings r and s are decayed (`tabm`'s recipe: every parameter but the biases), not
+    penalized."""
+    assert POLICY == {"weight": (True, True), "bias": (False, False), "in_scale": (False, True),
+                      "out_scale": (False, True)}
     for block in dense_layout(SIZES).blocks:
         assert (block.penalized, block.decayed) == (block.role == "weight",) * 2
 
@@ -113,7 +116,7 @@ def test_an_epoch_decays_by_role_not_by_position(optimizer, settings, clip_norm)
     expected, expected_state = start.copy(), {name: np.zeros(layout.n_params) for name in names}
     grad = np.empty(layout.n_params)
 
-    def step(coef_grads, intercept_grads, t):
+    def step(coef_grads, intercept_grads, *, t):
         for view, array in zip(sum(views(layout, grad), []), coef_grads + intercept_grads):
             view[...] = array
         if clip_norm is not None:

@@ -6,7 +6,8 @@ missing; scikit-learn is imported only by the parts that need it.
 
 # First: `fastbp._core` turns a missing compiled core into an ImportError that says what to do.
 import fastbp._core  # isort: skip  # noqa: F401
-from fastbp.network import MLP, load  # isort: skip
+from fastbp.network import MLP  # isort: skip
+from fastbp.loading import load  # isort: skip
 
 from fastbp import embeddings, schedules
 from fastbp._core._openmp_helpers import openmp_enabled as _openmp_enabled

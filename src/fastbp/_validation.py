@@ -107,9 +107,8 @@ def check_layer_sizes(layer_sizes):
     return sizes
 
 
-def check_n_params(layer_sizes, dtype):
-    """The number of weights and biases of `layer_sizes`, refused by name when no buffer of `dtype` can hold it."""
-    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+def check_n_params(layer_sizes, dtype, n_params):
+    """n_params, the size of the model of `layer_sizes`, refused by name when no buffer of `dtype` can hold it."""
     dtype = np.dtype(dtype)
     if n_params * dtype.itemsize > MAX_BUFFER_BYTES:
         raise ValueError(f"layer_sizes {list(layer_sizes)} give {n_params:,} parameters: more than a buffer of "

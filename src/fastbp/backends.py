@@ -1,6 +1,6 @@
 """The backends a model computes with, behind one contract: the compiled core and the NumPy reference.
 
-`attach(name, layer_sizes, spec)` builds the backend object of one network; it is the only place that tests a
+`attach(name, layout, spec)` builds the backend object of one network; it is the only place that tests a
 backend's name. Everything the model (`fastbp.MLP`), its trainer and the data-parallel layer ask of a backend
 is a method of `Backend`: forward passes, the objective and its gradient (for a share `weight_sum` of a larger
 total when asked, with dropout masks when given a seed), one optimizer step, and the epoch kernel that trains
@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastbp import reference
+from fastbp import reference, reference_stages
 from fastbp._core import _optim
 from fastbp._core._epoch import EpochKernel, EpochResult
 from fastbp._core._network import PREDICT_FEW_ROWS, CoreNet
 from fastbp._threads import single_threaded_blas
-from fastbp.layout import dense_layout
 
 BACKENDS = ("cython", "numpy")
 
@@ -75,13 +74,14 @@ class Backend:
 
     name: str
 
-    def __init__(self, layer_sizes, spec):
+    def __init__(self, layout, spec):
         self.spec = spec
-        self.layout = dense_layout(layer_sizes)
+        self.layout = layout
         self.n_params = self.layout.n_params
 
-    def forward(self, net, X, plan):
-        """Output activations y_hat (n_samples, n_outputs) of `net` for checked X, with no dropout."""
+    def forward(self, net, X, plan, members=False):
+        """Output activations y_hat (n_samples, n_outputs) of `net` for checked X, with no dropout: an
+        ensemble's mean, or with `members` each member's (n_samples, k, n_outputs)."""
         raise NotImplementedError
 
     def predict(self, net, X, plan):
@@ -90,7 +90,7 @@ class Backend:
         raise NotImplementedError
 
     def logits(self, net, X, plan):
-        """The output layer's pre-activations (n_samples, n_outputs)."""
+        """The output layer's pre-activations (n_samples, n_outputs), an ensemble's (n_samples, k, n_outputs)."""
         raise NotImplementedError
 
     def objective_and_output(self, net, batch, alpha, plan, dropout=None):
@@ -119,21 +119,23 @@ class Compiled(Backend):
 
     name = "cython"
 
-    def __init__(self, layer_sizes, spec):
-        super().__init__(layer_sizes, spec)
+    def __init__(self, layout, spec):
+        super().__init__(layout, spec)
         self.table = CoreNet(self.layout, spec.activations, spec.output, spec.loss, spec.huber_delta,
                              spec.label_smoothing, spec.dropout)
         self.logit_table = None  # the same network with an identity output, made when `logits` needs it
 
-    def forward(self, net, X, plan):
-        if not isinstance(X, np.ndarray):  # CSR: the sparse first layer
+    def forward(self, net, X, plan, members=False):
+        if not isinstance(X, np.ndarray) or self.layout.members > 1:  # CSR: the sparse first layer
             with single_threaded_blas():
-                return self.table.forward(net.params, X, plan.n_threads, plan.invariant)
+                return self.table.forward(net.params, X, plan.n_threads, plan.invariant, members)
         y_hat = self.predict(net, X, plan)
         assert y_hat is not None, "forward takes checked, finite X"
         return y_hat
 
     def predict(self, net, X, plan):
+        if self.layout.members > 1:
+            return self.forward(net, X, plan) if np.isfinite(X).all() else None
         if X.shape[0] <= PREDICT_FEW_ROWS:  # no BLAS call, so no limit to set and reset (most of a row's time)
             return self.table.predict(net.params, X, plan.n_threads)
         with single_threaded_blas():
@@ -143,7 +145,8 @@ class Compiled(Backend):
         if self.logit_table is None:
             self.logit_table = CoreNet(self.layout, self.spec.activations, "identity")
         with single_threaded_blas():
-            return self.logit_table.forward(net.params, X, plan.n_threads, plan.invariant)
+            logits = self.logit_table.forward(net.params, X, plan.n_threads, plan.invariant, True)
+        return logits[:, 0] if self.layout.members == 1 else logits
 
     def objective_and_output(self, net, batch, alpha, plan, dropout=None):
         seed, step = (-1, 0) if dropout is None else dropout
@@ -189,20 +192,35 @@ class Reference(Backend):
 
     name = "numpy"
 
-    def forward(self, net, X, plan):
+    def forward(self, net, X, plan, members=False):
+        if self.layout.members > 1:
+            return reference_stages.ensemble_output(self.layout, self.spec, net.params, X, members)
         return reference.forward(net.coefs, net.intercepts, X, self.spec)
 
     def predict(self, net, X, plan):
         return self.forward(net, X, plan) if np.isfinite(X).all() else None
 
     def logits(self, net, X, plan):
+        if self.layout.members > 1:
+            stages, owners = reference_stages.ensemble_network(self.layout, self.spec)
+            return reference_stages.forward_chain(stages, reference_stages.views(owners, net.params), X)[0]
         return reference.forward_pass(net.coefs, net.intercepts, X, self.spec)[-1][1]
 
     def objective_and_output(self, net, batch, alpha, plan, dropout=None):
+        if self.layout.members > 1:
+            loss, _, y_hat = reference_stages.ensemble_loss_and_grad(
+                self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
+                dropout)
+            return loss, y_hat
         return reference.objective_and_output(net.coefs, net.intercepts, batch.X, batch.Y, self.spec,
                                               batch.sample_weight, alpha, batch.weight_sum, dropout)
 
     def loss_and_grad(self, net, batch, alpha, plan, out, dropout=None):
+        if self.layout.members > 1:
+            loss, out[...], _ = reference_stages.ensemble_loss_and_grad(
+                self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
+                dropout)
+            return loss
         loss, coef_grads, intercept_grads = reference.loss_and_grad(
             net.coefs, net.intercepts, batch.X, batch.Y, self.spec, batch.sample_weight, alpha, batch.weight_sum,
             dropout)
@@ -233,9 +251,18 @@ class ReferenceEpochs:
         decayed = self.backend.layout.spans("decayed")
         rates = []
 
-        def step(coef_grads, intercept_grads, t):
+        gradient = None
+        if net.layout.members > 1:
+            def gradient(X, Y, sample_weight, dropout):
+                return reference_stages.ensemble_loss_and_grad(net.layout, self.backend.spec, params, X, Y,
+                                                               sample_weight, training.alpha, None, dropout)[:2]
+
+        def step(*grads, t):
             rate = learning_rate if training.schedule is None else training.schedule.rate(t, learning_rate)
-            net.flatten(coef_grads, intercept_grads, out=grad)
+            if len(grads) == 1:  # an ensemble's flat gradient
+                grad[...] = grads[0]
+            else:
+                net.flatten(*grads, out=grad)
             if training.clip_norm is not None:
                 reference.clip(grad, training.clip_norm)
             reference.optimizer_step(optimizer.name, settings, params, grad, state, rate, t + 1, decayed)
@@ -244,7 +271,7 @@ class ReferenceEpochs:
         with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
             loss_sum, finite, taken = reference.train_epoch(
                 net.coefs, net.intercepts, X, Y, sample_weight, order, self.batch_size, training.alpha,
-                self.backend.spec, step, steps, training.dropout_seed)
+                self.backend.spec, step, steps, training.dropout_seed, gradient)
         last = rates[-1] if rates else (learning_rate if training.schedule is None
                                         else training.schedule.rate(steps, learning_rate))
         return EpochResult(loss_sum, taken, finite, last)
@@ -253,6 +280,7 @@ class ReferenceEpochs:
 _BACKENDS = {backend.name: backend for backend in (Compiled, Reference)}
 
 
-def attach(name, layer_sizes, spec):
-    """The backend object named `name` (one of BACKENDS) for a network of these layers computing `spec`."""
-    return _BACKENDS[name](layer_sizes, spec)
+def attach(name, layout, spec):
+    """The backend object named `name` (one of BACKENDS) for a network of this `fastbp.layout.Layout` computing
+    `spec`."""
+    return _BACKENDS[name](layout, spec)

@@ -119,16 +119,36 @@ class Graph:
         raise ValueError(f"no ONNX form for activation {name!r}")  # pragma: no cover - every name has one
 
     def network(self, net: MLP, x: str) -> str:
-        """y_hat of `net` for the input named x: every layer's product, then its activation, then the output."""
+        """y_hat of `net` for the input named x: every layer's product, then its activation, then the output. An
+        ensemble's k members run as (k, n_samples, units) tensors, and y_hat is the mean of their outputs."""
         a = x
         for l, (W, b) in enumerate(zip(net.coefs, net.intercepts)):
-            z = self.op("Gemm", a, self.const(W, f"W{l}"), self.const(b, f"b{l}"), hint=f"z{l + 1}")
+            z = self.members_layer(net, l, a) if net.ensemble_size > 1 else self.op(
+                "Gemm", a, self.const(W, f"W{l}"), self.const(b, f"b{l}"), hint=f"z{l + 1}")
             a = z if l == len(net.coefs) - 1 else self.activation(net.activations[l], z)
-        if net.output == "identity":
-            return a
         if net.output == "softmax":
-            return self.op("Softmax", a, axis=-1)
-        return self.op({"logistic": "Sigmoid", "exp": "Exp"}[net.output], a)
+            a = self.op("Softmax", a, axis=-1)
+        elif net.output != "identity":
+            a = self.op({"logistic": "Sigmoid", "exp": "Exp"}[net.output], a)
+        if net.ensemble_size == 1:
+            return a
+        total = self.op("ReduceSum", a, self.const([0], dtype=np.int64), keepdims=0)
+        return self.op("Mul", total, self.const(1.0 / net.ensemble_size))
+
+    def members_layer(self, net: MLP, l: int, a: str) -> str:
+        """z of layer l of an ensemble, (k, n_samples, n_out), from its input a: X (n_samples, n_features) for the
+        first layer, else (k, n_samples, n_in): ((a * r) W) * s + b, member by member."""
+        layout, params = net.layout, net.params
+        if l == 0:
+            a = self.op("Unsqueeze", a, self.const([0], dtype=np.int64))  # (1, n_samples, n_features)
+        per_member = {role: layout.find(role, l) for role in ("in_scale", "out_scale")}
+        if per_member["in_scale"] is not None:
+            a = self.op("Mul", a, self.const(per_member["in_scale"].view(params)[:, None, :], f"r{l}"))
+        z = self.op("MatMul", a, self.const(layout.block("weight", l).view(params), f"W{l}"))
+        if per_member["out_scale"] is not None:
+            z = self.op("Mul", z, self.const(per_member["out_scale"].view(params)[:, None, :], f"s{l}"))
+        b = layout.block("bias", l).view(params)
+        return self.op("Add", z, self.const(b[:, None, :] if b.ndim == 2 else b, f"b{l}"), hint=f"z{l + 1}")
 
 
     def classifier_outputs(self, y_hat: str, net: MLP, classes: np.ndarray) -> list[Any]:

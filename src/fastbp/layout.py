@@ -17,9 +17,12 @@ from functools import cached_property
 
 import numpy as np
 
-# role -> (penalized, decayed)
-POLICY = {"weight": (True, True), "bias": (False, False)}
+# role -> (penalized, decayed). The scalings r and s of an ensemble's members are decayed as `tabm`'s recipe
+# does (every parameter but the biases), not penalized: alpha is scikit-learn's penalty on the weights.
+POLICY = {"weight": (True, True), "bias": (False, False), "in_scale": (False, True), "out_scale": (False, True)}
 ROLES = tuple(POLICY)
+LETTERS = {"weight": "W", "bias": "b", "in_scale": "r", "out_scale": "s"}
+ENSEMBLES = ("batch", "mini", "independent")
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,12 @@ class Block:
 
 @dataclass(frozen=True)
 class Layout:
-    """The blocks of a network of `layer_sizes` ([n_features, hidden..., n_outputs]) in buffer order."""
+    """The blocks of a network of `layer_sizes` ([n_features, hidden..., n_outputs]) in buffer order, whose every
+    layer computes `members` members (an ensemble of k, or 1: a plain network)."""
 
     layer_sizes: tuple
     blocks: tuple
+    members: int = 1
 
     @property
     def n_layers(self):
@@ -65,6 +70,10 @@ class Layout:
     def block(self, role, layer):
         """The block of `role` in `layer`."""
         return self._by_key[role, layer]
+
+    def find(self, role, layer):
+        """The block of `role` in `layer`, or None when the layer has none."""
+        return self._by_key.get((role, layer))
 
     @cached_property
     def _by_key(self):
@@ -86,23 +95,59 @@ class Layout:
 
     @property
     def macs_per_row(self):
-        """Multiply-adds of one row through every layer's product."""
-        return sum(block.size for block in self.blocks if block.role == "weight")
+        """Multiply-adds of one row through every layer's product, every member's."""
+        sizes = self.layer_sizes
+        return sum(self.members * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
 def make_block(role, layer, offset, shape):
     penalized, decayed = POLICY[role]
-    return Block(f"{'W' if role == 'weight' else 'b'}{layer}", role, layer, offset, tuple(shape), penalized,
-                 decayed)
+    return Block(f"{LETTERS[role]}{layer}", role, layer, offset, tuple(shape), penalized, decayed)
+
+
+def pack(layer_sizes, shapes, members=1):
+    """The layout whose blocks have the `shapes` {(role, layer): shape}, packed role by role in ROLES order and
+    layer by layer within a role."""
+    blocks, offset = [], 0
+    for role in ROLES:
+        for layer in range(len(layer_sizes) - 1):
+            if (role, layer) in shapes:
+                blocks.append(make_block(role, layer, offset, shapes[role, layer]))
+                offset = blocks[-1].stop
+    return Layout(tuple(int(size) for size in layer_sizes), tuple(blocks), members)
 
 
 def dense_layout(layer_sizes):
     """The layout of a stack of dense layers: W[l] (n_in, n_out) for every layer, then b[l] (n_out,)."""
     sizes = tuple(int(size) for size in layer_sizes)
-    blocks, offset = [], 0
-    for role in ROLES:
-        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            block = make_block(role, layer, offset, (n_in, n_out) if role == "weight" else (n_out,))
-            blocks.append(block)
-            offset = block.stop
-    return Layout(sizes, tuple(blocks))
+    shapes = {}
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes["weight", layer], shapes["bias", layer] = (n_in, n_out), (n_out,)
+    return pack(sizes, shapes)
+
+
+def ensemble_layout(layer_sizes, members, ensemble):
+    """The layout of k = `members` MLPs of `layer_sizes` trained as one network (`dense_layout` when k is 1).
+
+    Every form ends in k output heads, one W (k, n_in, n_out) and b (k, n_out) per member (`tabm.LinearEnsemble`).
+    Its hidden layers:
+
+    - "batch" (TabM): BatchEnsemble layers (`tabm.LinearBatchEnsemble`): W (n_in, n_out) shared by the members,
+      each member's r (k, n_in), s (k, n_out) and b (k, n_out);
+    - "mini" (TabM-mini): one r (k, n_features) before the first layer, every hidden layer's W and b shared;
+    - "independent": each member's own W (k, n_in, n_out) and b (k, n_out): k independent MLPs.
+    """
+    if members == 1:
+        return dense_layout(layer_sizes)
+    sizes = tuple(int(size) for size in layer_sizes)
+    k, last = members, len(sizes) - 2
+    shapes = {}
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        own = layer == last or ensemble == "independent"
+        shapes["weight", layer] = (k, n_in, n_out) if own else (n_in, n_out)
+        shapes["bias", layer] = (k, n_out) if own or ensemble == "batch" else (n_out,)
+        if layer < last and ensemble == "batch" or layer == 0 and ensemble == "mini":
+            shapes["in_scale", layer] = (k, n_in)
+        if layer < last and ensemble == "batch":
+            shapes["out_scale", layer] = (k, n_out)
+    return pack(sizes, shapes, k)

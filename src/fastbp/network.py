@@ -20,7 +20,8 @@ from fastbp._settings import SETTINGS, check_settings, derived, read_only, setti
 from fastbp._threads import ThreadPlan, plan
 from fastbp._transaction import keeping
 from fastbp._typing import Data, PathLike, Seed
-from fastbp.layout import Layout
+from fastbp.initializers import initialize
+from fastbp.layout import ENSEMBLES, ensemble_layout
 from fastbp.reference import Spec
 
 Batch = backends.Batch
@@ -75,7 +76,17 @@ class MLP:
         The initial weights: "sklearn" (scikit-learn's Glorot-uniform, factor 2 for logistic layers and 6
         otherwise, intercepts drawn too), "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
         "lecun_normal" (intercepts zero), or "torch" (``nn.Linear``'s: kaiming-uniform with a = sqrt(5) and
-        U(+-1 / sqrt(fan_in)) intercepts). Each layer's coefficients, then its intercepts, in order.
+        U(+-1 / sqrt(fan_in)) intercepts). Each layer's coefficients, then its intercepts, in order; for an
+        ensemble see ``fastbp.initializers`` (``init="torch"`` draws what ``tabm.TabM.make`` draws).
+    ensemble_size : int >= 1, default=1
+        k: train k MLPs at once as one network (TabM and its kin, see the user guide's page on ensembles); the
+        training loss is the mean of the members' losses, and `forward` returns the mean of the members' output
+        activations. 1 is a plain MLP. The members take dense X (a sparse X is refused).
+    ensemble : {"batch", "mini", "independent"}, default="batch"
+        The form of an ensemble (``ensemble_size > 1``): "batch" is TabM (every hidden layer shares its W and
+        gives each member its own input and output scalings r, s and bias), "mini" is TabM-mini (one r per
+        member before the first layer, every hidden layer shared), "independent" k separate MLPs (a deep
+        ensemble). Each form ends in k output heads. See ``fastbp.layout.ensemble_layout``.
 
     Attributes
     ----------
@@ -113,13 +124,17 @@ class MLP:
                  output: str = "logistic", dtype: npt.DTypeLike = "float64", random_state: Seed = None,
                  backend: str = "cython", n_threads: int | None = None, thread_invariant: bool = False, *,
                  dropout: float | Sequence[float] = 0.0, loss: str | None = None, huber_delta: float = 1.0,
-                 label_smoothing: float = 0.0, init: str = "sklearn") -> None:
+                 label_smoothing: float = 0.0, init: str = "sklearn", ensemble_size: int = 1,
+                 ensemble: str = "batch") -> None:
         self._layer_sizes = v.check_layer_sizes(layer_sizes)
         self._output = v.check_choice("output", output, v.OUTPUTS)
         if self._output == "softmax" and self._layer_sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
         self._dtype = v.check_dtype(dtype)
-        n_params = v.check_n_params(self._layer_sizes, self._dtype)
+        self._ensemble_size = v.check_int("ensemble_size", ensemble_size, minimum=1)
+        self._ensemble = v.check_choice("ensemble", ensemble, ENSEMBLES)
+        self._layout = ensemble_layout(self._layer_sizes, self._ensemble_size, self._ensemble)
+        n_params = v.check_n_params(self._layer_sizes, self._dtype, self._layout.n_params)
         self.n_threads = n_threads
         self.thread_invariant = thread_invariant
         self.init = init
@@ -134,12 +149,16 @@ class MLP:
     def _configure(self, **changes: Any) -> None:
         """Make the settings with `changes` the model's, all checked first, then the backend object rebuilt."""
         settings = check_settings(self._layer_sizes, self._output, {**self._settings, **changes}, backends.BACKENDS)
-        engine = backends.attach(settings["backend"], self._layer_sizes, spec_of(settings, self._output))
+        engine = backends.attach(settings["backend"], self._layout, spec_of(settings, self._output))
         self._settings, self.engine = settings, engine
 
     layer_sizes = read_only("layer_sizes", "the architecture fixes the size of params; build a new MLP")
     output = read_only("output", "build a new MLP for another output")
     dtype = read_only("dtype", "net.copy(dtype=...) makes a model of the other dtype with these weights")
+    ensemble_size = read_only("ensemble_size", "the architecture fixes the size of params; build a new MLP")
+    ensemble = read_only("ensemble", "the architecture fixes the size of params; build a new MLP")
+    layout = read_only("layout", "where each array lives in params, with its role and policy (a "
+                                 "fastbp.layout.Layout), follows from the architecture")
     activation = setting("activation", "The hidden activation(s), as given (checked on assignment).")
     activations = derived("activations", "activation")
     backend = setting("backend", "The backend's name, 'cython' or 'numpy' (checked on assignment).")
@@ -175,7 +194,7 @@ class MLP:
         """The constructor's keyword settings beyond the architecture, as it takes them (for copies and files)."""
         return {"dropout": self.dropout, "loss": None if self.loss_function == v.LOSSES[self.output][0]
                 else self.loss_function, "huber_delta": self.huber_delta, "label_smoothing": self.label_smoothing,
-                "init": self.init}
+                "init": self.init, "ensemble_size": self.ensemble_size, "ensemble": self.ensemble}
 
     def computes(self, activation: str | Sequence[str], **options: Any) -> bool:
         """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model
@@ -210,6 +229,8 @@ class MLP:
                      "_n_threads": old.get("_n_threads", old.get("n_threads")),
                      "_thread_invariant": old.get("thread_invariant", False), "_init": old.get("init", "sklearn"),
                      "_settings": {name: old[name] for name in SETTINGS}}
+        if "_layout" not in state:  # fastbp before ensembles: a plain MLP
+            state.update(_ensemble_size=1, _ensemble="batch", _layout=ensemble_layout(state["_layer_sizes"], 1, ""))
         settings = state.pop("_settings")
         self.__dict__.update(state)
         self._settings = {}
@@ -249,32 +270,18 @@ class MLP:
         return self.layer_sizes[-1]
 
     def __repr__(self) -> str:
-        defaults = {"dropout": 0.0, "loss": None, "huber_delta": 1.0, "label_smoothing": 0.0, "init": "sklearn"}
+        defaults = {"dropout": 0.0, "loss": None, "huber_delta": 1.0, "label_smoothing": 0.0, "init": "sklearn",
+                    "ensemble_size": 1, "ensemble": "batch" if self.ensemble_size == 1 else None}
         extra = "".join(f", {name}={value!r}" for name, value in self.options().items() if value != defaults[name])
         return (f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, output={self.output!r}, "
                 f"dtype={self.dtype.name!r}, backend={self.backend!r}{extra})")
 
     def initialize(self, random_state: Seed = None) -> MLP:
-        """Draw fresh weights in place with the `init` scheme: each layer's coefficients, then its intercepts."""
-        rng = v.check_random_state(random_state)
-        for l, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
-            fan_in, fan_out = W.shape
-            if self.init == "sklearn":
-                # scikit-learn's factor follows its one activation; per layer, the activation its outputs feed.
-                name = self.activations[min(l, len(self.activations) - 1)] if self.activations else self.activation
-                bound = np.sqrt((2.0 if name == "logistic" else 6.0) / (fan_in + fan_out))
-                W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
-                b[...] = rng.uniform(-bound, bound, fan_out)
-            elif self.init in ("glorot_uniform", "he_uniform", "torch"):
-                limit = {"glorot_uniform": np.sqrt(6.0 / (fan_in + fan_out)), "he_uniform": np.sqrt(6.0 / fan_in),
-                         "torch": 1.0 / np.sqrt(fan_in)}[self.init]
-                W[...] = rng.uniform(-limit, limit, (fan_in, fan_out))
-                b[...] = rng.uniform(-limit, limit, fan_out) if self.init == "torch" else 0.0
-            else:
-                std = {"glorot_normal": np.sqrt(2.0 / (fan_in + fan_out)), "he_normal": np.sqrt(2.0 / fan_in),
-                       "lecun_normal": np.sqrt(1.0 / fan_in)}[self.init]
-                W[...] = rng.normal(0.0, std, (fan_in, fan_out))
-                b[...] = 0.0
+        """Draw fresh weights in place with the `init` scheme (``fastbp.initializers``): each layer's
+        coefficients, then its intercepts."""
+        # scikit-learn's factor follows its one activation; per layer, the activation its outputs feed.
+        initialize(self.layout, self.params, self.init, self.activations or (self.activation,),
+                   v.check_random_state(random_state))
         return self
 
     def copy(self, dtype: npt.DTypeLike | None = None, backend: str | None = None) -> MLP:
@@ -304,8 +311,9 @@ class MLP:
         missing = [name for name in STATE_KEYS if name not in state]
         if missing:
             raise ValueError(f"state has no {', '.join(map(repr, missing))}: not an MLP.state_dict()")
-        options = {name: state[name] for name in ("dropout", "loss", "huber_delta", "label_smoothing", "init")
-                   if name in state}  # a state of fastbp 0.1 has none of them
+        # A state of fastbp 0.1 has none of the options, one from before ensembles none of theirs.
+        options = {name: state[name] for name in ("dropout", "loss", "huber_delta", "label_smoothing", "init",
+                                                  "ensemble_size", "ensemble") if name in state}
         net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,
                   backend=state["backend"], n_threads=state["n_threads"], thread_invariant=state["thread_invariant"],
                   **options)
@@ -338,12 +346,6 @@ class MLP:
         return flat
 
     @property
-    def layout(self) -> Layout:
-        """Where each of the model's arrays lives in `params`, with its role and what training does to it (the L2
-        penalty, weight decay): a ``fastbp.layout.Layout``."""
-        return self.engine.layout
-
-    @property
     def n_coefs(self) -> int:
         """The coefficients' share of `params`: every coefficient comes before every intercept, so
         ``params[:n_coefs]`` is what the L2 penalty and weight decay cover."""
@@ -356,13 +358,22 @@ class MLP:
 
     # --- computation --------------------------------------------------------------------------------------
 
-    def forward(self, X: Data) -> np.ndarray:
+    def forward(self, X: Data, members: bool = False) -> np.ndarray:
         """Output activations y_hat, shape (n_samples, n_outputs), for X of shape (n_samples, n_features),
-        dense or scipy.sparse (see `loss_and_grad`)."""
-        y_hat = self.forward_plain(X)
+        dense or scipy.sparse (see `loss_and_grad`): an ensemble's mean of its members', or with `members` each
+        member's, shape (n_samples, ensemble_size, n_outputs)."""
+        y_hat = None if members else self.forward_plain(X)
         if y_hat is not None:
             return y_hat
-        return self.engine.forward(self, v.check_X(X, self.n_features, self.dtype), self.thread_plan())
+        return self.engine.forward(self, self.check_X(X), self.thread_plan(), v.check_bool("members", members))
+
+    def check_X(self, X: Data, name: str = "X") -> Any:
+        """X checked and converted for this model (`fastbp._validation.check_X`); an ensemble takes it dense."""
+        rows = v.check_X(X, self.n_features, self.dtype, name=name)
+        if self.ensemble_size > 1 and not isinstance(rows, np.ndarray):
+            raise TypeError(f"{name} must be dense for an ensemble (ensemble_size={self.ensemble_size}): the "
+                            "members do not take sparse input; pass X.toarray()")
+        return rows
 
     def forward_plain(self, X: Any) -> np.ndarray | None:
         """`forward` of a plain ndarray that the core takes as it is (2-D, C-contiguous, of the model's dtype
@@ -375,9 +386,9 @@ class MLP:
         return None
 
     def logits(self, X: Data) -> np.ndarray:
-        """The output layer's pre-activations Z[L], shape (n_samples, n_outputs): what the output activation
-        (and the loss, computed stably from them) is applied to."""
-        return self.engine.logits(self, v.check_X(X, self.n_features, self.dtype), self.thread_plan())
+        """The output layer's pre-activations Z[L], shape (n_samples, n_outputs), an ensemble's (n_samples,
+        ensemble_size, n_outputs): what the output activation (and the loss, computed stably) is applied to."""
+        return self.engine.logits(self, self.check_X(X), self.thread_plan())
 
     def predict(self, X: Data) -> np.ndarray:
         """Predictions: 0/1 labels for "logistic" (threshold 0.5), the class index (n_samples,) for
@@ -394,7 +405,7 @@ class MLP:
         """The rows X, Y and sample_weight checked and converted for this model, as a ``fastbp.backends.Batch``
         (X C-contiguous in the model's dtype, or CSR; Y (n_samples, n_outputs); the weights' sum); errors name
         the arguments by `names`. What the trainer and the data-parallel layer hand to the backend."""
-        rows = v.check_X(X, self.n_features, self.dtype, name=names[0])
+        rows = self.check_X(X, name=names[0])
         targets = v.check_Y(Y, rows.shape[0], self.n_outputs, self.output, self.dtype, name=names[1])
         weights, weight_sum = v.check_sample_weight(sample_weight, rows.shape[0], self.dtype, name=names[2])
         return Batch(rows, targets, weights, weight_sum)
@@ -462,38 +473,3 @@ class MLP:
         return self.engine.objective_and_output(self, batch, alpha, self.thread_plan() if plan is None else plan,
                                                 dropout)
 
-
-def load(path: PathLike, backend: str = "cython", n_threads: int | None = None) -> MLP:
-    """The `MLP` saved at `path` by `MLP.save` (or `Trainer.save`, an estimator's ``save``), with the given
-    backend and threads (and the saved ``thread_invariant``). Every field of the file is checked first (see
-    `fastbp.persistence`).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> import fastbp
-    >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
-    >>> net = fastbp.MLP([4, 3, 2], output="softmax", random_state=0)
-    >>> net.save(path)
-    >>> fastbp.load(path, backend="numpy")
-    MLP([4, 3, 2], activation='logistic', output='softmax', dtype='float64', backend='numpy')
-    >>> bool(np.array_equal(fastbp.load(path).params, net.params))
-    True
-    """
-    # The arguments first: a bad one is the caller's, not the file's.
-    backend = v.check_choice("backend", backend, backends.BACKENDS)
-    n_threads = v.check_n_threads(n_threads)
-    return build(persistence.read(path), path, backend, n_threads)
-
-
-def build(saved, path, backend="cython", n_threads=None):
-    """The `MLP` described by `persistence.read`'s result (a `persistence.Saved`) for the file `path`."""
-    layer_sizes, activation, output, dtype = saved.architecture
-    try:
-        net = MLP(layer_sizes, activation, output, dtype=dtype, random_state=0, backend=backend, n_threads=n_threads,
-                  thread_invariant=saved.thread_invariant, **saved.options)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
-    net.params[...] = saved.params
-    return net

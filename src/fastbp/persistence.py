@@ -1,9 +1,10 @@
 """Saving and loading a model's weights, and the state of its training, as a plain `.npz` file, without pickle.
 
-Layout (format version 4), one array per field:
+Layout (format version 5), one array per field:
   format             "fastbp.MLP"
-  format_version     4 (version 1 files, which stop after `params`, version 2 files, which have no
-                     `thread_invariant`, and version 3 files, which have no model options, still load)
+  format_version     5 (version 1 files, which stop after `params`, version 2 files, which have no
+                     `thread_invariant`, version 3 files, which have no model options, and version 4 files,
+                     which have no ensemble, still load)
   layer_sizes        int64 (n_layers + 1,)
   activation         str: one hidden activation name, or (n_hidden,) names, one per hidden layer
   output             str, an output name
@@ -23,6 +24,8 @@ Layout (format version 4), one array per field:
   huber_delta        float64                                                      (version 4; older: 1)
   label_smoothing    float64                                                      (version 4; older: 0)
   init               str, the initialization scheme                               (version 4; older: "sklearn")
+  ensemble_size      int64, the members of an ensemble                            (version 5; older: 1)
+  ensemble           str, its form                                                (version 5; older: "batch")
 
 This module knows the file format only; `fastbp.load` (in `fastbp.network`) builds the model from what `read`
 returns. Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
@@ -40,10 +43,10 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp import optim
 from fastbp._core import _optim
-from fastbp.layout import dense_layout
+from fastbp.layout import ENSEMBLES, ensemble_layout
 
 FORMAT = "fastbp.MLP"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 _FIELDS = ("format", "format_version", "layer_sizes", "activation", "output", "dtype", "params")
 _TRAINING_FIELDS = ("optimizer", "optimizer_settings", "optimizer_t", "optimizer_state", "trainer")
 _OPTION_FIELDS = ("dropout", "loss", "huber_delta", "label_smoothing", "init")
@@ -115,6 +118,8 @@ def save(net, path, optimizer=None, trainer_counters=None):
         "huber_delta": np.array(net.huber_delta, dtype=np.float64),
         "label_smoothing": np.array(net.label_smoothing, dtype=np.float64),
         "init": np.array(net.init),
+        "ensemble_size": np.array(net.ensemble_size, dtype=np.int64),
+        "ensemble": np.array(net.ensemble),
     }
     # Write beside the target, then rename: a crash never leaves a half-written file under `path`.
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
@@ -215,7 +220,7 @@ def read(path):
             thread_invariant = bool(flag)
         options = _options(data, path, architecture) if int(version) >= 4 else {}
     layer_sizes, activation, output, dtype = architecture
-    n_params = dense_layout(layer_sizes).n_params
+    n_params = ensemble_layout(layer_sizes, options.get("ensemble_size", 1), options.get("ensemble", "")).n_params
     _check_buffer(path, "params", params, (n_params,), dtype)
     if training is None:
         return Saved(architecture, thread_invariant, params, options)
@@ -250,9 +255,16 @@ def _options(data, path, architecture):
         v.check_float("huber_delta", numbers["huber_delta"], 0.0, inclusive=False)
         v.check_rate("label_smoothing", numbers["label_smoothing"])
         init = v.check_choice("init", _string(data, "init", path), v.INITS)
+        ensemble = {}
+        if int(_member(data, "format_version", path)) >= 5:
+            size = _member(data, "ensemble_size", path) if "ensemble_size" in data.files else None
+            if size is None or size.shape != () or size.dtype.kind not in "iu" or "ensemble" not in data.files:
+                raise ValueError("a version 5 file needs an int64 'ensemble_size' and a string 'ensemble'")
+            ensemble = {"ensemble_size": v.check_int("ensemble_size", int(size), minimum=1),
+                        "ensemble": v.check_choice("ensemble", _string(data, "ensemble", path), ENSEMBLES)}
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
-    return {**numbers, "loss": None if loss == v.LOSSES[output][0] else loss, "init": init}
+    return {**numbers, "loss": None if loss == v.LOSSES[output][0] else loss, "init": init, **ensemble}
 
 
 def _check_buffer(path, name, array, shape, dtype):

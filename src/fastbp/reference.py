@@ -411,11 +411,13 @@ def clip(grad, clip_norm):
 
 
 def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha, spec, step, first_step=0,
-                dropout_seed=None):
+                dropout_seed=None, gradient=None):
     """Minibatch steps over the rows of X in `order` (or in place order when None).
 
-    `step(coef_grads, intercept_grads, t)` applies the optimizer to the gradient of step number t (counting
-    from first_step), given per layer, updating the arrays in `coefs` and `intercepts` in place. With a
+    `step(coef_grads, intercept_grads, t=t)` applies the optimizer to the gradient of step number t (counting
+    from first_step), given per layer, updating the arrays in `coefs` and `intercepts` in place.
+    `gradient(X, Y, sample_weight, dropout)`, when given, is what computes (loss, *grads) of a minibatch instead of
+    `loss_and_grad` (an ensemble's), and `step` gets those grads. With a
     dropout seed, each step's pass drops units with the masks of (seed, t). A minibatch whose sample weights
     are all zero is skipped. Returns (loss_sum, finite, steps): loss_sum adds each minibatch objective times
     its size, the epoch stops at the first non-finite objective, before its update, and steps is the step
@@ -429,11 +431,13 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha
         if w is not None and not w.sum(dtype=np.float64) > 0:
             continue
         dropout = None if dropout_seed is None else (dropout_seed, t)
-        loss, coef_grads, intercept_grads = loss_and_grad(coefs, intercepts, X[rows], Y[rows], spec, w, alpha,
-                                                          dropout=dropout)
+        if gradient is None:
+            loss, *grads = loss_and_grad(coefs, intercepts, X[rows], Y[rows], spec, w, alpha, dropout=dropout)
+        else:
+            loss, *grads = gradient(X[rows], Y[rows], w, dropout)
         if not np.isfinite(loss):
             return loss_sum, False, t
         loss_sum += loss * X[rows].shape[0]
-        step(coef_grads, intercept_grads, t)
+        step(*grads, t=t)
         t += 1
     return loss_sum, True, t

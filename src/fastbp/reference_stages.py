@@ -22,6 +22,7 @@ as in `tabm`. Parameters come in named blocks (a dict from role to array):
                    2 pi x * "frequencies" (f, m), then a linear map, per feature ("weight" (f, 2m, d), "bias"
                    (f, d)) or shared with lite ((2m, d), (d,)), and a ReLU with activation.
 - "activate"       any shape: f(z), each element, f one of the hidden activations (`fastbp.reference`).
+- "mask"           any shape: a * "mask", a fixed array of that shape (a training pass's dropout).
 - "flatten"        (n, f, d) -> (n, f d): the embeddings of a row, one after another, as a layer's input.
 - "one_hot"        integer codes (n, c) -> (n, sum of cardinalities): each column's one-hot encoding; a code
                    outside [0, cardinality) is unknown: all zeros. No blocks, no gradient.
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastbp import reference
+from fastbp.layout import Block
 
 
 @dataclass(frozen=True)
@@ -228,12 +230,22 @@ def flatten_backward(stage, blocks, shape, delta):
     return delta.reshape(shape), {}
 
 
+def mask_forward(stage, blocks, a):
+    return a * blocks["mask"], None
+
+
+def mask_backward(stage, blocks, cache, delta):
+    return delta * blocks["mask"], {}
+
+
 FORWARD = {"members": members_forward, "mean_members": mean_members_forward, "linear": linear_forward,
            "scale": scale_forward, "piecewise_linear": piecewise_linear_forward, "periodic": periodic_forward,
-           "one_hot": one_hot_forward, "activate": activate_forward, "flatten": flatten_forward}
+           "one_hot": one_hot_forward, "activate": activate_forward, "flatten": flatten_forward,
+           "mask": mask_forward}
 BACKWARD = {"members": members_backward, "mean_members": mean_members_backward, "linear": linear_backward,
             "scale": scale_backward, "piecewise_linear": piecewise_linear_backward, "periodic": periodic_backward,
-            "one_hot": one_hot_backward, "activate": activate_backward, "flatten": flatten_backward}
+            "one_hot": one_hot_backward, "activate": activate_backward, "flatten": flatten_backward,
+            "mask": mask_backward}
 
 
 # --- a network of stages ------------------------------------------------------------------------------------------
@@ -257,12 +269,11 @@ def backward_chain(stages, blocks, caches, delta):
     return delta, grads
 
 
-def ensemble_objective(spec, Z, Y, sample_weight=None):
+def ensemble_objective(spec, Z, Y, sample_weight=None, weight_sum=None):
     """(objective, dL/dZ) of k members' logits Z (n, k, n_outputs) for targets Y (n, n_outputs): the mean over the
-    members of (1/S) sum_i w_i L(Z[i, m], Y[i]), S the sum of the weights (n without them)."""
+    members of (1/S) sum_i w_i L(Z[i, m], Y[i]), S the sum of the weights (n without them) or `weight_sum`."""
     n, k, n_outputs = Z.shape
-    w = np.ones(n) if sample_weight is None else sample_weight
-    S = w.sum()
+    w, S = reference.sample_weights(Z[:, 0], sample_weight, weight_sum)
     rows, targets = Z.reshape(n * k, n_outputs), np.repeat(Y, k, axis=0)  # row i's member m at i k + m
     losses = reference.sample_losses(spec, rows, targets).reshape(n, k)
     gradient = reference.output_gradient(spec, rows, targets).reshape(n, k, n_outputs)
@@ -272,3 +283,64 @@ def ensemble_objective(spec, Z, Y, sample_weight=None):
 def ensemble_prediction(spec, Z):
     """The ensemble's output activations (n, n_outputs): the mean of the members' (probabilities, not logits)."""
     return reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape).mean(axis=1)
+
+
+# --- a model of k members (`fastbp.MLP` with ensemble_size k), from its layout ------------------------------------
+
+def ensemble_network(layout, spec, n_rows=0, dropout=None):
+    """(stages, owners) of the model of `layout` (k members) and `spec`: members, then each layer's linear stage,
+    and a hidden layer's activation and, with dropout = (seed, step) for a pass of n_rows rows, its mask (keyed by
+    row and unit, a unit being member m's unit j at m n_out + j). owners[i] maps each role of stage i to its
+    `fastbp.layout.Block` (a mask's to the array itself)."""
+    k = layout.members
+    stages, owners = [Stage("members", k)], [{}]
+    for l in range(layout.n_layers):
+        stages.append(Stage("linear", k))
+        owners.append({role: layout.find(role, l) for role in ("weight", "bias", "in_scale", "out_scale")
+                       if layout.find(role, l) is not None})
+        if l == layout.n_layers - 1:
+            break
+        stages.append(Stage("activate", k, unit=spec.activations[l]))
+        owners.append({})
+        rate = spec.dropout[l] if spec.dropout else 0.0
+        if dropout is not None and rate > 0:
+            n_out = layout.layer_sizes[l + 1]
+            stages.append(Stage("mask", k))
+            owners.append({"mask": reference.dropout_mask(*dropout, l, n_rows, k * n_out, rate, np.float64).reshape(
+                n_rows, k, n_out)})
+    return stages, owners
+
+
+def views(owners, params):
+    """Each stage's blocks as arrays: views of `params` where a block owns them."""
+    return [{role: owner.view(params) if isinstance(owner, Block) else owner.astype(params.dtype)
+             for role, owner in stage.items()} for stage in owners]
+
+
+def ensemble_output(layout, spec, params, X, members=False):
+    """The output activations of the members (n, k, n_outputs) with `members`, else their mean (n, n_outputs)."""
+    stages, owners = ensemble_network(layout, spec)
+    Z = forward_chain(stages, views(owners, params), X)[0]
+    return reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape) if members \
+        else ensemble_prediction(spec, Z)
+
+
+def ensemble_loss_and_grad(layout, spec, params, X, Y, sample_weight=None, alpha=0.0, weight_sum=None,
+                           dropout=None):
+    """(objective, gradient (n_params,), y_hat): the mean of the members' objectives plus the L2 penalty
+    (alpha / 2S) ||W||^2 of the penalized blocks, its gradient laid out like params, and the members' mean output."""
+    stages, owners = ensemble_network(layout, spec, X.shape[0], dropout)
+    Z, caches = forward_chain(stages, views(owners, params), X)
+    loss, delta = ensemble_objective(spec, Z, Y, sample_weight, weight_sum)
+    S = reference.sample_weights(X, sample_weight, weight_sum)[1]
+    _, grads = backward_chain(stages, views(owners, params), caches, delta)
+    grad = np.empty_like(params)
+    for stage_owners, stage_grads in zip(owners, grads):
+        for role, g in stage_grads.items():
+            stage_owners[role].view(grad)[...] = g
+    for block in layout.blocks:
+        if block.penalized and alpha:
+            W = block.view(params)
+            loss += 0.5 * alpha * float(np.sum(W.astype(np.float64) ** 2)) / S
+            block.view(grad)[...] += (alpha / S) * W
+    return loss, grad, ensemble_prediction(spec, Z)

@@ -33,7 +33,8 @@ from fastbp.backends import Batch, Training
 from fastbp.callbacks import EarlyStopping, ProgressBar, call
 from fastbp.epochs import DivergenceError, FitLoop
 from fastbp.history import History
-from fastbp.network import MLP, build
+from fastbp.loading import build
+from fastbp.network import MLP
 from fastbp.optim import SGD, Optimizer
 from fastbp.schedules import Schedule
 

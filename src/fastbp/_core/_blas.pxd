@@ -5,3 +5,6 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                floating beta, floating* c, int ldc) noexcept nogil
 
 cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil
+
+cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
+                      floating* sums_out) noexcept nogil

@@ -57,3 +57,14 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
     with nogil:
         gemm(trans_a, trans_b, m, n, k, <floating> 1, &a[0, 0], <int> a.shape[1], &b[0, 0],
              <int> b.shape[1], <floating> 0, &c_out[0, 0], <int> c_out.shape[1])
+
+
+cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
+                      floating* sums_out) noexcept nogil:
+    """sums_out (n_cols,) <- column sums of the (n_rows, n_cols) block a (leading dimension lda), in row order."""
+    cdef Py_ssize_t i, j
+    for j in range(n_cols):
+        sums_out[j] = 0
+    for i in range(n_rows):
+        for j in range(n_cols):
+            sums_out[j] += a[i * lda + j]

@@ -19,7 +19,7 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from fastbp._core._network cimport CoreNet, backward, forward_logits, thread_plan
+from fastbp._core._network cimport CoreNet, MemberScratch, backward, forward_logits, thread_plan
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
 from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, clip_scale, make_rule, make_schedule,
                                   make_state, make_step, schedule_rate, update_span)
@@ -108,7 +108,7 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
     how.update = NULL
     if data.X_sparse == NULL and training.clip_norm == 0:
         if training.rule.kind == SGD_KIND and training.rule.momentum == 0 and training.alpha == 0 \
-                and training.rule.weight_decay == 0:
+                and training.rule.weight_decay == 0 and net.members == 1:
             how.mode = STEP_COEFFICIENTS
         else:
             how.mode = STEP_LAYERS
@@ -193,6 +193,7 @@ cdef class EpochKernel:
     cdef Threads threads
     cdef object batch_X, batch_Y, batch_w, act_buf, factor_buf, deltas, row_loss, grad, clip_partial
     cdef Scratch scratch
+    cdef MemberScratch members
     cdef Py_ssize_t* act_offset
     cdef Py_ssize_t* factor_offset
     cdef void** acts
@@ -218,9 +219,11 @@ cdef class EpochKernel:
         self.scratch = Scratch()  # the sparse first layer's, sized by the first run on CSR X
         self.batch_Y = np.empty(batch_size * layout.layers[layout.n_layers - 1].n_out, dtype=dtype)
         self.batch_w = np.empty(batch_size, dtype=dtype)
-        self.act_buf = np.empty(batch_size * sum(net.layer_sizes[1:]), dtype=dtype)
+        units = [net.units(l) for l in range(layout.n_layers)]
+        self.act_buf = np.empty(batch_size * sum(units), dtype=dtype)
         self.deltas = np.empty((2, batch_size * layout.width), dtype=dtype)
-        self.row_loss = np.empty(batch_size, dtype=np.float64)
+        self.row_loss = np.empty(batch_size * layout.members, dtype=np.float64)
+        self.members = MemberScratch(net, batch_size, dtype, True)
         self.grad = np.empty(layout.n_params, dtype=dtype)
         self.clip_partial = np.empty(clip_chunks(layout.n_params), dtype=np.float64)
         widths = net.factor_widths(self.dropout)
@@ -233,7 +236,7 @@ cdef class EpochKernel:
             raise MemoryError()
         for l in range(layout.n_layers):
             self.act_offset[l] = offset
-            offset += batch_size * layout.layers[l].n_out
+            offset += batch_size * units[l]
             self.factor_offset[l] = factor_offset if widths[l] else -1
             factor_offset += batch_size * widths[l]
 
@@ -310,6 +313,7 @@ cdef class EpochKernel:
         work.delta_a = &deltas[0, 0]
         work.delta_b = &deltas[1, 0]
         work.row_loss = &row_loss[0]
+        self.members.attach(&work)
         training.rule = self.rule
         training.state = make_state(self.optimizer, state, params)  # `state` keeps the buffers alive
         training.schedule = self.schedule

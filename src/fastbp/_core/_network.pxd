@@ -30,6 +30,16 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
                      floating* grad_out, Threads threads) noexcept nogil
 
 
+cdef class MemberScratch:
+    cdef list arrays
+    cdef void** inputs
+    cdef void** products
+    cdef void* targets
+    cdef void* weights
+    cdef void* keep(self, Py_ssize_t size, dtype) except? NULL
+    cdef void attach(self, Workspace* work) noexcept
+
+
 cdef class CoreNet:
     cdef Layout layout
     cdef readonly tuple layer_sizes

@@ -19,22 +19,23 @@ from libc.stdint cimport uint32_t, uint64_t
 
 from fastbp._core._activations cimport (IDENTITY, Activation, activation_block, bias_activation, from_output,
                                         mul_derivative, mul_factor)
-from fastbp._core._blas cimport gemm, sum_of_squares
+from fastbp._core._blas cimport column_sums, gemm, sum_of_squares
 from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
 from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
+from fastbp._core._members cimport members_backward, members_forward, needs_input, repeat_rows
 from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, start_team,
                                            use_threads, use_threads_elementwise, usable_threads)
 from fastbp._core._optim cimport update_span
-from fastbp._core._records cimport (BIAS, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT, Backward, Batch,
-                                    Block, Dropout, Layer, LayerPass, Layout, Role, SparseRows, Split, Threads, Update,
-                                    Workspace)
+from fastbp._core._records cimport (BIAS, IN_SCALE, OUT_SCALE, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT,
+                                    Backward, Batch, Block, Dropout, Layer, LayerPass, Layout, Role, SparseRows, Split,
+                                    Threads, Update, Workspace)
 from fastbp._core._sparse cimport CSR, Scratch, nonzeros, sparse_input, sparse_layer, sparse_weight_grad
 
 from fastbp._core._activations import ACTIVATIONS
 from fastbp._core._losses import LOSSES, OUTPUTS
 
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
-ROLES = {"weight": WEIGHT, "bias": BIAS}  # the codes of `fastbp.layout.ROLES`
+ROLES = {"weight": WEIGHT, "bias": BIAS, "in_scale": IN_SCALE, "out_scale": OUT_SCALE}  # `fastbp.layout.ROLES`
 # `CoreNet.predict` of at most this many rows calls no BLAS (so its callers need not limit BLAS's threads).
 PREDICT_FEW_ROWS = 4
 
@@ -128,6 +129,10 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     p.a_in = batch.X if l == 0 else work.acts[l - 1]
     p.W = params + p.layer.weight.offset
     p.b = params + p.layer.bias.offset
+    p.r = NULL if p.layer.in_scale == NULL else params + p.layer.in_scale.offset
+    p.s = NULL if p.layer.out_scale == NULL else params + p.layer.out_scale.offset
+    p.u = NULL if work.inputs == NULL else work.inputs[l]
+    p.product = NULL if work.products == NULL else work.products[l]
     p.mask.active = False
     p.delta = NULL
     p.f_in = net.layers[l - 1].activation if l > 0 else IDENTITY
@@ -193,6 +198,9 @@ cdef void forward_logits(const Layout* net, const floating* params, const Batch*
             p.mask.scale = 1.0 / (1.0 - p.layer.dropout)
         a_out = <floating*> work.acts[l]
         factor_out = <floating*> work.factor[l] if work.factor != NULL else NULL
+        if p.layer.members > 1:
+            members_forward(&p, a_out, factor_out)
+            continue
         if l == 0 and batch.X_sparse != NULL:
             sparse_layer(batch.X_sparse, &p, a_out, factor_out, threads.n)
             continue
@@ -288,17 +296,6 @@ cdef bint predict_block(const Layout* net, const floating* params, const floatin
     return True
 
 
-cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
-                      floating* sums_out) noexcept nogil:
-    """sums_out (n_cols,) <- column sums of the (n_rows, n_cols) block a (leading dimension lda), in row order."""
-    cdef Py_ssize_t i, j
-    for j in range(n_cols):
-        sums_out[j] = 0
-    for i in range(n_rows):
-        for j in range(n_cols):
-            sums_out[j] += a[i * lda + j]
-
-
 cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t ld,
                       floating* out) noexcept nogil:
     """out <- scale * w over an (n_rows, n_cols) block with leading dimension ld."""
@@ -323,34 +320,46 @@ cdef void loss_block(const Layout* net, const Batch* batch, const floating* logi
 
 
 cdef double objective(const Layout* net, const floating* params, const Batch* batch, const floating* logits,
-                      floating* delta_out, double* row_loss, double alpha, int n_threads) noexcept nogil:
+                      floating* delta_out, const Workspace* work, double alpha, int n_threads) noexcept nogil:
     """(1/S) sum_i w_i L_i + (alpha / 2S) sum ||B||^2 over the penalized blocks B, S = batch.weight_sum, from the
-    output logits
-    (n_rows, n_outputs); also writes delta[L] = (y_hat - y) w_i / S into delta_out (n_rows, n_outputs).
-    row_loss: (n_rows,) scratch. Rows go in blocks of ROW_BLOCK, on threads when there are enough entries
-    for an elementwise pass to pay (the loss is a few operations per output, whatever the network); the
-    sums run in row order and in reverse block order, the same for any n_threads."""
+    output logits (n_rows, n_outputs); also writes delta[L] = (y_hat - y) w_i / S into delta_out (n_rows,
+    n_outputs). An ensemble of k members has logits (n_rows, k n_outputs), and its data term is the mean of the
+    members' (each row's targets and weight once per member: S k divides, delta[L] = (y_hat - y) w_i / (S k)).
+    work.row_loss: (n_rows k,) scratch. Rows go in blocks of ROW_BLOCK, on threads when there are enough entries
+    for an elementwise pass to pay (the loss is a few operations per output, whatever the network); the sums run
+    in row order and in reverse block order, the same for any n_threads."""
     cdef Py_ssize_t block, i
     cdef int b
-    cdef Py_ssize_t n_rows = batch.n_rows
-    cdef Py_ssize_t entries = n_rows * net.layers[net.n_layers - 1].n_out
-    cdef bint threaded = use_threads_elementwise(n_threads, entries)
-    cdef Py_ssize_t rows = ROW_BLOCK if threaded else n_rows
+    cdef Batch rows = batch[0]
+    cdef int n_outputs = net.layers[net.n_layers - 1].n_out
     cdef double data_loss = 0, sumsq = 0
-    cdef const floating* sample_weight = <const floating*> batch.sample_weight
+    if net.members > 1:
+        rows.n_rows = batch.n_rows * net.members
+        rows.weight_sum = batch.weight_sum * net.members
+        repeat_rows(<const floating*> batch.Y, batch.n_rows, n_outputs, net.members, <floating*> work.member_targets)
+        rows.Y = work.member_targets
+        if batch.sample_weight != NULL:
+            repeat_rows(<const floating*> batch.sample_weight, batch.n_rows, 1, net.members,
+                        <floating*> work.member_weights)
+            rows.sample_weight = work.member_weights
+    cdef Py_ssize_t n_rows = rows.n_rows
+    cdef bint threaded = use_threads_elementwise(n_threads, n_rows * n_outputs)
+    cdef Py_ssize_t size = ROW_BLOCK if threaded else n_rows
+    cdef const floating* sample_weight = <const floating*> rows.sample_weight
+    cdef double* row_loss = work.row_loss
     if threaded:
-        for block in prange(n_blocks(n_rows, rows), schedule="static", num_threads=start_team(n_threads)):
-            loss_block(net, batch, logits, delta_out, row_loss, rows, block)
+        for block in prange(n_blocks(n_rows, size), schedule="static", num_threads=start_team(n_threads)):
+            loss_block(net, &rows, logits, delta_out, row_loss, size, block)
     else:
-        for block in range(n_blocks(n_rows, rows)):
-            loss_block(net, batch, logits, delta_out, row_loss, rows, block)
+        for block in range(n_blocks(n_rows, size)):
+            loss_block(net, &rows, logits, delta_out, row_loss, size, block)
     for i in range(n_rows):
         data_loss += row_loss[i] if sample_weight == NULL else sample_weight[i] * row_loss[i]
     if alpha != 0:
         for b in range(net.n_blocks - 1, -1, -1):
             if net.blocks[b].penalized:
                 sumsq += sum_of_squares(params + net.blocks[b].offset, net.blocks[b].size)
-    return data_loss / batch.weight_sum + 0.5 * alpha * sumsq / batch.weight_sum
+    return data_loss / rows.weight_sum + 0.5 * alpha * sumsq / batch.weight_sum
 
 
 cdef void weight_grad_block(const LayerPass* p, floating* coef_out, floating* intercept_out, Split split,
@@ -420,6 +429,34 @@ cdef void delta_block(const LayerPass* p, floating* delta_in_out, Split split, P
             mul_derivative(p.f_in, delta_in_out + first * n_in, a_in + first * n_in, count, n_in, n_in)
 
 
+cdef void dense_backward(const LayerPass* p, floating* delta_in_out, floating* grad_out, floating* params,
+                         Threads threads, Py_ssize_t pass_work) noexcept nogil:
+    """A plain layer's share of `backward`: delta_in_out (n_rows, n_in) <- the layer before's delta when not NULL,
+    then its weights' and biases' gradient (or with STEP_COEFFICIENTS, W's step)."""
+    cdef int n_in = p.layer.n_in, n_out = p.layer.n_out
+    cdef Py_ssize_t block, n_rows = p.n_rows
+    cdef Split split
+    # The weight-gradient products write the gradient, or with STEP_COEFFICIENTS step W itself.
+    cdef floating* coef_out = (params if p.mode == STEP_COEFFICIENTS else grad_out) + p.layer.weight.offset
+    cdef floating* intercept_out = grad_out + p.layer.bias.offset
+    # delta[l-1] before dW[l]: with STEP_COEFFICIENTS, computing dW[l] steps W[l], which delta[l-1] reads.
+    if delta_in_out != NULL:
+        split = product_split(threads, n_rows, n_in, n_rows * n_in * n_out, column_blocks(n_in), pass_work)
+        if split.threaded:
+            for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
+                delta_block(p, delta_in_out, split, block)
+        else:
+            for block in range(split.count):
+                delta_block(p, delta_in_out, split, block)
+    split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
+    if split.threaded:
+        for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
+            weight_grad_block(p, coef_out, intercept_out, split, block)
+    else:
+        for block in range(split.count):
+            weight_grad_block(p, coef_out, intercept_out, split, block)
+
+
 cdef void update_block(const Update* update, floating* params, const floating* grad, const Block* block,
                        int n_threads) noexcept nogil:
     """The optimizer's step on one block, with weight decay when its policy says so."""
@@ -442,22 +479,17 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     In either fused mode a non-finite objective writes and steps nothing. Each product is cut by `product_split`; fixed
     blocks put the weight gradients over columns (each entry's sum over rows stays in one BLAS call).
     """
-    cdef int l, n_in, n_out
-    cdef Py_ssize_t block
-    cdef Split split
+    cdef int l
     cdef LayerPass p
     cdef floating* delta = <floating*> work.delta_a
     cdef floating* other = <floating*> work.delta_b
     cdef floating* swap
-    cdef floating* coef_out
-    cdef floating* intercept_out
     cdef double loss
     cdef int last = net.n_layers - 1
     cdef Py_ssize_t n_rows = batch.n_rows
     cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
 
-    loss = objective(net, params, batch, <const floating*> work.acts[last], delta, work.row_loss, how.alpha,
-                     threads.n)
+    loss = objective(net, params, batch, <const floating*> work.acts[last], delta, work, how.alpha, threads.n)
     if how.mode != STORE_GRADIENT and not isfinite(loss):
         return loss
 
@@ -468,34 +500,20 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
         p.alpha_scaled = how.alpha / batch.weight_sum
         p.mode = how.mode
         p.rate = how.rate
-        n_in = p.layer.n_in
-        n_out = p.layer.n_out
-        # The weight-gradient products write the gradient, or with STEP_COEFFICIENTS step W itself.
-        coef_out = (params if how.mode == STEP_COEFFICIENTS else grad_out) + p.layer.weight.offset
-        intercept_out = grad_out + p.layer.bias.offset
-        if l == 0 and batch.X_sparse != NULL:
+        if p.layer.members > 1:
+            members_backward(&p, delta, other if l > 0 else NULL, grad_out, other)
+        elif l == 0 and batch.X_sparse != NULL:
             sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.weight.offset, threads.n)
-            column_sums(delta, n_rows, n_out, n_out, intercept_out)
-            continue
-        # delta[l-1] before dW[l]: with STEP_COEFFICIENTS, computing dW[l] steps W[l], which delta[l-1] reads.
-        if l > 0:
-            split = product_split(threads, n_rows, n_in, n_rows * n_in * n_out, column_blocks(n_in), pass_work)
-            if split.threaded:
-                for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                    delta_block(&p, other, split, block)
-            else:
-                for block in range(split.count):
-                    delta_block(&p, other, split, block)
-        split = product_split(threads, n_in, n_out, n_rows * n_in * n_out, True, pass_work)
-        if split.threaded:
-            for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                weight_grad_block(&p, coef_out, intercept_out, split, block)
+            column_sums(delta, n_rows, p.layer.n_out, p.layer.n_out, grad_out + p.layer.bias.offset)
         else:
-            for block in range(split.count):
-                weight_grad_block(&p, coef_out, intercept_out, split, block)
+            dense_backward(&p, other if l > 0 else NULL, grad_out, params, threads, pass_work)
         if how.mode == STEP_LAYERS:  # the layer's step, while its gradient is in cache
             update_block(how.update, params, grad_out, p.layer.weight, threads.n)
             update_block(how.update, params, grad_out, p.layer.bias, threads.n)
+            if p.layer.in_scale != NULL:
+                update_block(how.update, params, grad_out, p.layer.in_scale, threads.n)
+            if p.layer.out_scale != NULL:
+                update_block(how.update, params, grad_out, p.layer.out_scale, threads.n)
         if l > 0:
             swap = delta
             delta = other
@@ -506,6 +524,53 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
 cdef inline bint needs_factor(const Layer* layer, bint dropout) noexcept nogil:
     """Whether a hidden layer keeps its factor in a backward pass: its f' needs z, or it drops units."""
     return not from_output(layer.activation) or (dropout and layer.dropout > 0)
+
+
+cdef void* address(array) except NULL:
+    """The first byte of a C-contiguous NumPy array of at least one byte (kept alive by the caller)."""
+    cdef unsigned char[::1] view = array.reshape(-1).view(np.uint8)
+    return &view[0]
+
+
+cdef class MemberScratch:
+    """The buffers that a pass over n_rows rows needs for layers of several members: `Workspace.inputs`,
+    `products` (for a backward pass), `member_targets` and `member_weights`. A plain network needs none."""
+
+    def __cinit__(self, CoreNet net, Py_ssize_t n_rows, dtype, bint backward):
+        cdef int l, n_layers = net.layout.n_layers
+        cdef int k = net.layout.members
+        self.arrays = []
+        self.inputs = self.products = NULL
+        self.targets = self.weights = NULL
+        if k == 1:
+            return
+        self.inputs = <void**> malloc(n_layers * sizeof(void*))
+        self.products = <void**> malloc(n_layers * sizeof(void*))
+        if self.inputs == NULL or self.products == NULL:
+            raise MemoryError()
+        inputs, products = net.member_widths(backward)
+        for l in range(n_layers):
+            self.inputs[l] = self.keep(n_rows * inputs[l], dtype)
+            self.products[l] = self.keep(n_rows * products[l], dtype) if backward else NULL
+        self.targets = self.keep(n_rows * k * net.layer_sizes[n_layers], dtype)
+        self.weights = self.keep(n_rows * k, dtype)
+
+    cdef void* keep(self, Py_ssize_t size, dtype) except? NULL:
+        if size == 0:
+            return NULL
+        array = np.empty(size, dtype=dtype)
+        self.arrays.append(array)
+        return address(array)
+
+    def __dealloc__(self):
+        free(self.inputs)
+        free(self.products)
+
+    cdef void attach(self, Workspace* work) noexcept:
+        work.inputs = self.inputs
+        work.products = self.products
+        work.member_targets = self.targets
+        work.member_weights = self.weights
 
 
 cdef class CoreNet:
@@ -541,12 +606,15 @@ cdef class CoreNet:
         self.layout.blocks = <Block*> malloc(self.layout.n_blocks * sizeof(Block))
         if self.layout.layers == NULL or self.layout.blocks == NULL:
             raise MemoryError()
+        index = {}
         for b, block in enumerate(layout.blocks):
+            index[block.role, block.layer] = b
             self.layout.blocks[b].role = <Role> <int> ROLES[block.role]
             self.layout.blocks[b].offset = block.offset
             self.layout.blocks[b].size = block.size
             self.layout.blocks[b].penalized = block.penalized
             self.layout.blocks[b].decayed = block.decayed
+        k = layout.members
         for l in range(n_layers):
             layer = &self.layout.layers[l]
             layer.n_in = self.layer_sizes[l]
@@ -554,28 +622,57 @@ cdef class CoreNet:
             code = ACTIVATIONS[activations[l]] if l < n_layers - 1 else IDENTITY
             layer.activation = <Activation> <int> code
             layer.dropout = rates[l] if l < n_layers - 1 else 0
-            layer.weight = &self.layout.blocks[layout.blocks.index(layout.block("weight", l))]
-            layer.bias = &self.layout.blocks[layout.blocks.index(layout.block("bias", l))]
+            layer.members = k
+            layer.shared_input = l == 0 and k > 1
+            layer.weight_per_member = len(layout.block("weight", l).shape) == 3
+            layer.bias_per_member = len(layout.block("bias", l).shape) == 2
+            layer.weight = &self.layout.blocks[index["weight", l]]
+            layer.bias = &self.layout.blocks[index["bias", l]]
+            layer.in_scale = &self.layout.blocks[index["in_scale", l]] if ("in_scale", l) in index else NULL
+            layer.out_scale = &self.layout.blocks[index["out_scale", l]] if ("out_scale", l) in index else NULL
+        self.layout.members = k
         self.layout.n_params = layout.n_params
         self.layout.macs_per_row = layout.macs_per_row
-        self.layout.width = max(self.layer_sizes[1:])
+        # The scratch of one row: the widest layer's units, or the first layer's member inputs (its dr's du).
+        self.layout.width = k * max(self.layer_sizes[1:] + ((self.layer_sizes[0],) if k > 1 else ()))
 
     def __dealloc__(self):
         free(self.layout.layers)
         free(self.layout.blocks)
 
+    @property
+    def members(self):
+        return self.layout.members
+
     def factor_widths(self, bint dropout):
         """The units of each layer that keeps a factor in a backward pass (0 for the others), with dropout or
         without: what a caller allocates (n_rows times these) for `Workspace.factor`."""
         cdef int l
-        return [self.layout.layers[l].n_out if l < self.layout.n_layers - 1
+        return [self.units(l) if l < self.layout.n_layers - 1
                 and needs_factor(&self.layout.layers[l], dropout) else 0 for l in range(self.layout.n_layers)]
 
-    def forward(self, const floating[::1] params, X, int n_threads, bint invariant):
+    def units(self, int l):
+        """The units of a row of layer l's output: n_out for each of its members."""
+        return self.layout.layers[l].n_out * self.layout.layers[l].members
+
+    def member_widths(self, bint backward):
+        """(inputs, products): the units of a row of each layer's `Workspace.inputs` and, for a backward pass,
+        `Workspace.products` (0 where a layer has none)."""
+        cdef int l
+        cdef const Layer* layer
+        inputs, products = [], []
+        for l in range(self.layout.n_layers):
+            layer = &self.layout.layers[l]
+            inputs.append(layer.members * layer.n_in if layer.members > 1 and needs_input(layer) else 0)
+            products.append(self.units(l) if backward and layer.out_scale != NULL else 0)
+        return inputs, products
+
+    def forward(self, const floating[::1] params, X, int n_threads, bint invariant, bint members=False):
         """Output activations y_hat, a new (n_samples, n_outputs) array, with no dropout. X: (n_samples,
         n_features), a C-contiguous array or a CSR matrix (see `_sparse.CSR`), in the dtype of params.
         n_threads threads; `invariant`: fixed blocks, for results that do not depend on n_threads."""
-        return self._forward(params, X, n_threads, invariant, None, None, 0, 0, -1, 0)
+        result = self._forward(params, X, n_threads, invariant, None, None, 0, 0, -1, 0, members)
+        return result
 
     def predict(self, const floating[::1] params, const floating[:, ::1] X, int n_threads):
         """y_hat, a new (n_samples, n_outputs) array, of a C-contiguous X (n_samples >= 1, n_features) in the
@@ -628,13 +725,16 @@ cdef class CoreNet:
         """(objective, y_hat) from one forward pass, with no backward pass; Y (n_samples, n_outputs),
         sample_weight, weight_sum, alpha and the dropout as for `loss_and_grad`."""
         return self._forward(params, X, n_threads, invariant, Y, sample_weight, weight_sum, alpha, dropout_seed,
-                             dropout_step)
+                             dropout_step, False)
 
     def _forward(self, const floating[::1] params, X, int n_threads, bint invariant, Y, sample_weight,
-                 double weight_sum, double alpha, long long dropout_seed, long long dropout_step):
+                 double weight_sum, double alpha, long long dropout_seed, long long dropout_step, bint members):
+        """The forward passes' common body: y_hat (n, n_outputs), the members' mean for an ensemble or with
+        `members` each member's (n, k, n_outputs), and the objective first when Y is given."""
         cdef Py_ssize_t n = X.shape[0]
         cdef int n_layers = self.layout.n_layers
         cdef int k = self.layer_sizes[n_layers]
+        cdef int m = self.layout.members
         cdef bint with_objective = Y is not None
         cdef const floating[:, ::1] targets
         cdef const floating[::1] sw
@@ -657,6 +757,8 @@ cdef class CoreNet:
         work.factor = NULL
         work.delta_a = work.delta_b = NULL
         work.row_loss = NULL
+        scratch = MemberScratch(self, n, dtype, False)
+        scratch.attach(&work)
         dropout.seed = <unsigned long long> max(dropout_seed, 0)
         dropout.step = <unsigned long long> max(dropout_step, 0)
         if X_csr is None:
@@ -665,8 +767,8 @@ cdef class CoreNet:
         if with_objective:
             targets = Y
             batch.Y = &targets[0, 0]
-            delta = np.empty(n * k, dtype=dtype)
-            row_loss = np.empty(n, dtype=np.float64)
+            delta = np.empty(n * m * k, dtype=dtype)
+            row_loss = np.empty(n * m, dtype=np.float64)
             work.delta_a = &delta[0]
             work.row_loss = &row_loss[0]
             if sample_weight is not None:
@@ -674,8 +776,8 @@ cdef class CoreNet:
                 batch.sample_weight = &sw[0]
         # Two ping-pong buffers for the hidden layers; the last layer writes straight into the result.
         cdef floating[:, ::1] buffers = np.empty((2, n * self.layout.width), dtype=dtype)
-        result = np.empty((n, k), dtype=dtype)
-        cdef floating[:, ::1] out = result
+        result = np.empty((n, m, k), dtype=dtype)
+        cdef floating[:, ::1] out = result.reshape(n, m * k)
         work.acts = <void**> malloc(n_layers * sizeof(void*))
         if work.acts == NULL:
             raise MemoryError()
@@ -687,11 +789,13 @@ cdef class CoreNet:
                 forward_logits(&self.layout, &params[0], &batch, &work, &dropout if dropout_seed >= 0 else NULL,
                                threads)
                 if with_objective:
-                    loss = objective(&self.layout, &params[0], &batch, &out[0, 0], <floating*> work.delta_a,
-                                     work.row_loss, alpha, threads.n)
-                output_activation(self.layout.output, &out[0, 0], n, k)
+                    loss = objective(&self.layout, &params[0], &batch, &out[0, 0], <floating*> work.delta_a, &work,
+                                     alpha, threads.n)
+                output_activation(self.layout.output, &out[0, 0], n * m, k)
         finally:
             free(work.acts)
+        if not members:  # the ensemble's prediction: the mean of its members' output activations
+            result = result[:, 0] if m == 1 else result.mean(axis=1)
         return (loss, result) if with_objective else result
 
     def loss_and_grad(self, const floating[::1] params, X, const floating[:, ::1] Y, sample_weight,
@@ -707,11 +811,13 @@ cdef class CoreNet:
         cdef Py_ssize_t n = X.shape[0]
         cdef int n_layers = self.layout.n_layers
         dtype = np.float32 if floating is float else np.float64
-        cdef floating[::1] act_buf = np.empty(n * sum(self.layer_sizes[1:]), dtype=dtype)
+        units = [self.units(l) for l in range(n_layers)]
+        cdef floating[::1] act_buf = np.empty(n * sum(units), dtype=dtype)
         widths = self.factor_widths(dropout_seed >= 0)
         cdef floating[::1] factor_buf = np.empty(max(1, n * sum(widths)), dtype=dtype)
         cdef floating[:, ::1] deltas = np.empty((2, n * self.layout.width), dtype=dtype)
-        cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
+        cdef double[::1] row_loss = np.empty(n * self.layout.members, dtype=np.float64)
+        cdef MemberScratch members = MemberScratch(self, n, dtype, True)
         cdef const floating[::1] sw
         cdef double loss
         cdef Py_ssize_t offset = 0, factor_offset = 0
@@ -747,6 +853,7 @@ cdef class CoreNet:
         work.delta_a = &deltas[0, 0]
         work.delta_b = &deltas[1, 0]
         work.row_loss = &row_loss[0]
+        members.attach(&work)
         work.acts = <void**> malloc(n_layers * sizeof(void*))
         work.factor = <void**> malloc(n_layers * sizeof(void*))
         if work.acts == NULL or work.factor == NULL:
@@ -756,7 +863,7 @@ cdef class CoreNet:
         try:
             for l in range(n_layers):
                 work.acts[l] = &act_buf[offset]
-                offset += n * self.layout.layers[l].n_out
+                offset += n * units[l]
                 work.factor[l] = &factor_buf[factor_offset] if widths[l] else NULL
                 factor_offset += n * widths[l]
             with nogil:

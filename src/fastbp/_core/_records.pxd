@@ -16,6 +16,8 @@ cdef enum Role:
     # What a block of the parameter buffer is (`fastbp.layout.ROLES`, in that order).
     WEIGHT = 0
     BIAS = 1
+    IN_SCALE = 2
+    OUT_SCALE = 3
 
 
 cdef struct Block:
@@ -28,12 +30,19 @@ cdef struct Block:
 
 
 cdef struct Layer:
-    # One row of a network's per-layer table, which `_network.CoreNet` owns. Layer l maps n_in units to n_out;
-    # its weights and biases are blocks of the one flat parameter buffer.
+    # One row of a network's per-layer table, which `_network.CoreNet` owns. Layer l maps n_in units to n_out
+    # for each of its `members` (k; 1: a plain layer); its arrays are blocks of the one flat parameter buffer.
+    # A layer of k members reads and writes rows of k n_in and k n_out units, member after member (`_members`).
     int n_in
     int n_out
-    const Block* weight         # W[l]: row-major (n_in, n_out)
-    const Block* bias           # b[l]: (n_out,)
+    int members
+    bint shared_input           # its input rows are the same for every member (X: n_in units, not k n_in)
+    bint weight_per_member      # W is (k, n_in, n_out), one per member, not (n_in, n_out) shared
+    bint bias_per_member        # b is (k, n_out), not (n_out,)
+    const Block* weight         # W[l]: row-major (n_in, n_out), or (k, n_in, n_out)
+    const Block* bias           # b[l]: (n_out,), or (k, n_out)
+    const Block* in_scale       # r (k, n_in): member m's input is multiplied by r[m] first; NULL: none
+    const Block* out_scale      # s (k, n_out): member m's product is multiplied by s[m]; NULL: none
     Activation activation        # f of the layer's units (IDENTITY for the output layer: `Layout.output` applies)
     double dropout               # the dropout rate of a hidden layer's units in training passes (0: none)
 
@@ -47,6 +56,7 @@ cdef struct Layout:
     Layer* layers               # (n_layers,)
     Output output
     LossSpec loss
+    int members                 # k of the output layer: the network is an ensemble of k members (1: a plain one)
     Py_ssize_t n_params
     Py_ssize_t macs_per_row     # multiply-adds of one row through every layer
     int width                   # units of the widest non-input layer (the scratch of one row)
@@ -102,7 +112,14 @@ cdef struct Workspace:
                                 # for the layers whose f' needs z or that drop units in this pass, else NULL
     void* delta_a               # (n_rows * width,) each: the back-propagated deltas, ping-pong
     void* delta_b
-    double* row_loss            # (n_rows,) the rows' losses
+    double* row_loss            # (n_rows * members,) the rows' losses, each member's
+    # Only for layers of several members (NULL entries, or NULL, otherwise):
+    void** inputs               # (n_layers,): inputs[l] (n_rows, k n_in) is layer l's input times r (or X once per
+                                # member), where the layer needs it (`_members.needs_input`), OUT
+    void** products             # (n_layers,) or NULL (a pass with no backward): products[l] (n_rows, k n_out) is
+                                # the product before s, for the layers with s, OUT
+    void* member_targets        # (n_rows * k, n_outputs): each row's targets once per member, scratch
+    void* member_weights        # (n_rows * k,): each row's sample weight once per member, scratch
 
 
 cdef struct Dropout:
@@ -142,8 +159,12 @@ cdef struct LayerPass:
     const Layer* layer
     Py_ssize_t n_rows
     const void* a_in            # (n_rows, n_in): X or the previous layer's activations
-    const void* W               # (n_in, n_out) the layer's coefficients
-    const void* b               # (n_out,) its intercepts
+    const void* W               # (n_in, n_out) the layer's coefficients (or (k, n_in, n_out))
+    const void* b               # (n_out,) its intercepts (or (k, n_out))
+    const void* r               # (k, n_in) its in_scale, or NULL
+    const void* s               # (k, n_out) its out_scale, or NULL
+    void* u                     # (n_rows, k n_in) its input times r (`Workspace.inputs`; forward: OUT), or NULL
+    void* product               # (n_rows, k n_out) its product before s (`Workspace.products`; forward: OUT), or NULL
     MaskBlock mask              # forward: the layer's dropout (inactive: none); each block sets its first row and column
     const void* delta           # backward: (n_rows, n_out) dL/dZ of this layer
     Activation f_in             # backward: the activation of the layer before, whose f' multiplies its delta
