@@ -10,7 +10,7 @@ from fastbp.layout import ensemble_layout
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle here: pip install torch (CPU)")
 pytest.importorskip("tabm", reason="tabm is the oracle of the ensembles: pip install tabm")
-from _tabm_oracle import flat_of, member_losses, numpy, tabm_model, tensors_of  # noqa: E402
+from _tabm_oracle import flat, member_losses, numpy, tabm_model, tensors  # noqa: E402
 
 K, SIZES = 4, (3, 8, 8, 2)  # tabm makes every hidden layer d_block wide
 
@@ -28,7 +28,7 @@ def targets(output, n, rng):
 def test_the_core_computes_what_tabm_computes(ensemble, activation, output, weighted):
     layout = ensemble_layout(SIZES, K, ensemble)
     model = tabm_model(ensemble, activation, SIZES, K)
-    params = flat_of(model, layout)
+    params = flat(model, layout)
     core = CoreNet(layout, (activation,) * (len(SIZES) - 2), output)
     rng = np.random.RandomState(5)
     n, alpha = 30, 0.3
@@ -39,7 +39,7 @@ def test_the_core_computes_what_tabm_computes(ensemble, activation, output, weig
     Z = model(torch.tensor(X))
     proba = {"logistic": torch.sigmoid, "softmax": lambda z: torch.softmax(z, -1)}.get(output, lambda z: z)(Z)
     weights = torch.ones(n, dtype=torch.float64) if w is None else torch.tensor(w)
-    penalty = sum((tensor ** 2).sum() for (role, _), (tensor, _) in tensors_of(model, layout).items()
+    penalty = sum((tensor ** 2).sum() for (role, _), (tensor, _) in tensors(model, layout).items()
                   if role == "weight")
     loss_t = (weights[:, None] * member_losses(output, Z, torch.tensor(Y))).sum() / (S * K) + 0.5 * alpha * penalty / S
     loss_t.backward()
@@ -51,7 +51,7 @@ def test_the_core_computes_what_tabm_computes(ensemble, activation, output, weig
     assert loss == pytest.approx(loss_t.item(), rel=1e-12)
     objective, y_hat = core.objective_and_output(params, X, Y, w, S, alpha, 1, False)
     assert objective == pytest.approx(loss_t.item(), rel=1e-12)
-    for (role, layer), (tensor, as_block) in tensors_of(model, layout).items():
+    for (role, layer), (tensor, as_block) in tensors(model, layout).items():
         np.testing.assert_allclose(layout.block(role, layer).view(grad), as_block(numpy(tensor.grad)), rtol=1e-10,
                                    atol=1e-13, err_msg=f"{role} {layer}")
 

@@ -92,13 +92,13 @@ def tabm_parameter_groups(model, weight_decay):
 def test_two_hundred_steps_follow_torch_adamw_on_the_tabm_model(form, backend):
     torch = pytest.importorskip("torch", reason="PyTorch is the oracle here: pip install torch (CPU)")
     pytest.importorskip("tabm", reason="tabm is the oracle of the ensembles: pip install tabm")
-    from _tabm_oracle import load_into, member_losses, tabm_model
+    from _tabm_oracle import flat, load, member_losses, tabm_model
 
     X, Y = problem(64)
     net = fastbp.MLP(SIZES, "relu", "softmax", random_state=3, ensemble_size=4, ensemble=form, init="torch",
                      backend=backend)
     model = tabm_model(form, "relu", SIZES, 4, randomize=False)
-    load_into(model, net.layout, net.params)
+    load(model, net.layout, net.params)
     schedule = schedules.WarmupCosine(20, 200, min_lr=1e-4)
     theirs = torch.optim.AdamW(tabm_parameter_groups(model, 0.05), lr=0.01, betas=(0.9, 0.99), eps=1e-8)
     trainer = fastbp.Trainer(net, fastbp.AdamW(0.01, beta_1=0.9, beta_2=0.99, epsilon=1e-8, weight_decay=0.05),
@@ -115,8 +115,7 @@ def test_two_hundred_steps_follow_torch_adamw_on_the_tabm_model(form, backend):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             theirs.step()
             t += 1
-    from _tabm_oracle import flat_of
-    expected = flat_of(model, net.layout)
+    expected = flat(model, net.layout)
     np.testing.assert_allclose(net.params, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
     assert trainer.optimizer.t == 200
 

@@ -8,6 +8,7 @@ ORDER = [
     "plot_early_stopping.py",
     "plot_alpha_decision_boundaries.py",
     "plot_modern_mlp.py",
+    "plot_tabm_ensemble.py",
     "plot_benchmark.py",
     "plot_threads.py",
 ]

@@ -53,7 +53,7 @@ class Block:
 @dataclass(frozen=True)
 class Layout:
     """The blocks of a network of `layer_sizes` ([n_features, hidden..., n_outputs]) in buffer order, whose every
-    layer computes `members` members (an ensemble of k, or 1: a plain network)."""
+    layer computes ``members`` members (an ensemble of k, or 1: a plain network)."""
 
     layer_sizes: tuple
     blocks: tuple
@@ -129,10 +129,10 @@ def dense_layout(layer_sizes):
 def ensemble_layout(layer_sizes, members, ensemble):
     """The layout of k = `members` MLPs of `layer_sizes` trained as one network (`dense_layout` when k is 1).
 
-    Every form ends in k output heads, one W (k, n_in, n_out) and b (k, n_out) per member (`tabm.LinearEnsemble`).
+    Every form ends in k output heads, one W (k, n_in, n_out) and b (k, n_out) per member (``tabm.LinearEnsemble``).
     Its hidden layers:
 
-    - "batch" (TabM): BatchEnsemble layers (`tabm.LinearBatchEnsemble`): W (n_in, n_out) shared by the members,
+    - "batch" (TabM): BatchEnsemble layers (``tabm.LinearBatchEnsemble``): W (n_in, n_out) shared by the members,
       each member's r (k, n_in), s (k, n_out) and b (k, n_out);
     - "mini" (TabM-mini): one r (k, n_features) before the first layer, every hidden layer's W and b shared;
     - "independent": each member's own W (k, n_in, n_out) and b (k, n_out): k independent MLPs.

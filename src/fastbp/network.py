@@ -368,7 +368,7 @@ class MLP:
         return self.engine.forward(self, self.check_X(X), self.thread_plan(), v.check_bool("members", members))
 
     def check_X(self, X: Data, name: str = "X") -> Any:
-        """X checked and converted for this model (`fastbp._validation.check_X`); an ensemble takes it dense."""
+        """X checked and converted for this model (``fastbp._validation.check_X``); an ensemble takes it dense."""
         rows = v.check_X(X, self.n_features, self.dtype, name=name)
         if self.ensemble_size > 1 and not isinstance(rows, np.ndarray):
             raise TypeError(f"{name} must be dense for an ensemble (ensemble_size={self.ensemble_size}): the "

@@ -22,7 +22,7 @@ from fastbp.optim import SGD, Adam, AdamW
 from fastbp.schedules import WarmupCosine
 
 ADAM_RATE = 1e-3  # the realistic workloads' Adam, scikit-learn's and PyTorch's default rate
-ADAMW = dict(learning_rate=1e-3, weight_decay=1e-2)  # the modern workload's optimizer, PyTorch's defaults
+WEIGHT_DECAY = 1e-2  # AdamW's, PyTorch's default
 
 
 class Problem:
@@ -32,8 +32,10 @@ class Problem:
         self.sizes, self.X, self.Y, self.model = tuple(sizes), X, Y, model
         self.batch_size, self.learning_rate, self.n_threads = batch_size, learning_rate, n_threads
         self.activations = model.activation_of(len(sizes) - 2)
+        ensemble = {} if model.members == 1 else dict(ensemble_size=model.members, ensemble=model.ensemble,
+                                                      init="torch")  # tabm's initialization
         self.initial = MLP(sizes, list(self.activations), model.output, dtype=X.dtype, random_state=0,
-                           dropout=model.dropout)
+                           dropout=model.dropout, **ensemble)
         self.order = order(self.n_rows) if model.shuffle else None  # the rows' order in every timed epoch
 
     @property
@@ -52,7 +54,7 @@ class Problem:
     def flops(self):
         """Floating-point operations of an epoch's matrix products (the GEMM floor's): per row, every layer's
         forward product and weight gradient, and every layer's but the first's propagated delta."""
-        macs = [n_in * n_out for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        macs = [self.model.members * n_in * n_out for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
         return 2 * self.n_rows * (2 * sum(macs) + sum(macs[1:]))
 
 
@@ -90,7 +92,8 @@ class Fastbp(System):
         model, thread_invariant = problem.model, self.thread_invariant
         self.net = problem.initial.copy(backend=self.backend)
         self.net.thread_invariant = thread_invariant
-        self.optimizer = {"adamw": lambda: AdamW(**ADAMW), "adam": lambda: Adam(ADAM_RATE),
+        self.optimizer = {"adamw": lambda: AdamW(model.adamw_rate, weight_decay=WEIGHT_DECAY),
+                          "adam": lambda: Adam(ADAM_RATE),
                           "sgd": lambda: SGD(problem.learning_rate, momentum=0.0, nesterov=False)}[model.optimizer]()
         training = Training(clip_norm=model.clip_norm, schedule=problem.schedule(),
                             dropout_seed=0 if model.dropout else None)
@@ -128,7 +131,7 @@ class ScikitLearn(System):
     @staticmethod
     def supports(model):
         return (set(model.activations) <= {"logistic", "relu"} and model.optimizer in ("sgd", "adam")
-                and not model.dropout and not model.warmup_cosine and model.clip_norm is None)
+                and not model.dropout and not model.warmup_cosine and model.clip_norm is None and model.members == 1)
 
     def __init__(self, problem):
         from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -172,7 +175,18 @@ class PyTorch(System):
     (BCEWithLogitsLoss, CrossEntropyLoss, or half the MSELoss), torch.optim (SGD, Adam, or AdamW with the
     intercepts undecayed, as fastbp decays), torch's schedulers stepped per minibatch, clip_grad_norm_;
     minibatches by slicing, or by indexing with the shuffled order. Its Adam adds epsilon after the bias
-    correction, scikit-learn's (and fastbp's Adam) before it: the same epoch up to that, not the same loss."""
+    correction, scikit-learn's (and fastbp's Adam) before it: the same epoch up to that, not the same loss.
+    An ensemble is the `tabm` package's TabM (`fastbp.bench.tabm_peer`), its loss the mean of the members'."""
+
+    @staticmethod
+    def supports(model):
+        if model.members == 1:
+            return True
+        try:
+            import tabm  # noqa: F401
+        except ImportError:
+            return False
+        return model.output == "identity"
 
     @staticmethod
     def same_arithmetic(model):
@@ -188,6 +202,14 @@ class PyTorch(System):
         if problem.n_threads is not None:
             torch.set_num_threads(problem.n_threads)
         dtype = torch.float32 if problem.X.dtype == np.float32 else torch.float64
+        self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y)
+        self.order = None if problem.order is None else torch.from_numpy(problem.order)
+        if model.members > 1:
+            from fastbp.bench import tabm_peer
+
+            self.model = tabm_peer.make(problem.initial, model.dropout).train()
+            self.loss = lambda output, target: 0.5 * ((output - target[:, None, :]) ** 2).sum(-1).mean()
+            return
         layers = []
         pairs = list(zip(problem.sizes[:-1], problem.sizes[1:]))
         for l, (n_in, n_out) in enumerate(pairs):
@@ -198,7 +220,6 @@ class PyTorch(System):
                     layers.append(torch.nn.Dropout(model.dropout))
         self.model = torch.nn.Sequential(*layers).train()  # the output keeps its logits for the loss
         self.linears = [layer for layer in self.model if isinstance(layer, torch.nn.Linear)]
-        self.X, self.Y = torch.from_numpy(problem.X), torch.from_numpy(problem.Y)
         if model.output == "softmax":
             self.loss = torch.nn.CrossEntropyLoss()
             self.Y = torch.from_numpy(problem.Y.argmax(axis=1))
@@ -207,18 +228,23 @@ class PyTorch(System):
             self.loss = lambda output, target: 0.5 * mse(output, target) * target.shape[1]  # fastbp's half SE
         else:
             self.loss = torch.nn.BCEWithLogitsLoss()
-        self.order = None if problem.order is None else torch.from_numpy(problem.order)
 
     def reset(self):
         torch, problem = self.torch, self.problem
-        with torch.no_grad():
-            for linear, W, b in zip(self.linears, problem.initial.coefs, problem.initial.intercepts):
-                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-                linear.bias.copy_(torch.from_numpy(b))
-        if problem.model.optimizer == "adamw":
-            groups = [{"params": [linear.weight for linear in self.linears]},
-                      {"params": [linear.bias for linear in self.linears], "weight_decay": 0.0}]
-            self.optimizer = torch.optim.AdamW(groups, lr=ADAMW["learning_rate"], weight_decay=ADAMW["weight_decay"])
+        if problem.model.members > 1:
+            from fastbp.bench import tabm_peer
+
+            tabm_peer.load(self.model, problem.initial.layout, problem.initial.params)
+        else:
+            with torch.no_grad():
+                for linear, W, b in zip(self.linears, problem.initial.coefs, problem.initial.intercepts):
+                    linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+                    linear.bias.copy_(torch.from_numpy(b))
+        if problem.model.optimizer == "adamw":  # fastbp's policy: no decay on the biases
+            named = list(self.model.named_parameters())
+            groups = [{"params": [p for name, p in named if not name.endswith("bias")]},
+                      {"params": [p for name, p in named if name.endswith("bias")], "weight_decay": 0.0}]
+            self.optimizer = torch.optim.AdamW(groups, lr=problem.model.adamw_rate, weight_decay=WEIGHT_DECAY)
         elif problem.model.optimizer == "adam":
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=ADAM_RATE)
         else:
@@ -265,12 +291,20 @@ class GemmFloor(System):
                                [np.empty((rows, n), dtype) for n in sizes[1:-1]])
                         for rows in {batch, self.last_rows}}
         self.grads = [np.empty_like(W) for W in self.W]
+        k = problem.model.members
+        if k > 1:  # an ensemble's products: a shared W over the batch's k member rows, one W per member
+            self.X = np.ascontiguousarray(np.repeat(problem.X[None], k, axis=0))  # (k, n, n_features)
+            self.buffers = {rows: ([np.empty((k, rows, n), dtype) for n in sizes[1:]],
+                                   [np.empty((k, rows, n), dtype) for n in sizes[1:-1]])
+                            for rows in {batch, self.last_rows}}
 
     def reset(self):
         pass
 
     def epoch(self):
         X, batch, W = self.problem.X, self.problem.batch_size, self.W
+        if self.problem.model.members > 1:
+            return self.ensemble_epoch()
         for first in range(0, self.problem.n_rows, batch):
             a_prev = X[first:first + batch]
             acts, deltas = self.buffers[a_prev.shape[0]]
@@ -284,6 +318,28 @@ class GemmFloor(System):
                     np.matmul(delta, W[l].T, out=deltas[l - 1])
         return float("nan")
 
+    def ensemble_epoch(self):
+        """The epoch's products of an ensemble, member rows (k, rows, units): a shared W multiplies all the
+        member rows at once (one product of k rows times the batch), one W per member stacks k products."""
+        batch, W = self.problem.batch_size, self.W
+        for first in range(0, self.problem.n_rows, batch):
+            x = self.X[:, first:first + batch]  # (k, rows, n_features), the input once per member
+            acts, deltas = self.buffers[x.shape[1]]
+            a_prev = x
+            for l in range(len(W)):
+                np.matmul(a_prev, W[l], out=acts[l])
+                a_prev = acts[l]
+            for l in range(len(W) - 1, -1, -1):
+                inputs, delta = (x if l == 0 else acts[l - 1]), acts[l]
+                if W[l].ndim == 2:  # the shared W's gradient sums over every member's rows: one product
+                    np.matmul(inputs.reshape(-1, inputs.shape[-1]).T, delta.reshape(-1, delta.shape[-1]),
+                              out=self.grads[l])
+                else:
+                    np.matmul(inputs.transpose(0, 2, 1), delta, out=self.grads[l])
+                if l > 0:
+                    np.matmul(delta, np.swapaxes(W[l], -1, -2), out=deltas[l - 1])
+        return float("nan")
+
 
 class Invariant(Fastbp):
     """fastbp with thread_invariant=True."""
@@ -292,9 +348,13 @@ class Invariant(Fastbp):
 
 
 class Reference(Fastbp):
-    """fastbp's NumPy backend, the Trainer's epoch on it."""
+    """fastbp's NumPy backend, the Trainer's epoch on it (not for ensembles: minutes an epoch)."""
 
     backend = "numpy"
+
+    @staticmethod
+    def supports(model):
+        return model.members == 1
 
 
 SYSTEMS = {

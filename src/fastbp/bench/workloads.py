@@ -7,6 +7,10 @@ then ReLU, dropout, AdamW with a per-step warmup-cosine schedule, clipping, a so
 "realistic": what users of the drop-ins train, scikit-learn's defaults but for the sizes: ReLU hidden layers,
 Adam at 1e-3, a softmax (an identity output for the regression), shuffled minibatches; on digits, a
 covertype-shaped tabular set, an MNIST-shaped one, a regression and a small-batch problem.
+
+"ensembles": TabM (k = 32 members sharing each hidden layer's W, `tabm`'s default) on a regression of 8
+numeric features: 3 x 512 ReLU layers, dropout 0.1, AdamW at 2e-3, batches of 256 rows. Its PyTorch peer is
+the `tabm` package's model.
 """
 
 from dataclasses import dataclass
@@ -25,10 +29,12 @@ WORKLOADS = {
     "mnist-shaped": ((784, 512, 256, 10), 20000, 128),
     "regression": ((100, 512, 512, 1), 20000, 64),
     "small-batch": ((32, 64, 64, 4), 16384, 32),
+    "tabm": ((8, 512, 512, 512, 1), 16384, 256),
 }
 PLAIN_SGD = ("tiny", "small", "medium", "large")  # the plain-SGD ones: what the pytest-benchmark suites run
 SUITES = {"classic": PLAIN_SGD + ("modern",),
-          "realistic": ("digits", "tabular", "mnist-shaped", "regression", "small-batch")}
+          "realistic": ("digits", "tabular", "mnist-shaped", "regression", "small-batch"),
+          "ensembles": ("tabm",)}
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,8 @@ class Model:
     output, the optimizer ("sgd": plain SGD at the benchmark's learning rate; "adam": Adam(1e-3), scikit-learn's;
     "adamw": AdamW(1e-3, weight_decay=1e-2)), whether the rate follows a per-step warmup-cosine schedule over the
     epoch (warmup over its first tenth), the gradient's largest norm, and whether the epoch walks the rows in a
-    shuffled order (the same for every system and every timed epoch: `order`)."""
+    shuffled order (the same for every system and every timed epoch: `order`); an ensemble's members and form
+    (`fastbp.MLP`'s ensemble_size and ensemble), and AdamW's learning rate."""
 
     activations: tuple = ("logistic",)
     output: str = "logistic"
@@ -46,6 +53,9 @@ class Model:
     warmup_cosine: bool = False
     clip_norm: float | None = None
     shuffle: bool = False
+    members: int = 1
+    ensemble: str = "batch"
+    adamw_rate: float = 1e-3
 
     def activation_of(self, n_hidden):
         return self.activations if len(self.activations) == n_hidden else self.activations * n_hidden
@@ -56,7 +66,9 @@ REALISTIC = Model(("relu",), "softmax", optimizer="adam", shuffle=True)
 MODELS = {"modern": Model(("gelu", "relu"), "softmax", dropout=0.1, optimizer="adamw", warmup_cosine=True,
                           clip_norm=1.0),
           **{name: REALISTIC for name in SUITES["realistic"]},
-          "regression": Model(("relu",), "identity", optimizer="adam", shuffle=True)}
+          "regression": Model(("relu",), "identity", optimizer="adam", shuffle=True),
+          "tabm": Model(("relu",), "identity", dropout=0.1, optimizer="adamw", shuffle=True, members=32,
+                        adamw_rate=2e-3)}
 
 
 def model_of(name):
@@ -93,7 +105,7 @@ def make_data(name, dtype, n_rows=None, seed=0):
 
         X, y = load_digits(return_X_y=True)
         X, Y = X / 16.0, np.eye(10)[y]
-    elif name == "regression":
+    elif model_of(name).output == "identity":
         X = rng.randn(n_rows or default_rows, sizes[0])
         Y = np.tanh(X @ rng.randn(sizes[0], 1) / np.sqrt(sizes[0]))
     elif model_of(name).output == "softmax":
