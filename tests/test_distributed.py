@@ -76,7 +76,9 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
         callbacks.append(FailingCallback())
     hidden = 4 if case == "hidden" and comm.rank == 1 else 5
     backend = "numpy" if case == "numpy-backend" else "cython"
-    net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank, backend=backend)  # rank 0's are broadcast
+    members = dict(ensemble_size=3, ensemble="batch") if case == "ensemble" else {}
+    net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank, backend=backend,  # rank 0's are broadcast
+                     **members)
     trainer = fastbp.Trainer(net, opt, batch_size=4 * comm.size, max_epochs=3, shuffle=shuffle == "shuffle",
                              random_state=0, alpha=0.01, n_threads=1, callbacks=callbacks, comm=comm, **modern)
     validation = None if case == "no-validation" and comm.rank == 1 else (X_val, Y_val)
@@ -98,10 +100,10 @@ def run(tmp_path, worker, n_ranks, *args):
     return result, out
 
 
-def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, backend="cython"):
+def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, backend="cython", members=None):
     """The same global minibatches in one process: step s takes rows s*4 .. s*4+3 of every rank's shard in
     that rank's order, which each rank reshuffles every epoch with its own RandomState(0). `zeros`: the
-    workers' "sparse" case, dense here."""
+    workers' "sparse" case, dense here; `members`: an ensemble's options."""
     rng = np.random.RandomState(0)
     X = rng.randn(n_rows, 6).astype(dtype)
     Y = (X[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
@@ -112,7 +114,7 @@ def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, back
         X[np.abs(X) < 0.43] = 0
     shards = [np.arange(n_rows)[r::n_ranks] for r in range(n_ranks)]
     rngs = [np.random.RandomState(0) for _ in shards]
-    net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0, backend=backend)
+    net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0, backend=backend, **(members or {}))
     opt = {"sgd": lambda: fastbp.SGD(0.1, momentum=0.9), "adam": lambda: fastbp.Adam(0.01),
            "adamw": lambda: fastbp.AdamW(0.01, weight_decay=0.1)}[optimizer]()
     schedule = fastbp.schedules.WarmupCosine(4, 30) if optimizer == "adamw" else None
@@ -132,7 +134,7 @@ def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, back
             if schedule is not None:  # per-step rate, then clipping to norm 0.3 as torch's clip_grad_norm_
                 rate = schedule.rate(opt.t, opt.learning_rate)
                 grad *= min(1.0, 0.3 / (np.linalg.norm(grad) + 1e-6))
-            opt.step(net.params, grad, rate, n_coefs=net.n_coefs)
+            opt.step(net.params, grad, rate, layout=net.layout)
             total += loss * len(rows)
         record["loss"].append(total / n_rows)
         record["val_loss"].append(net.loss(X_val, Y_val))
@@ -179,6 +181,19 @@ def test_mpi_training_on_the_numpy_backend_equals_single_process_training(tmp_pa
     result, out = run(tmp_path, TRAINER_WORKER, 3, "numpy-backend", "float64", optimizer, 50, "shuffle")
     assert result.returncode == 0, result.stderr
     expected_params, expected = single_process(3, "float64", optimizer, 50, shuffle=True, backend="numpy")
+    with np.load(out) as got:
+        np.testing.assert_allclose(got["params"], expected_params, rtol=1e-12, atol=1e-14)
+        for key in ("loss", "val_loss", "val_score"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-12, err_msg=key)
+
+
+def test_mpi_training_of_an_ensemble_equals_single_process_training(tmp_path):
+    """TabM over 3 ranks, with AdamW's decay on the weights and scalings (not the biases), a per-step schedule
+    and clipping: the members' gradients are summed over the ranks like any other."""
+    result, out = run(tmp_path, TRAINER_WORKER, 3, "ensemble", "float64", "adamw", 50, "shuffle")
+    assert result.returncode == 0, result.stderr
+    expected_params, expected = single_process(3, "float64", "adamw", 50, shuffle=True,
+                                               members=dict(ensemble_size=3, ensemble="batch"))
     with np.load(out) as got:
         np.testing.assert_allclose(got["params"], expected_params, rtol=1e-12, atol=1e-14)
         for key in ("loss", "val_loss", "val_score"):

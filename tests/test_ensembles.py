@@ -73,6 +73,24 @@ def test_a_fit_on_both_backends_and_any_thread_count_is_the_same(form):
 
 
 @pytest.mark.parametrize("form", FORMS)
+def test_threads_split_an_ensembles_passes_and_fixed_blocks_keep_the_bits(form):
+    """Large enough for the core to cut the member products and column sums into blocks on threads: with
+    thread_invariant the bits do not depend on the thread count, and the default blocks give the same values."""
+    rng = np.random.RandomState(4)
+    X, Y = rng.randn(256, 5), rng.randn(256, 2)
+    results = {}
+    for invariant in (True, False):
+        for n_threads in (1, 2):
+            net = fastbp.MLP([5, 64, 64, 2], "gelu", "identity", random_state=0, ensemble_size=8, ensemble=form,
+                             dropout=0.1, n_threads=n_threads, thread_invariant=invariant)
+            fastbp.Trainer(net, fastbp.AdamW(1e-3), batch_size=128, max_epochs=2, random_state=0).fit(X, Y)
+            results[invariant, n_threads] = net.params.copy()
+    np.testing.assert_array_equal(results[True, 1], results[True, 2])
+    for key in ((False, 1), (False, 2)):
+        np.testing.assert_allclose(results[key], results[True, 1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_the_gradient_is_the_objectives_by_central_differences(form):
     net = fastbp.MLP(SIZES, "tanh", "softmax", random_state=0, ensemble_size=3, ensemble=form, init="torch",
                      dropout=0.25)  # tanh: no kink for a difference to straddle
@@ -197,3 +215,17 @@ def test_one_member_is_todays_mlp_bitwise():
     for net in (plain, one):
         fastbp.Trainer(net, fastbp.Adam(0.01), max_epochs=2, random_state=0).fit(X, Y)
     np.testing.assert_array_equal(plain.params, one.params)
+
+
+def test_an_optimizer_step_decays_what_the_layout_marks_decayed():
+    net = ensemble("batch")
+    before = net.params.copy()
+    optimizer = fastbp.AdamW(0.1, weight_decay=0.5)
+    optimizer.step(net.params, np.zeros_like(net.params), layout=net.layout)  # a zero gradient: the decay alone
+    for block in net.layout.blocks:
+        factor = 1 - 0.1 * 0.5 if block.role != "bias" else 1.0
+        np.testing.assert_allclose(block.view(net.params), block.view(before) * factor, rtol=1e-15, err_msg=block.name)
+    with pytest.raises(TypeError, match="n_coefs or layout"):
+        optimizer.step(net.params, np.zeros_like(net.params), n_coefs=3, layout=net.layout)
+    with pytest.raises(ValueError, match="layout must be"):
+        optimizer.step(net.params[:10], np.zeros(10), layout=net.layout)

@@ -18,6 +18,7 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp._core import _optim
 from fastbp._transaction import keeping
+from fastbp.layout import Layout
 
 
 def _check_buffers(params, grad):
@@ -122,16 +123,25 @@ class Optimizer:
         return keeping(self, [] if self._state is None else list(self._state.values()))
 
     def step(self, params: np.ndarray, grad: np.ndarray, learning_rate: float | None = None,
-             n_coefs: int | None = None) -> None:
+             n_coefs: int | None = None, *, layout: Layout | None = None) -> None:
         """Update params (n_params,) in place from grad (n_params,); learning_rate overrides the default.
-        Weight decay, for the optimizers that have it, applies to params[:n_coefs] (a model's `MLP.n_coefs`: its
-        coefficients, not its intercepts); None decays every entry."""
+        Weight decay, for the optimizers that have it, applies to params[:n_coefs] (a plain model's
+        `MLP.n_coefs`: its coefficients, not its intercepts), or to the blocks that `layout` (a model's
+        `MLP.layout`) marks decayed (an ensemble's weights and scalings, not its biases); with neither, to
+        every entry."""
         grad = _check_buffers(params, grad)
         settings = self.check_settings()
         lr = self.learning_rate if learning_rate is None else v.check_float("learning_rate", learning_rate, 0.0)
         n_decayed = params.shape[0] if n_coefs is None else v.check_int("n_coefs", n_coefs, minimum=0)
+        if layout is not None:
+            if n_coefs is not None:
+                raise TypeError("step takes n_coefs or layout, not both")
+            if not isinstance(layout, Layout) or layout.n_params != params.shape[0]:
+                raise ValueError(f"layout must be the fastbp.layout.Layout of a model of {params.shape[0]} "
+                                 f"parameters (its MLP.layout), got {layout!r:.80}")
         state = self.state_for(params)
-        decayed = np.array([[0, min(n_decayed, params.shape[0])]], dtype=np.intp)
+        decayed = layout.spans("decayed") if layout is not None else np.array(
+            [[0, min(n_decayed, params.shape[0])]], dtype=np.intp)
         _optim.step(self.name, settings, params, grad, state, lr, self.t + 1, decayed)
         self.t += 1
 

@@ -19,7 +19,7 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from fastbp._core._network cimport CoreNet, MemberScratch, backward, forward_logits, thread_plan
+from fastbp._core._network cimport CoreNet, MemberScratch, backward, forward_logits, span_of, thread_plan
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
 from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, clip_scale, make_rule, make_schedule,
                                   make_state, make_step, schedule_rate, update_span)
@@ -161,8 +161,8 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
                 for b in range(net.n_blocks):
                     block = &net.blocks[b]
                     if how.mode == STORE_GRADIENT or block.role != WEIGHT:
-                        update_span(&training.rule, &step, params, grad, &training.state, block.offset, block.size,
-                                    block.decayed, threads.n)
+                        update_span(&training.rule, &step, params, grad, &training.state, span_of(block),
+                                    threads.n)
         first += count
     return progress
 

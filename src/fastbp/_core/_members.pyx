@@ -16,16 +16,21 @@ m n_out + j, so each member drops its own units. The backward pass:
     dW = u^T delta (+ (alpha/S) W, per member when W is), du = delta W^T, dr = sum_rows du * a,
     delta_in = du * r, then times the layer before's f'.
 
-These run on the calling thread: the products are single BLAS calls (the Python layer holds BLAS to one thread).
+Threads take blocks (`_splits.along`): of rows for the forward pass and du (each block its rows' products and
+elementwise work), of columns for the column sums and a shared W's gradient (each column's sum over the rows
+stays in one loop or one BLAS call, in row order), of members for per-member gradients. With thread_invariant the
+blocks are fixed, so the bits do not depend on the number of threads.
 """
 
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.string cimport memcpy
 
 from fastbp._core._activations cimport activation_block, mul_derivative, mul_factor
 from fastbp._core._blas cimport column_sums, gemm
 from fastbp._core._masks cimport MaskBlock
-from fastbp._core._records cimport Layer, LayerPass
+from fastbp._core._records cimport Layer, LayerPass, Split, Threads
+from fastbp._core._splits cimport COL_BLOCK, ROW_BLOCK, along, n_blocks, start_team
 
 
 cdef bint needs_input(const Layer* layer) noexcept nogil:
@@ -42,8 +47,20 @@ cdef void repeat_rows(const floating* rows, Py_ssize_t n_rows, Py_ssize_t width,
             memcpy(out + (i * members + m) * width, rows + i * width, width * sizeof(floating))
 
 
-cdef void scaled_input(const LayerPass* p, floating* u) noexcept nogil:
-    """u (n_rows, k n_in) <- a_in * r, member by member (a_in repeated per member when shared; r = 1 when NULL)."""
+cdef inline int team_of(Threads threads, Split split) noexcept nogil:
+    """Threads for a split's blocks: never more than there are blocks, one when the split is not threaded."""
+    return start_team(<int> min(<Py_ssize_t> threads.n, split.count)) if split.threaded else 1
+
+
+cdef inline Py_ssize_t block_size(Split split, Py_ssize_t block, Py_ssize_t side) noexcept nogil:
+    return min(split.size, side - block * split.size)
+
+
+# --- the forward pass, a block of rows at a time ------------------------------------------------------------------
+
+cdef void scaled_input(const LayerPass* p, floating* u, Py_ssize_t first, Py_ssize_t count) noexcept nogil:
+    """Rows first.. of u (n_rows, k n_in) <- a_in * r, member by member (a_in once per member when shared; r = 1
+    when NULL)."""
     cdef const Layer* layer = p.layer
     cdef int k = layer.members, n_in = layer.n_in, m
     cdef Py_ssize_t i, j, width = <Py_ssize_t> k * n_in
@@ -51,7 +68,7 @@ cdef void scaled_input(const LayerPass* p, floating* u) noexcept nogil:
     cdef const floating* r = <const floating*> p.r
     cdef const floating* row
     cdef floating* out
-    for i in range(p.n_rows):
+    for i in range(first, first + count):
         for m in range(k):
             row = a + i * n_in if layer.shared_input else a + i * width + m * n_in
             out = u + i * width + m * n_in
@@ -70,138 +87,209 @@ cdef void scale_columns(floating* a, const floating* scale, Py_ssize_t n_rows, P
             a[i * n_cols + j] = a[i * n_cols + j] * scale[j]
 
 
-cdef void member_gemm(int k, bint trans_a, bint trans_b, int m, int n, int inner, const floating* a,
-                      Py_ssize_t a_step, int lda, const floating* b, Py_ssize_t b_step, int ldb, floating beta,
-                      floating* c, Py_ssize_t c_step, int ldc) noexcept nogil:
-    """One product per member: member i's operands start a_step, b_step and c_step entries after member i - 1's
-    (0: shared), in matrices of leading dimensions lda, ldb, ldc (a member's rows strided among the others')."""
-    cdef int i
-    for i in range(k):
-        gemm(trans_a, trans_b, m, n, inner, <floating> 1, a + i * a_step, lda, b + i * b_step, ldb, beta,
-             c + i * c_step, ldc)
-
-
-cdef void products(const LayerPass* p, const floating* x, bint shared, floating* out) noexcept nogil:
-    """out (n_rows, k n_out) <- x W for each member: x is (n_rows, k n_in), or (n_rows, n_in) when `shared`."""
+cdef void forward_rows(const LayerPass* p, floating* a_out, floating* factor_out, Py_ssize_t first,
+                       Py_ssize_t count) noexcept nogil:
+    """Rows first .. first + count of the layer's forward pass."""
     cdef const Layer* layer = p.layer
-    cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out
-    cdef const floating* W = <const floating*> p.W
-    if not layer.weight_per_member:  # one product over the n_rows k member rows
-        gemm(False, False, <int> (p.n_rows * k), n_out, n_in, <floating> 1, x, n_in, W, n_out, <floating> 0, out,
-             n_out)
-    else:
-        member_gemm(k, False, False, <int> p.n_rows, n_out, n_in, x, 0 if shared else n_in,
-                    n_in if shared else k * n_in, W, <Py_ssize_t> n_in * n_out, n_out, 0, out, n_out, k * n_out)
-
-
-cdef void members_forward(const LayerPass* p, floating* a_out, floating* factor_out) noexcept nogil:
-    cdef const Layer* layer = p.layer
-    cdef int k = layer.members, n_out = layer.n_out, m
+    cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out, m
     cdef Py_ssize_t width = <Py_ssize_t> k * n_out
     cdef MaskBlock mask = p.mask
-    cdef const floating* x = <const floating*> p.a_in
     cdef bint shared = layer.shared_input
+    cdef const floating* x
+    cdef floating* out = a_out + first * width
+    cdef floating* factor = NULL if factor_out == NULL else factor_out + first * width
     if p.u != NULL:
-        scaled_input(p, <floating*> p.u)
-        x, shared = <const floating*> p.u, False
-    products(p, x, shared, a_out)
+        scaled_input(p, <floating*> p.u, first, count)
+        x, shared = (<const floating*> p.u) + first * k * n_in, False
+    else:
+        x = (<const floating*> p.a_in) + first * (n_in if shared else k * n_in)
+    if not layer.weight_per_member:  # one product over the block's member rows
+        gemm(False, False, <int> (count * k), n_out, n_in, <floating> 1, x, n_in, <const floating*> p.W, n_out,
+             <floating> 0, out, n_out)
+    else:  # member m's rows are every k-th: BLAS's leading dimensions stride over the others'
+        for m in range(k):
+            gemm(False, False, <int> count, n_out, n_in, <floating> 1, x if shared else x + m * n_in,
+                 n_in if shared else k * n_in, (<const floating*> p.W) + <Py_ssize_t> m * n_in * n_out, n_out,
+                 <floating> 0, out + m * n_out, k * n_out)
     if p.s != NULL:
         if p.product != NULL:
-            memcpy(p.product, a_out, p.n_rows * width * sizeof(floating))
-        scale_columns(a_out, <const floating*> p.s, p.n_rows, width)
-    mask.first_row = 0
+            memcpy((<floating*> p.product) + first * width, out, count * width * sizeof(floating))
+        scale_columns(out, <const floating*> p.s, count, width)
+    mask.first_row = first
     if layer.bias_per_member:  # b (k, n_out) is a bias of the (n_rows, k n_out) matrix's columns
         mask.first_col = 0
-        activation_block(layer.activation, a_out, <const floating*> p.b, p.n_rows, width, width, &mask, factor_out)
+        activation_block(layer.activation, out, <const floating*> p.b, count, width, width, &mask, factor)
         return
     for m in range(k):
         mask.first_col = m * n_out
-        activation_block(layer.activation, a_out + m * n_out, <const floating*> p.b, p.n_rows, n_out, width, &mask,
-                         NULL if factor_out == NULL else factor_out + m * n_out)
+        activation_block(layer.activation, out + m * n_out, <const floating*> p.b, count, n_out, width, &mask,
+                         NULL if factor == NULL else factor + m * n_out)
 
 
-cdef void column_sums_of_product(const floating* a, const floating* b, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                                 floating* sums_out) noexcept nogil:
-    """sums_out (n_cols,) <- column sums of a * b, (n_rows, n_cols) each, in row order."""
-    cdef Py_ssize_t i, j
-    for j in range(n_cols):
-        sums_out[j] = 0
-    for i in range(n_rows):
-        for j in range(n_cols):
-            sums_out[j] += a[i * n_cols + j] * b[i * n_cols + j]
-
-
-cdef void weight_gradient(const LayerPass* p, const floating* x, bint shared, const floating* delta,
-                          floating* dW) noexcept nogil:
-    """dW <- x^T delta (+ (alpha/S) W with the penalty), for the shared W or each member's."""
+cdef void members_forward(const LayerPass* p, floating* a_out, floating* factor_out, Threads threads,
+                          Py_ssize_t pass_work) noexcept nogil:
     cdef const Layer* layer = p.layer
-    cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out
-    cdef Py_ssize_t i, size = layer.weight.size
+    cdef Py_ssize_t block
+    cdef Split split = along(threads, p.n_rows, ROW_BLOCK, p.n_rows * layer.members * layer.n_in * layer.n_out,
+                             pass_work)
+    if split.threaded:
+        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+            forward_rows(p, a_out, factor_out, block * split.size, block_size(split, block, p.n_rows))
+    else:
+        for block in range(split.count):
+            forward_rows(p, a_out, factor_out, block * split.size, block_size(split, block, p.n_rows))
+
+
+# --- the backward pass ----------------------------------------------------------------------------------------------
+
+cdef void output_columns(const LayerPass* p, floating* delta, floating* grad, Py_ssize_t first,
+                         Py_ssize_t count) noexcept nogil:
+    """Columns first.. of the (n_rows, k n_out) delta: their per-member bias and s gradients, then delta *= s."""
+    cdef const Layer* layer = p.layer
+    cdef Py_ssize_t i, j, width = <Py_ssize_t> layer.members * layer.n_out
+    cdef const floating* product = <const floating*> p.product
+    cdef const floating* s = <const floating*> p.s
+    cdef floating* ds
+    if layer.bias_per_member:
+        column_sums(delta + first, p.n_rows, count, width, grad + layer.bias.offset + first)
+    if s == NULL:
+        return
+    ds = grad + layer.out_scale.offset
+    for j in range(first, first + count):
+        ds[j] = 0
+    for i in range(p.n_rows):
+        for j in range(first, first + count):
+            ds[j] += delta[i * width + j] * product[i * width + j]
+            delta[i * width + j] = delta[i * width + j] * s[j]
+
+
+cdef void shared_bias_columns(const LayerPass* p, const floating* delta, floating* db, Py_ssize_t first,
+                              Py_ssize_t count) noexcept nogil:
+    """Columns first.. of a shared b's gradient: the column sums of delta over every member's rows."""
+    column_sums(delta + first, p.n_rows * p.layer.members, count, p.layer.n_out, db + first)
+
+
+cdef void weight_columns(const LayerPass* p, const floating* x, const floating* delta, floating* dW,
+                         Py_ssize_t first, Py_ssize_t count) noexcept nogil:
+    """Columns first.. of a shared W's gradient x^T delta (+ (alpha/S) W), over every member's rows."""
+    cdef const Layer* layer = p.layer
+    cdef int n_in = layer.n_in, n_out = layer.n_out
+    cdef Py_ssize_t i, j
     cdef const floating* W = <const floating*> p.W
     cdef floating beta = 0
     if p.penalty:
-        for i in range(size):
-            dW[i] = (<floating> p.alpha_scaled) * W[i]
+        for i in range(n_in):
+            for j in range(first, first + count):
+                dW[i * n_out + j] = (<floating> p.alpha_scaled) * W[i * n_out + j]
         beta = 1
-    if not layer.weight_per_member:
-        gemm(True, False, n_in, n_out, <int> (p.n_rows * k), <floating> 1, x, n_in, delta, n_out, beta, dW, n_out)
-    else:
-        member_gemm(k, True, False, n_in, n_out, <int> p.n_rows, x, 0 if shared else n_in,
-                    n_in if shared else k * n_in, delta, n_out, k * n_out, beta, dW, <Py_ssize_t> n_in * n_out, n_out)
+    gemm(True, False, n_in, <int> count, <int> (p.n_rows * layer.members), <floating> 1, x, n_in, delta + first,
+         n_out, beta, dW + first, n_out)
 
 
-cdef void input_delta(const LayerPass* p, const floating* delta, floating* du) noexcept nogil:
-    """du (n_rows, k n_in) <- delta W^T for each member."""
+cdef void member_weight(const LayerPass* p, const floating* x, bint shared, const floating* delta, floating* dW,
+                        int m) noexcept nogil:
+    """Member m's W gradient x_m^T delta_m (+ (alpha/S) W_m)."""
     cdef const Layer* layer = p.layer
     cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out
+    cdef Py_ssize_t i, size = <Py_ssize_t> n_in * n_out
+    cdef const floating* W = (<const floating*> p.W) + m * size
+    cdef floating* out = dW + m * size
+    cdef floating beta = 0
+    if p.penalty:
+        for i in range(size):
+            out[i] = (<floating> p.alpha_scaled) * W[i]
+        beta = 1
+    gemm(True, False, n_in, n_out, <int> p.n_rows, <floating> 1, x if shared else x + m * n_in,
+         n_in if shared else k * n_in, delta + m * n_out, k * n_out, beta, out, n_out)
+
+
+cdef void input_rows(const LayerPass* p, const floating* delta, floating* du, Py_ssize_t first,
+                     Py_ssize_t count) noexcept nogil:
+    """Rows first.. of du (n_rows, k n_in) <- delta W^T for each member."""
+    cdef const Layer* layer = p.layer
+    cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out, m
     cdef const floating* W = <const floating*> p.W
+    cdef const floating* d = delta + first * k * n_out
+    cdef floating* out = du + first * k * n_in
     if not layer.weight_per_member:
-        gemm(False, True, <int> (p.n_rows * k), n_in, n_out, <floating> 1, delta, n_out, W, n_out, <floating> 0, du,
-             n_in)
+        gemm(False, True, <int> (count * k), n_in, n_out, <floating> 1, d, n_out, W, n_out, <floating> 0, out, n_in)
     else:
-        member_gemm(k, False, True, <int> p.n_rows, n_in, n_out, delta, n_out, k * n_out, W,
-                    <Py_ssize_t> n_in * n_out, n_out, 0, du, n_in, k * n_in)
+        for m in range(k):
+            gemm(False, True, <int> count, n_in, n_out, <floating> 1, d + m * n_out, k * n_out,
+                 W + <Py_ssize_t> m * n_in * n_out, n_out, <floating> 0, out + m * n_in, k * n_in)
+
+
+cdef void scale_columns_gradient(const LayerPass* p, const floating* du, Py_ssize_t first,
+                                 Py_ssize_t count, floating* dr) noexcept nogil:
+    """Columns first.. of r's gradient (k n_in,): the column sums of du * a over the rows (a once per member when
+    the input is shared)."""
+    cdef const Layer* layer = p.layer
+    cdef int n_in = layer.n_in
+    cdef Py_ssize_t i, j, width = <Py_ssize_t> layer.members * n_in
+    cdef const floating* a = <const floating*> p.a_in
+    for j in range(first, first + count):
+        dr[j] = 0
+    for i in range(p.n_rows):
+        for j in range(first, first + count):
+            dr[j] += du[i * width + j] * (a[i * n_in + j % n_in] if layer.shared_input else a[i * width + j])
+
+
+cdef void delta_rows(const LayerPass* p, floating* du, Py_ssize_t first, Py_ssize_t count) noexcept nogil:
+    """Rows first.. of the layer before's delta: du * r, times that layer's f' (or its factor)."""
+    cdef Py_ssize_t width = <Py_ssize_t> p.layer.members * p.layer.n_in
+    cdef floating* rows = du + first * width
+    if p.r != NULL:
+        scale_columns(rows, <const floating*> p.r, count, width)
+    if p.factor_in != NULL:
+        mul_factor(rows, (<const floating*> p.factor_in) + first * width, count, width, width)
+    else:
+        mul_derivative(p.f_in, rows, (<const floating*> p.a_in) + first * width, count, width, width)
 
 
 cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_in_out, floating* grad,
-                           floating* scratch) noexcept nogil:
+                           floating* scratch, Threads threads, Py_ssize_t pass_work) noexcept nogil:
     cdef const Layer* layer = p.layer
     cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out, m
-    cdef Py_ssize_t i, j, n = p.n_rows, width = <Py_ssize_t> k * n_out, in_width = <Py_ssize_t> k * n_in
+    cdef Py_ssize_t block, n = p.n_rows, width = <Py_ssize_t> k * n_out, in_width = <Py_ssize_t> k * n_in
+    cdef Py_ssize_t work = n * k * n_in * n_out
     cdef const floating* x = <const floating*> p.a_in
-    cdef const floating* a
-    cdef const floating* r = <const floating*> p.r
-    cdef floating* du
-    cdef floating* dr
     cdef bint shared = layer.shared_input
-    if layer.bias_per_member:
-        column_sums(delta, n, width, width, grad + layer.bias.offset)
-    else:
-        column_sums(delta, n * k, n_out, n_out, grad + layer.bias.offset)
-    if p.s != NULL:
-        column_sums_of_product(delta, <const floating*> p.product, n, width, grad + layer.out_scale.offset)
-        scale_columns(delta, <const floating*> p.s, n, width)
+    cdef floating* du
+    cdef Split split
+    if not layer.bias_per_member:  # before delta *= s: a shared b sums the unscaled deltas
+        split = along(threads, n_out, COL_BLOCK, n * width, pass_work)
+        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+            shared_bias_columns(p, delta, grad + layer.bias.offset, block * split.size,
+                                block_size(split, block, n_out))
+    if layer.bias_per_member or p.s != NULL:
+        split = along(threads, width, COL_BLOCK, n * width, pass_work)
+        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+            output_columns(p, delta, grad, block * split.size, block_size(split, block, width))
     if p.u != NULL:
         x, shared = <const floating*> p.u, False
-    weight_gradient(p, x, shared, delta, grad + layer.weight.offset)
-    if delta_in_out == NULL and r == NULL:
+    if not layer.weight_per_member:
+        split = along(threads, n_out, COL_BLOCK, work, pass_work)
+        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+            weight_columns(p, x, delta, grad + layer.weight.offset, block * split.size,
+                           block_size(split, block, n_out))
+    else:
+        split = along(threads, k, 1, work, pass_work)
+        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+            for m in range(block * split.size, block * split.size + block_size(split, block, k)):
+                member_weight(p, x, shared, delta, grad + layer.weight.offset, m)
+    if delta_in_out == NULL and p.r == NULL:
         return
     du = delta_in_out if delta_in_out != NULL else scratch
-    input_delta(p, delta, du)
-    if r != NULL:
-        a = <const floating*> p.a_in
-        dr = grad + layer.in_scale.offset
-        for j in range(in_width):
-            dr[j] = 0
-        for i in range(n):
-            for m in range(k):
-                for j in range(n_in):
-                    dr[m * n_in + j] += du[i * in_width + m * n_in + j] * (
-                        a[i * n_in + j] if layer.shared_input else a[i * in_width + m * n_in + j])
-        if delta_in_out == NULL:
-            return
-        scale_columns(du, r, n, in_width)
-    if p.factor_in != NULL:
-        mul_factor(du, <const floating*> p.factor_in, n, in_width, in_width)
-    else:
-        mul_derivative(p.f_in, du, <const floating*> p.a_in, n, in_width, in_width)
+    split = along(threads, n, ROW_BLOCK, work, pass_work)
+    for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+        input_rows(p, delta, du, block * split.size, block_size(split, block, n))
+    if p.r != NULL:
+        split = along(threads, in_width, COL_BLOCK, n * in_width, pass_work)
+        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+            scale_columns_gradient(p, du, block * split.size, block_size(split, block, in_width),
+                                   grad + layer.in_scale.offset)
+    if delta_in_out == NULL:
+        return
+    split = along(threads, n, ROW_BLOCK, n * in_width, pass_work)
+    for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+        delta_rows(p, du, block * split.size, block_size(split, block, n))

@@ -1,22 +1,12 @@
 from cython cimport floating
 
-from fastbp._core._records cimport Backward, Batch, Dropout, Layout, Threads, Workspace
-
-
-# Each product, with the elementwise work fused to it, is cut into blocks that threads take whole; BLAS runs
-# single-threaded inside them (the Python layer sets that). Two ways to cut:
-# - by default, one block per thread (`fastest_split`): as few BLAS calls as there are threads, so results
-#   are reproducible for a given thread count;
-# - with thread_invariant, fixed blocks whose shapes depend only on the data (`fixed_split`): every BLAS call
-#   and every loop is the same whatever the number of threads, so results are bitwise identical for any
-#   n_threads. A pass too small to be worth threads (`split_work`) is one whole-batch block.
-cdef enum:
-    ROW_BLOCK = 32    # fixed blocks: rows per block (forward, loss, delta propagation)
-    COL_BLOCK = 64    # fixed blocks: output columns per block (weight and bias gradients, wide layers)
-    MIN_SPLIT = 8     # default blocks: a multiple of this many rows or columns, so elementwise loops stay aligned
+from fastbp._core._optim cimport Span
+from fastbp._core._records cimport Backward, Batch, Block, Dropout, Layout, Threads, Workspace
 
 
 cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil
+
+cdef Span span_of(const Block* block) noexcept nogil
 
 # work.acts[l] <- the activations of layer l for the batch's rows; the last holds the output logits. A training
 # pass (dropout not NULL) drops units, and fills work.factor where it is set.

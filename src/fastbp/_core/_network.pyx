@@ -23,12 +23,13 @@ from fastbp._core._blas cimport column_sums, gemm, sum_of_squares
 from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
 from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
 from fastbp._core._members cimport members_backward, members_forward, needs_input, repeat_rows
-from fastbp._core._openmp_helpers cimport (FASTBP_OPENMP_ENABLED, MIN_THREAD_WORK, split_work, start_team,
-                                           use_threads, use_threads_elementwise, usable_threads)
-from fastbp._core._optim cimport update_span
+from fastbp._core._openmp_helpers cimport (MIN_THREAD_WORK, start_team, use_threads, use_threads_elementwise,
+                                           usable_threads)
+from fastbp._core._optim cimport Span, update_span
 from fastbp._core._records cimport (BIAS, IN_SCALE, OUT_SCALE, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT,
                                     Backward, Batch, Block, Dropout, Layer, LayerPass, Layout, Role, SparseRows, Split,
                                     Threads, Update, Workspace)
+from fastbp._core._splits cimport ROW_BLOCK, column_blocks, n_blocks, product_split, team
 from fastbp._core._sparse cimport CSR, Scratch, nonzeros, sparse_input, sparse_layer, sparse_weight_grad
 
 from fastbp._core._activations import ACTIVATIONS
@@ -40,10 +41,6 @@ ROLES = {"weight": WEIGHT, "bias": BIAS, "in_scale": IN_SCALE, "out_scale": OUT_
 PREDICT_FEW_ROWS = 4
 
 
-cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
-    return (n + block - 1) // block
-
-
 cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil:
     """How a pass uses `n_threads`: fixed blocks when `invariant`, else one block per thread where it pays
     (`single`: the model is float32, whose multiply-adds take half the time). In a child forked after the
@@ -53,70 +50,6 @@ cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept no
     threads.invariant = invariant
     threads.min_work = MIN_THREAD_WORK * (2 if single else 1)
     return threads
-
-
-cdef inline Split one_block(Py_ssize_t n_rows) noexcept nogil:
-    """The whole product in one BLAS call, on the calling thread."""
-    cdef Split split
-    split.count = 1
-    split.size = n_rows
-    split.by_columns = False
-    split.threaded = False
-    return split
-
-
-cdef Split fixed_split(Py_ssize_t n_rows, Py_ssize_t n_cols, bint by_columns, Py_ssize_t pass_work,
-                      int n_threads) noexcept nogil:
-    """thread_invariant=True: blocks of COL_BLOCK output columns (`by_columns`) or ROW_BLOCK output rows, once
-    the pass is large enough (`split_work`). The blocks depend on the data only, never on n_threads."""
-    cdef Split split
-    if not split_work(pass_work):
-        return one_block(n_rows)
-    split.by_columns = by_columns
-    split.size = COL_BLOCK if by_columns else ROW_BLOCK
-    split.count = n_blocks(n_cols if by_columns else n_rows, split.size)
-    split.threaded = use_threads(n_threads, pass_work)
-    return split
-
-
-cdef Split fastest_split(Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t work, int n_threads,
-                        Py_ssize_t min_thread_work) noexcept nogil:
-    """The default: one block per thread that gets at least `min_thread_work` multiply-adds, cut along the
-    longer side of the (n_rows, n_cols) output. Each block packs its share of one operand and all of the
-    other, so cutting the longer side packs the least in total; measured on a 2-core AMD EPYC, either cut
-    of a 256 x 1024 x 1024 product on 2 threads ran within 5% of OpenBLAS's own 2-thread call."""
-    cdef Split split
-    cdef bint by_columns = n_cols > n_rows
-    cdef Py_ssize_t side = n_cols if by_columns else n_rows
-    cdef Py_ssize_t parts = min(<Py_ssize_t> n_threads, work // min_thread_work, side // MIN_SPLIT)
-    if not FASTBP_OPENMP_ENABLED or parts < 2:
-        return one_block(n_rows)
-    split.by_columns = by_columns
-    split.size = n_blocks(n_blocks(side, parts), MIN_SPLIT) * MIN_SPLIT
-    split.count = n_blocks(side, split.size)
-    split.threaded = split.count > 1
-    return split
-
-
-cdef inline Split product_split(Threads threads, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t work,
-                                bint wide, Py_ssize_t pass_work) noexcept nogil:
-    """How to cut one product with an (n_rows, n_cols) output and `work` multiply-adds, in a pass of
-    `pass_work`; `wide`: whether fixed blocks go over columns."""
-    if threads.invariant:
-        return fixed_split(n_rows, n_cols, wide, pass_work, threads.n)
-    return fastest_split(n_rows, n_cols, work, threads.n, threads.min_work)
-
-
-cdef inline int team(Threads threads, Split split) noexcept nogil:
-    """Threads for a split's blocks: never more than there are blocks."""
-    return start_team(<int> min(<Py_ssize_t> threads.n, split.count))
-
-
-cdef inline bint column_blocks(int n_out) noexcept nogil:
-    # Fixed blocks go over output columns when a layer is wide: each block then packs only its own
-    # panel of W, where row blocks would each repack all of W (for a batch of 128 rows and a 784 x 256 W,
-    # that repacking cost float32 more than the products). Narrow layers split over rows instead.
-    return n_out >= 2 * COL_BLOCK
 
 
 cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch* batch, const Workspace* work,
@@ -199,7 +132,7 @@ cdef void forward_logits(const Layout* net, const floating* params, const Batch*
         a_out = <floating*> work.acts[l]
         factor_out = <floating*> work.factor[l] if work.factor != NULL else NULL
         if p.layer.members > 1:
-            members_forward(&p, a_out, factor_out)
+            members_forward(&p, a_out, factor_out, threads, pass_work)
             continue
         if l == 0 and batch.X_sparse != NULL:
             sparse_layer(batch.X_sparse, &p, a_out, factor_out, threads.n)
@@ -457,11 +390,17 @@ cdef void dense_backward(const LayerPass* p, floating* delta_in_out, floating* g
             weight_grad_block(p, coef_out, intercept_out, split, block)
 
 
+cdef Span span_of(const Block* block) noexcept nogil:
+    """A block as the optimizer steps it: its parameters and its decay policy."""
+    cdef Span span
+    span.first, span.count, span.decayed = block.offset, block.size, block.decayed
+    return span
+
+
 cdef void update_block(const Update* update, floating* params, const floating* grad, const Block* block,
                        int n_threads) noexcept nogil:
     """The optimizer's step on one block, with weight decay when its policy says so."""
-    update_span(update.rule, update.step, params, grad, update.state, block.offset, block.size, block.decayed,
-                n_threads)
+    update_span(update.rule, update.step, params, grad, update.state, span_of(block), n_threads)
 
 
 cdef double backward(const Layout* net, floating* params, const Batch* batch, Workspace* work, Backward how,
@@ -501,7 +440,7 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
         p.mode = how.mode
         p.rate = how.rate
         if p.layer.members > 1:
-            members_backward(&p, delta, other if l > 0 else NULL, grad_out, other)
+            members_backward(&p, delta, other if l > 0 else NULL, grad_out, other, threads, pass_work)
         elif l == 0 and batch.X_sparse != NULL:
             sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.weight.offset, threads.n)
             column_sums(delta, n_rows, p.layer.n_out, p.layer.n_out, grad_out + p.layer.bias.offset)

@@ -25,6 +25,14 @@ cdef struct Rule:
     bint centered           # RMSprop: divide by the gradient's running variance, not its second moment
 
 
+cdef struct Span:
+    # Parameters first .. first + count of the flat buffer, and whether weight decay applies to them (their
+    # block's policy).
+    Py_ssize_t first
+    Py_ssize_t count
+    bint decayed
+
+
 cdef struct Step:
     # What changes from one step to the next (IN), made by `make_step`: the step's number t (>= 1), its learning
     # rate, the factor its gradient is scaled by first (clipping; 1 otherwise), and the step's bias corrections.
@@ -73,7 +81,7 @@ cdef void apply_step(const Rule* rule, const Step* step, floating* params, const
                      Py_ssize_t first, Py_ssize_t count, bint decayed) noexcept nogil
 
 cdef void update_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
-                      Py_ssize_t first, Py_ssize_t count, bint decayed, int n_threads) noexcept nogil
+                      Span span, int n_threads) noexcept nogil
 
 cdef double clip_scale(const floating* grad, Py_ssize_t n, double clip_norm, double* partial,
                        int n_threads) noexcept nogil

@@ -232,16 +232,16 @@ cdef enum:
 
 
 cdef void update_span(const Rule* rule, const Step* step, floating* params, const floating* grad, State* state,
-                      Py_ssize_t first, Py_ssize_t count, bint decayed, int n_threads) noexcept nogil:
-    """`apply_step` over params[first:first + count], in chunks spread over threads when the span is large: each
+                      Span span, int n_threads) noexcept nogil:
+    """`apply_step` over the span's parameters, in chunks spread over threads when the span is large: each
     parameter's update reads only its own entries, so any split gives the same bits."""
-    cdef Py_ssize_t chunk, n_chunks = (count + UPDATE_CHUNK - 1) // UPDATE_CHUNK
-    if use_threads_elementwise(n_threads, count):
+    cdef Py_ssize_t chunk, n_chunks = (span.count + UPDATE_CHUNK - 1) // UPDATE_CHUNK
+    if use_threads_elementwise(n_threads, span.count):
         for chunk in prange(n_chunks, schedule="static", num_threads=start_team(n_threads)):
-            apply_step(rule, step, params, grad, state, first + chunk * UPDATE_CHUNK,
-                       min(<Py_ssize_t> UPDATE_CHUNK, count - chunk * UPDATE_CHUNK), decayed)
+            apply_step(rule, step, params, grad, state, span.first + chunk * UPDATE_CHUNK,
+                       min(<Py_ssize_t> UPDATE_CHUNK, span.count - chunk * UPDATE_CHUNK), span.decayed)
     else:
-        apply_step(rule, step, params, grad, state, first, count, decayed)
+        apply_step(rule, step, params, grad, state, span.first, span.count, span.decayed)
 
 
 cdef double clip_scale(const floating* grad, Py_ssize_t n, double clip_norm, double* partial,
