@@ -93,9 +93,14 @@ class MLP:
     params : ndarray of shape (n_params,)
         Every weight and bias; modify it in place (``net.params[:] = ...``) to set them.
     coefs : list of ndarray
-        Views into `params` of shape (layer_sizes[l], layer_sizes[l + 1]): the weights of layer l.
+        Views into `params` of shape (layer_sizes[l], layer_sizes[l + 1]): the weights of layer l; an
+        ensemble's layer with one W per member has (ensemble_size, layer_sizes[l], layer_sizes[l + 1]).
     intercepts : list of ndarray
-        Views into `params` of shape (layer_sizes[l + 1],): the biases of layer l.
+        Views into `params` of shape (layer_sizes[l + 1],): the biases of layer l; (ensemble_size,
+        layer_sizes[l + 1]) where each member has its own.
+    layout : fastbp.layout.Layout
+        Every block of `params` (an ensemble's scalings r and s too) with its role and policy;
+        ``net.layout.block("in_scale", 0).view(net.params)`` is a view of one.
 
     Examples
     --------

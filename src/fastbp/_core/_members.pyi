@@ -1,0 +1,1 @@
+# The layers of an ensemble of k members (see _members.pyx): cdef kernels only, nothing for Python.
