@@ -198,6 +198,8 @@ def test_bad_ensemble_arguments_are_refused_by_name():
         fastbp.MLP(SIZES, ensemble_size=2.0)
     with pytest.raises(ValueError, match="ensemble"):
         fastbp.MLP(SIZES, ensemble_size=2, ensemble="packed")
+    with pytest.raises(MemoryError, match=r"with ensemble_size=100000 give 10,110,001,000,000 parameters"):
+        fastbp.MLP([1000, 100000, 10], ensemble_size=10**5, ensemble="independent")
     net = ensemble("batch")
     with pytest.raises(AttributeError, match="ensemble_size is read-only"):
         net.ensemble_size = 2

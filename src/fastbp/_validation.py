@@ -107,16 +107,18 @@ def check_layer_sizes(layer_sizes):
     return sizes
 
 
-def check_n_params(layer_sizes, dtype, n_params):
-    """n_params, the size of the model of `layer_sizes`, refused by name when no buffer of `dtype` can hold it."""
+def check_n_params(layer_sizes, dtype, n_params, members=1):
+    """n_params, the size of the model of `layer_sizes` (and `members`, an ensemble's), refused by name when no
+    buffer of `dtype` can hold it."""
+    what = f"layer_sizes {list(layer_sizes)}" + (f" with ensemble_size={members}" if members > 1 else "")
     dtype = np.dtype(dtype)
     if n_params * dtype.itemsize > MAX_BUFFER_BYTES:
-        raise ValueError(f"layer_sizes {list(layer_sizes)} give {n_params:,} parameters: more than a buffer of "
+        raise ValueError(f"{what} give {n_params:,} parameters: more than a buffer of "
                          f"{dtype.name} can hold (at most {MAX_BUFFER_BYTES // dtype.itemsize:,})")
     # Refused before the allocation: the system may grant it lazily, and drawing the weights would then end the
     # process for want of memory instead of raising.
     if n_params * dtype.itemsize > physical_memory():
-        raise MemoryError(f"layer_sizes {list(layer_sizes)} give {n_params:,} parameters, "
+        raise MemoryError(f"{what} give {n_params:,} parameters, "
                           f"{n_params * dtype.itemsize / 2**30:,.1f} GiB of {dtype.name}: more than this machine's "
                           f"memory ({physical_memory() / 2**30:,.1f} GiB)")
     return n_params

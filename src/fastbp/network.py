@@ -139,7 +139,7 @@ class MLP:
         self._ensemble_size = v.check_int("ensemble_size", ensemble_size, minimum=1)
         self._ensemble = v.check_choice("ensemble", ensemble, ENSEMBLES)
         self._layout = ensemble_layout(self._layer_sizes, self._ensemble_size, self._ensemble)
-        n_params = v.check_n_params(self._layer_sizes, self._dtype, self._layout.n_params)
+        n_params = v.check_n_params(self._layer_sizes, self._dtype, self._layout.n_params, self._ensemble_size)
         self.n_threads = n_threads
         self.thread_invariant = thread_invariant
         self.init = init
