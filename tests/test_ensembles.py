@@ -179,6 +179,28 @@ def test_an_ensemble_saves_loads_pickles_and_copies(form, tmp_path):
     assert "ensemble_size=4" in repr(net) and f"ensemble={form!r}" in repr(net)
 
 
+def test_a_trainer_saves_and_restores_an_ensemble_and_refuses_another_architecture(tmp_path):
+    X, Y = problem()
+    path = tmp_path / "trainer.npz"
+
+    def trainer(net):
+        return fastbp.Trainer(net, fastbp.AdamW(1e-2), max_epochs=2, random_state=0, shuffle=False)
+
+    saving = trainer(ensemble("mini"))
+    saving.fit(X, Y)
+    saving.save(path)
+    saving.fit(X, Y)
+    restored = trainer(ensemble("mini", random_state=5))
+    restored.restore(path)
+    restored.fit(X, Y)
+    np.testing.assert_array_equal(restored.net.params, saving.net.params)
+    for other in (ensemble("batch"), ensemble("mini", k=3), fastbp.MLP(SIZES, "relu", "softmax")):
+        before = other.params.copy()
+        with pytest.raises(ValueError, match="this trainer trains"):
+            trainer(other).restore(path)
+        np.testing.assert_array_equal(other.params, before)
+
+
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_onnx_runs_the_members_and_averages_them(form, dtype):

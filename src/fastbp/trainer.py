@@ -218,8 +218,8 @@ class Trainer:
         """
         saved = persistence.read(path)
         net, other = self.net, build(saved, path)
-        if (other.layer_sizes, other.activation, other.output, other.dtype) != \
-                (net.layer_sizes, net.activation, net.output, net.dtype):
+        if (other.layer_sizes, other.activation, other.output, other.dtype, other.ensemble_size, other.ensemble) != \
+                (net.layer_sizes, net.activation, net.output, net.dtype, net.ensemble_size, net.ensemble):
             raise ValueError(f"{path} holds {other!r}; this trainer trains {net!r}")
         kind = self.optimizer.name
         if saved.optimizer is None or saved.optimizer["name"] != kind or saved.trainer is None:
