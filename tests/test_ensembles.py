@@ -253,3 +253,45 @@ def test_an_optimizer_step_decays_what_the_layout_marks_decayed():
         optimizer.step(net.params, np.zeros_like(net.params), n_coefs=3, layout=net.layout)
     with pytest.raises(ValueError, match="layout must be"):
         optimizer.step(net.params[:10], np.zeros(10), layout=net.layout)
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+def test_a_plain_model_has_one_member(backend):
+    X, _ = problem(7)
+    net = fastbp.MLP(SIZES, "relu", "softmax", random_state=0, backend=backend)
+    members = net.forward(X, members=True)
+    assert members.shape == (7, 1, 3)
+    np.testing.assert_array_equal(members[:, 0], net.forward(X))
+
+
+def test_flatten_of_an_ensemble_keeps_its_scalings_or_says_why_it_cannot():
+    net = ensemble("batch")
+    with pytest.raises(ValueError, match="scalings r and s"):
+        net.flatten(*net.unflatten(net.params))
+    np.testing.assert_array_equal(net.flatten(*net.unflatten(net.params), out=net.params.copy()), net.params)
+    independent = ensemble("independent")  # no scalings: W and b are all there is
+    np.testing.assert_array_equal(independent.flatten(*independent.unflatten(independent.params)),
+                                  independent.params)
+
+
+def test_the_core_refuses_what_an_ensemble_cannot_take():
+    from fastbp._core._network import CoreNet
+
+    net = ensemble("batch")
+    core = CoreNet(net.layout, net.activations, net.output)
+    X = np.ones((3, SIZES[0]))
+    with pytest.raises(ValueError, match="take dense X"):
+        core.forward(net.params, scipy.sparse.csr_matrix(X), 1, False)
+    with pytest.raises(ValueError, match="predicts through forward"):
+        core.predict(net.params, X, 1)
+
+
+def test_a_plain_model_restores_whatever_form_it_was_given(tmp_path):
+    X, Y = problem()
+    path = tmp_path / "trainer.npz"
+    saving = fastbp.Trainer(fastbp.MLP(SIZES, "relu", "softmax", random_state=0, ensemble="mini"), max_epochs=1)
+    saving.fit(X, Y)
+    saving.save(path)
+    restored = fastbp.Trainer(fastbp.MLP(SIZES, "relu", "softmax", random_state=1), max_epochs=1)
+    restored.restore(path)
+    np.testing.assert_array_equal(restored.net.params, saving.net.params)

@@ -126,7 +126,7 @@ class Compiled(Backend):
         self.logit_table = None  # the same network with an identity output, made when `logits` needs it
 
     def forward(self, net, X, plan, members=False):
-        if not isinstance(X, np.ndarray) or self.layout.members > 1:  # CSR: the sparse first layer
+        if not isinstance(X, np.ndarray) or self.layout.members > 1 or members:  # CSR: the sparse first layer
             with single_threaded_blas():
                 return self.table.forward(net.params, X, plan.n_threads, plan.invariant, members)
         y_hat = self.predict(net, X, plan)
@@ -195,7 +195,8 @@ class Reference(Backend):
     def forward(self, net, X, plan, members=False):
         if self.layout.members > 1:
             return reference_stages.ensemble_output(self.layout, self.spec, net.params, X, members)
-        return reference.forward(net.coefs, net.intercepts, X, self.spec)
+        y_hat = reference.forward(net.coefs, net.intercepts, X, self.spec)
+        return y_hat[:, None, :] if members else y_hat
 
     def predict(self, net, X, plan):
         return self.forward(net, X, plan) if np.isfinite(X).all() else None

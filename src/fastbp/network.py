@@ -340,7 +340,11 @@ class MLP:
                 out: np.ndarray | None = None) -> np.ndarray:
         """The flat (n_params,) array of per-layer arrays shaped like `coefs` and `intercepts`, laid out like
         `params` (the inverse of `unflatten`); written into `out` when given, else a new array of the model's
-        dtype."""
+        dtype. An ensemble with scalings r and s has more than these in `params`: give it `out` (its other
+        blocks are left as they are)."""
+        if out is None and any(block.role not in ("weight", "bias") for block in self.layout.blocks):
+            raise ValueError("this ensemble's params also hold its scalings r and s, which coefs and intercepts "
+                             "do not: flatten into out=net.params.copy(), or set blocks through net.layout")
         flat = np.empty(self.engine.n_params, dtype=self.dtype) if out is None else out
         coef_views, intercept_views = self.unflatten(flat)
         if len(coefs) != len(coef_views) or len(intercepts) != len(intercept_views):
@@ -353,7 +357,8 @@ class MLP:
     @property
     def n_coefs(self) -> int:
         """The coefficients' share of `params`: every coefficient comes before every intercept, so
-        ``params[:n_coefs]`` is what the L2 penalty and weight decay cover."""
+        ``params[:n_coefs]`` is what the L2 penalty covers, and for a plain MLP what weight decay covers (an
+        ensemble's decay covers its scalings too: ``Optimizer.step(..., layout=net.layout)``)."""
         return sum(block.size for block in self.layout.blocks if block.role == "weight")
 
     def thread_plan(self) -> ThreadPlan:

@@ -218,8 +218,7 @@ class Trainer:
         """
         saved = persistence.read(path)
         net, other = self.net, build(saved, path)
-        if (other.layer_sizes, other.activation, other.output, other.dtype, other.ensemble_size, other.ensemble) != \
-                (net.layer_sizes, net.activation, net.output, net.dtype, net.ensemble_size, net.ensemble):
+        if architecture(other) != architecture(net):
             raise ValueError(f"{path} holds {other!r}; this trainer trains {net!r}")
         kind = self.optimizer.name
         if saved.optimizer is None or saved.optimizer["name"] != kind or saved.trainer is None:
@@ -488,3 +487,9 @@ class Prepared(NamedTuple):
     data: Batch
     validation: Batch | None
     rng: np.random.RandomState
+
+
+def architecture(net):
+    """What a file must hold for a trainer of `net` to restore it (an ensemble's form only when it is one)."""
+    return (net.layer_sizes, net.activation, net.output, net.dtype, net.ensemble_size,
+            net.ensemble if net.ensemble_size > 1 else None)

@@ -258,6 +258,8 @@ cdef class EpochKernel:
         cdef const Layout* layout = &self.net.layout
         dtype = np.float32 if floating is float else np.float64
         cdef CSR X_csr = sparse_input(X, dtype)
+        if X_csr is not None and layout.members > 1:
+            raise ValueError("the layers of an ensemble take dense X")
         cdef const floating[:, ::1] X_dense
         cdef floating[::1] batch_X
         cdef floating[::1] batch_Y = self.batch_Y

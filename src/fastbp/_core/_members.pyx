@@ -163,12 +163,6 @@ cdef void output_columns(const LayerPass* p, floating* delta, floating* grad, Py
             delta[i * width + j] = delta[i * width + j] * s[j]
 
 
-cdef void shared_bias_columns(const LayerPass* p, const floating* delta, floating* db, Py_ssize_t first,
-                              Py_ssize_t count) noexcept nogil:
-    """Columns first.. of a shared b's gradient: the column sums of delta over every member's rows."""
-    column_sums(delta + first, p.n_rows * p.layer.members, count, p.layer.n_out, db + first)
-
-
 cdef void weight_columns(const LayerPass* p, const floating* x, const floating* delta, floating* dW,
                          Py_ssize_t first, Py_ssize_t count) noexcept nogil:
     """Columns first.. of a shared W's gradient x^T delta (+ (alpha/S) W), over every member's rows."""
@@ -246,50 +240,93 @@ cdef void delta_rows(const LayerPass* p, floating* du, Py_ssize_t first, Py_ssiz
         mul_derivative(p.f_in, rows, (<const floating*> p.a_in) + first * width, count, width, width)
 
 
+cdef enum Phase:
+    # The steps of a layer's backward pass, each cut into blocks of its own dimension.
+    SHARED_BIAS         # columns of n_out: a shared b's gradient, from the unscaled deltas
+    OUTPUT_COLUMNS      # columns of k n_out: per-member b's and s's gradients, then delta *= s
+    WEIGHT_COLUMNS      # columns of n_out: a shared W's gradient
+    MEMBER_WEIGHTS      # members: each member's W gradient
+    INPUT_ROWS          # rows: du = delta W^T
+    SCALE_GRADIENT      # columns of k n_in: r's gradient
+    DELTA_ROWS          # rows: the layer before's delta, du * r times its f'
+
+
+cdef struct Job:
+    # What a backward phase's blocks share: du, the gradient buffer, the layer's members' input (u, or a_in)
+    # and whether every member shares it; the threads, and the pass's work (which `_splits.along` weighs).
+    Phase phase
+    void* du
+    void* grad
+    const void* x
+    bint shared
+    Threads threads
+    Py_ssize_t pass_work
+
+
+cdef void job_block(const LayerPass* p, const Job* job, floating* delta, Py_ssize_t first,
+                    Py_ssize_t count) noexcept nogil:
+    """Block [first, first + count) of the job's phase (delta: the job's, typed)."""
+    cdef const Layer* layer = p.layer
+    cdef floating* grad = <floating*> job.grad
+    cdef floating* du = <floating*> job.du
+    cdef const floating* x = <const floating*> job.x
+    cdef Py_ssize_t m
+    if job.phase == SHARED_BIAS:
+        column_sums(delta + first, p.n_rows * layer.members, count, layer.n_out, grad + layer.bias.offset + first)
+    elif job.phase == OUTPUT_COLUMNS:
+        output_columns(p, delta, grad, first, count)
+    elif job.phase == WEIGHT_COLUMNS:
+        weight_columns(p, x, delta, grad + layer.weight.offset, first, count)
+    elif job.phase == MEMBER_WEIGHTS:
+        for m in range(first, first + count):
+            member_weight(p, x, job.shared, delta, grad + layer.weight.offset, <int> m)
+    elif job.phase == INPUT_ROWS:
+        input_rows(p, delta, du, first, count)
+    elif job.phase == SCALE_GRADIENT:
+        scale_columns_gradient(p, du, first, count, grad + layer.in_scale.offset)
+    else:
+        delta_rows(p, du, first, count)
+
+
+cdef void run(const LayerPass* p, Job* job, floating* delta, Phase phase, Py_ssize_t side, Py_ssize_t fixed_size,
+              Py_ssize_t work) noexcept nogil:
+    """One phase over its `side` rows, columns or members (delta: the deltas, scaled in place by s), cut by
+    `_splits.along` (fixed blocks of fixed_size); an OpenMP region only when the blocks go to threads."""
+    cdef Py_ssize_t block
+    cdef Split split = along(job.threads, side, fixed_size, work, job.pass_work)
+    job.phase = phase
+    if split.threaded:
+        for block in prange(split.count, schedule="static", num_threads=team_of(job.threads, split)):
+            job_block(p, job, delta, block * split.size, block_size(split, block, side))
+    else:
+        for block in range(split.count):
+            job_block(p, job, delta, block * split.size, block_size(split, block, side))
+
+
 cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_in_out, floating* grad,
                            floating* scratch, Threads threads, Py_ssize_t pass_work) noexcept nogil:
     cdef const Layer* layer = p.layer
-    cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out, m
-    cdef Py_ssize_t block, n = p.n_rows, width = <Py_ssize_t> k * n_out, in_width = <Py_ssize_t> k * n_in
-    cdef Py_ssize_t work = n * k * n_in * n_out
-    cdef const floating* x = <const floating*> p.a_in
-    cdef bint shared = layer.shared_input
-    cdef floating* du
-    cdef Split split
-    if not layer.bias_per_member:  # before delta *= s: a shared b sums the unscaled deltas
-        split = along(threads, n_out, COL_BLOCK, n * width, pass_work)
-        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
-            shared_bias_columns(p, delta, grad + layer.bias.offset, block * split.size,
-                                block_size(split, block, n_out))
-    if layer.bias_per_member or p.s != NULL:
-        split = along(threads, width, COL_BLOCK, n * width, pass_work)
-        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
-            output_columns(p, delta, grad, block * split.size, block_size(split, block, width))
+    cdef int k = layer.members
+    cdef Py_ssize_t n = p.n_rows, width = <Py_ssize_t> k * layer.n_out, in_width = <Py_ssize_t> k * layer.n_in
+    cdef Py_ssize_t work = n * k * layer.n_in * layer.n_out
+    cdef Job job
+    job.grad, job.du, job.threads, job.pass_work = grad, NULL, threads, pass_work
+    job.x, job.shared = p.a_in, layer.shared_input
     if p.u != NULL:
-        x, shared = <const floating*> p.u, False
-    if not layer.weight_per_member:
-        split = along(threads, n_out, COL_BLOCK, work, pass_work)
-        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
-            weight_columns(p, x, delta, grad + layer.weight.offset, block * split.size,
-                           block_size(split, block, n_out))
+        job.x, job.shared = p.u, False
+    if not layer.bias_per_member:  # before delta *= s: a shared b sums the unscaled deltas
+        run(p, &job, delta, SHARED_BIAS, layer.n_out, COL_BLOCK, n * width)
+    if layer.bias_per_member or p.s != NULL:
+        run(p, &job, delta, OUTPUT_COLUMNS, width, COL_BLOCK, n * width)
+    if layer.weight_per_member:
+        run(p, &job, delta, MEMBER_WEIGHTS, k, 1, work)
     else:
-        split = along(threads, k, 1, work, pass_work)
-        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
-            for m in range(block * split.size, block * split.size + block_size(split, block, k)):
-                member_weight(p, x, shared, delta, grad + layer.weight.offset, m)
+        run(p, &job, delta, WEIGHT_COLUMNS, layer.n_out, COL_BLOCK, work)
     if delta_in_out == NULL and p.r == NULL:
         return
-    du = delta_in_out if delta_in_out != NULL else scratch
-    split = along(threads, n, ROW_BLOCK, work, pass_work)
-    for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
-        input_rows(p, delta, du, block * split.size, block_size(split, block, n))
+    job.du = delta_in_out if delta_in_out != NULL else scratch
+    run(p, &job, delta, INPUT_ROWS, n, ROW_BLOCK, work)
     if p.r != NULL:
-        split = along(threads, in_width, COL_BLOCK, n * in_width, pass_work)
-        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
-            scale_columns_gradient(p, du, block * split.size, block_size(split, block, in_width),
-                                   grad + layer.in_scale.offset)
-    if delta_in_out == NULL:
-        return
-    split = along(threads, n, ROW_BLOCK, n * in_width, pass_work)
-    for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
-        delta_rows(p, du, block * split.size, block_size(split, block, n))
+        run(p, &job, delta, SCALE_GRADIENT, in_width, COL_BLOCK, n * in_width)
+    if delta_in_out != NULL:
+        run(p, &job, delta, DELTA_ROWS, n, ROW_BLOCK, n * in_width)

@@ -622,6 +622,8 @@ cdef class CoreNet:
         blocks are spread over n_threads threads when the batch is large; a block's rows, whatever the thread
         count, are the same (fixed by the network), and so are the results. A few rows multiply without BLAS.
         """
+        if self.layout.members > 1:
+            raise ValueError("CoreNet.predict is a plain network's; an ensemble predicts through forward")
         cdef Py_ssize_t n = X.shape[0], block_rows = predict_block_rows(&self.layout), block, first, count
         cdef Py_ssize_t n_blocks_ = n_blocks(n, block_rows), scratch = min(block_rows, n) * self.layout.width
         cdef int teams = 1
@@ -683,6 +685,8 @@ cdef class CoreNet:
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         dtype = np.float32 if floating is float else np.float64
         cdef CSR X_csr = sparse_input(X, dtype)
+        if X_csr is not None and self.layout.members > 1:
+            raise ValueError("the layers of an ensemble take dense X")
         cdef const floating[:, ::1] X_dense
         cdef Batch batch
         cdef Workspace work
@@ -762,6 +766,8 @@ cdef class CoreNet:
         cdef Py_ssize_t offset = 0, factor_offset = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         cdef CSR X_csr = sparse_input(X, dtype)
+        if X_csr is not None and self.layout.members > 1:
+            raise ValueError("the layers of an ensemble take dense X")
         cdef const floating[:, ::1] X_dense
         cdef Scratch scratch = Scratch()  # kept for the whole call: the batch's X_sparse points into it
         cdef Batch batch
