@@ -203,15 +203,14 @@ class Reference(Backend):
 
     def logits(self, net, X, plan):
         if self.layout.members > 1:
-            stages, owners = reference_stages.ensemble_network(self.layout, self.spec)
-            return reference_stages.forward_chain(stages, reference_stages.views(owners, net.params), X)[0]
+            return reference_stages.ensemble_logits(self.layout, self.spec, net.params, X)
         return reference.forward_pass(net.coefs, net.intercepts, X, self.spec)[-1][1]
 
     def objective_and_output(self, net, batch, alpha, plan, dropout=None):
         if self.layout.members > 1:
             loss, _, y_hat = reference_stages.ensemble_loss_and_grad(
                 self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
-                dropout)
+                dropout, gradient=False)
             return loss, y_hat
         return reference.objective_and_output(net.coefs, net.intercepts, batch.X, batch.Y, self.spec,
                                               batch.sample_weight, alpha, batch.weight_sum, dropout)

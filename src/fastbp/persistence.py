@@ -218,7 +218,7 @@ def read(path):
             if flag.shape != () or flag.dtype != np.bool_:
                 raise ValueError(f"{path}: field 'thread_invariant' must be a bool")
             thread_invariant = bool(flag)
-        options = _options(data, path, architecture) if int(version) >= 4 else {}
+        options = _options(data, path, architecture, int(version)) if int(version) >= 4 else {}
     layer_sizes, activation, output, dtype = architecture
     n_params = ensemble_layout(layer_sizes, options.get("ensemble_size", 1), options.get("ensemble", "")).n_params
     _check_buffer(path, "params", params, (n_params,), dtype)
@@ -236,8 +236,8 @@ def _strings(data, name, path):
     return str(value) if value.ndim == 0 else value.tolist()
 
 
-def _options(data, path, architecture):
-    """The `MLP.options` of a version 4 file, checked as `MLP` checks them."""
+def _options(data, path, architecture, version):
+    """The `MLP.options` of a file of format `version` 4 or later, checked as `MLP` checks them."""
     missing = [name for name in _OPTION_FIELDS if name not in data.files]
     if missing:
         raise ValueError(f"{path}: version 4 file without fields {missing}")
@@ -256,7 +256,7 @@ def _options(data, path, architecture):
         v.check_rate("label_smoothing", numbers["label_smoothing"])
         init = v.check_choice("init", _string(data, "init", path), v.INITS)
         ensemble = {}
-        if int(_member(data, "format_version", path)) >= 5:
+        if version >= 5:
             size = _member(data, "ensemble_size", path) if "ensemble_size" in data.files else None
             if size is None or size.shape != () or size.dtype.kind not in "iu" or "ensemble" not in data.files:
                 raise ValueError("a version 5 file needs an int64 'ensemble_size' and a string 'ensemble'")

@@ -317,30 +317,39 @@ def views(owners, params):
              for role, owner in stage.items()} for stage in owners]
 
 
+def ensemble_logits(layout, spec, params, X):
+    """The members' logits (n, k, n_outputs), with no dropout."""
+    stages, owners = ensemble_network(layout, spec)
+    return forward_chain(stages, views(owners, params), X)[0]
+
+
 def ensemble_output(layout, spec, params, X, members=False):
     """The output activations of the members (n, k, n_outputs) with `members`, else their mean (n, n_outputs)."""
-    stages, owners = ensemble_network(layout, spec)
-    Z = forward_chain(stages, views(owners, params), X)[0]
+    Z = ensemble_logits(layout, spec, params, X)
     return reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape) if members \
         else ensemble_prediction(spec, Z)
 
 
 def ensemble_loss_and_grad(layout, spec, params, X, Y, sample_weight=None, alpha=0.0, weight_sum=None,
-                           dropout=None):
+                           dropout=None, gradient=True):
     """(objective, gradient (n_params,), y_hat): the mean of the members' objectives plus the L2 penalty
-    (alpha / 2S) ||W||^2 of the penalized blocks, its gradient laid out like params, and the members' mean output."""
+    (alpha / 2S) ||W||^2 of the penalized blocks, its gradient laid out like params (None without `gradient`: a
+    forward pass only), and the members' mean output."""
     stages, owners = ensemble_network(layout, spec, X.shape[0], dropout)
-    Z, caches = forward_chain(stages, views(owners, params), X)
+    blocks = views(owners, params)
+    Z, caches = forward_chain(stages, blocks, X)
     loss, delta = ensemble_objective(spec, Z, Y, sample_weight, weight_sum)
     S = reference.sample_weights(X, sample_weight, weight_sum)[1]
-    _, grads = backward_chain(stages, views(owners, params), caches, delta)
+    penalized = [block for block in layout.blocks if block.penalized] if alpha else []
+    for block in penalized:
+        loss += 0.5 * alpha * float(np.sum(block.view(params).astype(np.float64) ** 2)) / S
+    if not gradient:
+        return loss, None, ensemble_prediction(spec, Z)
+    _, grads = backward_chain(stages, blocks, caches, delta)
     grad = np.empty_like(params)
     for stage_owners, stage_grads in zip(owners, grads):
         for role, g in stage_grads.items():
             stage_owners[role].view(grad)[...] = g
-    for block in layout.blocks:
-        if block.penalized and alpha:
-            W = block.view(params)
-            loss += 0.5 * alpha * float(np.sum(W.astype(np.float64) ** 2)) / S
-            block.view(grad)[...] += (alpha / S) * W
+    for block in penalized:
+        block.view(grad)[...] += (alpha / S) * block.view(params)
     return loss, grad, ensemble_prediction(spec, Z)

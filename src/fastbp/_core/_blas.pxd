@@ -8,3 +8,6 @@ cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil
 
 cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
                       floating* sums_out) noexcept nogil
+
+cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t ld,
+                      floating* out) noexcept nogil

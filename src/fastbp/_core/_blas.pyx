@@ -68,3 +68,12 @@ cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, P
     for i in range(n_rows):
         for j in range(n_cols):
             sums_out[j] += a[i * lda + j]
+
+
+cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t ld,
+                      floating* out) noexcept nogil:
+    """out <- scale * w over an (n_rows, n_cols) block with leading dimension ld."""
+    cdef Py_ssize_t i, j
+    for i in range(n_rows):
+        for j in range(n_cols):
+            out[i * ld + j] = scale * w[i * ld + j]

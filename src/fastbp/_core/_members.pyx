@@ -27,10 +27,10 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy
 
 from fastbp._core._activations cimport activation_block, mul_derivative, mul_factor
-from fastbp._core._blas cimport column_sums, gemm
+from fastbp._core._blas cimport column_sums, gemm, scaled_copy
 from fastbp._core._masks cimport MaskBlock
 from fastbp._core._records cimport Layer, LayerPass, Split, Threads
-from fastbp._core._splits cimport COL_BLOCK, ROW_BLOCK, along, n_blocks, start_team
+from fastbp._core._splits cimport COL_BLOCK, ROW_BLOCK, along, team
 
 
 cdef bint needs_input(const Layer* layer) noexcept nogil:
@@ -45,11 +45,6 @@ cdef void repeat_rows(const floating* rows, Py_ssize_t n_rows, Py_ssize_t width,
     for i in range(n_rows):
         for m in range(members):
             memcpy(out + (i * members + m) * width, rows + i * width, width * sizeof(floating))
-
-
-cdef inline int team_of(Threads threads, Split split) noexcept nogil:
-    """Threads for a split's blocks: never more than there are blocks, one when the split is not threaded."""
-    return start_team(<int> min(<Py_ssize_t> threads.n, split.count)) if split.threaded else 1
 
 
 cdef inline Py_ssize_t block_size(Split split, Py_ssize_t block, Py_ssize_t side) noexcept nogil:
@@ -133,7 +128,7 @@ cdef void members_forward(const LayerPass* p, floating* a_out, floating* factor_
     cdef Split split = along(threads, p.n_rows, ROW_BLOCK, p.n_rows * layer.members * layer.n_in * layer.n_out,
                              pass_work)
     if split.threaded:
-        for block in prange(split.count, schedule="static", num_threads=team_of(threads, split)):
+        for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
             forward_rows(p, a_out, factor_out, block * split.size, block_size(split, block, p.n_rows))
     else:
         for block in range(split.count):
@@ -168,13 +163,9 @@ cdef void weight_columns(const LayerPass* p, const floating* x, const floating* 
     """Columns first.. of a shared W's gradient x^T delta (+ (alpha/S) W), over every member's rows."""
     cdef const Layer* layer = p.layer
     cdef int n_in = layer.n_in, n_out = layer.n_out
-    cdef Py_ssize_t i, j
-    cdef const floating* W = <const floating*> p.W
     cdef floating beta = 0
     if p.penalty:
-        for i in range(n_in):
-            for j in range(first, first + count):
-                dW[i * n_out + j] = (<floating> p.alpha_scaled) * W[i * n_out + j]
+        scaled_copy((<const floating*> p.W) + first, <floating> p.alpha_scaled, n_in, count, n_out, dW + first)
         beta = 1
     gemm(True, False, n_in, <int> count, <int> (p.n_rows * layer.members), <floating> 1, x, n_in, delta + first,
          n_out, beta, dW + first, n_out)
@@ -185,13 +176,11 @@ cdef void member_weight(const LayerPass* p, const floating* x, bint shared, cons
     """Member m's W gradient x_m^T delta_m (+ (alpha/S) W_m)."""
     cdef const Layer* layer = p.layer
     cdef int k = layer.members, n_in = layer.n_in, n_out = layer.n_out
-    cdef Py_ssize_t i, size = <Py_ssize_t> n_in * n_out
-    cdef const floating* W = (<const floating*> p.W) + m * size
+    cdef Py_ssize_t size = <Py_ssize_t> n_in * n_out
     cdef floating* out = dW + m * size
     cdef floating beta = 0
     if p.penalty:
-        for i in range(size):
-            out[i] = (<floating> p.alpha_scaled) * W[i]
+        scaled_copy((<const floating*> p.W) + m * size, <floating> p.alpha_scaled, n_in, n_out, n_out, out)
         beta = 1
     gemm(True, False, n_in, n_out, <int> p.n_rows, <floating> 1, x if shared else x + m * n_in,
          n_in if shared else k * n_in, delta + m * n_out, k * n_out, beta, out, n_out)
@@ -296,7 +285,7 @@ cdef void run(const LayerPass* p, Job* job, floating* delta, Phase phase, Py_ssi
     cdef Split split = along(job.threads, side, fixed_size, work, job.pass_work)
     job.phase = phase
     if split.threaded:
-        for block in prange(split.count, schedule="static", num_threads=team_of(job.threads, split)):
+        for block in prange(split.count, schedule="static", num_threads=team(job.threads, split)):
             job_block(p, job, delta, block * split.size, block_size(split, block, side))
     else:
         for block in range(split.count):

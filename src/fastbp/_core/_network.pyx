@@ -19,7 +19,7 @@ from libc.stdint cimport uint32_t, uint64_t
 
 from fastbp._core._activations cimport (IDENTITY, Activation, activation_block, bias_activation, from_output,
                                         mul_derivative, mul_factor)
-from fastbp._core._blas cimport column_sums, gemm, sum_of_squares
+from fastbp._core._blas cimport column_sums, gemm, scaled_copy, sum_of_squares
 from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
 from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
 from fastbp._core._members cimport members_backward, members_forward, needs_input, repeat_rows
@@ -227,15 +227,6 @@ cdef bint predict_block(const Layout* net, const floating* params, const floatin
         a = z
     output_activation(net.output, out, n_rows, net.layers[net.n_layers - 1].n_out)
     return True
-
-
-cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t ld,
-                      floating* out) noexcept nogil:
-    """out <- scale * w over an (n_rows, n_cols) block with leading dimension ld."""
-    cdef Py_ssize_t i, j
-    for i in range(n_rows):
-        for j in range(n_cols):
-            out[i * ld + j] = scale * w[i * ld + j]
 
 
 cdef void loss_block(const Layout* net, const Batch* batch, const floating* logits, floating* delta_out,
