@@ -21,8 +21,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CORE_MODULES = ["_openmp_helpers", "_blas", "_activations", "_losses", "_sparse", "_members", "_network", "_optim",
-                "_epoch"]
+CORE_MODULES = ["_openmp_helpers", "_blas", "_activations", "_losses", "_sparse", "_inputs", "_members", "_network",
+                "_optim", "_epoch"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

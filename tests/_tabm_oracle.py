@@ -6,7 +6,7 @@ import torch
 
 from fastbp.bench.tabm_peer import ARCH, UNITS, flat, load, tensors
 
-__all__ = ["flat", "load", "tensors", "tabm_model", "member_losses", "numpy"]
+__all__ = ["flat", "load", "tensors", "tabm_model", "member_losses", "numpy", "train_adamw"]
 
 
 def numpy(t):
@@ -36,3 +36,21 @@ def member_losses(output, Z, Y):
     if output == "softmax":
         return -(Y * torch.log_softmax(Z, dim=-1)).sum(-1)
     return 0.5 * ((Z - Y) ** 2).sum(-1)
+
+
+def train_adamw(model, groups, X, Y, output, schedule, epochs, batch_size, rate=0.01, clip_norm=0.5):
+    """torch.optim.AdamW (betas 0.9, 0.99, eps 1e-8) on `model` in minibatches of X in order, each step's rate from
+    the fastbp `schedule`, the gradient clipped to `clip_norm`: what fastbp's Trainer does with shuffle=False."""
+    optimizer = torch.optim.AdamW(groups, lr=rate, betas=(0.9, 0.99), eps=1e-8)
+    t = 0
+    for _ in range(epochs):
+        for first in range(0, len(X), batch_size):
+            for group in optimizer.param_groups:
+                group["lr"] = schedule.rate(t, rate)
+            optimizer.zero_grad()
+            Z = model(torch.tensor(X[first:first + batch_size]))
+            member_losses(output, Z, torch.tensor(Y[first:first + batch_size])).mean().backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            optimizer.step()
+            t += 1
+    return t

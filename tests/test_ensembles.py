@@ -108,9 +108,9 @@ def tabm_parameter_groups(model, weight_decay):
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("backend", ["cython", "numpy"])
 def test_two_hundred_steps_follow_torch_adamw_on_the_tabm_model(form, backend):
-    torch = pytest.importorskip("torch", reason="PyTorch is the oracle here: pip install torch (CPU)")
+    pytest.importorskip("torch", reason="PyTorch is the oracle here: pip install torch (CPU)")
     pytest.importorskip("tabm", reason="tabm is the oracle of the ensembles: pip install tabm")
-    from _tabm_oracle import flat, load, member_losses, tabm_model
+    from _tabm_oracle import flat, load, tabm_model, train_adamw
 
     X, Y = problem(64)
     net = fastbp.MLP(SIZES, "relu", "softmax", random_state=3, ensemble_size=4, ensemble=form, init="torch",
@@ -118,21 +118,10 @@ def test_two_hundred_steps_follow_torch_adamw_on_the_tabm_model(form, backend):
     model = tabm_model(form, "relu", SIZES, 4, randomize=False)
     load(model, net.layout, net.params)
     schedule = schedules.WarmupCosine(20, 200, min_lr=1e-4)
-    theirs = torch.optim.AdamW(tabm_parameter_groups(model, 0.05), lr=0.01, betas=(0.9, 0.99), eps=1e-8)
     trainer = fastbp.Trainer(net, fastbp.AdamW(0.01, beta_1=0.9, beta_2=0.99, epsilon=1e-8, weight_decay=0.05),
                              batch_size=8, max_epochs=25, shuffle=False, schedule=schedule, clip_norm=0.5)
     trainer.fit(X, Y)
-    t = 0
-    for _ in range(25):
-        for first in range(0, 64, 8):
-            for group in theirs.param_groups:
-                group["lr"] = schedule.rate(t, 0.01)
-            theirs.zero_grad()
-            Z = model(torch.tensor(X[first:first + 8]))
-            member_losses("softmax", Z, torch.tensor(Y[first:first + 8])).mean().backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-            theirs.step()
-            t += 1
+    assert train_adamw(model, tabm_parameter_groups(model, 0.05), X, Y, "softmax", schedule, 25, 8) == 200
     expected = flat(model, net.layout)
     np.testing.assert_allclose(net.params, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
     assert trainer.optimizer.t == 200

@@ -50,9 +50,12 @@ def test_dense_layout_packs_every_weight_then_every_bias_as_scikit_learn_does():
 
 def test_the_weights_are_penalized_and_decayed_and_the_biases_are_not():
     """And an ensemble's scalings r and s are decayed (`tabm`'s recipe: every parameter but the biases), not
-    penalized."""
+    penalized; the first layer's rows for categorical columns are weights; of an embedding only the linear maps'
+    weights are decayed (the recipe's groups), and alpha covers none of it."""
     assert POLICY == {"weight": (True, True), "bias": (False, False), "in_scale": (False, True),
-                      "out_scale": (False, True)}
+                      "out_scale": (False, True), "category_weight": (True, True), "category_scale": (False, True),
+                      "embedding_weight": (False, True), "embedding_bias": (False, False),
+                      "linear_weight": (False, False), "linear_bias": (False, False), "frequencies": (False, False)}
     for block in dense_layout(SIZES).blocks:
         assert (block.penalized, block.decayed) == (block.role == "weight",) * 2
 

@@ -150,6 +150,15 @@ def check_dtype(dtype):
     return resolved
 
 
+def check_codes(codes, name="X"):
+    """The categorical columns of a checked X hold integer codes (any integer: one outside a column's categories
+    is unknown)."""
+    if codes.size and not (codes == np.round(codes)).all():
+        column = int(np.flatnonzero((codes != np.round(codes)).any(axis=0))[0])
+        raise ValueError(f"{name}'s categorical column {column} (of the last {codes.shape[1]}) holds a value that is "
+                         "not an integer code")
+
+
 def check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {value!r}")

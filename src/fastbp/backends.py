@@ -126,7 +126,7 @@ class Compiled(Backend):
         self.logit_table = None  # the same network with an identity output, made when `logits` needs it
 
     def forward(self, net, X, plan, members=False):
-        if not isinstance(X, np.ndarray) or self.layout.members > 1 or members:  # CSR: the sparse first layer
+        if not isinstance(X, np.ndarray) or self.layout.staged or members:  # CSR: the sparse first layer
             with single_threaded_blas():
                 return self.table.forward(net.params, X, plan.n_threads, plan.invariant, members)
         y_hat = self.predict(net, X, plan)
@@ -134,7 +134,7 @@ class Compiled(Backend):
         return y_hat
 
     def predict(self, net, X, plan):
-        if self.layout.members > 1:
+        if self.layout.staged:
             return self.forward(net, X, plan) if np.isfinite(X).all() else None
         if X.shape[0] <= PREDICT_FEW_ROWS:  # no BLAS call, so no limit to set and reset (most of a row's time)
             return self.table.predict(net.params, X, plan.n_threads)
@@ -193,7 +193,7 @@ class Reference(Backend):
     name = "numpy"
 
     def forward(self, net, X, plan, members=False):
-        if self.layout.members > 1:
+        if self.layout.staged:
             return reference_stages.ensemble_output(self.layout, self.spec, net.params, X, members)
         y_hat = reference.forward(net.coefs, net.intercepts, X, self.spec)
         return y_hat[:, None, :] if members else y_hat
@@ -202,12 +202,13 @@ class Reference(Backend):
         return self.forward(net, X, plan) if np.isfinite(X).all() else None
 
     def logits(self, net, X, plan):
-        if self.layout.members > 1:
-            return reference_stages.ensemble_logits(self.layout, self.spec, net.params, X)
+        if self.layout.staged:
+            logits = reference_stages.ensemble_logits(self.layout, self.spec, net.params, X)
+            return logits[:, 0] if self.layout.members == 1 else logits
         return reference.forward_pass(net.coefs, net.intercepts, X, self.spec)[-1][1]
 
     def objective_and_output(self, net, batch, alpha, plan, dropout=None):
-        if self.layout.members > 1:
+        if self.layout.staged:
             loss, _, y_hat = reference_stages.ensemble_loss_and_grad(
                 self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
                 dropout, gradient=False)
@@ -216,7 +217,7 @@ class Reference(Backend):
                                               batch.sample_weight, alpha, batch.weight_sum, dropout)
 
     def loss_and_grad(self, net, batch, alpha, plan, out, dropout=None):
-        if self.layout.members > 1:
+        if self.layout.staged:
             loss, out[...], _ = reference_stages.ensemble_loss_and_grad(
                 self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
                 dropout)
@@ -252,7 +253,7 @@ class ReferenceEpochs:
         rates = []
 
         gradient = None
-        if net.layout.members > 1:
+        if net.layout.staged:
             def gradient(X, Y, sample_weight, dropout):
                 return reference_stages.ensemble_loss_and_grad(net.layout, self.backend.spec, params, X, Y,
                                                                sample_weight, training.alpha, None, dropout)[:2]

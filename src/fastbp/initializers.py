@@ -5,6 +5,11 @@ have their own (one draw for what they share). An ensemble's scalings are `tabm.
 random signs (+1 or -1, each feature and member its own), the others' r and every s ones; and a BatchEnsemble
 layer's k biases start equal (one draw, as `tabm.LinearBatchEnsemble` does). With ``init="torch"`` every weight
 and bias of an ensemble has the distribution `tabm` gives it: U(-1/sqrt(n_in), 1/sqrt(n_in)).
+
+A model with categorical columns draws its first layer's W for every input unit, one-hot ones included (their
+rows are the "category_weight" block); with inputs, the first layer's r is ``tabm``'s chunked draw: one value per
+feature and member, shared by the feature's units (its embedding's d, or its one-hot units), random signs without
+an embedding and N(0, 1) with one. An embedding draws its own arrays last (``fastbp.embeddings``).
 """
 
 import numpy as np
@@ -30,18 +35,54 @@ def initialize(layout, params, init, activations, rng):
     """Draw every block of `layout` in `params` (a flat buffer, written in place) with the scheme `init`; the
     `activations` (one per hidden layer, or the model's one when it has none) choose scikit-learn's factor, the
     last one for the output layer."""
+    inputs = layout.inputs
     for l in range(layout.n_layers):
         fan_in, fan_out = layout.layer_sizes[l], layout.layer_sizes[l + 1]
         activation = activations[min(l, len(activations) - 1)]
-        W, b = layout.block("weight", l).view(params), layout.block("bias", l).view(params)
+        W, b = joined(layout, params, "weight", l), layout.block("bias", l).view(params)
+        fan_in = W.shape[-2]
         if W.ndim == 2:  # shared by the members (or a plain layer)
             W[...], bias = draw(rng, init, fan_in, fan_out, activation)
             b[...] = bias  # a BatchEnsemble layer's k biases start equal
         else:
             for m in range(layout.members):
                 W[m], b[m] = draw(rng, init, fan_in, fan_out, activation)
+        scatter(layout, params, "weight", l, W)
         r, s = layout.find("in_scale", l), layout.find("out_scale", l)
-        if r is not None:
+        if r is not None and l == 0 and inputs is not None:
+            chunks = [inputs.width // inputs.n_numeric] * inputs.n_numeric + list(inputs.categories)
+            values = rng.standard_normal((r.shape[0], len(chunks))) if inputs.embedding is not None \
+                else rng.randint(0, 2, (r.shape[0], len(chunks))) * 2.0 - 1.0
+            scatter(layout, params, "in_scale", 0, np.repeat(values, chunks, axis=1))
+        elif r is not None:
             r.view(params)[...] = rng.randint(0, 2, r.shape) * 2.0 - 1.0 if l == 0 else 1.0
         if s is not None:
             s.view(params)[...] = 1.0
+    if inputs is not None and inputs.embedding is not None:
+        inputs.embedding.initialize({block.role: block.view(params) for block in layout.blocks if block.layer < 0},
+                                    rng)
+
+
+# The first layer's W and r for its whole input: the dense units' block, then the one-hot units' (if any).
+CATEGORY_ROLE = {"weight": "category_weight", "in_scale": "category_scale"}
+
+
+def joined(layout, params, role, layer):
+    """A copy of a layer's W (or r) over all its input units: the dense units' rows, then the categorical's."""
+    dense = layout.block(role, layer).view(params)
+    rest = layout.find(CATEGORY_ROLE[role], layer) if layer == 0 else None
+    return dense.copy() if rest is None else np.concatenate([dense, rest.view(params)], axis=dense.ndim - 2
+                                                             if role == "weight" else 1)
+
+
+def scatter(layout, params, role, layer, values):
+    """Write `values`, laid out as `joined`, back into the blocks."""
+    dense = layout.block(role, layer).view(params)
+    width = dense.shape[-2] if role == "weight" else dense.shape[-1]
+    if role == "weight":
+        dense[...] = values[..., :width, :]
+    else:
+        dense[...] = values[:, :width]
+    rest = layout.find(CATEGORY_ROLE[role], layer) if layer == 0 else None
+    if rest is not None:
+        rest.view(params)[...] = values[..., width:, :] if role == "weight" else values[:, width:]

@@ -15,13 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from fastbp import _validation as v
-from fastbp import backends, persistence
+from fastbp import backends, embeddings, persistence
 from fastbp._settings import SETTINGS, check_settings, derived, read_only, setting, spec_of
 from fastbp._threads import ThreadPlan, plan
 from fastbp._transaction import keeping
 from fastbp._typing import Data, PathLike, Seed
+from fastbp.embeddings import check_embedding
 from fastbp.initializers import initialize
-from fastbp.layout import ENSEMBLES, ensemble_layout
+from fastbp.layout import ENSEMBLES, ensemble_layout, inputs_of
 from fastbp.reference import Spec
 
 Batch = backends.Batch
@@ -130,7 +131,7 @@ class MLP:
                  backend: str = "cython", n_threads: int | None = None, thread_invariant: bool = False, *,
                  dropout: float | Sequence[float] = 0.0, loss: str | None = None, huber_delta: float = 1.0,
                  label_smoothing: float = 0.0, init: str = "sklearn", ensemble_size: int = 1,
-                 ensemble: str = "batch") -> None:
+                 ensemble: str = "batch", embedding: Any = None, categories: Sequence[int] | None = None) -> None:
         self._layer_sizes = v.check_layer_sizes(layer_sizes)
         self._output = v.check_choice("output", output, v.OUTPUTS)
         if self._output == "softmax" and self._layer_sizes[-1] < 2:
@@ -138,7 +139,10 @@ class MLP:
         self._dtype = v.check_dtype(dtype)
         self._ensemble_size = v.check_int("ensemble_size", ensemble_size, minimum=1)
         self._ensemble = v.check_choice("ensemble", ensemble, ENSEMBLES)
-        self._layout = ensemble_layout(self._layer_sizes, self._ensemble_size, self._ensemble)
+        self._embedding = check_embedding(embedding)
+        inputs = inputs_of(self._layer_sizes[0], categories, self._embedding)
+        self._categories = list(inputs.categories) if inputs is not None and inputs.categories else None
+        self._layout = ensemble_layout(self._layer_sizes, self._ensemble_size, self._ensemble, inputs)
         n_params = v.check_n_params(self._layer_sizes, self._dtype, self._layout.n_params, self._ensemble_size)
         self.n_threads = n_threads
         self.thread_invariant = thread_invariant
@@ -162,6 +166,8 @@ class MLP:
     dtype = read_only("dtype", "net.copy(dtype=...) makes a model of the other dtype with these weights")
     ensemble_size = read_only("ensemble_size", "the architecture fixes the size of params; build a new MLP")
     ensemble = read_only("ensemble", "the architecture fixes the size of params; build a new MLP")
+    embedding = read_only("embedding", "the architecture fixes the size of params; build a new MLP")
+    categories = read_only("categories", "the architecture fixes the size of params; build a new MLP")
     layout = read_only("layout", "where each array lives in params, with its role and policy (a "
                                  "fastbp.layout.Layout), follows from the architecture")
     activation = setting("activation", "The hidden activation(s), as given (checked on assignment).")
@@ -199,7 +205,8 @@ class MLP:
         """The constructor's keyword settings beyond the architecture, as it takes them (for copies and files)."""
         return {"dropout": self.dropout, "loss": None if self.loss_function == v.LOSSES[self.output][0]
                 else self.loss_function, "huber_delta": self.huber_delta, "label_smoothing": self.label_smoothing,
-                "init": self.init, "ensemble_size": self.ensemble_size, "ensemble": self.ensemble}
+                "init": self.init, "ensemble_size": self.ensemble_size, "ensemble": self.ensemble,
+                "embedding": self.embedding, "categories": self.categories}
 
     def computes(self, activation: str | Sequence[str], **options: Any) -> bool:
         """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model
@@ -227,15 +234,7 @@ class MLP:
     def __setstate__(self, state):
         state = dict(state)
         params = state.pop("_params")
-        if "_settings" not in state:  # a pickle of fastbp before issue 27 kept every setting as a plain attribute
-            old = dict(state, loss_function=state.get("loss_function"), dropout=state.get("dropout", 0.0),
-                       huber_delta=state.get("huber_delta", 1.0), label_smoothing=state.get("label_smoothing", 0.0))
-            state = {"_layer_sizes": old["layer_sizes"], "_output": old["output"], "_dtype": old["dtype"],
-                     "_n_threads": old.get("_n_threads", old.get("n_threads")),
-                     "_thread_invariant": old.get("thread_invariant", False), "_init": old.get("init", "sklearn"),
-                     "_settings": {name: old[name] for name in SETTINGS}}
-        if "_layout" not in state:  # fastbp before ensembles: a plain MLP
-            state.update(_ensemble_size=1, _ensemble="batch", _layout=ensemble_layout(state["_layer_sizes"], 1, ""))
+        state = persistence.upgrade_pickle(state)
         settings = state.pop("_settings")
         self.__dict__.update(state)
         self._settings = {}
@@ -276,7 +275,8 @@ class MLP:
 
     def __repr__(self) -> str:
         defaults = {"dropout": 0.0, "loss": None, "huber_delta": 1.0, "label_smoothing": 0.0, "init": "sklearn",
-                    "ensemble_size": 1, "ensemble": "batch" if self.ensemble_size == 1 else None}
+                    "ensemble_size": 1, "ensemble": "batch" if self.ensemble_size == 1 else None, "embedding": None,
+                    "categories": None}
         extra = "".join(f", {name}={value!r}" for name, value in self.options().items() if value != defaults[name])
         return (f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, output={self.output!r}, "
                 f"dtype={self.dtype.name!r}, backend={self.backend!r}{extra})")
@@ -304,9 +304,11 @@ class MLP:
     def state_dict(self) -> dict[str, Any]:
         """The architecture, settings and parameters as plain values (strings, numbers, lists, one array: not a
         copy), for formats that store such values; `MLP.from_state_dict` builds the model back."""
+        options = self.options()
+        options["embedding"] = None if self.embedding is None else self.embedding.to_dict()
         return {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "output": self.output,
                 "dtype": self.dtype.name, "backend": self.backend, "n_threads": self.n_threads,
-                "thread_invariant": self.thread_invariant, **self.options(), "params": self.params}
+                "thread_invariant": self.thread_invariant, **options, "params": self.params}
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> MLP:
@@ -318,7 +320,9 @@ class MLP:
             raise ValueError(f"state has no {', '.join(map(repr, missing))}: not an MLP.state_dict()")
         # A state of fastbp 0.1 has none of the options, one from before ensembles none of theirs.
         options = {name: state[name] for name in ("dropout", "loss", "huber_delta", "label_smoothing", "init",
-                                                  "ensemble_size", "ensemble") if name in state}
+                                                  "ensemble_size", "ensemble", "categories") if name in state}
+        if state.get("embedding") is not None:
+            options["embedding"] = embeddings.from_dict(state["embedding"])
         net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,
                   backend=state["backend"], n_threads=state["n_threads"], thread_invariant=state["thread_invariant"],
                   **options)
@@ -343,8 +347,9 @@ class MLP:
         dtype. An ensemble with scalings r and s has more than these in `params`: give it `out` (its other
         blocks are left as they are)."""
         if out is None and any(block.role not in ("weight", "bias") for block in self.layout.blocks):
-            raise ValueError("this ensemble's params also hold its scalings r and s, which coefs and intercepts "
-                             "do not: flatten into out=net.params.copy(), or set blocks through net.layout")
+            raise ValueError("this model's params also hold blocks that coefs and intercepts do not (an ensemble's "
+                             "scalings r and s, an embedding, the categories' rows): flatten into "
+                             "out=net.params.copy(), or set blocks through net.layout")
         flat = np.empty(self.engine.n_params, dtype=self.dtype) if out is None else out
         coef_views, intercept_views = self.unflatten(flat)
         if len(coefs) != len(coef_views) or len(intercepts) != len(intercept_views):
@@ -380,9 +385,13 @@ class MLP:
     def check_X(self, X: Data, name: str = "X") -> Any:
         """X checked and converted for this model (``fastbp._validation.check_X``); an ensemble takes it dense."""
         rows = v.check_X(X, self.n_features, self.dtype, name=name)
-        if self.ensemble_size > 1 and not isinstance(rows, np.ndarray):
-            raise TypeError(f"{name} must be dense for an ensemble (ensemble_size={self.ensemble_size}): the "
-                            "members do not take sparse input; pass X.toarray()")
+        if self.layout.staged and not isinstance(rows, np.ndarray):
+            what = f"an ensemble (ensemble_size={self.ensemble_size})" if self.ensemble_size > 1 \
+                else "a model with an embedding or categories"
+            raise TypeError(f"{name} must be dense for {what}: its first layer does not take sparse input; pass "
+                            "X.toarray()")
+        if self.categories:
+            v.check_codes(rows[:, self.n_features - len(self.categories):], name)
         return rows
 
     def forward_plain(self, X: Any) -> np.ndarray | None:
@@ -391,7 +400,7 @@ class MLP:
         for such an array that holds NaN or infinity), which `forward` then checks and converts. The fast path
         of predictions: one row's full check took three times the compiled pass."""
         if type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.flags.c_contiguous \
-                and X.shape[1] == self.n_features and 0 < X.shape[0] <= v.MAX_DIM:
+                and X.shape[1] == self.n_features and 0 < X.shape[0] <= v.MAX_DIM and not self.categories:
             return self.engine.predict(self, X, self.thread_plan())
         return None
 

@@ -1,10 +1,10 @@
 """Saving and loading a model's weights, and the state of its training, as a plain `.npz` file, without pickle.
 
-Layout (format version 5), one array per field:
+Layout (format version 6), one array per field:
   format             "fastbp.MLP"
-  format_version     5 (version 1 files, which stop after `params`, version 2 files, which have no
-                     `thread_invariant`, version 3 files, which have no model options, and version 4 files,
-                     which have no ensemble, still load)
+  format_version     6 (version 1 files, which stop after `params`, version 2 files, which have no
+                     `thread_invariant`, version 3 files, which have no model options, version 4 files,
+                     which have no ensemble, and version 5 files, which have no inputs, still load)
   layer_sizes        int64 (n_layers + 1,)
   activation         str: one hidden activation name, or (n_hidden,) names, one per hidden layer
   output             str, an output name
@@ -26,12 +26,16 @@ Layout (format version 5), one array per field:
   init               str, the initialization scheme                               (version 4; older: "sklearn")
   ensemble_size      int64, the members of an ensemble                            (version 5; older: 1)
   ensemble           str, its form                                                (version 5; older: "batch")
+  categories         int64 (n_categorical,), the cardinalities of X's last columns (version 6; older: none)
+  embedding          str, the JSON of the embedding's settings (`to_dict`; bins included), "" for none
+                                                                                  (version 6; older: none)
 
 This module knows the file format only; `fastbp.load` (in `fastbp.network`) builds the model from what `read`
 returns. Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
 ValueError that says what is wrong instead of building a broken model or running code.
 """
 
+import json
 import os
 import tempfile
 import zipfile
@@ -41,12 +45,13 @@ from typing import NamedTuple
 import numpy as np
 
 from fastbp import _validation as v
-from fastbp import optim
+from fastbp import embeddings, optim
 from fastbp._core import _optim
-from fastbp.layout import ENSEMBLES, ensemble_layout
+from fastbp._settings import SETTINGS
+from fastbp.layout import ENSEMBLES, ensemble_layout, inputs_of
 
 FORMAT = "fastbp.MLP"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 _FIELDS = ("format", "format_version", "layer_sizes", "activation", "output", "dtype", "params")
 _TRAINING_FIELDS = ("optimizer", "optimizer_settings", "optimizer_t", "optimizer_state", "trainer")
 _OPTION_FIELDS = ("dropout", "loss", "huber_delta", "label_smoothing", "init")
@@ -120,6 +125,8 @@ def save(net, path, optimizer=None, trainer_counters=None):
         "init": np.array(net.init),
         "ensemble_size": np.array(net.ensemble_size, dtype=np.int64),
         "ensemble": np.array(net.ensemble),
+        "categories": np.array(net.categories or [], dtype=np.int64),
+        "embedding": np.array("" if net.embedding is None else json.dumps(net.embedding.to_dict())),
     }
     # Write beside the target, then rename: a crash never leaves a half-written file under `path`.
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
@@ -220,7 +227,9 @@ def read(path):
             thread_invariant = bool(flag)
         options = _options(data, path, architecture, int(version)) if int(version) >= 4 else {}
     layer_sizes, activation, output, dtype = architecture
-    n_params = ensemble_layout(layer_sizes, options.get("ensemble_size", 1), options.get("ensemble", "")).n_params
+    inputs = inputs_of(int(layer_sizes[0]), options.get("categories"), options.get("embedding"))
+    n_params = ensemble_layout(layer_sizes, options.get("ensemble_size", 1), options.get("ensemble", ""),
+                               inputs).n_params
     _check_buffer(path, "params", params, (n_params,), dtype)
     if training is None:
         return Saved(architecture, thread_invariant, params, options)
@@ -262,9 +271,27 @@ def _options(data, path, architecture, version):
                 raise ValueError("a version 5 file needs an int64 'ensemble_size' and a string 'ensemble'")
             ensemble = {"ensemble_size": v.check_int("ensemble_size", int(size), minimum=1),
                         "ensemble": v.check_choice("ensemble", _string(data, "ensemble", path), ENSEMBLES)}
+        if version >= 6:
+            ensemble.update(_inputs(data, path, layer_sizes))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
     return {**numbers, "loss": None if loss == v.LOSSES[output][0] else loss, "init": init, **ensemble}
+
+
+def _inputs(data, path, layer_sizes):
+    """The categories and embedding of a version 6 file, checked as `MLP` checks them."""
+    if "categories" not in data.files or "embedding" not in data.files:
+        raise ValueError("a version 6 file needs an int64 'categories' and a string 'embedding'")
+    categories = _member(data, "categories", path)
+    if categories.ndim != 1 or categories.dtype.kind not in "iu":
+        raise ValueError("field 'categories' must be a 1-D array of integers")
+    text = _string(data, "embedding", path)
+    try:
+        embedding = embeddings.from_dict(json.loads(text)) if text else None
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise ValueError(f"field 'embedding' is not an embedding's settings: {exc}") from exc
+    inputs_of(int(layer_sizes[0]), categories.tolist() or None, embedding)
+    return {"categories": categories.tolist() or None, "embedding": embedding}
 
 
 def _check_buffer(path, name, array, shape, dtype):
@@ -318,3 +345,19 @@ def check_path(name, path):
         raise ValueError(f"{name}: directory {directory!r} does not exist")
     return path
 
+
+
+def upgrade_pickle(state):
+    """The pickled `MLP.__dict__` (less its params) of an older fastbp, in this one's form."""
+    if "_settings" not in state:  # a pickle of fastbp before issue 27 kept every setting as a plain attribute
+        old = dict(state, loss_function=state.get("loss_function"), dropout=state.get("dropout", 0.0),
+                   huber_delta=state.get("huber_delta", 1.0), label_smoothing=state.get("label_smoothing", 0.0))
+        state = {"_layer_sizes": old["layer_sizes"], "_output": old["output"], "_dtype": old["dtype"],
+                 "_n_threads": old.get("_n_threads", old.get("n_threads")),
+                 "_thread_invariant": old.get("thread_invariant", False), "_init": old.get("init", "sklearn"),
+                 "_settings": {name: old[name] for name in SETTINGS}}
+    if "_layout" not in state:  # fastbp before ensembles: a plain MLP
+        state.update(_ensemble_size=1, _ensemble="batch", _layout=ensemble_layout(state["_layer_sizes"], 1, ""))
+    state.setdefault("_embedding", None)  # fastbp before inputs
+    state.setdefault("_categories", None)
+    return state

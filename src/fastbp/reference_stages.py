@@ -26,6 +26,9 @@ as in `tabm`. Parameters come in named blocks (a dict from role to array):
 - "flatten"        (n, f, d) -> (n, f d): the embeddings of a row, one after another, as a layer's input.
 - "one_hot"        integer codes (n, c) -> (n, sum of cardinalities): each column's one-hot encoding; a code
                    outside [0, cardinality) is unknown: all zeros. No blocks, no gradient.
+- "inputs"         X (n, n_numeric + c) -> (n, width + sum of cardinalities): a model's first layer's input, the
+                   numeric columns through the stage's embedding ("piecewise_linear" or "periodic", its blocks;
+                   flattened) or as they are, then the categorical columns' one-hot encoding.
 
 forward(stage, blocks, a) returns (out, cache); backward(stage, blocks, cache, delta) returns (delta_in, grads):
 delta = dL/d(out), delta_in = dL/da (None for a stage that reads the data), grads = dL/d(block) by role.
@@ -53,6 +56,8 @@ class Stage:
     lite: bool = False
     cardinalities: tuple = ()
     unit: str = "relu"
+    n_numeric: int = 0
+    embedding: str | None = None
 
 
 # --- members ------------------------------------------------------------------------------------------------
@@ -201,13 +206,32 @@ def one_hot_forward(stage, blocks, codes):
         code = codes[:, j]
         known = (code >= 0) & (code < cardinality)
         column = np.zeros((codes.shape[0], cardinality))
-        column[np.nonzero(known)[0], code[known]] = 1
+        column[np.nonzero(known)[0], code[known].astype(np.intp)] = 1
         columns.append(column)
     return np.concatenate(columns, axis=1), None
 
 
 def one_hot_backward(stage, blocks, cache, delta):
     return None, {}
+
+
+def inputs_forward(stage, blocks, X):
+    x, codes = X[:, :stage.n_numeric], X[:, stage.n_numeric:]
+    parts, cache = [x], None
+    if stage.embedding is not None:
+        e, cache = FORWARD[stage.embedding](stage, blocks, x)
+        parts = [e.reshape(e.shape[0], -1)]
+    if stage.cardinalities:
+        parts.append(one_hot_forward(stage, blocks, codes)[0].astype(X.dtype))
+    return np.concatenate(parts, axis=1), cache
+
+
+def inputs_backward(stage, blocks, cache, delta):
+    if stage.embedding is None:
+        return None, {}
+    width = delta.shape[1] - sum(stage.cardinalities)
+    dE = delta[:, :width].reshape(delta.shape[0], stage.n_numeric, -1)
+    return BACKWARD[stage.embedding](stage, blocks, cache, dE)
 
 
 # --- activations and layout ---------------------------------------------------------------------------------------
@@ -241,11 +265,11 @@ def mask_backward(stage, blocks, cache, delta):
 FORWARD = {"members": members_forward, "mean_members": mean_members_forward, "linear": linear_forward,
            "scale": scale_forward, "piecewise_linear": piecewise_linear_forward, "periodic": periodic_forward,
            "one_hot": one_hot_forward, "activate": activate_forward, "flatten": flatten_forward,
-           "mask": mask_forward}
+           "mask": mask_forward, "inputs": inputs_forward}
 BACKWARD = {"members": members_backward, "mean_members": mean_members_backward, "linear": linear_backward,
             "scale": scale_backward, "piecewise_linear": piecewise_linear_backward, "periodic": periodic_backward,
             "one_hot": one_hot_backward, "activate": activate_backward, "flatten": flatten_backward,
-            "mask": mask_backward}
+            "mask": mask_backward, "inputs": inputs_backward}
 
 
 # --- a network of stages ------------------------------------------------------------------------------------------
@@ -287,17 +311,68 @@ def ensemble_prediction(spec, Z):
 
 # --- a model of k members (`fastbp.MLP` with ensemble_size k), from its layout ------------------------------------
 
+@dataclass(frozen=True)
+class Joined:
+    """The first layer's W or r over all its input units: the dense units' block, then the one-hot units'."""
+
+    dense: Block
+    rest: Block
+
+    @property
+    def axis(self):
+        return len(self.dense.shape) - 2 if self.dense.role == "weight" else 1
+
+    def view(self, flat):
+        """The joined array (a copy)."""
+        return np.concatenate([self.dense.view(flat), self.rest.view(flat)], axis=self.axis)
+
+    def write(self, flat, value):
+        width = self.dense.shape[self.axis]
+        self.dense.view(flat)[...] = np.take(value, np.arange(width), axis=self.axis)
+        self.rest.view(flat)[...] = np.take(value, np.arange(width, value.shape[self.axis]), axis=self.axis)
+
+
+def write(owner, flat, value):
+    """Set the part of flat that `owner` (a `Block` or `Joined`) views to value."""
+    if isinstance(owner, Joined):
+        owner.write(flat, value)
+    else:
+        owner.view(flat)[...] = value
+
+
+def inputs_stage(layout):
+    """(stage, owners) of the "inputs" stage of a layout with `fastbp.layout.Inputs`."""
+    inputs, embedding = layout.inputs, layout.inputs.embedding
+    stage = Stage("inputs", n_numeric=inputs.n_numeric, cardinalities=tuple(inputs.categories),
+                  embedding=None if embedding is None else embedding.kind,
+                  activation=bool(embedding is not None and embedding.activation),
+                  lite=bool(getattr(embedding, "lite", False)))
+    owners = {block.role.replace("embedding_", ""): block for block in layout.blocks if block.layer < 0}
+    if embedding is not None and embedding.kind == "piecewise_linear":
+        owners["encoding_weight"], owners["encoding_bias"] = embedding.encoding()
+    return stage, owners
+
+
 def ensemble_network(layout, spec, n_rows=0, dropout=None):
-    """(stages, owners) of the model of `layout` (k members) and `spec`: members, then each layer's linear stage,
-    and a hidden layer's activation and, with dropout = (seed, step) for a pass of n_rows rows, its mask (keyed by
-    row and unit, a unit being member m's unit j at m n_out + j). owners[i] maps each role of stage i to its
-    `fastbp.layout.Block` (a mask's to the array itself)."""
+    """(stages, owners) of the model of `layout` (k members) and `spec`: its inputs (when the layout has them),
+    members, then each layer's linear stage, and a hidden layer's activation and, with dropout = (seed, step) for a
+    pass of n_rows rows, its mask (keyed by row and unit, a unit being member m's unit j at m n_out + j).
+    owners[i] maps each role of stage i to its `fastbp.layout.Block` (a `Joined` pair for the first layer's W and
+    r with categorical columns; a mask's or an encoding's to the array itself)."""
     k = layout.members
     stages, owners = [Stage("members", k)], [{}]
+    if layout.inputs is not None:
+        stage, stage_owners = inputs_stage(layout)
+        stages.insert(0, stage)
+        owners.insert(0, stage_owners)
     for l in range(layout.n_layers):
         stages.append(Stage("linear", k))
-        owners.append({role: layout.find(role, l) for role in ("weight", "bias", "in_scale", "out_scale")
-                       if layout.find(role, l) is not None})
+        found = {role: layout.find(role, l) for role in ("weight", "bias", "in_scale", "out_scale")
+                 if layout.find(role, l) is not None}
+        for role, rest in (("weight", "category_weight"), ("in_scale", "category_scale")):
+            if layout.find(rest, l) is not None:
+                found[role] = Joined(found[role], layout.find(rest, l))
+        owners.append(found)
         if l == layout.n_layers - 1:
             break
         stages.append(Stage("activate", k, unit=spec.activations[l]))
@@ -313,7 +388,7 @@ def ensemble_network(layout, spec, n_rows=0, dropout=None):
 
 def views(owners, params):
     """Each stage's blocks as arrays: views of `params` where a block owns them."""
-    return [{role: owner.view(params) if isinstance(owner, Block) else owner.astype(params.dtype)
+    return [{role: owner.view(params) if isinstance(owner, (Block, Joined)) else owner.astype(params.dtype)
              for role, owner in stage.items()} for stage in owners]
 
 
@@ -349,7 +424,7 @@ def ensemble_loss_and_grad(layout, spec, params, X, Y, sample_weight=None, alpha
     grad = np.empty_like(params)
     for stage_owners, stage_grads in zip(owners, grads):
         for role, g in stage_grads.items():
-            stage_owners[role].view(grad)[...] = g
+            write(stage_owners[role], grad, g)
     for block in penalized:
         block.view(grad)[...] += (alpha / S) * block.view(params)
     return loss, grad, ensemble_prediction(spec, Z)

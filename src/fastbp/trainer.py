@@ -492,4 +492,4 @@ class Prepared(NamedTuple):
 def architecture(net):
     """What a file must hold for a trainer of `net` to restore it (an ensemble's form only when it is one)."""
     return (net.layer_sizes, net.activation, net.output, net.dtype, net.ensemble_size,
-            net.ensemble if net.ensemble_size > 1 else None)
+            net.ensemble if net.ensemble_size > 1 else None, net.categories, net.embedding)

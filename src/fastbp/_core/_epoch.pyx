@@ -19,7 +19,7 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from fastbp._core._network cimport CoreNet, MemberScratch, backward, forward_logits, span_of, thread_plan
+from fastbp._core._network cimport CoreNet, StageScratch, backward, forward_logits, span_of, thread_plan
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
 from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, clip_scale, make_rule, make_schedule,
                                   make_state, make_step, schedule_rate, update_span)
@@ -87,7 +87,7 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
     (and 0/0 gradients): it is skipped."""
     cdef Progress progress
     cdef Py_ssize_t first, count, i
-    cdef int n_in = net.layers[0].n_in
+    cdef int n_in = net.n_columns
     cdef int n_out = net.layers[net.n_layers - 1].n_out
     cdef double loss, rate
     cdef Step step
@@ -108,7 +108,7 @@ cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data,
     how.update = NULL
     if data.X_sparse == NULL and training.clip_norm == 0:
         if training.rule.kind == SGD_KIND and training.rule.momentum == 0 and training.alpha == 0 \
-                and training.rule.weight_decay == 0 and net.members == 1:
+                and training.rule.weight_decay == 0 and net.members == 1 and not net.inputs.active:
             how.mode = STEP_COEFFICIENTS
         else:
             how.mode = STEP_LAYERS
@@ -193,7 +193,7 @@ cdef class EpochKernel:
     cdef Threads threads
     cdef object batch_X, batch_Y, batch_w, act_buf, factor_buf, deltas, row_loss, grad, clip_partial
     cdef Scratch scratch
-    cdef MemberScratch members
+    cdef StageScratch members
     cdef Py_ssize_t* act_offset
     cdef Py_ssize_t* factor_offset
     cdef void** acts
@@ -223,7 +223,7 @@ cdef class EpochKernel:
         self.act_buf = np.empty(batch_size * sum(units), dtype=dtype)
         self.deltas = np.empty((2, batch_size * layout.width), dtype=dtype)
         self.row_loss = np.empty(batch_size * layout.members, dtype=np.float64)
-        self.members = MemberScratch(net, batch_size, dtype, True)
+        self.members = StageScratch(net, batch_size, dtype, True)
         self.grad = np.empty(layout.n_params, dtype=dtype)
         self.clip_partial = np.empty(clip_chunks(layout.n_params), dtype=np.float64)
         widths = net.factor_widths(self.dropout)
@@ -258,8 +258,8 @@ cdef class EpochKernel:
         cdef const Layout* layout = &self.net.layout
         dtype = np.float32 if floating is float else np.float64
         cdef CSR X_csr = sparse_input(X, dtype)
-        if X_csr is not None and layout.members > 1:
-            raise ValueError("the layers of an ensemble take dense X")
+        if X_csr is not None and (layout.members > 1 or layout.inputs.active):
+            raise ValueError("the layers of an ensemble, and inputs, take dense X")
         cdef const floating[:, ::1] X_dense
         cdef floating[::1] batch_X
         cdef floating[::1] batch_Y = self.batch_Y
@@ -293,7 +293,7 @@ cdef class EpochKernel:
             X_dense = X
             data.X = &X_dense[0, 0]
             if self.batch_X is None:
-                self.batch_X = np.empty(self.batch_size * layout.layers[0].n_in, dtype=dtype)
+                self.batch_X = np.empty(self.batch_size * layout.n_columns, dtype=dtype)
             batch_X = self.batch_X
             walk.X = &batch_X[0]
         else:

@@ -28,6 +28,7 @@ from libc.string cimport memcpy
 
 from fastbp._core._activations cimport activation_block, mul_derivative, mul_factor
 from fastbp._core._blas cimport column_sums, gemm, scaled_copy
+from fastbp._core._inputs cimport lookup_add, lookup_scale_grad, lookup_weight_grad
 from fastbp._core._masks cimport MaskBlock
 from fastbp._core._records cimport Layer, LayerPass, Split, Threads
 from fastbp._core._splits cimport COL_BLOCK, ROW_BLOCK, along, team
@@ -106,6 +107,9 @@ cdef void forward_rows(const LayerPass* p, floating* a_out, floating* factor_out
             gemm(False, False, <int> count, n_out, n_in, <floating> 1, x if shared else x + m * n_in,
                  n_in if shared else k * n_in, (<const floating*> p.W) + <Py_ssize_t> m * n_in * n_out, n_out,
                  <floating> 0, out + m * n_out, k * n_out)
+    if p.codes != NULL:  # the first layer's categorical columns: their rows of W
+        for m in range(k):
+            lookup_add(p, out + m * n_out, first, count, 0, n_out, width, m)
     if p.s != NULL:
         if p.product != NULL:
             memcpy((<floating*> p.product) + first * width, out, count * width * sizeof(floating))
@@ -229,15 +233,37 @@ cdef void delta_rows(const LayerPass* p, floating* du, Py_ssize_t first, Py_ssiz
         mul_derivative(p.f_in, rows, (<const floating*> p.a_in) + first * width, count, width, width)
 
 
+cdef void member_sum(const LayerPass* p, const floating* du, floating* delta_in, Py_ssize_t first,
+                     Py_ssize_t count) noexcept nogil:
+    """Rows first.. of delta_in (n_rows, n_in) <- sum over the members of du * r (r = 1 when NULL): the delta of an
+    input every member reads."""
+    cdef int k = p.layer.members, n_in = p.layer.n_in, m
+    cdef Py_ssize_t i, j
+    cdef const floating* r = <const floating*> p.r
+    cdef const floating* row
+    cdef floating* out
+    for i in range(first, first + count):
+        out = delta_in + i * n_in
+        for j in range(n_in):
+            out[j] = 0
+        for m in range(k):
+            row = du + (i * k + m) * n_in
+            for j in range(n_in):
+                out[j] = out[j] + (row[j] if r == NULL else row[j] * r[m * n_in + j])
+
+
 cdef enum Phase:
     # The steps of a layer's backward pass, each cut into blocks of its own dimension.
     SHARED_BIAS         # columns of n_out: a shared b's gradient, from the unscaled deltas
     OUTPUT_COLUMNS      # columns of k n_out: per-member b's and s's gradients, then delta *= s
     WEIGHT_COLUMNS      # columns of n_out: a shared W's gradient
     MEMBER_WEIGHTS      # members: each member's W gradient
+    LOOKUP_WEIGHT       # columns of n_out: the categorical rows' W gradient
+    LOOKUP_SCALE        # members: the categorical rows' r gradient
     INPUT_ROWS          # rows: du = delta W^T
     SCALE_GRADIENT      # columns of k n_in: r's gradient
     DELTA_ROWS          # rows: the layer before's delta, du * r times its f'
+    MEMBER_SUM          # rows: the delta of a shared input (the embeddings): the sum over members of du * r
 
 
 cdef struct Job:
@@ -245,6 +271,7 @@ cdef struct Job:
     # and whether every member shares it; the threads, and the pass's work (which `_splits.along` weighs).
     Phase phase
     void* du
+    void* delta_in
     void* grad
     const void* x
     bint shared
@@ -269,8 +296,14 @@ cdef void job_block(const LayerPass* p, const Job* job, floating* delta, Py_ssiz
     elif job.phase == MEMBER_WEIGHTS:
         for m in range(first, first + count):
             member_weight(p, x, job.shared, delta, grad + layer.weight.offset, <int> m)
+    elif job.phase == LOOKUP_WEIGHT:
+        lookup_weight_grad(p, delta, grad, first, count)
+    elif job.phase == LOOKUP_SCALE:
+        lookup_scale_grad(p, delta, grad, first, count)
     elif job.phase == INPUT_ROWS:
         input_rows(p, delta, du, first, count)
+    elif job.phase == MEMBER_SUM:
+        member_sum(p, du, <floating*> job.delta_in, first, count)
     elif job.phase == SCALE_GRADIENT:
         scale_columns_gradient(p, du, first, count, grad + layer.in_scale.offset)
     else:
@@ -299,7 +332,7 @@ cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_
     cdef Py_ssize_t n = p.n_rows, width = <Py_ssize_t> k * layer.n_out, in_width = <Py_ssize_t> k * layer.n_in
     cdef Py_ssize_t work = n * k * layer.n_in * layer.n_out
     cdef Job job
-    job.grad, job.du, job.threads, job.pass_work = grad, NULL, threads, pass_work
+    job.grad, job.du, job.delta_in, job.threads, job.pass_work = grad, NULL, NULL, threads, pass_work
     job.x, job.shared = p.a_in, layer.shared_input
     if p.u != NULL:
         job.x, job.shared = p.u, False
@@ -311,11 +344,19 @@ cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_
         run(p, &job, delta, MEMBER_WEIGHTS, k, 1, work)
     else:
         run(p, &job, delta, WEIGHT_COLUMNS, layer.n_out, COL_BLOCK, work)
+    if p.codes != NULL:
+        run(p, &job, delta, LOOKUP_WEIGHT, layer.n_out, COL_BLOCK, n * width)
+        if p.rc != NULL:
+            run(p, &job, delta, LOOKUP_SCALE, k, 1, n * width)
     if delta_in_out == NULL and p.r == NULL:
         return
-    job.du = delta_in_out if delta_in_out != NULL else scratch
+    # A shared input's du is every member's: its delta is their sum, so du goes to the scratch first.
+    job.du = delta_in_out if delta_in_out != NULL and not layer.shared_input else scratch
     run(p, &job, delta, INPUT_ROWS, n, ROW_BLOCK, work)
     if p.r != NULL:
         run(p, &job, delta, SCALE_GRADIENT, in_width, COL_BLOCK, n * in_width)
-    if delta_in_out != NULL:
+    if delta_in_out != NULL and layer.shared_input:
+        job.delta_in = delta_in_out
+        run(p, &job, delta, MEMBER_SUM, n, ROW_BLOCK, n * in_width)
+    elif delta_in_out != NULL:
         run(p, &job, delta, DELTA_ROWS, n, ROW_BLOCK, n * in_width)

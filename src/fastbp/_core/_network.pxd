@@ -20,12 +20,18 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
                      floating* grad_out, Threads threads) noexcept nogil
 
 
-cdef class MemberScratch:
+cdef class StageScratch:
     cdef list arrays
     cdef void** inputs
     cdef void** products
     cdef void* targets
     cdef void* weights
+    cdef void* encoded
+    cdef int* codes
+    cdef void* features
+    cdef void* pre_relu
+    cdef void* encoded_delta
+    cdef void* feature_delta
     cdef void* keep(self, Py_ssize_t size, dtype) except? NULL
     cdef void attach(self, Workspace* work) noexcept
 
@@ -33,3 +39,6 @@ cdef class MemberScratch:
 cdef class CoreNet:
     cdef Layout layout
     cdef readonly tuple layer_sizes
+    cdef list kept
+    cdef const Block* find(self, dict index, str role, int layer)
+    cdef read_inputs(self, inputs, dict index)

@@ -22,13 +22,16 @@ from fastbp._core._activations cimport (IDENTITY, Activation, activation_block, 
 from fastbp._core._blas cimport column_sums, gemm, scaled_copy, sum_of_squares
 from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
 from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
+from fastbp._core._inputs cimport embedding_backward, encode_inputs, lookup_add, lookup_weight_grad
 from fastbp._core._members cimport members_backward, members_forward, needs_input, repeat_rows
 from fastbp._core._openmp_helpers cimport (MIN_THREAD_WORK, start_team, use_threads, use_threads_elementwise,
                                            usable_threads)
 from fastbp._core._optim cimport Span, update_span
-from fastbp._core._records cimport (BIAS, IN_SCALE, OUT_SCALE, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT,
-                                    Backward, Batch, Block, Dropout, Layer, LayerPass, Layout, Role, SparseRows, Split,
-                                    Threads, Update, Workspace)
+from fastbp._core._records cimport (BIAS, CATEGORY_SCALE, CATEGORY_WEIGHT, EMBEDDING_BIAS, EMBEDDING_WEIGHT,
+                                    FREQUENCIES, IN_SCALE, LINEAR_BIAS, LINEAR_WEIGHT, NO_EMBEDDING, OUT_SCALE,
+                                    PERIODIC, PIECEWISE_LINEAR, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT,
+                                    Backward, Batch, Block, Dropout, Embedding, Inputs, Layer,
+                                    LayerPass, Layout, Role, SparseRows, Split, Threads, Update, Workspace)
 from fastbp._core._splits cimport ROW_BLOCK, column_blocks, n_blocks, product_split, team
 from fastbp._core._sparse cimport CSR, Scratch, nonzeros, sparse_input, sparse_layer, sparse_weight_grad
 
@@ -36,7 +39,10 @@ from fastbp._core._activations import ACTIVATIONS
 from fastbp._core._losses import LOSSES, OUTPUTS
 
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
-ROLES = {"weight": WEIGHT, "bias": BIAS, "in_scale": IN_SCALE, "out_scale": OUT_SCALE}  # `fastbp.layout.ROLES`
+ROLES = {"weight": WEIGHT, "bias": BIAS, "in_scale": IN_SCALE, "out_scale": OUT_SCALE, "category_weight": CATEGORY_WEIGHT,
+         "category_scale": CATEGORY_SCALE, "embedding_weight": EMBEDDING_WEIGHT, "embedding_bias": EMBEDDING_BIAS,
+         "linear_weight": LINEAR_WEIGHT, "linear_bias": LINEAR_BIAS, "frequencies": FREQUENCIES}  # `fastbp.layout`
+EMBEDDINGS = {None: NO_EMBEDDING, "piecewise_linear": PIECEWISE_LINEAR, "periodic": PERIODIC}
 # `CoreNet.predict` of at most this many rows calls no BLAS (so its callers need not limit BLAS's threads).
 PREDICT_FEW_ROWS = 4
 
@@ -59,7 +65,7 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     cdef LayerPass p
     p.layer = &net.layers[l]
     p.n_rows = batch.n_rows
-    p.a_in = batch.X if l == 0 else work.acts[l - 1]
+    p.a_in = (work.encoded if net.inputs.active else batch.X) if l == 0 else work.acts[l - 1]
     p.W = params + p.layer.weight.offset
     p.b = params + p.layer.bias.offset
     p.r = NULL if p.layer.in_scale == NULL else params + p.layer.in_scale.offset
@@ -67,6 +73,10 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     p.u = NULL if work.inputs == NULL else work.inputs[l]
     p.product = NULL if work.products == NULL else work.products[l]
     p.mask.active = False
+    p.inputs = &net.inputs
+    p.codes = work.codes if l == 0 and p.layer.category_weight != NULL else NULL
+    p.Wc = NULL if p.codes == NULL else params + p.layer.category_weight.offset
+    p.rc = NULL if p.layer.category_scale == NULL else params + p.layer.category_scale.offset
     p.delta = NULL
     p.f_in = net.layers[l - 1].activation if l > 0 else IDENTITY
     p.factor_in = work.factor[l - 1] if l > 0 and work.factor != NULL else NULL
@@ -88,6 +98,8 @@ cdef void layer_block(const LayerPass* p, floating* a_out, floating* factor_out,
     cdef MaskBlock mask = p.mask
     gemm(False, False, <int> n_rows, <int> n_cols, n_in, <floating> 1, (<const floating*> p.a_in) + first_row * n_in,
          n_in, (<const floating*> p.W) + first_col, n_out, <floating> 0, block, n_out)
+    if p.codes != NULL:  # the first layer's categorical columns: their rows of W
+        lookup_add(p, block, first_row, n_rows, first_col, n_cols, n_out, 0)
     mask.first_row, mask.first_col = first_row, first_col
     activation_block(p.layer.activation, block, (<const floating*> p.b) + first_col, n_rows, n_cols, n_out, &mask,
                      NULL if factor_out == NULL else factor_out + first_row * n_out + first_col)
@@ -122,6 +134,8 @@ cdef void forward_logits(const Layout* net, const floating* params, const Batch*
     cdef floating* factor_out
     cdef Py_ssize_t n_rows = batch.n_rows
     cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
+    if net.inputs.active:
+        encode_inputs(net, params, batch, work, threads, pass_work)
     for l in range(net.n_layers):
         p = layer_pass(net, params, batch, work, l)
         if dropout != NULL and p.layer.dropout > 0:
@@ -379,6 +393,8 @@ cdef void dense_backward(const LayerPass* p, floating* delta_in_out, floating* g
     else:
         for block in range(split.count):
             weight_grad_block(p, coef_out, intercept_out, split, block)
+    if p.codes != NULL:
+        lookup_weight_grad(p, <const floating*> p.delta, grad_out, 0, n_out)
 
 
 cdef Span span_of(const Block* block) noexcept nogil:
@@ -390,8 +406,9 @@ cdef Span span_of(const Block* block) noexcept nogil:
 
 cdef void update_block(const Update* update, floating* params, const floating* grad, const Block* block,
                        int n_threads) noexcept nogil:
-    """The optimizer's step on one block, with weight decay when its policy says so."""
-    update_span(update.rule, update.step, params, grad, update.state, span_of(block), n_threads)
+    """The optimizer's step on one block (none for NULL), with weight decay when its policy says so."""
+    if block != NULL:
+        update_span(update.rule, update.step, params, grad, update.state, span_of(block), n_threads)
 
 
 cdef double backward(const Layout* net, floating* params, const Batch* batch, Workspace* work, Backward how,
@@ -409,7 +426,7 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     In either fused mode a non-finite objective writes and steps nothing. Each product is cut by `product_split`; fixed
     blocks put the weight gradients over columns (each entry's sum over rows stays in one BLAS call).
     """
-    cdef int l
+    cdef int l, b
     cdef LayerPass p
     cdef floating* delta = <floating*> work.delta_a
     cdef floating* other = <floating*> work.delta_b
@@ -430,24 +447,33 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
         p.alpha_scaled = how.alpha / batch.weight_sum
         p.mode = how.mode
         p.rate = how.rate
+        # The first layer's input delta is the embedding's (encoded_delta: NULL without one).
         if p.layer.members > 1:
-            members_backward(&p, delta, other if l > 0 else NULL, grad_out, other, threads, pass_work)
+            members_backward(&p, delta, other if l > 0 else <floating*> work.encoded_delta, grad_out, other, threads,
+                             pass_work)
         elif l == 0 and batch.X_sparse != NULL:
             sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.weight.offset, threads.n)
             column_sums(delta, n_rows, p.layer.n_out, p.layer.n_out, grad_out + p.layer.bias.offset)
         else:
-            dense_backward(&p, other if l > 0 else NULL, grad_out, params, threads, pass_work)
+            dense_backward(&p, other if l > 0 else <floating*> work.encoded_delta, grad_out, params, threads,
+                           pass_work)
         if how.mode == STEP_LAYERS:  # the layer's step, while its gradient is in cache
             update_block(how.update, params, grad_out, p.layer.weight, threads.n)
             update_block(how.update, params, grad_out, p.layer.bias, threads.n)
-            if p.layer.in_scale != NULL:
-                update_block(how.update, params, grad_out, p.layer.in_scale, threads.n)
-            if p.layer.out_scale != NULL:
-                update_block(how.update, params, grad_out, p.layer.out_scale, threads.n)
+            update_block(how.update, params, grad_out, p.layer.in_scale, threads.n)
+            update_block(how.update, params, grad_out, p.layer.out_scale, threads.n)
+            update_block(how.update, params, grad_out, p.layer.category_weight, threads.n)
+            update_block(how.update, params, grad_out, p.layer.category_scale, threads.n)
         if l > 0:
             swap = delta
             delta = other
             other = swap
+    if net.inputs.embedding != NO_EMBEDDING:
+        embedding_backward(net, params, batch, work, grad_out, threads, pass_work)
+        if how.mode == STEP_LAYERS:
+            for b in range(net.n_blocks):
+                if net.blocks[b].role >= EMBEDDING_WEIGHT:
+                    update_block(how.update, params, grad_out, &net.blocks[b], threads.n)
     return loss
 
 
@@ -462,25 +488,38 @@ cdef void* address(array) except NULL:
     return &view[0]
 
 
-cdef class MemberScratch:
-    """The buffers that a pass over n_rows rows needs for layers of several members: `Workspace.inputs`,
-    `products` (for a backward pass), `member_targets` and `member_weights`. A plain network needs none."""
+cdef class StageScratch:
+    """The buffers that a pass over n_rows rows needs for layers of several members (`Workspace.inputs`,
+    `products` for a backward pass, `member_targets` and `member_weights`) and for the first layer's inputs
+    (`Workspace.encoded` and the rest). A plain network needs none."""
 
     def __cinit__(self, CoreNet net, Py_ssize_t n_rows, dtype, bint backward):
         cdef int l, n_layers = net.layout.n_layers
         cdef int k = net.layout.members
+        cdef const Inputs* inputs = &net.layout.inputs
         self.arrays = []
         self.inputs = self.products = NULL
         self.targets = self.weights = NULL
+        self.encoded = self.features = self.pre_relu = self.encoded_delta = self.feature_delta = NULL
+        self.codes = NULL
+        if inputs.active:
+            self.encoded = self.keep(n_rows * inputs.width, dtype)
+            self.codes = <int*> self.keep(n_rows * inputs.n_categorical, np.int32)
+            if inputs.embedding != NO_EMBEDDING:
+                self.features = self.keep(n_rows * inputs.n_numeric * inputs.n_bins, dtype)
+                self.pre_relu = self.keep(n_rows * inputs.width * inputs.activation, dtype)
+                self.encoded_delta = self.keep(n_rows * inputs.width * backward, dtype)
+                self.feature_delta = self.keep(n_rows * inputs.n_numeric * inputs.n_bins * backward
+                                               * (inputs.embedding == PERIODIC), dtype)
         if k == 1:
             return
         self.inputs = <void**> malloc(n_layers * sizeof(void*))
         self.products = <void**> malloc(n_layers * sizeof(void*))
         if self.inputs == NULL or self.products == NULL:
             raise MemoryError()
-        inputs, products = net.member_widths(backward)
+        inputs_, products = net.member_widths(backward)
         for l in range(n_layers):
-            self.inputs[l] = self.keep(n_rows * inputs[l], dtype)
+            self.inputs[l] = self.keep(n_rows * inputs_[l], dtype)
             self.products[l] = self.keep(n_rows * products[l], dtype) if backward else NULL
         self.targets = self.keep(n_rows * k * net.layer_sizes[n_layers], dtype)
         self.weights = self.keep(n_rows * k, dtype)
@@ -501,6 +540,12 @@ cdef class MemberScratch:
         work.products = self.products
         work.member_targets = self.targets
         work.member_weights = self.weights
+        work.encoded = self.encoded
+        work.codes = self.codes
+        work.features = self.features
+        work.pre_relu = self.pre_relu
+        work.encoded_delta = self.encoded_delta
+        work.feature_delta = self.feature_delta
 
 
 cdef class CoreNet:
@@ -558,13 +603,57 @@ cdef class CoreNet:
             layer.bias_per_member = len(layout.block("bias", l).shape) == 2
             layer.weight = &self.layout.blocks[index["weight", l]]
             layer.bias = &self.layout.blocks[index["bias", l]]
-            layer.in_scale = &self.layout.blocks[index["in_scale", l]] if ("in_scale", l) in index else NULL
-            layer.out_scale = &self.layout.blocks[index["out_scale", l]] if ("out_scale", l) in index else NULL
+            layer.in_scale = self.find(index, "in_scale", l)
+            layer.out_scale = self.find(index, "out_scale", l)
+            layer.category_weight = self.find(index, "category_weight", l)
+            layer.category_scale = self.find(index, "category_scale", l)
         self.layout.members = k
         self.layout.n_params = layout.n_params
         self.layout.macs_per_row = layout.macs_per_row
         # The scratch of one row: the widest layer's units, or the first layer's member inputs (its dr's du).
         self.layout.width = k * max(self.layer_sizes[1:] + ((self.layer_sizes[0],) if k > 1 else ()))
+        self.layout.n_columns = self.layer_sizes[0]
+        self.layout.inputs.active = False
+        self.layout.inputs.embedding = NO_EMBEDDING
+        if layout.inputs is not None:
+            self.read_inputs(layout.inputs, index)
+
+    cdef const Block* find(self, dict index, str role, int layer):
+        """The block of `role` in `layer`, or NULL when the layout has none."""
+        return &self.layout.blocks[index[role, layer]] if (role, layer) in index else NULL
+
+    cdef read_inputs(self, inputs, dict index):
+        """The core's record of a `fastbp.layout.Inputs`, its fixed arrays kept by this object."""
+        cdef Inputs* record = &self.layout.inputs
+        cdef const double[::1] encoding_weight, encoding_bias
+        cdef const int[::1] offsets = inputs.offsets
+        embedding = inputs.embedding
+        record.active = True
+        record.n_columns = self.layout.n_columns = inputs.n_columns
+        record.n_numeric = inputs.n_numeric
+        record.width = inputs.width
+        record.embedding = <Embedding> <int> EMBEDDINGS[None if embedding is None else embedding.kind]
+        record.d = 1 if embedding is None else embedding.d_embedding
+        record.n_bins = 0
+        record.activation = embedding is not None and embedding.activation
+        record.lite = embedding is not None and getattr(embedding, "lite", False)
+        record.n_categorical = len(inputs.categories)
+        record.category_offset = &offsets[0]
+        record.encoding_weight = record.encoding_bias = NULL
+        self.kept = [offsets]
+        if record.embedding == PIECEWISE_LINEAR:
+            weight, bias = embedding.encoding()
+            encoding_weight, encoding_bias = weight.reshape(-1), bias.reshape(-1)
+            record.encoding_weight, record.encoding_bias = &encoding_weight[0], &encoding_bias[0]
+            record.n_bins = embedding.n_bins
+            self.kept += [encoding_weight, encoding_bias]
+        elif record.embedding == PERIODIC:
+            record.n_bins = 2 * embedding.n_frequencies
+        record.weight = self.find(index, "embedding_weight", -1)
+        record.bias = self.find(index, "embedding_bias", -1)
+        record.linear_weight = self.find(index, "linear_weight", -1)
+        record.linear_bias = self.find(index, "linear_bias", -1)
+        record.frequencies = self.find(index, "frequencies", -1)
 
     def __dealloc__(self):
         free(self.layout.layers)
@@ -613,8 +702,9 @@ cdef class CoreNet:
         blocks are spread over n_threads threads when the batch is large; a block's rows, whatever the thread
         count, are the same (fixed by the network), and so are the results. A few rows multiply without BLAS.
         """
-        if self.layout.members > 1:
-            raise ValueError("CoreNet.predict is a plain network's; an ensemble predicts through forward")
+        if self.layout.members > 1 or self.layout.inputs.active:
+            raise ValueError("CoreNet.predict is a plain network's; an ensemble or a network with inputs predicts "
+                             "through forward")
         cdef Py_ssize_t n = X.shape[0], block_rows = predict_block_rows(&self.layout), block, first, count
         cdef Py_ssize_t n_blocks_ = n_blocks(n, block_rows), scratch = min(block_rows, n) * self.layout.width
         cdef int teams = 1
@@ -676,8 +766,8 @@ cdef class CoreNet:
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         dtype = np.float32 if floating is float else np.float64
         cdef CSR X_csr = sparse_input(X, dtype)
-        if X_csr is not None and self.layout.members > 1:
-            raise ValueError("the layers of an ensemble take dense X")
+        if X_csr is not None and (self.layout.members > 1 or self.layout.inputs.active):
+            raise ValueError("the layers of an ensemble, and inputs, take dense X")
         cdef const floating[:, ::1] X_dense
         cdef Batch batch
         cdef Workspace work
@@ -691,7 +781,7 @@ cdef class CoreNet:
         work.factor = NULL
         work.delta_a = work.delta_b = NULL
         work.row_loss = NULL
-        scratch = MemberScratch(self, n, dtype, False)
+        scratch = StageScratch(self, n, dtype, False)
         scratch.attach(&work)
         dropout.seed = <unsigned long long> max(dropout_seed, 0)
         dropout.step = <unsigned long long> max(dropout_step, 0)
@@ -751,14 +841,14 @@ cdef class CoreNet:
         cdef floating[::1] factor_buf = np.empty(max(1, n * sum(widths)), dtype=dtype)
         cdef floating[:, ::1] deltas = np.empty((2, n * self.layout.width), dtype=dtype)
         cdef double[::1] row_loss = np.empty(n * self.layout.members, dtype=np.float64)
-        cdef MemberScratch members = MemberScratch(self, n, dtype, True)
+        cdef StageScratch members = StageScratch(self, n, dtype, True)
         cdef const floating[::1] sw
         cdef double loss
         cdef Py_ssize_t offset = 0, factor_offset = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         cdef CSR X_csr = sparse_input(X, dtype)
-        if X_csr is not None and self.layout.members > 1:
-            raise ValueError("the layers of an ensemble take dense X")
+        if X_csr is not None and (self.layout.members > 1 or self.layout.inputs.active):
+            raise ValueError("the layers of an ensemble, and inputs, take dense X")
         cdef const floating[:, ::1] X_dense
         cdef Scratch scratch = Scratch()  # kept for the whole call: the batch's X_sparse points into it
         cdef Batch batch

@@ -18,6 +18,20 @@ cdef enum Role:
     BIAS = 1
     IN_SCALE = 2
     OUT_SCALE = 3
+    CATEGORY_WEIGHT = 4
+    CATEGORY_SCALE = 5
+    EMBEDDING_WEIGHT = 6
+    EMBEDDING_BIAS = 7
+    LINEAR_WEIGHT = 8
+    LINEAR_BIAS = 9
+    FREQUENCIES = 10
+
+
+cdef enum Embedding:
+    # How the numeric columns reach the first layer (`fastbp.embeddings`).
+    NO_EMBEDDING = 0
+    PIECEWISE_LINEAR = 1
+    PERIODIC = 2
 
 
 cdef struct Block:
@@ -45,6 +59,33 @@ cdef struct Layer:
     const Block* out_scale      # s (k, n_out): member m's product is multiplied by s[m]; NULL: none
     Activation activation        # f of the layer's units (IDENTITY for the output layer: `Layout.output` applies)
     double dropout               # the dropout rate of a hidden layer's units in training passes (0: none)
+    # The first layer of a network with categorical columns: W's and r's rows for their one-hot units, which it
+    # reads as a lookup (`_inputs`); NULL otherwise.
+    const Block* category_weight    # (n_categories, n_out), or (k, n_categories, n_out) where W is per member
+    const Block* category_scale     # (k, n_categories) where the layer has r, else NULL
+
+
+cdef struct Inputs:
+    # What the first layer reads from a row of X when it is more than the row (`fastbp.layout.Inputs`): the
+    # first n_numeric columns through an embedding (or as they are), then n_categorical integer codes.
+    bint active                 # False: the first layer reads X itself
+    int n_columns               # X's width
+    int n_numeric
+    int width                   # the first layer's dense input: n_numeric d (an embedding's) or n_numeric
+    Embedding embedding
+    int d                       # d_embedding
+    int n_bins                  # piecewise linear: B, the most bins of a feature; periodic: 2 m (cos and sin)
+    bint activation             # a ReLU after the embedding's linear map
+    bint lite                   # periodic: one linear map shared by the features
+    const double* encoding_weight   # piecewise linear: the fixed encoding (n_numeric, B), weight and bias
+    const double* encoding_bias
+    const Block* weight         # embedding_weight: (n_numeric, B or 2m, d), or lite (2m, d)
+    const Block* bias           # embedding_bias: (n_numeric, d), or lite (d,); NULL for piecewise linear
+    const Block* linear_weight  # piecewise linear: (n_numeric, d) each
+    const Block* linear_bias
+    const Block* frequencies    # periodic: (n_numeric, m)
+    int n_categorical
+    const int* category_offset  # (n_categorical + 1,): column j's one-hot units are category rows offset[j]..[j+1]
 
 
 cdef struct Layout:
@@ -60,6 +101,8 @@ cdef struct Layout:
     Py_ssize_t n_params
     Py_ssize_t macs_per_row     # multiply-adds of one row through every layer
     int width                   # units of the widest non-input layer (the scratch of one row)
+    Inputs inputs
+    int n_columns               # X's width: inputs.n_columns, or the first layer's n_in
 
 
 cdef struct Threads:
@@ -120,6 +163,13 @@ cdef struct Workspace:
                                 # the product before s, for the layers with s, OUT
     void* member_targets        # (n_rows * k, n_outputs): each row's targets once per member, scratch
     void* member_weights        # (n_rows * k,): each row's sample weight once per member, scratch
+    # Only for a network with inputs (NULL otherwise):
+    void* encoded               # (n_rows, inputs.width): the first layer's dense input, OUT of the forward pass
+    int* codes                  # (n_rows, n_categorical): each categorical code, -1 where unknown, OUT
+    void* features              # (n_rows, n_numeric B or n_numeric 2m): the encoding, or cos and sin, OUT
+    void* pre_relu              # (n_rows, width): the embedding before its ReLU (with activation), OUT
+    void* encoded_delta         # (n_rows, width): dL/d(encoded), a backward pass's scratch (with an embedding)
+    void* feature_delta         # (n_rows, n_numeric 2m): periodic, dL/d(cos and sin), scratch
 
 
 cdef struct Dropout:
@@ -166,6 +216,10 @@ cdef struct LayerPass:
     void* u                     # (n_rows, k n_in) its input times r (`Workspace.inputs`; forward: OUT), or NULL
     void* product               # (n_rows, k n_out) its product before s (`Workspace.products`; forward: OUT), or NULL
     MaskBlock mask              # forward: the layer's dropout (inactive: none); each block sets its first row and column
+    const int* codes            # the first layer with categorical columns: Workspace.codes, else NULL
+    const Inputs* inputs        # with codes: the network's inputs (their offsets)
+    const void* Wc              # with codes: the layer's category_weight, and its category_scale (or NULL)
+    const void* rc
     const void* delta           # backward: (n_rows, n_out) dL/dZ of this layer
     Activation f_in             # backward: the activation of the layer before, whose f' multiplies its delta
     const void* factor_in       # backward: that layer's factor (its f' and dropout), or NULL: f_in's f' of a_in

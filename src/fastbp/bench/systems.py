@@ -240,7 +240,12 @@ class PyTorch(System):
                 for linear, W, b in zip(self.linears, problem.initial.coefs, problem.initial.intercepts):
                     linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
                     linear.bias.copy_(torch.from_numpy(b))
-        if problem.model.optimizer == "adamw":  # fastbp's policy: no decay on the biases
+        if problem.model.optimizer == "adamw" and problem.model.members > 1:  # fastbp's policy, by the layout
+            from fastbp.bench import tabm_peer
+
+            groups = tabm_peer.parameter_groups(self.model, problem.initial.layout, WEIGHT_DECAY)
+            self.optimizer = torch.optim.AdamW(groups, lr=problem.model.adamw_rate, weight_decay=WEIGHT_DECAY)
+        elif problem.model.optimizer == "adamw":  # fastbp's policy: no decay on the biases
             named = list(self.model.named_parameters())
             groups = [{"params": [p for name, p in named if not name.endswith("bias")]},
                       {"params": [p for name, p in named if name.endswith("bias")], "weight_decay": 0.0}]
