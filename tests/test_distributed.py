@@ -49,6 +49,8 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
     w = rng.uniform(0.5, 1.5, int(n_rows)).astype(dtype)
     X_val = rng.randn(20, 6).astype(dtype)
     Y_val = (X_val[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
+    if case == "inputs":  # the last column a categorical code
+        X[:, 5], X_val[:, 5] = np.floor(np.abs(X[:, 5]) * 2) % 4, np.floor(np.abs(X_val[:, 5]) * 2) % 4
     shard = slice(comm.rank, None, comm.size)  # rows dealt round-robin
     X, Y, w, X_val, Y_val = X[shard], Y[shard], w[shard], X_val[shard], Y_val[shard]
     if case == "sparse":  # CSR shards, a third of the entries zero
@@ -77,6 +79,11 @@ TRAINER_WORKER = PREAMBLE + textwrap.dedent("""
     hidden = 4 if case == "hidden" and comm.rank == 1 else 5
     backend = "numpy" if case == "numpy-backend" else "cython"
     members = dict(ensemble_size=3, ensemble="batch") if case == "ensemble" else {}
+    if case == "inputs":
+        members = dict(ensemble_size=2, ensemble="mini", categories=[4],
+                       embedding=fastbp.embeddings.Periodic(5, 4, n_frequencies=3))
+    if case == "bins":  # each rank's bins from its own shard: a model of other bins
+        members = dict(embedding=fastbp.embeddings.PiecewiseLinear(fastbp.embeddings.compute_bins(X, 4)))
     net = fastbp.MLP([6, hidden, 1], dtype=dtype, random_state=comm.rank, backend=backend,  # rank 0's are broadcast
                      **members)
     trainer = fastbp.Trainer(net, opt, batch_size=4 * comm.size, max_epochs=3, shuffle=shuffle == "shuffle",
@@ -112,6 +119,8 @@ def single_process(n_ranks, dtype, optimizer, n_rows, shuffle, zeros=False, back
     Y_val = (X_val[:, :2].sum(axis=1, keepdims=True) > 0).astype(dtype)
     if zeros:
         X[np.abs(X) < 0.43] = 0
+    if members and "categories" in members:
+        X[:, 5], X_val[:, 5] = np.floor(np.abs(X[:, 5]) * 2) % 4, np.floor(np.abs(X_val[:, 5]) * 2) % 4
     shards = [np.arange(n_rows)[r::n_ranks] for r in range(n_ranks)]
     rngs = [np.random.RandomState(0) for _ in shards]
     net = fastbp.MLP([6, 5, 1], dtype=dtype, random_state=0, backend=backend, **(members or {}))
@@ -220,7 +229,8 @@ def test_a_shard_with_the_wrong_features_ends_every_rank_with_the_error(tmp_path
 @pytest.mark.parametrize("case, message", [
     ("hidden", "every rank must have the same network: rank 0 has MLP([6, 5, 1], activation='logistic', output="
                "'logistic', dtype='float64', backend='cython'), rank 1 has MLP([6, 4, 1]"),
-    ("no-validation", "every rank must have the same validation data: rank 0 has True, rank 1 has False")])
+    ("no-validation", "every rank must have the same validation data: rank 0 has True, rank 1 has False"),
+    ("bins", "every rank must have the same embedding (digest): rank 0 has")])
 def test_ranks_that_would_train_differently_raise_the_same_error(tmp_path, case, message):
     result, _ = run(tmp_path, TRAINER_WORKER, 2, case, "float64", "sgd", 50, "in-order")
     assert result.returncode != 0
@@ -501,3 +511,16 @@ def test_one_rank_follows_the_compiled_epoch_through_validation_and_schedules():
 def test_estimator_comm_must_be_a_communicator(Estimator):
     with pytest.raises(TypeError, match="comm must be an mpi4py intracommunicator.*got 'world'"):
         Estimator(comm="world").fit([[0.0], [1.0]], [0, 1])
+
+
+def test_mpi_training_with_an_embedding_and_categories_equals_single_process_training(tmp_path):
+    """TabM-mini reading a periodic embedding and a categorical column over 3 ranks."""
+    result, out = run(tmp_path, TRAINER_WORKER, 3, "inputs", "float64", "adamw", 50, "shuffle")
+    assert result.returncode == 0, result.stderr
+    members = dict(ensemble_size=2, ensemble="mini", categories=[4],
+                   embedding=fastbp.embeddings.Periodic(5, 4, n_frequencies=3))
+    expected_params, expected = single_process(3, "float64", "adamw", 50, shuffle=True, members=members)
+    with np.load(out) as got:
+        np.testing.assert_allclose(got["params"], expected_params, rtol=1e-12, atol=1e-14)
+        for key in ("loss", "val_loss", "val_score"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-12, err_msg=key)

@@ -260,6 +260,10 @@ def test_bad_inputs_are_refused_by_name():
         embeddings.Periodic(3, frequency_init_scale=0.0)
     with pytest.raises(ValueError, match="lite=True needs activation=True"):
         embeddings.Periodic(3, lite=True, activation=False)
+    with pytest.raises(AttributeError, match="PiecewiseLinear.d_embedding is read-only"):
+        ple.d_embedding = 8
+    with pytest.raises(ValueError, match="read-only"):
+        ple.bins[0][0] = -1.0
     net = fastbp.MLP([5, 8, 2], "relu", "identity", random_state=0, embedding=ple, categories=list(CATEGORIES))
     with pytest.raises(TypeError, match="X must be dense for a model with an embedding or categories"):
         net.forward(scipy.sparse.csr_matrix(X))
@@ -307,3 +311,34 @@ def test_a_trainer_restores_only_the_same_inputs(tmp_path):
                               fastbp.Adam(1e-2))
     restored.restore(path)
     np.testing.assert_array_equal(restored.net.params, saving.net.params)
+
+
+@pytest.mark.parametrize("k, form", [(1, "batch"), (3, "batch"), (3, "mini"), (3, "independent")])
+@pytest.mark.parametrize("embedding", [None, "piecewise_linear", "piecewise_linear_b", "periodic", "periodic_lite"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_onnx_runs_the_embeddings_and_the_lookups(k, form, embedding, dtype):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="the ONNX check needs onnxruntime")
+    pytest.importorskip("onnx", reason="ONNX export needs onnx")
+    X, _ = data(50, unknown=True)
+    X[0, :3] = [-50.0, 7.0, 60.0]  # beyond every bin's edge
+    net = fastbp.MLP([5, 8, 2], "relu", "softmax", random_state=0, ensemble_size=k, ensemble=form, dtype=dtype,
+                     embedding=make_embedding(embedding, X), categories=list(CATEGORIES))
+    net.params[...] += np.random.RandomState(3).randn(net.n_params).astype(dtype) * 0.3
+    session = onnxruntime.InferenceSession(fastbp.to_onnx(net).SerializeToString())
+    X = X.astype(dtype)
+    np.testing.assert_allclose(session.run(None, {"X": X})[0], net.forward(X),
+                               rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6 if dtype == "float32" else 1e-13)
+
+
+def test_a_large_prediction_runs_in_blocks_of_rows_with_the_same_results(monkeypatch):
+    """The general forward pass (ensembles, inputs) goes through blocks of rows, so that predicting a large table
+    does not allocate every row's scratch at once; the blocks change no bit."""
+    from fastbp import backends
+
+    X, _ = data(700, unknown=True)
+    net = fastbp.MLP([5, 64, 2], "relu", "softmax", random_state=0, ensemble_size=8,
+                     embedding=make_embedding("piecewise_linear", X), categories=list(CATEGORIES))
+    whole = net.forward(X, members=True), net.forward(X), net.logits(X)
+    monkeypatch.setattr(backends, "FORWARD_BLOCK_ENTRIES", 256 * net.engine.table.row_scratch)  # 256-row blocks
+    for expected, got in zip(whole, (net.forward(X, members=True), net.forward(X), net.logits(X))):
+        np.testing.assert_array_equal(got, expected)

@@ -23,6 +23,10 @@ from fastbp._core._network import PREDICT_FEW_ROWS, CoreNet
 from fastbp._threads import single_threaded_blas
 
 BACKENDS = ("cython", "numpy")
+# A forward pass of the general kind (ensembles, inputs, CSR X) goes through blocks of rows whose scratch is at
+# most about this many entries (32 MB of float64): a TabM of 32 members 512 wide needs 16,384 per row, so a
+# prediction on a large table in one pass would allocate gigabytes. Fixed blocks: results do not depend on them.
+FORWARD_BLOCK_ENTRIES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,7 @@ class Compiled(Backend):
 
     def forward(self, net, X, plan, members=False):
         if not isinstance(X, np.ndarray) or self.layout.staged or members:  # CSR: the sparse first layer
-            with single_threaded_blas():
-                return self.table.forward(net.params, X, plan.n_threads, plan.invariant, members)
+            return self.in_blocks(self.table, net, X, plan, members)
         y_hat = self.predict(net, X, plan)
         assert y_hat is not None, "forward takes checked, finite X"
         return y_hat
@@ -144,9 +147,17 @@ class Compiled(Backend):
     def logits(self, net, X, plan):
         if self.logit_table is None:
             self.logit_table = CoreNet(self.layout, self.spec.activations, "identity")
-        with single_threaded_blas():
-            logits = self.logit_table.forward(net.params, X, plan.n_threads, plan.invariant, True)
+        logits = self.in_blocks(self.logit_table, net, X, plan, True)
         return logits[:, 0] if self.layout.members == 1 else logits
+
+    @staticmethod
+    def in_blocks(table, net, X, plan, members):
+        """`table.forward` over blocks of rows of X (see FORWARD_BLOCK_ENTRIES), joined."""
+        rows = max(256, FORWARD_BLOCK_ENTRIES // table.row_scratch)
+        with single_threaded_blas():
+            parts = [table.forward(net.params, X[first:first + rows], plan.n_threads, plan.invariant, members)
+                     for first in range(0, X.shape[0], rows)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def objective_and_output(self, net, batch, alpha, plan, dropout=None):
         seed, step = (-1, 0) if dropout is None else dropout

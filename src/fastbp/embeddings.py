@@ -68,7 +68,19 @@ def compute_bins(X: npt.ArrayLike, n_bins: int = 48) -> list[np.ndarray]:
     return reference_stages.compute_bins(data, n_bins)
 
 
-class PiecewiseLinear:
+class _Frozen:
+    """Settings fixed at construction: a model's layout follows from them, so they cannot change under it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"{type(self).__name__}.{name} is read-only: make a new embedding (and model)")
+        object.__setattr__(self, name, value)
+
+    def _freeze(self) -> None:
+        object.__setattr__(self, "_frozen", True)
+
+
+class PiecewiseLinear(_Frozen):
     """Piecewise-linear embeddings of numeric features, as ``rtdl_num_embeddings.PiecewiseLinearEmbeddings(bins,
     d_embedding, activation, version="B")`` computes them.
 
@@ -110,10 +122,13 @@ class PiecewiseLinear:
             e = np.asarray(feature, dtype=np.float64)
             if e.ndim != 1 or e.size < 2 or not np.isfinite(e).all() or not (np.diff(e) > 0).all():
                 raise ValueError(f"bins[{i}] must be at least two finite, strictly increasing edges")
+            e = e.copy()
+            e.flags.writeable = False
             edges.append(e)
         self.bins = tuple(edges)
         self.d_embedding = v.check_int("d_embedding", d_embedding, minimum=1)
         self.activation = v.check_bool("activation", activation)
+        self._freeze()
 
     @property
     def n_features(self) -> int:
@@ -157,7 +172,7 @@ class PiecewiseLinear:
                 f"d_embedding={self.d_embedding}, activation={self.activation})")
 
 
-class Periodic:
+class Periodic(_Frozen):
     """Periodic embeddings of numeric features (PLR), as ``rtdl_num_embeddings.PeriodicEmbeddings`` computes them.
 
     Feature i's value x becomes ``[cos(2 pi f_i x), sin(2 pi f_i x)]`` for its m trained frequencies f_i, then a
@@ -197,6 +212,7 @@ class Periodic:
         self.activation = v.check_bool("activation", activation)
         if self.lite and not self.activation:
             raise ValueError("lite=True needs activation=True, as in rtdl_num_embeddings")
+        self._freeze()
 
     @property
     def n_features(self) -> int:

@@ -120,11 +120,17 @@ class Graph:
 
     def network(self, net: MLP, x: str) -> str:
         """y_hat of `net` for the input named x: every layer's product, then its activation, then the output. An
-        ensemble's k members run as (k, n_samples, units) tensors, and y_hat is the mean of their outputs."""
-        a = x
+        ensemble's k members run as (k, n_samples, units) tensors, and y_hat is the mean of their outputs. With
+        inputs, the first layer reads the embeddings (or the numeric columns) and adds a Gather of its rows for
+        the categorical codes (`inputs`)."""
+        a, lookup = (x, None) if net.layout.inputs is None else self.inputs(net, x)
         for l, (W, b) in enumerate(zip(net.coefs, net.intercepts)):
-            z = self.members_layer(net, l, a) if net.ensemble_size > 1 else self.op(
-                "Gemm", a, self.const(W, f"W{l}"), self.const(b, f"b{l}"), hint=f"z{l + 1}")
+            extra = lookup if l == 0 else None
+            if net.ensemble_size > 1:
+                z = self.members_layer(net, l, a, extra)
+            else:
+                z = self.op("Gemm", a, self.const(W, f"W{l}"), self.const(b, f"b{l}"), hint=f"z{l + 1}")
+                z = z if extra is None else self.op("Add", z, extra)
             a = z if l == len(net.coefs) - 1 else self.activation(net.activations[l], z)
         if net.output == "softmax":
             a = self.op("Softmax", a, axis=-1)
@@ -135,9 +141,72 @@ class Graph:
         total = self.op("ReduceSum", a, self.const([0], dtype=np.int64), keepdims=0)
         return self.op("Mul", total, self.const(1.0 / net.ensemble_size))
 
-    def members_layer(self, net: MLP, l: int, a: str) -> str:
+    def inputs(self, net: MLP, x: str) -> tuple[str, str | None]:
+        """(the first layer's dense input (n_samples, width), the sum of its rows for the categorical codes:
+        (n_samples, n_out), or (k, n_samples, n_out) for an ensemble, r folded in; None without categories)."""
+        inputs, layout, params = net.layout.inputs, net.layout, net.params
+        int64 = np.int64
+        numeric = self.op("Slice", x, self.const([0], dtype=int64), self.const([inputs.n_numeric], dtype=int64),
+                          self.const([1], dtype=int64))
+        dense = numeric if inputs.embedding is None else self.embedding(net, numeric)
+        if not inputs.categories:
+            return dense, None
+        codes = self.op("Slice", x, self.const([inputs.n_numeric], dtype=int64),
+                        self.const([inputs.n_columns], dtype=int64), self.const([1], dtype=int64))
+        known = self.op("And", self.op("GreaterOrEqual", codes, self.const(0.0)),
+                        self.op("Less", codes, self.const(np.asarray(inputs.categories, dtype=float))))
+        C = inputs.n_categories
+        index = self.op("Add", self.op("Cast", codes, to=self.tensor_type(int64)),
+                        self.const(inputs.offsets[:-1], dtype=int64))
+        rows = self.op("Where", known, index, self.const(C, dtype=int64))  # row C: the unknown codes' zeros
+        W = layout.block("category_weight", 0).view(params)
+        r = layout.find("category_scale", 0)
+        if net.ensemble_size > 1:  # (k, C, n_out): each member's rows, times its r
+            W = np.broadcast_to(W, (net.ensemble_size,) + W.shape[-2:]) if W.ndim == 2 else W
+            W = W * (1.0 if r is None else r.view(params)[:, :, None])
+        pad = [(0, 0)] * (W.ndim - 2) + [(0, 1), (0, 0)]  # row C: zeros, the unknown codes' row
+        table = self.const(np.pad(W, pad), "C0")
+        axis = W.ndim - 2
+        looked_up = self.op("Gather", table, rows, axis=axis)  # (n, c, n_out) or (k, n, c, n_out)
+        return dense, self.op("ReduceSum", looked_up, self.const([axis + 1], dtype=int64), keepdims=0)
+
+    def embedding(self, net: MLP, x: str) -> str:
+        """The embeddings (n_samples, n_numeric d) of the numeric columns x, as ``fastbp.embeddings`` computes them."""
+        embedding, layout, params = net.layout.inputs.embedding, net.layout, net.params
+        block = {role: layout.find(role, -1) for role in ("embedding_weight", "embedding_bias", "linear_weight",
+                                                          "linear_bias", "frequencies")}
+        x3 = self.op("Unsqueeze", x, self.const([2], dtype=np.int64))  # (n, f, 1)
+        W = block["embedding_weight"].view(params)
+        if embedding.kind == "piecewise_linear":
+            weight, bias = embedding.encoding()
+            B = weight.shape[1]
+            lower, upper = np.zeros_like(weight), np.ones_like(weight)
+            lower[:, 0], upper[:, -1] = -np.inf, np.inf  # the first bin is not clamped below, the last not above
+            single = weight[:, 0] == 0 if B > 1 else np.ones(len(weight), bool)
+            lower[single, -1] = -np.inf
+            if B == 1:
+                upper[:] = np.inf
+            e = self.op("Add", self.op("Mul", x3, self.const(weight)), self.const(bias))
+            e = self.op("Min", self.op("Max", e, self.const(lower)), self.const(upper))
+            z = self.op("Einsum", e, self.const(W, "E"), equation="nfb,fbd->nfd")
+            z = self.op("Relu", z) if embedding.activation else z
+            linear = self.op("Add", self.op("Mul", x3, self.const(block["linear_weight"].view(params), "L")),
+                             self.const(block["linear_bias"].view(params), "l"))
+            out = self.op("Add", linear, z)
+        else:
+            frequencies = block["frequencies"].view(params)
+            angle = self.op("Mul", self.op("Mul", self.const(2 * np.pi), self.const(frequencies, "F")), x3)
+            features = self.op("Concat", self.op("Cos", angle), self.op("Sin", angle), axis=-1)
+            z = self.op("Einsum", features, self.const(W, "E"), equation="nfc,cd->nfd" if W.ndim == 2 else
+                        "nfc,fcd->nfd")
+            out = self.op("Add", z, self.const(block["embedding_bias"].view(params), "e"))
+            out = self.op("Relu", out) if embedding.activation else out
+        return self.op("Reshape", out, self.const([0, net.layout.inputs.width], dtype=np.int64))
+
+    def members_layer(self, net: MLP, l: int, a: str, extra: str | None = None) -> str:
         """z of layer l of an ensemble, (k, n_samples, n_out), from its input a: X (n_samples, n_features) for the
-        first layer, else (k, n_samples, n_in): ((a * r) W) * s + b, member by member."""
+        first layer, else (k, n_samples, n_in): ((a * r) W + extra) * s + b, member by member (extra: the
+        categorical rows' sum, or None)."""
         layout, params = net.layout, net.params
         if l == 0:
             a = self.op("Unsqueeze", a, self.const([0], dtype=np.int64))  # (1, n_samples, n_features)
@@ -145,6 +214,8 @@ class Graph:
         if per_member["in_scale"] is not None:
             a = self.op("Mul", a, self.const(per_member["in_scale"].view(params)[:, None, :], f"r{l}"))
         z = self.op("MatMul", a, self.const(layout.block("weight", l).view(params), f"W{l}"))
+        if extra is not None:
+            z = self.op("Add", z, extra)
         if per_member["out_scale"] is not None:
             z = self.op("Mul", z, self.const(per_member["out_scale"].view(params)[:, None, :], f"s{l}"))
         b = layout.block("bias", l).view(params)

@@ -61,8 +61,8 @@ class Block:
 @dataclass(frozen=True)
 class Inputs:
     """What the first layer reads from a row of X when it is more than the row itself: the first `n_numeric`
-    columns, through an `embedding` (of ``fastbp.embeddings``) or as they are, then one integer code per
-    categorical column of the `categories` cardinalities, which the layer sees one-hot encoded (a code outside
+    columns, through an ``embedding`` (of ``fastbp.embeddings``) or as they are, then one integer code per
+    categorical column of the ``categories`` cardinalities, which the layer sees one-hot encoded (a code outside
     [0, cardinality) is unknown: all zeros) but reads as a lookup of its weights' rows."""
 
     n_numeric: int
@@ -119,7 +119,7 @@ def inputs_of(n_columns, categories=None, embedding=None):
 @dataclass(frozen=True)
 class Layout:
     """The blocks of a network of `layer_sizes` ([the first layer's dense input, hidden..., n_outputs]) in buffer
-    order, whose every layer computes ``members`` members (an ensemble of k, or 1: a plain network); `inputs`
+    order, whose every layer computes ``members`` members (an ensemble of k, or 1: a plain network); ``inputs``
     says what the first layer reads when it is more than X itself (else None: layer_sizes[0] is X's width).
     Blocks of layer -1 belong to the embedding, before the first layer."""
 
@@ -216,7 +216,7 @@ def ensemble_layout(layer_sizes, members, ensemble, inputs=None):
     - "mini" (TabM-mini): one r (k, n_in) before the first layer, every hidden layer's W and b shared;
     - "independent": each member's own W (k, n_in, n_out) and b (k, n_out): k independent MLPs.
 
-    With `inputs`, the first layer's n_in is its dense input's (`Inputs.width`), and the rows of its W and r for
+    With `inputs`, the first layer's n_in is its dense input's (``Inputs.width``), and the rows of its W and r for
     the categorical columns' one-hot units are blocks of their own: "category_weight" (n_categories, n_out),
     or (k, n_categories, n_out) where W is per member, and "category_scale" (k, n_categories) where the layer has
     r. The embedding's arrays are blocks of layer -1 (``fastbp.embeddings``' shapes).

@@ -4,6 +4,8 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                const floating* a, int lda, const floating* b, int ldb,
                floating beta, floating* c, int ldc) noexcept nogil
 
+cdef floating dot(const floating* x, const floating* y, int n) noexcept nogil
+
 cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil
 
 cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,

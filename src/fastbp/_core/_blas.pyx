@@ -6,7 +6,7 @@ C = op(A) op(B) is C^T = op(B)^T op(A)^T, so a row-major product is the column-m
 operands swapped, with the same transpose flags. No data is copied.
 """
 
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from scipy.linalg.cython_blas cimport ddot, dgemm, sdot, sgemm
 
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
@@ -23,6 +23,14 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda, &beta, c, &ldc)
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda, &beta, c, &ldc)
+
+
+cdef floating dot(const floating* x, const floating* y, int n) noexcept nogil:
+    """x . y over n entries (BLAS's, vectorized: a loop of one running sum waits for each addition)."""
+    cdef int one = 1
+    if floating is float:
+        return sdot(&n, <float*> x, &one, <float*> y, &one)
+    return ddot(&n, <double*> x, &one, <double*> y, &one)
 
 
 cdef double sum_of_squares(const floating* w, Py_ssize_t n) noexcept nogil:

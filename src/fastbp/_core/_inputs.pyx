@@ -22,7 +22,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport M_PI, cos, sin
 
-from fastbp._core._blas cimport column_sums, gemm, scaled_copy
+from fastbp._core._blas cimport column_sums, dot, gemm, scaled_copy
 from fastbp._core._records cimport (NO_EMBEDDING, PERIODIC, PIECEWISE_LINEAR, Batch, Inputs, Layer, LayerPass,
                                     Layout, Split, Threads, Workspace)
 from fastbp._core._splits cimport ROW_BLOCK, along, team
@@ -357,7 +357,6 @@ cdef void lookup_scale_grad(const LayerPass* p, const floating* delta, floating*
     cdef floating* dr = grad + layer.category_scale.offset
     cdef const floating* W
     cdef const floating* d
-    cdef floating dot
     for m in range(first, first + count):
         for i in range(C):
             dr[m * C + i] = 0
@@ -369,7 +368,4 @@ cdef void lookup_scale_grad(const LayerPass* p, const floating* delta, floating*
                 if code < 0:
                     continue
                 pos = inputs.category_offset[j] + code
-                dot = 0
-                for o in range(n_out):
-                    dot = dot + d[o] * W[pos * n_out + o]
-                dr[m * C + pos] += dot
+                dr[m * C + pos] += dot(d, W + pos * n_out, n_out)

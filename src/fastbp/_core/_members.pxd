@@ -15,7 +15,8 @@ cdef void members_forward(const LayerPass* p, floating* a_out, floating* factor_
 # The layer's gradients into grad (at its blocks' offsets) from p.delta (n_rows, k n_out), which it scales by s in
 # place; delta_in_out (n_rows, k n_in) <- the delta of the layer before (times its f'), when not NULL, or for the
 # first layer, whose input every member reads, (n_rows, n_in) <- the sum of the members' (the embeddings' delta);
-# scratch (n_rows k n_in) holds the first layer's du. With categorical columns, their rows' gradients too. Threads as `_splits.along` cuts the work.
+# scratch (n_rows k n_in) holds the first layer's du. With categorical columns, their rows' gradients too. Threads
+# as `_splits.along` cuts the work.
 cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_in_out, floating* grad,
                            floating* scratch, Threads threads, Py_ssize_t pass_work) noexcept nogil
 

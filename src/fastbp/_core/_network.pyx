@@ -39,9 +39,10 @@ from fastbp._core._activations import ACTIVATIONS
 from fastbp._core._losses import LOSSES, OUTPUTS
 
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
-ROLES = {"weight": WEIGHT, "bias": BIAS, "in_scale": IN_SCALE, "out_scale": OUT_SCALE, "category_weight": CATEGORY_WEIGHT,
-         "category_scale": CATEGORY_SCALE, "embedding_weight": EMBEDDING_WEIGHT, "embedding_bias": EMBEDDING_BIAS,
-         "linear_weight": LINEAR_WEIGHT, "linear_bias": LINEAR_BIAS, "frequencies": FREQUENCIES}  # `fastbp.layout`
+ROLES = {"weight": WEIGHT, "bias": BIAS, "in_scale": IN_SCALE, "out_scale": OUT_SCALE,
+         "category_weight": CATEGORY_WEIGHT, "category_scale": CATEGORY_SCALE, "embedding_weight": EMBEDDING_WEIGHT,
+         "embedding_bias": EMBEDDING_BIAS, "linear_weight": LINEAR_WEIGHT, "linear_bias": LINEAR_BIAS,
+         "frequencies": FREQUENCIES}  # `fastbp.layout.ROLES`
 EMBEDDINGS = {None: NO_EMBEDDING, "piecewise_linear": PIECEWISE_LINEAR, "periodic": PERIODIC}
 # `CoreNet.predict` of at most this many rows calls no BLAS (so its callers need not limit BLAS's threads).
 PREDICT_FEW_ROWS = 4
@@ -662,6 +663,13 @@ cdef class CoreNet:
     @property
     def members(self):
         return self.layout.members
+
+    @property
+    def row_scratch(self):
+        """The entries of scratch a row takes in a forward pass: its widest layer's units (every member's), its
+        inputs' embedding and encoding."""
+        cdef const Inputs* inputs = &self.layout.inputs
+        return self.layout.width + (inputs.width + inputs.n_numeric * inputs.n_bins if inputs.active else 0)
 
     def factor_widths(self, bint dropout):
         """The units of each layer that keeps a factor in a backward pass (0 for the others), with dropout or

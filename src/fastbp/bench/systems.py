@@ -15,6 +15,7 @@ import numpy as np
 from fastbp._threads import plan, single_threaded_blas
 from fastbp.backends import Training
 from fastbp.bench.workloads import order
+from fastbp.embeddings import PiecewiseLinear, compute_bins
 from fastbp.epochs import FitLoop
 from fastbp.estimators._sklearn import OPTIMIZER
 from fastbp.network import MLP
@@ -34,6 +35,11 @@ class Problem:
         self.activations = model.activation_of(len(sizes) - 2)
         ensemble = {} if model.members == 1 else dict(ensemble_size=model.members, ensemble=model.ensemble,
                                                       init="torch")  # tabm's initialization
+        if model.categories:
+            ensemble["categories"] = list(model.categories)
+        if model.n_bins:
+            numeric = X[:, :sizes[0] - len(model.categories)].astype(np.float64)
+            ensemble["embedding"] = PiecewiseLinear(compute_bins(numeric, model.n_bins), model.d_embedding)
         self.initial = MLP(sizes, list(self.activations), model.output, dtype=X.dtype, random_state=0,
                            dropout=model.dropout, **ensemble)
         self.order = order(self.n_rows) if model.shuffle else None  # the rows' order in every timed epoch
@@ -53,9 +59,14 @@ class Problem:
     @property
     def flops(self):
         """Floating-point operations of an epoch's matrix products (the GEMM floor's): per row, every layer's
-        forward product and weight gradient, and every layer's but the first's propagated delta."""
-        macs = [self.model.members * n_in * n_out for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
-        return 2 * self.n_rows * (2 * sum(macs) + sum(macs[1:]))
+        forward product and weight gradient, and every layer's but the first's propagated delta (the first
+        layer's too when an embedding's gradient needs it), and an embedding's forward product and gradient."""
+        layout = self.initial.layout
+        sizes = layout.layer_sizes
+        macs = [self.model.members * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        embedding = layout.find("embedding_weight", -1)
+        extra = 0 if embedding is None else 2 * embedding.size + macs[0]
+        return 2 * self.n_rows * (2 * sum(macs) + sum(macs[1:]) + extra)
 
 
 class System:
@@ -285,29 +296,41 @@ class PyTorch(System):
 class GemmFloor(System):
     """Only the epoch's matrix products, with NumPy into preallocated outputs: per minibatch the forward
     products A[l-1] W[l], the weight gradients A[l-1]^T delta[l] and the propagated deltas delta[l] W[l]^T.
-    No activation, loss or update, so no training system can be faster by doing the same products."""
+    No activation, loss or update, so no training system can be faster by doing the same products. With inputs,
+    the first layer reads a stand-in of their width (the lookups are not products), and an embedding adds its
+    per-feature products (forward and gradient) and the first layer's propagated delta."""
 
     def __init__(self, problem):
         self.problem = problem
-        sizes, batch, dtype = problem.sizes, problem.batch_size, problem.X.dtype
+        batch, dtype, layout = problem.batch_size, problem.X.dtype, problem.initial.layout
+        sizes = layout.layer_sizes
         self.W = [W.copy() for W in problem.initial.coefs]
         self.last_rows = problem.n_rows - (problem.n_rows - 1) // batch * batch
+        rng = np.random.RandomState(0)
+        self.inputs = problem.X if layout.inputs is None else rng.randn(problem.n_rows, sizes[0]).astype(dtype)
+        embedding = layout.find("embedding_weight", -1)
+        self.E = None if embedding is None else embedding.view(problem.initial.params).copy()  # (f, B, d)
+        if self.E is not None:  # each feature's encoding (f, n, B): a stand-in of its shape
+            self.features = rng.rand(self.E.shape[0], problem.n_rows, self.E.shape[1]).astype(dtype)
+            self.E_grad = np.empty_like(self.E)
+        first = 0 if self.E is not None else 1  # the first layer's delta: only an embedding needs it
         self.buffers = {rows: ([np.empty((rows, n), dtype) for n in sizes[1:]],
-                               [np.empty((rows, n), dtype) for n in sizes[1:-1]])
+                               [np.empty((rows, n), dtype) for n in sizes[first:-1]])
                         for rows in {batch, self.last_rows}}
         self.grads = [np.empty_like(W) for W in self.W]
         k = problem.model.members
         if k > 1:  # an ensemble's products: a shared W over the batch's k member rows, one W per member
-            self.X = np.ascontiguousarray(np.repeat(problem.X[None], k, axis=0))  # (k, n, n_features)
+            self.X = np.ascontiguousarray(np.repeat(self.inputs[None], k, axis=0))  # (k, n, n_features)
             self.buffers = {rows: ([np.empty((k, rows, n), dtype) for n in sizes[1:]],
-                                   [np.empty((k, rows, n), dtype) for n in sizes[1:-1]])
+                                   [np.empty((k, rows, n), dtype) for n in sizes[first:-1]])
                             for rows in {batch, self.last_rows}}
+        self.first_delta = first
 
     def reset(self):
         pass
 
     def epoch(self):
-        X, batch, W = self.problem.X, self.problem.batch_size, self.W
+        X, batch, W = self.inputs, self.problem.batch_size, self.W
         if self.problem.model.members > 1:
             return self.ensemble_epoch()
         for first in range(0, self.problem.n_rows, batch):
@@ -319,8 +342,11 @@ class GemmFloor(System):
             for l in range(len(W) - 1, -1, -1):
                 delta = acts[l]  # stands in for delta[l]: same shape, and no arithmetic is timed but products
                 np.matmul((X[first:first + batch] if l == 0 else acts[l - 1]).T, delta, out=self.grads[l])
-                if l > 0:
-                    np.matmul(delta, W[l].T, out=deltas[l - 1])
+                if l >= self.first_delta:
+                    np.matmul(delta, W[l].T, out=deltas[l - self.first_delta])
+            if self.E is not None:
+                embedded = np.matmul(self.features[:, first:first + batch], self.E)
+                np.matmul(self.features[:, first:first + batch].transpose(0, 2, 1), embedded, out=self.E_grad)
         return float("nan")
 
     def ensemble_epoch(self):
@@ -330,6 +356,8 @@ class GemmFloor(System):
         for first in range(0, self.problem.n_rows, batch):
             x = self.X[:, first:first + batch]  # (k, rows, n_features), the input once per member
             acts, deltas = self.buffers[x.shape[1]]
+            if self.E is not None:
+                embedded = np.matmul(self.features[:, first:first + batch], self.E)  # (f, rows, d)
             a_prev = x
             for l in range(len(W)):
                 np.matmul(a_prev, W[l], out=acts[l])
@@ -341,8 +369,10 @@ class GemmFloor(System):
                               out=self.grads[l])
                 else:
                     np.matmul(inputs.transpose(0, 2, 1), delta, out=self.grads[l])
-                if l > 0:
-                    np.matmul(delta, np.swapaxes(W[l], -1, -2), out=deltas[l - 1])
+                if l >= self.first_delta:
+                    np.matmul(delta, np.swapaxes(W[l], -1, -2), out=deltas[l - self.first_delta])
+            if self.E is not None:
+                np.matmul(self.features[:, first:first + batch].transpose(0, 2, 1), embedded, out=self.E_grad)
         return float("nan")
 
 

@@ -9,8 +9,10 @@ Adam at 1e-3, a softmax (an identity output for the regression), shuffled miniba
 covertype-shaped tabular set, an MNIST-shaped one, a regression and a small-batch problem.
 
 "ensembles": TabM (k = 32 members sharing each hidden layer's W, `tabm`'s default) on a regression of 8
-numeric features: 3 x 512 ReLU layers, dropout 0.1, AdamW at 2e-3, batches of 256 rows. Its PyTorch peer is
-the `tabm` package's model.
+numeric features: 3 x 512 ReLU layers, dropout 0.1, AdamW at 2e-3, batches of 256 rows; and "tabm-ple",
+TabM-mini with piecewise-linear embeddings (48 bins, d_embedding 16) of 8 numeric features and 4 categorical
+columns of 10 categories, 2 x 512. Their PyTorch peer is the `tabm` package's model (with
+`rtdl_num_embeddings`' embedding).
 """
 
 from dataclasses import dataclass
@@ -30,11 +32,12 @@ WORKLOADS = {
     "regression": ((100, 512, 512, 1), 20000, 64),
     "small-batch": ((32, 64, 64, 4), 16384, 32),
     "tabm": ((8, 512, 512, 512, 1), 16384, 256),
+    "tabm-ple": ((12, 512, 512, 1), 16384, 256),  # 8 numeric columns, then 4 categorical
 }
 PLAIN_SGD = ("tiny", "small", "medium", "large")  # the plain-SGD ones: what the pytest-benchmark suites run
 SUITES = {"classic": PLAIN_SGD + ("modern",),
           "realistic": ("digits", "tabular", "mnist-shaped", "regression", "small-batch"),
-          "ensembles": ("tabm",)}
+          "ensembles": ("tabm", "tabm-ple")}
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class Model:
     "adamw": AdamW(1e-3, weight_decay=1e-2)), whether the rate follows a per-step warmup-cosine schedule over the
     epoch (warmup over its first tenth), the gradient's largest norm, and whether the epoch walks the rows in a
     shuffled order (the same for every system and every timed epoch: `order`); an ensemble's members and form
-    (`fastbp.MLP`'s ensemble_size and ensemble), and AdamW's learning rate."""
+    (`fastbp.MLP`'s ensemble_size and ensemble), and AdamW's learning rate; the cardinalities of X's last columns
+    (`fastbp.MLP`'s categories) and the bins and size of a piecewise-linear embedding of the others (0 bins:
+    none)."""
 
     activations: tuple = ("logistic",)
     output: str = "logistic"
@@ -56,6 +61,9 @@ class Model:
     members: int = 1
     ensemble: str = "batch"
     adamw_rate: float = 1e-3
+    categories: tuple = ()
+    n_bins: int = 0
+    d_embedding: int = 16
 
     def activation_of(self, n_hidden):
         return self.activations if len(self.activations) == n_hidden else self.activations * n_hidden
@@ -68,7 +76,9 @@ MODELS = {"modern": Model(("gelu", "relu"), "softmax", dropout=0.1, optimizer="a
           **{name: REALISTIC for name in SUITES["realistic"]},
           "regression": Model(("relu",), "identity", optimizer="adam", shuffle=True),
           "tabm": Model(("relu",), "identity", dropout=0.1, optimizer="adamw", shuffle=True, members=32,
-                        adamw_rate=2e-3)}
+                        adamw_rate=2e-3),
+          "tabm-ple": Model(("relu",), "identity", dropout=0.1, optimizer="adamw", shuffle=True, members=32,
+                            ensemble="mini", adamw_rate=2e-3, categories=(10,) * 4, n_bins=48)}
 
 
 def model_of(name):
@@ -90,11 +100,20 @@ def make_data(name, dtype, n_rows=None, seed=0):
     "tiny" is scikit-learn's breast-cancer data, standardised, and "digits" its digits scaled to [0, 1] (their
     own rows; `n_rows` does not apply); the classic others are Gaussian features labelled by the sign of the
     sum of their first half; the softmax ones have Gaussian features and one-hot labels of the largest of
-    random projections; the regression's target is a projection of its features.
+    random projections; the regression's target is a projection of its features (and, with categorical columns,
+    plus an effect of each column's category).
     """
     sizes, default_rows, _ = WORKLOADS[name]
     rng = np.random.RandomState(seed)
-    if name == "tiny":
+    categories = model_of(name).categories
+    if categories:
+        n, n_numeric = n_rows or default_rows, sizes[0] - len(categories)
+        numeric = rng.randn(n, n_numeric)
+        codes = np.column_stack([rng.randint(0, c, n) for c in categories])
+        effects = sum(rng.randn(c)[codes[:, j]] for j, c in enumerate(categories))
+        Y = np.tanh(numeric @ rng.randn(n_numeric, 1) / np.sqrt(n_numeric) + 0.5 * effects[:, None])
+        X = np.column_stack([numeric, codes])
+    elif name == "tiny":
         from sklearn.datasets import load_breast_cancer
 
         X, y = load_breast_cancer(return_X_y=True)

@@ -18,6 +18,8 @@ exception on one rank during a fit aborts the whole job (MPI_Abort) after printi
 the other ranks waiting forever in a collective call.
 """
 
+import hashlib
+import json
 import sys
 import time
 import traceback
@@ -118,8 +120,11 @@ def total(comm, value):
 
 def start(comm, net, settings=()):
     """Check that all ranks train the same model with the same `settings` (a dict), then give every rank
-    rank 0's weights."""
-    same_everywhere(comm, {"network": repr(net), **dict(settings)})
+    rank 0's weights. An embedding is compared by a digest of its settings (bins included, which its repr
+    only summarizes)."""
+    embedding = None if net.embedding is None else hashlib.sha256(
+        json.dumps(net.embedding.to_dict()).encode()).hexdigest()[:16]
+    same_everywhere(comm, {"network": repr(net), "embedding (digest)": embedding, **dict(settings)})
     comm.Bcast(net.params, root=0)
 
 
