@@ -231,7 +231,7 @@ def test_the_model_saves_loads_pickles_copies_and_exports(tmp_path):
     net.save(path)
     for other in (fastbp.load(path), fastbp.load(path, backend="numpy"), pickle.loads(pickle.dumps(net)),
                   net.copy(), fastbp.MLP.from_state_dict(net.state_dict())):
-        assert other.embedding == net.embedding and other.categories == list(CATEGORIES)
+        assert other.embedding == net.embedding and other.categories == CATEGORIES
         np.testing.assert_allclose(other.forward(X), net.forward(X), rtol=1e-12)
     ple = make_embedding("piecewise_linear", X)
     net = fastbp.MLP([5, 8, 2], "relu", "identity", random_state=0, embedding=ple, categories=list(CATEGORIES))
@@ -277,6 +277,11 @@ def test_bad_inputs_are_refused_by_name():
         net.predict(bad)
     with pytest.raises(AttributeError, match="categories is read-only"):
         net.categories = [2, 2]
+    assert net.categories == CATEGORIES and isinstance(net.categories, tuple)  # nothing to change in place
+    net.state_dict()["categories"][0] = 7
+    assert net.categories == CATEGORIES
+    with pytest.raises(ValueError, match=r"more than 2\*\*24 levels need dtype='float64'"):
+        fastbp.MLP([2, 4, 1], dtype="float32", categories=[2 ** 24 + 1])
     assert inputs_of(5, None, None) is None and inputs_of(5, [], None) is None
     with pytest.raises(ValueError, match="take dense X"):
         CoreNet(net.layout, net.activations, net.output).forward(net.params, scipy.sparse.csr_matrix(X), 1, False)
@@ -342,3 +347,15 @@ def test_a_large_prediction_runs_in_blocks_of_rows_with_the_same_results(monkeyp
     monkeypatch.setattr(backends, "FORWARD_BLOCK_ENTRIES", 256 * net.engine.table.row_scratch)  # 256-row blocks
     for expected, got in zip(whole, (net.forward(X, members=True), net.forward(X), net.logits(X))):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_a_lite_periodic_embedding_of_many_rows_goes_through_blas_in_chunks():
+    """n_rows x n_numeric rows of one lite product: more than a chunk (65,536) gives the reference's result."""
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(17000, 4), rng.randn(17000, 1)
+    lite = embeddings.Periodic(4, 3, n_frequencies=2, lite=True)
+    nets = [fastbp.MLP([4, 6, 1], "tanh", "identity", random_state=0, backend=backend, embedding=lite)
+            for backend in ("cython", "numpy")]
+    (l0, g0), (l1, g1) = (net.loss_and_grad(X, Y) for net in nets)
+    assert l0 == pytest.approx(l1, rel=1e-12)
+    np.testing.assert_allclose(g0, g1, rtol=1e-9, atol=1e-12)

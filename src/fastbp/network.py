@@ -141,7 +141,10 @@ class MLP:
         self._ensemble = v.check_choice("ensemble", ensemble, ENSEMBLES)
         self._embedding = check_embedding(embedding)
         inputs = inputs_of(self._layer_sizes[0], categories, self._embedding)
-        self._categories = list(inputs.categories) if inputs is not None and inputs.categories else None
+        self._categories = inputs.categories if inputs is not None and inputs.categories else None
+        if self._categories and self._dtype == np.float32 and max(self._categories) > 2 ** 24:
+            raise ValueError("categories of more than 2**24 levels need dtype='float64': float32 codes are exact "
+                             "integers only up to 2**24")
         self._layout = ensemble_layout(self._layer_sizes, self._ensemble_size, self._ensemble, inputs)
         n_params = v.check_n_params(self._layer_sizes, self._dtype, self._layout.n_params, self._ensemble_size)
         self.n_threads = n_threads
@@ -206,7 +209,7 @@ class MLP:
         return {"dropout": self.dropout, "loss": None if self.loss_function == v.LOSSES[self.output][0]
                 else self.loss_function, "huber_delta": self.huber_delta, "label_smoothing": self.label_smoothing,
                 "init": self.init, "ensemble_size": self.ensemble_size, "ensemble": self.ensemble,
-                "embedding": self.embedding, "categories": self.categories}
+                "embedding": self.embedding, "categories": None if self.categories is None else list(self.categories)}
 
     def computes(self, activation: str | Sequence[str], **options: Any) -> bool:
         """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model

@@ -28,6 +28,10 @@ from fastbp._core._records cimport (NO_EMBEDDING, PERIODIC, PIECEWISE_LINEAR, Ba
 from fastbp._core._splits cimport ROW_BLOCK, along, team
 
 
+cdef enum:
+    LITE_ROWS = 1 << 16  # rows of one lite product: BLAS counts rows in a C int (and any more gain nothing)
+
+
 cdef inline Py_ssize_t block_size(Split split, Py_ssize_t block, Py_ssize_t side) noexcept nogil:
     return min(split.size, side - block * split.size)
 
@@ -99,9 +103,13 @@ cdef void feature_products(const Inputs* inputs, const floating* params, const f
                            floating* encoded, Py_ssize_t count) noexcept nogil:
     """encoded (count, n_numeric d) <- each feature's features times its W (one W for all with lite)."""
     cdef int n = inputs.n_numeric, d = inputs.d, B = inputs.n_bins, i
+    cdef Py_ssize_t first = 0, rows = <Py_ssize_t> count * n
     cdef const floating* W = params + inputs.weight.offset
-    if inputs.lite:
-        gemm(False, False, <int> (count * n), d, B, <floating> 1, features, B, W, d, <floating> 0, encoded, d)
+    if inputs.lite:  # one product over the block's n_rows n_numeric rows, in chunks that BLAS's int counts
+        while first < rows:
+            gemm(False, False, <int> min(<Py_ssize_t> LITE_ROWS, rows - first), d, B, <floating> 1,
+                 features + first * B, B, W, d, <floating> 0, encoded + first * d, d)
+            first += LITE_ROWS
         return
     for i in range(n):
         gemm(False, False, <int> count, d, B, <floating> 1, features + i * B, n * B, W + <Py_ssize_t> i * B * d, d,
@@ -266,7 +274,7 @@ cdef void by_features(const Inputs* inputs, const floating* params, const Batch*
 cdef void embedding_backward(const Layout* net, const floating* params, const Batch* batch, Workspace* work,
                              floating* grad, Threads threads, Py_ssize_t pass_work) noexcept nogil:
     cdef const Inputs* inputs = &net.inputs
-    cdef Py_ssize_t rows = batch.n_rows * inputs.n_numeric
+    cdef Py_ssize_t first, count, rows = batch.n_rows * inputs.n_numeric
     cdef floating* delta = <floating*> work.encoded_delta
     cdef int d = inputs.d, B = inputs.n_bins
     if inputs.embedding == PIECEWISE_LINEAR:
@@ -274,12 +282,16 @@ cdef void embedding_backward(const Layout* net, const floating* params, const Ba
         return
     if inputs.activation:
         relu_gradient(inputs, delta, <const floating*> work.pre_relu, batch.n_rows, 0, inputs.n_numeric)
-    if inputs.lite:  # one W over every feature's rows: (n_rows n_numeric, 2m) products
-        gemm(True, False, B, d, <int> rows, <floating> 1, <const floating*> work.features, B, delta, d, <floating> 0,
-             grad + inputs.weight.offset, d)
+    if inputs.lite:  # one W over every feature's rows: (n_rows n_numeric, 2m) products, in chunks for BLAS's ints
+        first = 0
+        while first < rows:
+            count = min(<Py_ssize_t> LITE_ROWS, rows - first)
+            gemm(True, False, B, d, <int> count, <floating> 1, (<const floating*> work.features) + first * B, B,
+                 delta + first * d, d, <floating> (first > 0), grad + inputs.weight.offset, d)
+            gemm(False, True, <int> count, B, d, <floating> 1, delta + first * d, d, params + inputs.weight.offset, d,
+                 <floating> 0, (<floating*> work.feature_delta) + first * B, B)
+            first += count
         column_sums(delta, rows, d, d, grad + inputs.bias.offset)
-        gemm(False, True, <int> rows, B, d, <floating> 1, delta, d, params + inputs.weight.offset, d, <floating> 0,
-             <floating*> work.feature_delta, B)
     else:
         by_features(inputs, params, batch, work, grad, 0, threads, pass_work)
     by_features(inputs, params, batch, work, grad, 1, threads, pass_work)
@@ -304,7 +316,7 @@ cdef void lookup_add(const LayerPass* p, floating* out, Py_ssize_t first_row, Py
             code = p.codes[(first_row + i) * c + j]
             if code < 0:
                 continue
-            w = W + (inputs.category_offset[j] + code) * n_out + first_col
+            w = W + (<Py_ssize_t> inputs.category_offset[j] + code) * n_out + first_col
             if r == NULL:
                 for o in range(n_cols):
                     z[o] = z[o] + w[o]
