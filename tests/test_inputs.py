@@ -248,8 +248,10 @@ def test_bad_inputs_are_refused_by_name():
         fastbp.MLP([5, 8, 2], categories=[3, 0])
     with pytest.raises(TypeError, match="categories must be a sequence"):
         fastbp.MLP([5, 8, 2], categories=3)
-    with pytest.raises(ValueError, match="at least one numeric column"):
-        fastbp.MLP([2, 8, 2], categories=[3, 4])
+    with pytest.raises(ValueError, match="categories name 3 columns, but X has 2"):
+        fastbp.MLP([2, 8, 2], categories=[3, 4, 2])
+    with pytest.raises(ValueError, match="every column of X is categorical"):
+        fastbp.MLP([2, 8, 2], categories=[3, 4], embedding=embeddings.Periodic(2))
     with pytest.raises(ValueError, match="embedding is for 3 numeric features; X has 4"):
         fastbp.MLP([5, 8, 2], embedding=ple, categories=[3])
     with pytest.raises(TypeError, match="embedding must be None"):
@@ -359,3 +361,32 @@ def test_a_lite_periodic_embedding_of_many_rows_goes_through_blas_in_chunks():
     (l0, g0), (l1, g1) = (net.loss_and_grad(X, Y) for net in nets)
     assert l0 == pytest.approx(l1, rel=1e-12)
     np.testing.assert_allclose(g0, g1, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("k, form", [(1, "batch"), (3, "batch"), (3, "mini"), (3, "independent")])
+def test_a_model_of_categorical_columns_only(k, form):
+    """No numeric column: the first layer is its lookups alone (tabm takes x_num=None), on both backends, in
+    ONNX, and against tabm (whose "tabm-packed" model of categorical columns alone multiplies its integer one-hot
+    by float weights and fails: the independent form is held to the reference only)."""
+    X, Y = data(40, unknown=True)
+    X = X[:, 3:]
+    nets = [fastbp.MLP([2, 8, 2], "relu", "identity", random_state=0, ensemble_size=k, ensemble=form,
+                       categories=list(CATEGORIES), backend=backend, init="torch") for backend in ("cython", "numpy")]
+    assert nets[0].layout.layer_sizes[0] == 0
+    (l0, g0), (l1, g1) = (net.loss_and_grad(X, Y, alpha=0.1) for net in nets)
+    assert l0 == pytest.approx(l1, rel=1e-12)
+    np.testing.assert_allclose(g0, g1, rtol=1e-12, atol=1e-14)
+    fastbp.Trainer(nets[0], fastbp.AdamW(1e-2), max_epochs=3, random_state=0).fit(X, Y)
+    assert nets[0].loss(X, Y) < l0
+    onnxruntime = pytest.importorskip("onnxruntime", reason="the ONNX check needs onnxruntime")
+    session = onnxruntime.InferenceSession(fastbp.to_onnx(nets[0]).SerializeToString())
+    np.testing.assert_allclose(session.run(None, {"X": X})[0], nets[0].forward(X), rtol=1e-12, atol=1e-13)
+    if form in ("batch", "mini") and k > 1:
+        torch = pytest.importorskip("torch", reason="PyTorch is the oracle here: pip install torch (CPU)")
+        pytest.importorskip("tabm", reason="tabm is the oracle of the ensembles: pip install tabm")
+        from fastbp.bench import tabm_peer
+
+        known = np.abs(X) % np.array(CATEGORIES)  # tabm takes known codes only
+        model = tabm_peer.make(nets[0])
+        np.testing.assert_allclose(nets[0].forward(known, members=True), model(torch.tensor(known)).detach().numpy(),
+                                   rtol=1e-10, atol=1e-12)

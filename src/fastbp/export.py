@@ -128,6 +128,9 @@ class Graph:
             extra = lookup if l == 0 else None
             if net.ensemble_size > 1:
                 z = self.members_layer(net, l, a, extra)
+            elif W.shape[0] == 0:  # every column categorical: the lookups are the whole product
+                assert extra is not None, "a first layer without dense input has categorical columns"
+                z = self.op("Add", extra, self.const(b, f"b{l}"), hint=f"z{l + 1}")
             else:
                 z = self.op("Gemm", a, self.const(W, f"W{l}"), self.const(b, f"b{l}"), hint=f"z{l + 1}")
                 z = z if extra is None else self.op("Add", z, extra)
@@ -208,19 +211,22 @@ class Graph:
         first layer, else (k, n_samples, n_in): ((a * r) W + extra) * s + b, member by member (extra: the
         categorical rows' sum, or None)."""
         layout, params = net.layout, net.params
-        if l == 0:
-            a = self.op("Unsqueeze", a, self.const([0], dtype=np.int64))  # (1, n_samples, n_features)
         per_member = {role: layout.find(role, l) for role in ("in_scale", "out_scale")}
-        if per_member["in_scale"] is not None:
-            a = self.op("Mul", a, self.const(per_member["in_scale"].view(params)[:, None, :], f"r{l}"))
-        z = self.op("MatMul", a, self.const(layout.block("weight", l).view(params), f"W{l}"))
-        if extra is not None:
-            z = self.op("Add", z, extra)
+        W = layout.block("weight", l).view(params)
+        if W.shape[-2] == 0:  # every column categorical: the lookups are the whole product
+            assert extra is not None, "a first layer without dense input has categorical columns"
+            z = extra
+        else:
+            if l == 0:
+                a = self.op("Unsqueeze", a, self.const([0], dtype=np.int64))  # (1, n_samples, n_features)
+            if per_member["in_scale"] is not None:
+                a = self.op("Mul", a, self.const(per_member["in_scale"].view(params)[:, None, :], f"r{l}"))
+            z = self.op("MatMul", a, self.const(W, f"W{l}"))
+            z = z if extra is None else self.op("Add", z, extra)
         if per_member["out_scale"] is not None:
             z = self.op("Mul", z, self.const(per_member["out_scale"].view(params)[:, None, :], f"s{l}"))
         b = layout.block("bias", l).view(params)
         return self.op("Add", z, self.const(b[:, None, :] if b.ndim == 2 else b, f"b{l}"), hint=f"z{l + 1}")
-
 
     def classifier_outputs(self, y_hat: str, net: MLP, classes: np.ndarray) -> list[Any]:
         """The outputs "label" (as a classifier's predict) and "probabilities" (as its predict_proba) of

@@ -50,7 +50,8 @@ def initialize(layout, params, init, activations, rng):
         scatter(layout, params, "weight", l, W)
         r, s = layout.find("in_scale", l), layout.find("out_scale", l)
         if r is not None and l == 0 and inputs is not None:
-            chunks = [inputs.width // inputs.n_numeric] * inputs.n_numeric + list(inputs.categories)
+            d = 1 if inputs.embedding is None else inputs.embedding.d_embedding
+            chunks = [d] * inputs.n_numeric + list(inputs.categories)
             values = rng.standard_normal((r.shape[0], len(chunks))) if inputs.embedding is not None \
                 else rng.randint(0, 2, (r.shape[0], len(chunks))) * 2.0 - 1.0
             scatter(layout, params, "in_scale", 0, np.repeat(values, chunks, axis=1))

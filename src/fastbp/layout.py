@@ -107,9 +107,10 @@ def inputs_of(n_columns, categories=None, embedding=None):
     if not categories and embedding is None:
         return None
     n_numeric = n_columns - len(categories)
-    if n_numeric < 1:
-        raise ValueError(f"categories name {len(categories)} columns of X's {n_columns}: the model needs at least one "
-                         "numeric column before them")
+    if n_numeric < 0:
+        raise ValueError(f"categories name {len(categories)} columns, but X has {n_columns}")
+    if n_numeric == 0 and embedding is not None:
+        raise ValueError("embedding is for numeric columns, and every column of X is categorical")
     if embedding is not None and embedding.n_features != n_numeric:
         raise ValueError(f"embedding is for {embedding.n_features} numeric features; X has {n_numeric} "
                          f"({n_columns} columns, {len(categories)} of them categorical)")

@@ -16,9 +16,12 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
 
     op(a) is (m, k): a is (m, k) with lda >= k, or (k, m) with lda >= m when trans_a.
     op(b) is (k, n): b is (k, n) with ldb >= n, or (n, k) with ldb >= k when trans_b.
+    A dimension may be 0 (the first layer of a model whose columns are all categorical has no dense input):
+    BLAS then writes c_out = beta * c_out, or nothing, provided every leading dimension is at least 1.
     """
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
+    lda, ldb, ldc = max(lda, 1), max(ldb, 1), max(ldc, 1)
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda, &beta, c, &ldc)
     else:

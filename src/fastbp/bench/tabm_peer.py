@@ -66,7 +66,7 @@ def Columns(model, n_numeric):
             self.tabm = model
 
         def forward(self, X):
-            return self.tabm(X[:, :n_numeric], X[:, n_numeric:].long())
+            return self.tabm(X[:, :n_numeric] if n_numeric else None, X[:, n_numeric:].long())
 
     return Split()
 
