@@ -142,3 +142,19 @@ def test_the_optimizer_step_decays_exactly_the_given_spans():
                 np.array([[1, 3], [6, 10]], dtype=np.intp))
     keep = 1 - 0.1 * 0.5
     np.testing.assert_array_equal(params, [1, 2 * keep, 3 * keep, 4, 5, 6, 7 * keep, 8 * keep, 9 * keep, 10 * keep])
+
+
+def test_the_core_runs_a_table_of_stages():
+    """The passes interpret `CoreNet.stages`: the inputs (when the model has an embedding or categories) then one
+    stage per layer, of its kind; each block belongs to one stage (its layer, -1 for the inputs)."""
+    from fastbp._core._network import CoreNet
+
+    def stages(**options):
+        net = fastbp.MLP([4, 8, 8, 2], "relu", "identity", random_state=0, **options)
+        return CoreNet(net.layout, net.activations, net.output).stages
+
+    assert stages() == [("dense", 0), ("dense", 1), ("dense", 2)]
+    assert stages(ensemble_size=3) == [("members", 0), ("members", 1), ("members", 2)]
+    assert stages(categories=[3]) == [("inputs", -1), ("dense", 0), ("dense", 1), ("dense", 2)]
+    periodic = fastbp.embeddings.Periodic(3, 2, n_frequencies=2)
+    assert stages(ensemble_size=2, embedding=periodic, categories=[3])[:2] == [("inputs", -1), ("members", 0)]

@@ -30,6 +30,7 @@ from fastbp._core._optim cimport Span, update_span
 from fastbp._core._records cimport (BIAS, CATEGORY_SCALE, CATEGORY_WEIGHT, EMBEDDING_BIAS, EMBEDDING_WEIGHT,
                                     FREQUENCIES, IN_SCALE, LINEAR_BIAS, LINEAR_WEIGHT, NO_EMBEDDING, OUT_SCALE,
                                     PERIODIC, PIECEWISE_LINEAR, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT,
+                                    INPUTS_STAGE, DENSE_STAGE, MEMBERS_STAGE, Deltas, Pass, Stage, StageKind,
                                     Backward, Batch, Block, Dropout, Embedding, Inputs, Layer,
                                     LayerPass, Layout, Role, SparseRows, Split, Threads, Update, Workspace)
 from fastbp._core._splits cimport ROW_BLOCK, column_blocks, n_blocks, product_split, team
@@ -117,49 +118,71 @@ cdef void forward_block(const LayerPass* p, floating* a_out, floating* factor_ou
         layer_block(p, a_out, factor_out, first, min(split.size, p.n_rows - first), 0, n_out)
 
 
+cdef Pass make_pass(const Layout* net, const Batch* batch, Workspace* work, Threads threads) noexcept nogil:
+    """What the stages of a pass over the batch share (no dropout; `backward` sets how it ends)."""
+    cdef Pass run
+    run.net, run.batch, run.work, run.threads = net, batch, work, threads
+    run.work_done = batch.n_rows * net.macs_per_row
+    run.dropout = NULL
+    run.how.alpha, run.how.mode, run.how.rate, run.how.update = 0, STORE_GRADIENT, 0, NULL
+    return run
+
+
+cdef void dense_forward(const Pass* run, const LayerPass* p, floating* a_out, floating* factor_out) noexcept nogil:
+    """A plain layer's forward pass, cut by `product_split`."""
+    cdef Py_ssize_t block, n_rows = p.n_rows
+    cdef Split split = product_split(run.threads, n_rows, p.layer.n_out, n_rows * p.layer.n_in * p.layer.n_out,
+                                     column_blocks(p.layer.n_out), run.work_done)
+    if split.threaded:
+        for block in prange(split.count, schedule="static", num_threads=team(run.threads, split)):
+            forward_block(p, a_out, factor_out, split, block)
+    else:
+        for block in range(split.count):
+            forward_block(p, a_out, factor_out, split, block)
+
+
+cdef void stage_forward(const Pass* run, const Stage* stage, const floating* params) noexcept nogil:
+    """One stage's forward pass: its kind's kernel, and a layer's dropout in a training pass."""
+    cdef int l = stage.layer
+    cdef LayerPass p
+    cdef const Dropout* dropout = run.dropout
+    cdef floating* a_out
+    cdef floating* factor_out
+    if stage.kind == INPUTS_STAGE:
+        encode_inputs(run.net, params, run.batch, run.work, run.threads, run.work_done)
+        return
+    p = layer_pass(run.net, params, run.batch, run.work, l)
+    if dropout != NULL and p.layer.dropout > 0:
+        p.mask.active = True
+        p.mask.key = layer_key(dropout.seed, dropout.step, <uint64_t> l)
+        p.mask.threshold = keep_threshold(p.layer.dropout)
+        p.mask.scale = 1.0 / (1.0 - p.layer.dropout)
+    a_out = <floating*> run.work.acts[l]
+    factor_out = <floating*> run.work.factor[l] if run.work.factor != NULL else NULL
+    if stage.kind == MEMBERS_STAGE:
+        members_forward(&p, a_out, factor_out, run.threads, run.work_done)
+    elif l == 0 and run.batch.X_sparse != NULL:
+        sparse_layer(run.batch.X_sparse, &p, a_out, factor_out, run.threads.n)
+    else:
+        dense_forward(run, &p, a_out, factor_out)
+
+
 cdef void forward_logits(const Layout* net, const floating* params, const Batch* batch, Workspace* work,
                          const Dropout* dropout, Threads threads) noexcept nogil:
     """work.acts[l] (n_rows, n_out of layer l) <- activations of layer l; the last one holds the output logits.
     A training pass (`dropout` not NULL) drops the units of the layers with a dropout rate; where work.factor[l]
     is set it gets layer l's f'(z) and mask, which the backward pass multiplies by.
 
-    The batch's X is dense, or its X_sparse CSR rows. Layer by layer, each cut by `product_split`. An OpenMP
-    region is entered only when threads are used: even with one thread, each costs a futex call, which was
-    half the time of a 30-16-1 minibatch.
+    The stages in order (`Layout.stages`), each by its kind's kernel. The batch's X is dense, or its X_sparse CSR
+    rows. Each product is cut by `product_split` (or `_splits.along`). An OpenMP region is entered only when
+    threads are used: even with one thread, each costs a futex call, which was half the time of a 30-16-1
+    minibatch.
     """
-    cdef Py_ssize_t block
-    cdef int l
-    cdef Split split
-    cdef LayerPass p
-    cdef floating* a_out
-    cdef floating* factor_out
-    cdef Py_ssize_t n_rows = batch.n_rows
-    cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
-    if net.inputs.active:
-        encode_inputs(net, params, batch, work, threads, pass_work)
-    for l in range(net.n_layers):
-        p = layer_pass(net, params, batch, work, l)
-        if dropout != NULL and p.layer.dropout > 0:
-            p.mask.active = True
-            p.mask.key = layer_key(dropout.seed, dropout.step, <uint64_t> l)
-            p.mask.threshold = keep_threshold(p.layer.dropout)
-            p.mask.scale = 1.0 / (1.0 - p.layer.dropout)
-        a_out = <floating*> work.acts[l]
-        factor_out = <floating*> work.factor[l] if work.factor != NULL else NULL
-        if p.layer.members > 1:
-            members_forward(&p, a_out, factor_out, threads, pass_work)
-            continue
-        if l == 0 and batch.X_sparse != NULL:
-            sparse_layer(batch.X_sparse, &p, a_out, factor_out, threads.n)
-            continue
-        split = product_split(threads, n_rows, p.layer.n_out, n_rows * p.layer.n_in * p.layer.n_out,
-                              column_blocks(p.layer.n_out), pass_work)
-        if split.threaded:
-            for block in prange(split.count, schedule="static", num_threads=team(threads, split)):
-                forward_block(&p, a_out, factor_out, split, block)
-        else:
-            for block in range(split.count):
-                forward_block(&p, a_out, factor_out, split, block)
+    cdef int s
+    cdef Pass run = make_pass(net, batch, work, threads)
+    run.dropout = dropout
+    for s in range(net.n_stages):
+        stage_forward(&run, &net.stages[s], params)
 
 
 # --- prediction: every layer over a block of rows at a time --------------------------------------------------
@@ -412,6 +435,50 @@ cdef void update_block(const Update* update, floating* params, const floating* g
         update_span(update.rule, update.step, params, grad, update.state, span_of(block), n_threads)
 
 
+cdef void step_stage(const Pass* run, const Stage* stage, floating* params, const floating* grad) noexcept nogil:
+    """STEP_LAYERS: the optimizer's step on every block of the stage, while its gradient is in cache."""
+    cdef int b
+    if run.how.mode != STEP_LAYERS:
+        return
+    for b in range(run.net.n_blocks):
+        if run.net.blocks[b].layer == stage.layer:
+            update_block(run.how.update, params, grad, &run.net.blocks[b], run.threads.n)
+
+
+cdef void stage_backward(const Pass* run, const Stage* stage, floating* params, floating* grad_out,
+                         Deltas* deltas) noexcept nogil:
+    """One stage's backward pass from deltas.delta = dL/dZ of its layer: its blocks' gradients into grad_out,
+    the delta of the stage before into deltas.other (then swapped), and with STEP_LAYERS its blocks' step."""
+    cdef int l = stage.layer
+    cdef LayerPass p
+    cdef const Batch* batch = run.batch
+    cdef floating* delta = <floating*> deltas.delta
+    cdef floating* other = <floating*> deltas.other
+    # The first layer's input delta is the embedding's (encoded_delta: NULL without one).
+    cdef floating* delta_in = other if l > 0 else <floating*> run.work.encoded_delta
+    if stage.kind == INPUTS_STAGE:
+        if run.net.inputs.embedding != NO_EMBEDDING:
+            embedding_backward(run.net, params, batch, run.work, grad_out, run.threads, run.work_done)
+            step_stage(run, stage, params, grad_out)
+        return
+    p = layer_pass(run.net, params, batch, run.work, l)
+    p.delta = delta
+    p.penalty = run.how.alpha != 0 and p.layer.weight.penalized
+    p.alpha_scaled = run.how.alpha / batch.weight_sum
+    p.mode = run.how.mode
+    p.rate = run.how.rate
+    if stage.kind == MEMBERS_STAGE:
+        members_backward(&p, delta, delta_in, grad_out, other, run.threads, run.work_done)
+    elif l == 0 and batch.X_sparse != NULL:
+        sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.weight.offset, run.threads.n)
+        column_sums(delta, batch.n_rows, p.layer.n_out, p.layer.n_out, grad_out + p.layer.bias.offset)
+    else:
+        dense_backward(&p, delta_in, grad_out, params, run.threads, run.work_done)
+    step_stage(run, stage, params, grad_out)
+    if l > 0:
+        deltas.delta, deltas.other = other, delta
+
+
 cdef double backward(const Layout* net, floating* params, const Batch* batch, Workspace* work, Backward how,
                      floating* grad_out, Threads threads) noexcept nogil:
     """Objective and its gradient, given the activations `forward_logits` left in `work` for the same batch (a
@@ -423,58 +490,23 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     delta[l-1] = (delta[l] W[l]^T) * f'(A[l-1]).
     grad_out (n_params,) is fully overwritten, or with how.mode == STEP_COEFFICIENTS (dense X, alpha == 0
     only) gets the intercepts' gradient alone while the products step the coefficients in params; with
-    STEP_LAYERS (dense X) each layer's parameters take how.update's step once its gradient is written.
-    In either fused mode a non-finite objective writes and steps nothing. Each product is cut by `product_split`; fixed
-    blocks put the weight gradients over columns (each entry's sum over rows stays in one BLAS call).
+    STEP_LAYERS (dense X) each stage's parameters take how.update's step once its gradient is written.
+    In either fused mode a non-finite objective writes and steps nothing. The stages in reverse order, each by
+    its kind's kernel (`stage_backward`); each product is cut by `product_split`; fixed blocks put the weight
+    gradients over columns (each entry's sum over rows stays in one BLAS call).
     """
-    cdef int l, b
-    cdef LayerPass p
-    cdef floating* delta = <floating*> work.delta_a
-    cdef floating* other = <floating*> work.delta_b
-    cdef floating* swap
+    cdef int s
     cdef double loss
-    cdef int last = net.n_layers - 1
-    cdef Py_ssize_t n_rows = batch.n_rows
-    cdef Py_ssize_t pass_work = n_rows * net.macs_per_row
-
-    loss = objective(net, params, batch, <const floating*> work.acts[last], delta, work, how.alpha, threads.n)
+    cdef Deltas deltas
+    cdef Pass run = make_pass(net, batch, work, threads)
+    run.how = how
+    deltas.delta, deltas.other = work.delta_a, work.delta_b
+    loss = objective(net, params, batch, <const floating*> work.acts[net.n_layers - 1], <floating*> deltas.delta,
+                     work, how.alpha, threads.n)
     if how.mode != STORE_GRADIENT and not isfinite(loss):
         return loss
-
-    for l in range(last, -1, -1):
-        p = layer_pass(net, params, batch, work, l)
-        p.delta = delta
-        p.penalty = how.alpha != 0 and p.layer.weight.penalized
-        p.alpha_scaled = how.alpha / batch.weight_sum
-        p.mode = how.mode
-        p.rate = how.rate
-        # The first layer's input delta is the embedding's (encoded_delta: NULL without one).
-        if p.layer.members > 1:
-            members_backward(&p, delta, other if l > 0 else <floating*> work.encoded_delta, grad_out, other, threads,
-                             pass_work)
-        elif l == 0 and batch.X_sparse != NULL:
-            sparse_weight_grad(batch.X_sparse, &p, grad_out + p.layer.weight.offset, threads.n)
-            column_sums(delta, n_rows, p.layer.n_out, p.layer.n_out, grad_out + p.layer.bias.offset)
-        else:
-            dense_backward(&p, other if l > 0 else <floating*> work.encoded_delta, grad_out, params, threads,
-                           pass_work)
-        if how.mode == STEP_LAYERS:  # the layer's step, while its gradient is in cache
-            update_block(how.update, params, grad_out, p.layer.weight, threads.n)
-            update_block(how.update, params, grad_out, p.layer.bias, threads.n)
-            update_block(how.update, params, grad_out, p.layer.in_scale, threads.n)
-            update_block(how.update, params, grad_out, p.layer.out_scale, threads.n)
-            update_block(how.update, params, grad_out, p.layer.category_weight, threads.n)
-            update_block(how.update, params, grad_out, p.layer.category_scale, threads.n)
-        if l > 0:
-            swap = delta
-            delta = other
-            other = swap
-    if net.inputs.embedding != NO_EMBEDDING:
-        embedding_backward(net, params, batch, work, grad_out, threads, pass_work)
-        if how.mode == STEP_LAYERS:
-            for b in range(net.n_blocks):
-                if net.blocks[b].role >= EMBEDDING_WEIGHT:
-                    update_block(how.update, params, grad_out, &net.blocks[b], threads.n)
+    for s in range(net.n_stages - 1, -1, -1):
+        stage_backward(&run, &net.stages[s], params, grad_out, &deltas)
     return loss
 
 
@@ -580,12 +612,15 @@ cdef class CoreNet:
         self.layout.loss.smoothing = label_smoothing
         self.layout.layers = <Layer*> malloc(n_layers * sizeof(Layer))
         self.layout.blocks = <Block*> malloc(self.layout.n_blocks * sizeof(Block))
-        if self.layout.layers == NULL or self.layout.blocks == NULL:
+        self.layout.n_stages = n_layers + (layout.inputs is not None)
+        self.layout.stages = <Stage*> malloc(self.layout.n_stages * sizeof(Stage))
+        if self.layout.layers == NULL or self.layout.blocks == NULL or self.layout.stages == NULL:
             raise MemoryError()
         index = {}
         for b, block in enumerate(layout.blocks):
             index[block.role, block.layer] = b
             self.layout.blocks[b].role = <Role> <int> ROLES[block.role]
+            self.layout.blocks[b].layer = block.layer
             self.layout.blocks[b].offset = block.offset
             self.layout.blocks[b].size = block.size
             self.layout.blocks[b].penalized = block.penalized
@@ -609,6 +644,10 @@ cdef class CoreNet:
             layer.category_weight = self.find(index, "category_weight", l)
             layer.category_scale = self.find(index, "category_scale", l)
         self.layout.members = k
+        for b in range(self.layout.n_stages):  # the inputs first, when the network has them
+            self.layout.stages[b].layer = b - (layout.inputs is not None)
+            self.layout.stages[b].kind = INPUTS_STAGE if self.layout.stages[b].layer < 0 else (
+                MEMBERS_STAGE if k > 1 else DENSE_STAGE)
         self.layout.n_params = layout.n_params
         self.layout.macs_per_row = layout.macs_per_row
         # The scratch of one row: the widest layer's units, or the first layer's member inputs (its dr's du).
@@ -659,10 +698,18 @@ cdef class CoreNet:
     def __dealloc__(self):
         free(self.layout.layers)
         free(self.layout.blocks)
+        free(self.layout.stages)
 
     @property
     def members(self):
         return self.layout.members
+
+    @property
+    def stages(self):
+        """The stage table, in forward order: (kind, layer) pairs, kind "inputs", "dense" or "members"."""
+        cdef int s
+        names = {INPUTS_STAGE: "inputs", DENSE_STAGE: "dense", MEMBERS_STAGE: "members"}
+        return [(names[self.layout.stages[s].kind], self.layout.stages[s].layer) for s in range(self.layout.n_stages)]
 
     @property
     def row_scratch(self):

@@ -37,6 +37,7 @@ cdef enum Embedding:
 cdef struct Block:
     # One array of the model, params[offset:][:size], with what training does to it (`fastbp.layout.Block`).
     Role role
+    int layer                   # the stage it belongs to: its layer, or -1 for the first layer's inputs
     Py_ssize_t offset
     Py_ssize_t size
     bint penalized              # the L2 penalty covers it
@@ -88,11 +89,27 @@ cdef struct Inputs:
     const int* category_offset  # (n_categorical + 1,): column j's one-hot units are category rows offset[j]..[j+1]
 
 
+cdef enum StageKind:
+    # What a stage of the network computes; each kind has its forward and backward kernels (`_network`'s
+    # `stage_forward` and `stage_backward` dispatch on it).
+    INPUTS_STAGE = 0            # the first layer's inputs: numeric embeddings and categorical codes (`_inputs`)
+    DENSE_STAGE = 1             # a plain layer (the first reads a CSR batch through `_sparse`'s products)
+    MEMBERS_STAGE = 2           # a layer of k members (`_members`)
+
+
+cdef struct Stage:
+    # One row of the network's stage table, in forward order.
+    StageKind kind
+    int layer                   # its layer in Layout.layers, or -1 for the inputs: its blocks' `layer`
+
+
 cdef struct Layout:
-    # A network: its parameter blocks (in buffer order, as `fastbp.layout` decides them), its layers in order,
-    # its output activation and loss, and the flat buffer's size.
+    # A network: its parameter blocks (in buffer order, as `fastbp.layout` decides them), its stages and layers
+    # in order, its output activation and loss, and the flat buffer's size.
     int n_blocks
     Block* blocks               # (n_blocks,)
+    int n_stages
+    Stage* stages               # (n_stages,): the inputs when active, then one stage per layer
     int n_layers
     Layer* layers               # (n_layers,)
     Output output
@@ -188,6 +205,13 @@ cdef enum GradientMode:
                                 # gradient is written, while that is in cache (not in a pass after backward)
 
 
+cdef struct Deltas:
+    # The backward pass's ping-pong buffers of deltas (Workspace.delta_a and delta_b, the model's float type):
+    # `delta` holds dL/dZ of the stage at hand, `other` gets the one before's (IN-OUT: swapped as the pass goes).
+    void* delta
+    void* other
+
+
 cdef struct Update:
     # The optimizer's step of STEP_LAYERS (IN; its state IN-OUT).
     const Rule* rule
@@ -201,6 +225,17 @@ cdef struct Backward:
     GradientMode mode
     double rate                 # the learning rate of STEP_COEFFICIENTS
     const Update* update        # the step of STEP_LAYERS
+
+
+cdef struct Pass:
+    # What every stage of one pass over a batch shares (IN; the workspace OUT), besides the parameters.
+    const Layout* net
+    const Batch* batch
+    Workspace* work
+    Threads threads
+    Py_ssize_t work_done        # multiply-adds of the whole pass (which `_splits` weighs each product's against)
+    const Dropout* dropout      # forward: a training pass's dropout, or NULL
+    Backward how                # backward: how it ends
 
 
 cdef struct LayerPass:
