@@ -30,6 +30,11 @@ Batch = backends.Batch
 
 # What every MLP.state_dict() has (the model options came later, with defaults).
 STATE_KEYS = ("layer_sizes", "activation", "output", "dtype", "backend", "n_threads", "thread_invariant", "params")
+# The constructor's keyword options beyond the architecture's sizes, output and dtype, with their defaults: the one
+# list that `options`, `computes`, `__repr__` and `from_state_dict` read (a state or file without one has it at its
+# default).
+OPTIONS = {"dropout": 0.0, "loss": None, "huber_delta": 1.0, "label_smoothing": 0.0, "init": "sklearn",
+           "ensemble_size": 1, "ensemble": "batch", "embedding": None, "categories": None}
 
 
 class MLP:
@@ -205,19 +210,18 @@ class MLP:
         return spec_of(self._settings, self._output)
 
     def options(self) -> dict[str, Any]:
-        """The constructor's keyword settings beyond the architecture, as it takes them (for copies and files)."""
-        return {"dropout": self.dropout, "loss": None if self.loss_function == v.LOSSES[self.output][0]
-                else self.loss_function, "huber_delta": self.huber_delta, "label_smoothing": self.label_smoothing,
-                "init": self.init, "ensemble_size": self.ensemble_size, "ensemble": self.ensemble,
-                "embedding": self.embedding, "categories": None if self.categories is None else list(self.categories)}
+        """The constructor's keyword options (`OPTIONS`) as it takes them, for copies and files."""
+        values = {name: getattr(self, name) for name in OPTIONS if name not in ("loss", "categories")}
+        loss = None if self.loss_function == v.LOSSES[self.output][0] else self.loss_function
+        return {**values, "loss": loss, "categories": None if self.categories is None else list(self.categories)}
 
     def computes(self, activation: str | Sequence[str], **options: Any) -> bool:
         """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model
         computes (activations, dropout, loss; the init scheme aside), so that it could keep these weights."""
+        given = {**OPTIONS, **options}
         wanted = check_settings(self._layer_sizes, self._output, {
-            **self._settings, "activation": activation, "dropout": options.get("dropout", 0.0),
-            "loss_function": options.get("loss"), "huber_delta": options.get("huber_delta", 1.0),
-            "label_smoothing": options.get("label_smoothing", 0.0)}, backends.BACKENDS)
+            **self._settings, "activation": activation, "dropout": given["dropout"], "loss_function": given["loss"],
+            "huber_delta": given["huber_delta"], "label_smoothing": given["label_smoothing"]}, backends.BACKENDS)
         return all(wanted[name] == self._settings[name] for name in ("activations", "dropouts", "loss_function",
                                                                      "huber_delta", "label_smoothing"))
 
@@ -277,9 +281,7 @@ class MLP:
         return self.layer_sizes[-1]
 
     def __repr__(self) -> str:
-        defaults = {"dropout": 0.0, "loss": None, "huber_delta": 1.0, "label_smoothing": 0.0, "init": "sklearn",
-                    "ensemble_size": 1, "ensemble": "batch" if self.ensemble_size == 1 else None, "embedding": None,
-                    "categories": None}
+        defaults = {**OPTIONS, "ensemble": OPTIONS["ensemble"] if self.ensemble_size == 1 else None}
         extra = "".join(f", {name}={value!r}" for name, value in self.options().items() if value != defaults[name])
         return (f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, output={self.output!r}, "
                 f"dtype={self.dtype.name!r}, backend={self.backend!r}{extra})")
@@ -322,8 +324,7 @@ class MLP:
         if missing:
             raise ValueError(f"state has no {', '.join(map(repr, missing))}: not an MLP.state_dict()")
         # A state of fastbp 0.1 has none of the options, one from before ensembles none of theirs.
-        options = {name: state[name] for name in ("dropout", "loss", "huber_delta", "label_smoothing", "init",
-                                                  "ensemble_size", "ensemble", "categories") if name in state}
+        options = {name: state[name] for name in OPTIONS if name in state and name != "embedding"}
         if state.get("embedding") is not None:
             options["embedding"] = embeddings.from_dict(state["embedding"])
         net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,
