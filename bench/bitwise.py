@@ -5,7 +5,8 @@
 
 Each case is a deterministic computation through the public API (forward passes and gradients for every
 activation, output and dtype, dense and sparse; Trainer fits with every optimizer, schedule, penalty and
-sample weights, fused plain SGD included; the drop-ins with every solver; the NumPy backend), in both
+sample weights, fused plain SGD included; the drop-ins with every solver; the NumPy backend; ensembles of every
+form and models with embeddings and categorical columns, where the build has them), in both
 thread modes and at 1 and 2 threads where threads apply, reduced to a SHA-256 of the bytes of its
 results. Results are reproducible on one machine (same CPU, BLAS and thread count), not across machines:
 compare two builds on the same machine. The check exits 1 and names every case that differs.
@@ -13,6 +14,7 @@ compare two builds on the same machine. The check exits 1 and names every case t
 
 import argparse
 import hashlib
+import inspect
 import json
 import sys
 import warnings
@@ -156,11 +158,45 @@ def estimators():
             yield f"regressor/{loss}/{solver}", digest(*reg.coefs_, *reg.intercepts_, reg.predict(Xr))
 
 
+def staged():
+    """Ensembles of every form and models with inputs (both embeddings, categorical columns): a pass with dropout
+    and the penalty, the members' forward, and short AdamW and SGD fits. Skipped by builds without them."""
+    parameters = inspect.signature(fastbp.MLP).parameters
+    if "embedding" not in parameters or "categories" not in parameters:
+        return
+    rng = np.random.RandomState(7)
+    numeric = rng.randn(300, 3)
+    X = np.column_stack([numeric, rng.randint(-1, 4, 300), rng.randint(0, 5, 300)]).astype(float)
+    Y = rng.randn(300, 2)
+    embeddings = {"none": None, "ple": fastbp.embeddings.PiecewiseLinear(fastbp.embeddings.compute_bins(numeric, 6), 4,
+                                                                          activation=True),
+                  "periodic": fastbp.embeddings.Periodic(3, 4, n_frequencies=3)}
+    for dtype in DTYPES:
+        for k, form in ((1, "batch"), (3, "batch"), (3, "mini"), (3, "independent")):
+            for name, embedding in embeddings.items():
+                for categories in (None, [4, 5]):
+                    if k == 1 and embedding is None and categories is None:
+                        continue  # a plain model: the other groups'
+                    x = X if categories else X[:, :3]
+                    for n_threads, invariant in ((1, False), (2, False), (2, True)):
+                        net = fastbp.MLP([x.shape[1], 32, 16, 2], "relu", "identity", random_state=0, dtype=dtype,
+                                         ensemble_size=k, ensemble=form, embedding=embedding, categories=categories,
+                                         dropout=0.1, n_threads=n_threads, thread_invariant=invariant)
+                        loss, grad = net.loss_and_grad(x, Y, alpha=0.1, dropout_seed=1)
+                        fits = []
+                        for optimizer in (fastbp.AdamW(1e-2), fastbp.SGD(1e-2)):
+                            copy = net.copy()
+                            fastbp.Trainer(copy, optimizer, batch_size=64, max_epochs=2, random_state=0).fit(x, Y)
+                            fits.append(copy.params)
+                        yield (f"staged/{dtype}/{k}/{form}/{name}/{bool(categories)}/{n_threads}/{invariant}",
+                               digest([loss], grad, net.forward(x, members=True), *fits))
+
+
 def fingerprints():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = {}
-        for group in (passes, trainings, estimators):
+        for group in (passes, trainings, estimators, staged):
             results.update(group())
     return results
 
