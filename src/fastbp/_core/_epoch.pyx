@@ -19,7 +19,8 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from fastbp._core._network cimport CoreNet, StageScratch, backward, forward_logits, span_of, thread_plan
+from fastbp._core._network cimport (CoreNet, StageScratch, backward, csr_rows, forward_logits, span_of,
+                                    thread_plan)
 from fastbp._core._openmp_helpers cimport start_team, use_threads_elementwise
 from fastbp._core._optim cimport (SGD_KIND, Rule, Schedule, State, Step, clip_scale, make_rule, make_schedule,
                                   make_state, make_step, schedule_rate, update_span)
@@ -27,7 +28,7 @@ from fastbp._core._records cimport (STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIE
                                     Dropout, Layout, SparseRows, Threads, Update, Workspace)
 
 from fastbp._core._optim import clip_chunks
-from fastbp._core._sparse cimport CSR, Scratch, batch_rows, largest_batch, sparse_input
+from fastbp._core._sparse cimport CSR, Scratch, batch_rows, largest_batch
 
 EpochResult = namedtuple("EpochResult", ["loss_sum", "steps", "finite", "last_rate"])
 EpochResult.__doc__ = """How an epoch ended: the sum of its minibatch objectives weighted by their sizes
@@ -257,9 +258,7 @@ cdef class EpochKernel:
         """
         cdef const Layout* layout = &self.net.layout
         dtype = np.float32 if floating is float else np.float64
-        cdef CSR X_csr = sparse_input(X, dtype)
-        if X_csr is not None and (layout.members > 1 or layout.inputs.active):
-            raise ValueError("the layers of an ensemble, and inputs, take dense X")
+        cdef CSR X_csr = csr_rows(layout, X, dtype)
         cdef const floating[:, ::1] X_dense
         cdef floating[::1] batch_X
         cdef floating[::1] batch_Y = self.batch_Y

@@ -10,9 +10,10 @@ layer reads a dense (n_rows, width) matrix either way):
 - periodic (``rtdl_num_embeddings.PeriodicEmbeddings``): c_i = [cos(2 pi f_i x), sin(2 pi f_i x)] for m trained
   frequencies f_i, then out_i = act(c_i W_i + b_i), W_i (2m, d) (one W and b for every feature with lite).
 
-The codes are never one-hot encoded: the first layer adds, for each row's known code of column j, W's row of
-that category (times member m's r of it in an ensemble), and its gradient is a scatter-add into those rows. A
-code outside [0, cardinality) (or NaN) is unknown: it adds nothing, as an all-zero one-hot would.
+The codes are never one-hot encoded: the forward pass reads each row's code of column j as the row of the
+category blocks it selects (column j's offset plus the code), and the first layer adds that row of W (times
+member m's r of it in an ensemble); its gradient is a scatter-add into those rows. A code outside
+[0, cardinality) (or NaN) is unknown: it adds nothing, as an all-zero one-hot would.
 
 Threads take blocks of rows in the forward pass and blocks of features in the backward pass (each feature's
 sums over the rows stay in one loop or one BLAS call, in row order): the bits do not depend on the thread count.
@@ -25,15 +26,11 @@ from libc.math cimport M_PI, cos, sin
 from fastbp._core._blas cimport column_sums, dot, gemm, scaled_copy
 from fastbp._core._records cimport (NO_EMBEDDING, PERIODIC, PIECEWISE_LINEAR, Batch, Inputs, Layer, LayerPass,
                                     Layout, Split, Threads, Workspace)
-from fastbp._core._splits cimport ROW_BLOCK, along, team
+from fastbp._core._splits cimport ROW_BLOCK, along, block_size, team
 
 
 cdef enum:
     LITE_ROWS = 1 << 16  # rows of one lite product: BLAS counts rows in a C int (and any more gain nothing)
-
-
-cdef inline Py_ssize_t block_size(Split split, Py_ssize_t block, Py_ssize_t side) noexcept nogil:
-    return min(split.size, side - block * split.size)
 
 
 # --- the forward pass, a block of rows at a time ------------------------------------------------------------------
@@ -48,7 +45,7 @@ cdef void read_codes(const Inputs* inputs, const floating* X, int* codes, Py_ssi
             x = X[i * inputs.n_columns + inputs.n_numeric + j]
             # NaN fails both comparisons: unknown
             if x >= 0 and x < inputs.category_offset[j + 1] - inputs.category_offset[j]:
-                codes[i * c + j] = <int> x
+                codes[i * c + j] = inputs.category_offset[j] + <int> x
             else:
                 codes[i * c + j] = -1
 
@@ -303,7 +300,7 @@ cdef void lookup_add(const LayerPass* p, floating* out, Py_ssize_t first_row, Py
                      Py_ssize_t first_col, Py_ssize_t n_cols, Py_ssize_t ld, int m) noexcept nogil:
     cdef const Layer* layer = p.layer
     cdef const Inputs* inputs = p.inputs
-    cdef int c = inputs.n_categorical, n_out = layer.n_out, j, code
+    cdef int c = inputs.n_categorical, n_out = layer.n_out, j, row
     cdef Py_ssize_t C = inputs.category_offset[c], i, o
     cdef const floating* W = (<const floating*> p.Wc) + (m * C * n_out if layer.weight_per_member else 0)
     cdef const floating* r = NULL if p.rc == NULL else (<const floating*> p.rc) + m * C
@@ -313,15 +310,15 @@ cdef void lookup_add(const LayerPass* p, floating* out, Py_ssize_t first_row, Py
     for i in range(n_rows):
         z = out + i * ld
         for j in range(c):
-            code = p.codes[(first_row + i) * c + j]
-            if code < 0:
+            row = p.codes[(first_row + i) * c + j]
+            if row < 0:
                 continue
-            w = W + (<Py_ssize_t> inputs.category_offset[j] + code) * n_out + first_col
+            w = W + <Py_ssize_t> row * n_out + first_col
             if r == NULL:
                 for o in range(n_cols):
                     z[o] = z[o] + w[o]
             else:
-                scale = r[inputs.category_offset[j] + code]
+                scale = r[row]
                 for o in range(n_cols):
                     z[o] = z[o] + scale * w[o]
 
@@ -330,7 +327,7 @@ cdef void lookup_weight_grad(const LayerPass* p, const floating* delta, floating
                              Py_ssize_t count) noexcept nogil:
     cdef const Layer* layer = p.layer
     cdef const Inputs* inputs = p.inputs
-    cdef int c = inputs.n_categorical, k = layer.members, n_out = layer.n_out, j, code, m
+    cdef int c = inputs.n_categorical, k = layer.members, n_out = layer.n_out, j, row, m
     cdef Py_ssize_t C = inputs.category_offset[c], i, o, plane, planes = k if layer.weight_per_member else 1
     cdef Py_ssize_t width = <Py_ssize_t> k * n_out
     cdef floating* dW = grad + layer.category_weight.offset
@@ -350,11 +347,11 @@ cdef void lookup_weight_grad(const LayerPass* p, const floating* delta, floating
         for m in range(k):
             d = delta + i * width + m * n_out + first
             for j in range(c):
-                code = p.codes[i * c + j]
-                if code < 0:
+                row = p.codes[i * c + j]
+                if row < 0:
                     continue
-                g = dW + ((m * C if layer.weight_per_member else 0) + inputs.category_offset[j] + code) * n_out + first
-                scale = 1 if r == NULL else r[m * C + inputs.category_offset[j] + code]
+                g = dW + ((m * C if layer.weight_per_member else 0) + row) * n_out + first
+                scale = 1 if r == NULL else r[m * C + row]
                 for o in range(count):
                     g[o] = g[o] + scale * d[o]
 
@@ -363,8 +360,8 @@ cdef void lookup_scale_grad(const LayerPass* p, const floating* delta, floating*
                             Py_ssize_t count) noexcept nogil:
     cdef const Layer* layer = p.layer
     cdef const Inputs* inputs = p.inputs
-    cdef int c = inputs.n_categorical, k = layer.members, n_out = layer.n_out, j, code
-    cdef Py_ssize_t C = inputs.category_offset[c], i, o, m, pos
+    cdef int c = inputs.n_categorical, k = layer.members, n_out = layer.n_out, j, row
+    cdef Py_ssize_t C = inputs.category_offset[c], i, m
     cdef Py_ssize_t width = <Py_ssize_t> k * n_out
     cdef floating* dr = grad + layer.category_scale.offset
     cdef const floating* W
@@ -376,8 +373,6 @@ cdef void lookup_scale_grad(const LayerPass* p, const floating* delta, floating*
         for i in range(p.n_rows):
             d = delta + i * width + m * n_out
             for j in range(c):
-                code = p.codes[i * c + j]
-                if code < 0:
-                    continue
-                pos = inputs.category_offset[j] + code
-                dr[m * C + pos] += dot(d, W + pos * n_out, n_out)
+                row = p.codes[i * c + j]
+                if row >= 0:
+                    dr[m * C + row] += dot(d, W + <Py_ssize_t> row * n_out, n_out)

@@ -31,7 +31,7 @@ from fastbp._core._blas cimport column_sums, gemm, scaled_copy
 from fastbp._core._inputs cimport lookup_add, lookup_scale_grad, lookup_weight_grad
 from fastbp._core._masks cimport MaskBlock
 from fastbp._core._records cimport Layer, LayerPass, Split, Threads
-from fastbp._core._splits cimport COL_BLOCK, ROW_BLOCK, along, team
+from fastbp._core._splits cimport COL_BLOCK, ROW_BLOCK, along, block_size, team
 
 
 cdef bint needs_input(const Layer* layer) noexcept nogil:
@@ -46,10 +46,6 @@ cdef void repeat_rows(const floating* rows, Py_ssize_t n_rows, Py_ssize_t width,
     for i in range(n_rows):
         for m in range(members):
             memcpy(out + (i * members + m) * width, rows + i * width, width * sizeof(floating))
-
-
-cdef inline Py_ssize_t block_size(Split split, Py_ssize_t block, Py_ssize_t side) noexcept nogil:
-    return min(split.size, side - block * split.size)
 
 
 # --- the forward pass, a block of rows at a time ------------------------------------------------------------------
@@ -233,15 +229,16 @@ cdef void delta_rows(const LayerPass* p, floating* du, Py_ssize_t first, Py_ssiz
         mul_derivative(p.f_in, rows, (<const floating*> p.a_in) + first * width, count, width, width)
 
 
-cdef void member_sum(const LayerPass* p, const floating* du, floating* delta_in, Py_ssize_t first,
+cdef void member_sum(const LayerPass* p, floating* du, floating* delta_in, Py_ssize_t first,
                      Py_ssize_t count) noexcept nogil:
     """Rows first.. of delta_in (n_rows, n_in) <- sum over the members of du * r (r = 1 when NULL): the delta of an
-    input every member reads."""
+    input every member reads (du's rows are scaled in place)."""
     cdef int k = p.layer.members, n_in = p.layer.n_in, m
     cdef Py_ssize_t i, j
-    cdef const floating* r = <const floating*> p.r
     cdef const floating* row
     cdef floating* out
+    if p.r != NULL:
+        scale_columns(du + first * k * n_in, <const floating*> p.r, count, <Py_ssize_t> k * n_in)
     for i in range(first, first + count):
         out = delta_in + i * n_in
         for j in range(n_in):
@@ -249,7 +246,7 @@ cdef void member_sum(const LayerPass* p, const floating* du, floating* delta_in,
         for m in range(k):
             row = du + (i * k + m) * n_in
             for j in range(n_in):
-                out[j] = out[j] + (row[j] if r == NULL else row[j] * r[m * n_in + j])
+                out[j] = out[j] + row[j]
 
 
 cdef enum Phase:

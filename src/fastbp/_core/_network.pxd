@@ -2,11 +2,16 @@ from cython cimport floating
 
 from fastbp._core._optim cimport Span
 from fastbp._core._records cimport Backward, Batch, Block, Dropout, Layout, Threads, Workspace
+from fastbp._core._sparse cimport CSR
 
 
 cdef Threads thread_plan(int n_threads, bint invariant, bint single) noexcept nogil
 
 cdef Span span_of(const Block* block) noexcept nogil
+
+# X as a CSR matrix the first layer reads in place, or None for a dense array; raises for a sparse X that a
+# network of several members or with inputs cannot take.
+cdef CSR csr_rows(const Layout* net, X, dtype)
 
 # work.acts[l] <- the activations of layer l for the batch's rows; the last holds the output logits. A training
 # pass (dropout not NULL) drops units, and fills work.factor where it is set.

@@ -30,7 +30,7 @@ from fastbp._core._optim cimport Span, update_span
 from fastbp._core._records cimport (BIAS, CATEGORY_SCALE, CATEGORY_WEIGHT, EMBEDDING_BIAS, EMBEDDING_WEIGHT,
                                     FREQUENCIES, IN_SCALE, LINEAR_BIAS, LINEAR_WEIGHT, NO_EMBEDDING, OUT_SCALE,
                                     PERIODIC, PIECEWISE_LINEAR, STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIENT, WEIGHT,
-                                    INPUTS_STAGE, DENSE_STAGE, MEMBERS_STAGE, Deltas, Pass, Stage, StageKind,
+                                    INPUTS_STAGE, DENSE_STAGE, MEMBERS_STAGE, Deltas, Pass, Stage,
                                     Backward, Batch, Block, Dropout, Embedding, Inputs, Layer,
                                     LayerPass, Layout, Role, SparseRows, Split, Threads, Update, Workspace)
 from fastbp._core._splits cimport ROW_BLOCK, column_blocks, n_blocks, product_split, team
@@ -430,9 +430,8 @@ cdef Span span_of(const Block* block) noexcept nogil:
 
 cdef void update_block(const Update* update, floating* params, const floating* grad, const Block* block,
                        int n_threads) noexcept nogil:
-    """The optimizer's step on one block (none for NULL), with weight decay when its policy says so."""
-    if block != NULL:
-        update_span(update.rule, update.step, params, grad, update.state, span_of(block), n_threads)
+    """The optimizer's step on one block, with weight decay when its policy says so."""
+    update_span(update.rule, update.step, params, grad, update.state, span_of(block), n_threads)
 
 
 cdef void step_stage(const Pass* run, const Stage* stage, floating* params, const floating* grad) noexcept nogil:
@@ -508,6 +507,15 @@ cdef double backward(const Layout* net, floating* params, const Batch* batch, Wo
     for s in range(net.n_stages - 1, -1, -1):
         stage_backward(&run, &net.stages[s], params, grad_out, &deltas)
     return loss
+
+
+cdef CSR csr_rows(const Layout* net, X, dtype):
+    """X as a CSR matrix the first layer reads in place (`_sparse.CSR`), or None for a dense array; the layers of
+    an ensemble and the inputs take dense X only."""
+    cdef CSR X_csr = sparse_input(X, dtype)
+    if X_csr is not None and (net.members > 1 or net.inputs.active):
+        raise ValueError("the layers of an ensemble, and inputs, take dense X")
+    return X_csr
 
 
 cdef inline bint needs_factor(const Layer* layer, bint dropout) noexcept nogil:
@@ -820,9 +828,7 @@ cdef class CoreNet:
         cdef double loss = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
         dtype = np.float32 if floating is float else np.float64
-        cdef CSR X_csr = sparse_input(X, dtype)
-        if X_csr is not None and (self.layout.members > 1 or self.layout.inputs.active):
-            raise ValueError("the layers of an ensemble, and inputs, take dense X")
+        cdef CSR X_csr = csr_rows(&self.layout, X, dtype)
         cdef const floating[:, ::1] X_dense
         cdef Batch batch
         cdef Workspace work
@@ -901,9 +907,7 @@ cdef class CoreNet:
         cdef double loss
         cdef Py_ssize_t offset = 0, factor_offset = 0
         cdef Threads threads = thread_plan(n_threads, invariant, floating is float)
-        cdef CSR X_csr = sparse_input(X, dtype)
-        if X_csr is not None and (self.layout.members > 1 or self.layout.inputs.active):
-            raise ValueError("the layers of an ensemble, and inputs, take dense X")
+        cdef CSR X_csr = csr_rows(&self.layout, X, dtype)
         cdef const floating[:, ::1] X_dense
         cdef Scratch scratch = Scratch()  # kept for the whole call: the batch's X_sparse points into it
         cdef Batch batch

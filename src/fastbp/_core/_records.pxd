@@ -182,7 +182,8 @@ cdef struct Workspace:
     void* member_weights        # (n_rows * k,): each row's sample weight once per member, scratch
     # Only for a network with inputs (NULL otherwise):
     void* encoded               # (n_rows, inputs.width): the first layer's dense input, OUT of the forward pass
-    int* codes                  # (n_rows, n_categorical): each categorical code, -1 where unknown, OUT
+    int* codes                  # (n_rows, n_categorical): each code's row of the category blocks (its column's
+                                # offset plus the code), -1 where unknown, OUT
     void* features              # (n_rows, n_numeric B or n_numeric 2m): the encoding, or cos and sin, OUT
     void* pre_relu              # (n_rows, width): the embedding before its ReLU (with activation), OUT
     void* encoded_delta         # (n_rows, width): dL/d(encoded), a backward pass's scratch (with an embedding)

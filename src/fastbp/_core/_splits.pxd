@@ -22,6 +22,11 @@ cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
     return (n + block - 1) // block
 
 
+cdef inline Py_ssize_t block_size(Split split, Py_ssize_t block, Py_ssize_t side) noexcept nogil:
+    """The rows, columns or members of block number `block` of a split of `side`: split.size, or the rest."""
+    return min(split.size, side - block * split.size)
+
+
 cdef inline Split one_block(Py_ssize_t n_rows) noexcept nogil:
     """The whole product in one BLAS call, on the calling thread."""
     cdef Split split
