@@ -14,6 +14,8 @@ an embedding and N(0, 1) with one. An embedding draws its own arrays last (``fas
 
 import numpy as np
 
+from fastbp.layout import write
+
 
 def draw(rng, init, fan_in, fan_out, activation):
     """(W (fan_in, fan_out), b (fan_out,)) of one layer with the scheme `init`; `activation` is what the layer's
@@ -39,7 +41,8 @@ def initialize(layout, params, init, activations, rng):
     for l in range(layout.n_layers):
         fan_in, fan_out = layout.layer_sizes[l], layout.layer_sizes[l + 1]
         activation = activations[min(l, len(activations) - 1)]
-        W, b = joined(layout, params, "weight", l), layout.block("bias", l).view(params)
+        weight = layout.whole("weight", l)
+        W, b = weight.view(params), layout.block("bias", l).view(params)  # W: a copy where it is joined
         fan_in = W.shape[-2]
         if W.ndim == 2:  # shared by the members (or a plain layer)
             W[...], bias = draw(rng, init, fan_in, fan_out, activation)
@@ -47,14 +50,14 @@ def initialize(layout, params, init, activations, rng):
         else:
             for m in range(layout.members):
                 W[m], b[m] = draw(rng, init, fan_in, fan_out, activation)
-        scatter(layout, params, "weight", l, W)
+        write(weight, params, W)
         r, s = layout.find("in_scale", l), layout.find("out_scale", l)
         if r is not None and l == 0 and inputs is not None:
             d = 1 if inputs.embedding is None else inputs.embedding.d_embedding
             chunks = [d] * inputs.n_numeric + list(inputs.categories)
             values = rng.standard_normal((r.shape[0], len(chunks))) if inputs.embedding is not None \
                 else rng.randint(0, 2, (r.shape[0], len(chunks))) * 2.0 - 1.0
-            scatter(layout, params, "in_scale", 0, np.repeat(values, chunks, axis=1))
+            write(layout.whole("in_scale", 0), params, np.repeat(values, chunks, axis=1))
         elif r is not None:
             r.view(params)[...] = rng.randint(0, 2, r.shape) * 2.0 - 1.0 if l == 0 else 1.0
         if s is not None:
@@ -62,28 +65,3 @@ def initialize(layout, params, init, activations, rng):
     if inputs is not None and inputs.embedding is not None:
         inputs.embedding.initialize({block.role: block.view(params) for block in layout.blocks if block.layer < 0},
                                     rng)
-
-
-# The first layer's W and r for its whole input: the dense units' block, then the one-hot units' (if any).
-CATEGORY_ROLE = {"weight": "category_weight", "in_scale": "category_scale"}
-
-
-def joined(layout, params, role, layer):
-    """A copy of a layer's W (or r) over all its input units: the dense units' rows, then the categorical's."""
-    dense = layout.block(role, layer).view(params)
-    rest = layout.find(CATEGORY_ROLE[role], layer) if layer == 0 else None
-    return dense.copy() if rest is None else np.concatenate([dense, rest.view(params)], axis=dense.ndim - 2
-                                                             if role == "weight" else 1)
-
-
-def scatter(layout, params, role, layer, values):
-    """Write `values`, laid out as `joined`, back into the blocks."""
-    dense = layout.block(role, layer).view(params)
-    width = dense.shape[-2] if role == "weight" else dense.shape[-1]
-    if role == "weight":
-        dense[...] = values[..., :width, :]
-    else:
-        dense[...] = values[:, :width]
-    rest = layout.find(CATEGORY_ROLE[role], layer) if layer == 0 else None
-    if rest is not None:
-        rest.view(params)[...] = values[..., width:, :] if role == "weight" else values[:, width:]

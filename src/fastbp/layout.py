@@ -91,6 +91,39 @@ class Inputs:
         return np.concatenate([[0], np.cumsum(self.categories, dtype=np.int64)]).astype(np.int32)
 
 
+@dataclass(frozen=True)
+class Joined:
+    """The first layer's W or r over all its input units: the dense units' block, then the one-hot units'."""
+
+    dense: Block
+    rest: Block
+
+    @property
+    def axis(self):
+        return len(self.dense.shape) - 2 if self.dense.role == "weight" else 1
+
+    def view(self, flat):
+        """The joined array (a copy)."""
+        return np.concatenate([self.dense.view(flat), self.rest.view(flat)], axis=self.axis)
+
+    def write(self, flat, value):
+        width = self.dense.shape[self.axis]
+        self.dense.view(flat)[...] = np.take(value, np.arange(width), axis=self.axis)
+        self.rest.view(flat)[...] = np.take(value, np.arange(width, value.shape[self.axis]), axis=self.axis)
+
+
+def write(owner, flat, value):
+    """Set the part of flat that `owner` (a `Block` or `Joined`) views to value."""
+    if isinstance(owner, Joined):
+        owner.write(flat, value)
+    else:
+        owner.view(flat)[...] = value
+
+
+# The blocks of the categorical columns' rows of the first layer's W and r.
+CATEGORY_ROLE = {"weight": "category_weight", "in_scale": "category_scale"}
+
+
 def inputs_of(n_columns, categories=None, embedding=None):
     """The `Inputs` of a model of X's width `n_columns` with `categories` (cardinalities of its last columns, or
     None) and `embedding` (of its numeric columns, or None), checked; None when it has neither."""
@@ -153,6 +186,13 @@ class Layout:
     @cached_property
     def _by_key(self):
         return {(block.role, block.layer): block for block in self.blocks}
+
+    def whole(self, role, layer):
+        """The block of `role` in `layer` over all the layer's input units: with categorical columns, the first
+        layer's W or r joined with its rows for their one-hot units (a ``Joined``); None when the layer has none."""
+        block = self.find(role, layer)
+        rest = self.find(CATEGORY_ROLE[role], layer) if role in CATEGORY_ROLE else None
+        return block if block is None or rest is None else Joined(block, rest)
 
     def spans(self, policy):
         """The (start, stop) runs of the buffer whose blocks have `policy` ("penalized" or "decayed") set,

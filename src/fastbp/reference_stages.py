@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastbp import reference
-from fastbp.layout import Block
+from fastbp.layout import Block, Joined, write
 
 
 @dataclass(frozen=True)
@@ -311,35 +311,6 @@ def ensemble_prediction(spec, Z):
 
 # --- a model of k members (`fastbp.MLP` with ensemble_size k), from its layout ------------------------------------
 
-@dataclass(frozen=True)
-class Joined:
-    """The first layer's W or r over all its input units: the dense units' block, then the one-hot units'."""
-
-    dense: Block
-    rest: Block
-
-    @property
-    def axis(self):
-        return len(self.dense.shape) - 2 if self.dense.role == "weight" else 1
-
-    def view(self, flat):
-        """The joined array (a copy)."""
-        return np.concatenate([self.dense.view(flat), self.rest.view(flat)], axis=self.axis)
-
-    def write(self, flat, value):
-        width = self.dense.shape[self.axis]
-        self.dense.view(flat)[...] = np.take(value, np.arange(width), axis=self.axis)
-        self.rest.view(flat)[...] = np.take(value, np.arange(width, value.shape[self.axis]), axis=self.axis)
-
-
-def write(owner, flat, value):
-    """Set the part of flat that `owner` (a `Block` or `Joined`) views to value."""
-    if isinstance(owner, Joined):
-        owner.write(flat, value)
-    else:
-        owner.view(flat)[...] = value
-
-
 def inputs_stage(layout):
     """(stage, owners) of the "inputs" stage of a layout with `fastbp.layout.Inputs`."""
     inputs, embedding = layout.inputs, layout.inputs.embedding
@@ -357,8 +328,8 @@ def ensemble_network(layout, spec, n_rows=0, dropout=None):
     """(stages, owners) of the model of `layout` (k members) and `spec`: its inputs (when the layout has them),
     members, then each layer's linear stage, and a hidden layer's activation and, with dropout = (seed, step) for a
     pass of n_rows rows, its mask (keyed by row and unit, a unit being member m's unit j at m n_out + j).
-    owners[i] maps each role of stage i to its `fastbp.layout.Block` (a `Joined` pair for the first layer's W and
-    r with categorical columns; a mask's or an encoding's to the array itself)."""
+    owners[i] maps each role of stage i to its `fastbp.layout.Block` (the first layer's W and r with categorical
+    columns to a ``fastbp.layout.Joined`` pair; a mask's or an encoding's to the array itself)."""
     k = layout.members
     stages, owners = [Stage("members", k)], [{}]
     if layout.inputs is not None:
@@ -367,12 +338,8 @@ def ensemble_network(layout, spec, n_rows=0, dropout=None):
         owners.insert(0, stage_owners)
     for l in range(layout.n_layers):
         stages.append(Stage("linear", k))
-        found = {role: layout.find(role, l) for role in ("weight", "bias", "in_scale", "out_scale")
-                 if layout.find(role, l) is not None}
-        for role, rest in (("weight", "category_weight"), ("in_scale", "category_scale")):
-            if layout.find(rest, l) is not None:
-                found[role] = Joined(found[role], layout.find(rest, l))
-        owners.append(found)
+        owners.append({role: layout.whole(role, l) for role in ("weight", "bias", "in_scale", "out_scale")
+                       if layout.find(role, l) is not None})
         if l == layout.n_layers - 1:
             break
         stages.append(Stage("activate", k, unit=spec.activations[l]))
