@@ -192,11 +192,57 @@ def staged():
                                digest([loss], grad, net.forward(x, members=True), *fits))
 
 
+def numpy_backend():
+    """The NumPy reference backend: a pass of every output in both dtypes, with and without dropout, sparse X,
+    ensembles and inputs, and fits with AdamW, clipping, a per-step schedule and dropout, and with SGD."""
+    rng = np.random.RandomState(8)
+    X = rng.randn(60, 5)
+    sw = rng.rand(60)
+    for output in OUTPUTS:
+        Y = targets(output, 60, 3, rng)
+        for dtype in DTYPES:
+            for dropout in (0.0, 0.2):
+                net = fastbp.MLP([5, 7, 6, 3], ["tanh", "relu"], output, dtype=dtype, random_state=0,
+                                 backend="numpy", dropout=dropout)
+                loss, grad = net.loss_and_grad(X, Y, sw, alpha=0.1, dropout_seed=3 if dropout else None)
+                yield (f"numpy/pass/{output}/{dtype}/{dropout}",
+                       digest(net.forward(X), net.logits(X), [loss, net.loss(X, Y, sw, 0.1)], grad))
+    Xs = scipy.sparse.random(60, 20, density=0.1, format="csr", random_state=rng)
+    Y = targets("softmax", 60, 3, rng)
+    for dtype in DTYPES:
+        net = fastbp.MLP([20, 8, 3], "relu", "softmax", dtype=dtype, random_state=0, backend="numpy")
+        loss, grad = net.loss_and_grad(Xs, Y, alpha=0.01)
+        yield f"numpy/pass/sparse/{dtype}", digest(net.forward(Xs), [loss], grad)
+    parameters = inspect.signature(fastbp.MLP).parameters
+    staged = {"ensemble": {"ensemble_size": 3}} if "ensemble_size" in parameters else {}
+    if "embedding" in parameters:
+        bins = fastbp.embeddings.compute_bins(X, 5)
+        staged["inputs"] = {"ensemble_size": 2, "ensemble": "mini", "categories": [3],
+                            "embedding": fastbp.embeddings.PiecewiseLinear(bins[:4], 3)}
+    Yr = rng.randn(60, 2)
+    for dtype in DTYPES:
+        for name, options in {"plain": {}, **staged}.items():
+            x = X.copy()
+            if "categories" in options:
+                x[:, 4] = rng.randint(-1, 4, 60)
+            net = fastbp.MLP([5, 16, 8, 2], "relu", "identity", dtype=dtype, random_state=0, backend="numpy",
+                             dropout=0.1, **options)
+            loss, grad = net.loss_and_grad(x, Yr, sw, alpha=0.1, dropout_seed=2)
+            fits = []
+            for optimizer, settings in ((fastbp.AdamW(1e-2), {"clip_norm": 0.5, "schedule":
+                                         fastbp.schedules.WarmupCosine(3, 10)}), (fastbp.SGD(1e-2), {"alpha": 1e-3})):
+                copy = net.copy()
+                history = fastbp.Trainer(copy, optimizer, batch_size=16, max_epochs=2, random_state=0,
+                                         **settings).fit(x, Yr, sw)
+                fits += [copy.params, history.loss, history["learning_rate"]]
+            yield f"numpy/{name}/{dtype}", digest([loss], grad, *fits)
+
+
 def fingerprints():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = {}
-        for group in (passes, trainings, estimators, staged):
+        for group in (passes, trainings, estimators, staged, numpy_backend):
             results.update(group())
     return results
 

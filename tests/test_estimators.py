@@ -25,6 +25,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor
+from fastbp.layout import dense_layout
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 PAIRS = [(MLPClassifier, neural_network.MLPClassifier), (MLPRegressor, neural_network.MLPRegressor)]
@@ -471,13 +472,14 @@ def test_weights_set_on_an_unfitted_estimator_are_what_it_predicts_with_and_trai
     reg = MLPRegressor(hidden_layer_sizes=4, activation="tanh", solver="sgd", momentum=0.0, learning_rate_init=0.1,
                        batch_size=30, alpha=0.0)
     reg.coefs_, reg.intercepts_, reg.out_activation_ = [c.copy() for c in coefs], list(intercepts), "identity"
-    spec = fastbp.reference.Spec(("tanh",), "identity")
-    expected = fastbp.reference.forward(coefs, intercepts, X, spec).ravel()
+    spec, layout = fastbp.reference.Spec(("tanh",), "identity"), dense_layout([3, 4, 1])
+    params = np.concatenate([array.ravel() for array in coefs + intercepts])
+    expected = fastbp.reference_network.output(layout, spec, params, X).ravel()
     np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12)
     reg.partial_fit(X, y)  # one full-batch step: w - 0.1 * gradient, the gradient from the NumPy reference
-    _, coef_grads, intercept_grads = fastbp.reference.loss_and_grad(coefs, intercepts, X, y[:, None], spec)
-    for W, W0, G in zip(reg.coefs_ + reg.intercepts_, coefs + intercepts, coef_grads + intercept_grads):
-        np.testing.assert_allclose(W, W0 - 0.1 * G, rtol=1e-12, atol=1e-15)
+    _, grad, _ = fastbp.reference_network.loss_and_grad(layout, spec, params, X, y[:, None])
+    after = np.concatenate([array.ravel() for array in reg.coefs_ + reg.intercepts_])
+    np.testing.assert_allclose(after, params - 0.1 * grad, rtol=1e-12, atol=1e-15)
     assert reg.n_iter_ == 1 and reg.t_ == 30 and len(reg.loss_curve_) == 1
 
     cases = [([rng.randn(3, 4), rng.randn(5, 1)], [rng.randn(4), rng.randn(1)], r"coefs_\[1\] has shape \(5, 1\)"),

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import reference
+from fastbp import reference, reference_network, steps
 from fastbp._core import _network, _optim
 from fastbp._core._epoch import EpochKernel
 from fastbp._core._network import CoreNet
+from fastbp.backends import Training
 from fastbp.layout import POLICY, ROLES, Layout, dense_layout, make_block
 
 SIZES = (5, 7, 4, 3)
@@ -23,11 +24,6 @@ def interleaved_layout(sizes):
             blocks.append(make_block(role, layer, offset, shape))
             offset = blocks[-1].stop
     return Layout(tuple(sizes), tuple(blocks))
-
-
-def views(layout, flat):
-    layers = range(layout.n_layers)
-    return [layout.block("weight", l).view(flat) for l in layers], [layout.block("bias", l).view(flat) for l in layers]
 
 
 def problem(dtype=np.float64, n=40, seed=0):
@@ -89,13 +85,10 @@ def test_the_core_penalizes_by_role_not_by_position(dtype):
     grad = np.empty_like(params)
     core = CoreNet(layout, SPEC.activations, SPEC.output)
     loss = core.loss_and_grad(params, X, Y, None, X.shape[0], 0.3, grad, 1, False)
-    coefs, intercepts = views(layout, params)
-    expected, coef_grads, intercept_grads = reference.loss_and_grad(coefs, intercepts, X, Y, SPEC, alpha=0.3)
+    expected, expected_grad, _ = reference_network.loss_and_grad(layout, SPEC, params, X, Y, alpha=0.3)
     rtol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(loss, expected, rtol=rtol)
-    grad_coefs, grad_intercepts = views(layout, grad)
-    for got, want in zip(grad_coefs + grad_intercepts, coef_grads + intercept_grads):
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(grad, expected_grad, rtol=rtol, atol=rtol * 1e-2)
 
 
 @pytest.mark.parametrize("optimizer, settings", [
@@ -117,18 +110,15 @@ def test_an_epoch_decays_by_role_not_by_position(optimizer, settings, clip_norm)
     result = kernel.train_epoch(params, X, Y, None, None, state, 0.05, 0)
 
     expected, expected_state = start.copy(), {name: np.zeros(layout.n_params) for name in names}
-    grad = np.empty(layout.n_params)
 
-    def step(coef_grads, intercept_grads, *, t):
-        for view, array in zip(sum(views(layout, grad), []), coef_grads + intercept_grads):
-            view[...] = array
-        if clip_norm is not None:
-            reference.clip(grad, clip_norm)
-        reference.optimizer_step(optimizer, settings, expected, grad, expected_state, 0.05, t + 1,
+    def gradient(rows, dropout):
+        return reference_network.loss_and_grad(layout, SPEC, expected, X[rows], Y[rows], None, 0.1)[:2]
+
+    def update(grad, rate, t):
+        reference.optimizer_step(optimizer, settings, expected, grad, expected_state, rate, t + 1,
                                  layout.spans("decayed"))
 
-    coefs, intercepts = views(layout, expected)
-    reference.train_epoch(coefs, intercepts, X, Y, None, None, 16, 0.1, SPEC, step)
+    steps.train_steps(steps.minibatches(50, 16, None, None), gradient, update, Training(0.1, clip_norm), 0.05, 0)
     assert result.steps == 4
     np.testing.assert_allclose(params, expected, rtol=1e-11, atol=1e-13)
     # The biases were not decayed: with the weights' decay on them too, the result moves away.
@@ -147,7 +137,6 @@ def test_the_optimizer_step_decays_exactly_the_given_spans():
 def test_the_core_runs_a_table_of_stages():
     """The passes interpret `CoreNet.stages`: the inputs (when the model has an embedding or categories) then one
     stage per layer, of its kind; each block belongs to one stage (its layer, -1 for the inputs)."""
-    from fastbp._core._network import CoreNet
 
     def stages(**options):
         net = fastbp.MLP([4, 8, 8, 2], "relu", "identity", random_state=0, **options)

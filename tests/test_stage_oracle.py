@@ -4,8 +4,10 @@ of every parameter block and of the input, with the modules' weights copied in (
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import fastbp
+from fastbp import reference_network
 from fastbp import reference_stages as rs
 from fastbp.reference_stages import Stage
 
@@ -93,6 +95,32 @@ def test_a_shared_layer_applied_to_every_member_is_a_linear_layer():
     x = np.random.RandomState(6).randn(N, K, 5)
     check(Stage("linear", K), {"weight": numpy(module.weight).T, "bias": numpy(module.bias)}, module, x,
           {"weight": (module.weight, transposed), "bias": (module.bias, same)})
+
+
+def test_a_dense_layer_is_a_linear_layer_and_one_that_reads_sparse_data_gives_no_input_gradient():
+    module = randomize(torch.nn.Linear(5, 3), 11)
+    blocks = {"weight": numpy(module.weight).T, "bias": numpy(module.bias)}
+    named = {"weight": (module.weight, transposed), "bias": (module.bias, same)}
+    check(Stage("dense"), blocks, module, np.random.RandomState(12).randn(N, 5), named)
+    X = scipy.sparse.random(N, 5, density=0.4, format="csr", random_state=13)
+    module.zero_grad()
+    out, cache = rs.FORWARD["dense"](Stage("dense", data=True), blocks, X)
+    out_t = module(torch.tensor(X.toarray()))
+    np.testing.assert_allclose(out, numpy(out_t), rtol=1e-12)
+    G = np.random.RandomState(14).randn(*out.shape)
+    (out_t * torch.tensor(G)).sum().backward()
+    delta_in, grads = rs.BACKWARD["dense"](Stage("dense", data=True), blocks, cache, G)
+    assert delta_in is None and isinstance(grads["weight"], np.ndarray)
+    np.testing.assert_allclose(grads["weight"], numpy(module.weight.grad).T, rtol=1e-12)
+    np.testing.assert_allclose(grads["bias"], numpy(module.bias.grad), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(N, 5), (N, K, 5)], ids=["plain", "members"])
+def test_an_activation_with_a_dropout_mask_multiplies_by_it(shape):
+    x = np.random.RandomState(15).randn(*shape)
+    mask = np.where(np.random.RandomState(16).rand(*shape) < 0.3, 0.0, 1 / 0.7)
+    check(Stage("activate", unit="gelu"), {"mask": mask}, lambda t: torch.nn.functional.gelu(t) * torch.tensor(mask),
+          x, {})
 
 
 def test_tabm_minis_scaling_is_an_elementwise_affine_without_bias():
@@ -231,8 +259,8 @@ def test_a_whole_tabm_network_and_its_loss_are_tabms(arch_type, embedding, outpu
 
     Z, caches = rs.forward_chain(stages, blocks, X)
     np.testing.assert_allclose(Z, numpy(Z_t), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(rs.ensemble_prediction(spec, Z), numpy(proba), rtol=1e-10, atol=1e-12)
-    loss, delta = rs.ensemble_objective(spec, Z, Y)
+    np.testing.assert_allclose(reference_network.prediction(spec, Z), numpy(proba), rtol=1e-10, atol=1e-12)
+    loss, delta = reference_network.objective(spec, Z, Y)
     assert loss == pytest.approx(loss_t.item(), rel=1e-12)
     _, grads = rs.backward_chain(stages, blocks, caches, delta)
     for i, parts in enumerate(named):

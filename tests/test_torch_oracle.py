@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import reference, schedules
+from fastbp import reference_network, schedules
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle here: pip install torch (CPU)")
 F = torch.nn.functional
@@ -76,8 +76,8 @@ def targets(output, n, k, rng):
 
 def check_against_torch(net, X, Y, dropout_seed=None):
     params = torch_params(net)
-    masks = reference.masks_for(net.spec(), net.coefs, X.shape[0], None if dropout_seed is None
-                                else (dropout_seed, 0))
+    masks = reference_network.dropout_masks(net.layout, net.spec(), X.shape[0],
+                                            None if dropout_seed is None else (dropout_seed, 0))
     z = torch_logits(net, params, X, masks)
     loss = torch_loss(net, z, Y)
     loss.backward()

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastbp import reference, reference_stages
+from fastbp import reference, reference_network
 from fastbp._core import _optim
-from fastbp._core._epoch import EpochKernel, EpochResult
+from fastbp._core._epoch import EpochKernel
 from fastbp._core._network import PREDICT_FEW_ROWS, CoreNet
 from fastbp._threads import single_threaded_blas
+from fastbp.steps import minibatches, train_steps
 
 BACKENDS = ("cython", "numpy")
 # A forward pass of the general kind (ensembles, inputs, CSR X) goes through blocks of rows whose scratch is at
@@ -198,45 +199,31 @@ class CompiledEpochs:
 
 
 class Reference(Backend):
-    """The NumPy reference (`fastbp.reference`): the math of the backpropagation page, on the model's per-layer
-    views."""
+    """The NumPy reference (`fastbp.reference_network`): the math of the backpropagation page, on the model's
+    layout, stage by stage."""
 
     name = "numpy"
 
     def forward(self, net, X, plan, members=False):
-        if self.layout.staged:
-            return reference_stages.ensemble_output(self.layout, self.spec, net.params, X, members)
-        y_hat = reference.forward(net.coefs, net.intercepts, X, self.spec)
-        return y_hat[:, None, :] if members else y_hat
+        return reference_network.output(self.layout, self.spec, net.params, X, members)
 
     def predict(self, net, X, plan):
         return self.forward(net, X, plan) if np.isfinite(X).all() else None
 
     def logits(self, net, X, plan):
-        if self.layout.staged:
-            logits = reference_stages.ensemble_logits(self.layout, self.spec, net.params, X)
-            return logits[:, 0] if self.layout.members == 1 else logits
-        return reference.forward_pass(net.coefs, net.intercepts, X, self.spec)[-1][1]
+        logits = reference_network.logits(self.layout, self.spec, net.params, X)
+        return logits[:, 0] if logits.ndim == 3 and self.layout.members == 1 else logits
 
     def objective_and_output(self, net, batch, alpha, plan, dropout=None):
-        if self.layout.staged:
-            loss, _, y_hat = reference_stages.ensemble_loss_and_grad(
-                self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
-                dropout, gradient=False)
-            return loss, y_hat
-        return reference.objective_and_output(net.coefs, net.intercepts, batch.X, batch.Y, self.spec,
-                                              batch.sample_weight, alpha, batch.weight_sum, dropout)
+        loss, _, y_hat = reference_network.loss_and_grad(
+            self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
+            dropout, gradient=False)
+        return loss, y_hat
 
     def loss_and_grad(self, net, batch, alpha, plan, out, dropout=None):
-        if self.layout.staged:
-            loss, out[...], _ = reference_stages.ensemble_loss_and_grad(
-                self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
-                dropout)
-            return loss
-        loss, coef_grads, intercept_grads = reference.loss_and_grad(
-            net.coefs, net.intercepts, batch.X, batch.Y, self.spec, batch.sample_weight, alpha, batch.weight_sum,
+        loss, out[...], _ = reference_network.loss_and_grad(
+            self.layout, self.spec, net.params, batch.X, batch.Y, batch.sample_weight, alpha, batch.weight_sum,
             dropout)
-        net.flatten(coef_grads, intercept_grads, out=out)
         return loss
 
     def step(self, optimizer, params, grad, learning_rate):
@@ -246,47 +233,30 @@ class Reference(Backend):
                                  self.layout.spans("decayed"))
 
     def epoch_kernel(self, net, optimizer, training, batch_size, plan):
-        return ReferenceEpochs(net, optimizer, training, batch_size, self)
+        return ReferenceEpochs(optimizer, training, batch_size, self)
 
 
 class ReferenceEpochs:
-    """The reference's epoch: `reference.train_epoch`, a Python loop over minibatches."""
+    """The reference's epoch: the protocol of `fastbp.steps` in a Python loop over minibatches."""
 
-    def __init__(self, net, optimizer, training, batch_size, backend):
-        self.net, self.optimizer, self.training, self.batch_size, self.backend = (net, optimizer, training,
-                                                                                  batch_size, backend)
+    def __init__(self, optimizer, training, batch_size, backend):
+        self.optimizer, self.training, self.batch_size, self.backend = optimizer, training, batch_size, backend
 
     def train_epoch(self, params, X, Y, sample_weight, order, state, learning_rate, steps):
-        net, optimizer, training = self.net, self.optimizer, self.training
-        settings = optimizer.settings()
-        grad = np.empty_like(params)
-        decayed = self.backend.layout.spans("decayed")
-        rates = []
+        optimizer, training, layout, spec = self.optimizer, self.training, self.backend.layout, self.backend.spec
+        settings, decayed = optimizer.settings(), layout.spans("decayed")
 
-        gradient = None
-        if net.layout.staged:
-            def gradient(X, Y, sample_weight, dropout):
-                return reference_stages.ensemble_loss_and_grad(net.layout, self.backend.spec, params, X, Y,
-                                                               sample_weight, training.alpha, None, dropout)[:2]
+        def gradient(rows, dropout):
+            w = None if sample_weight is None else sample_weight[rows]
+            return reference_network.loss_and_grad(layout, spec, params, X[rows], Y[rows], w, training.alpha, None,
+                                                   dropout)[:2]
 
-        def step(*grads, t):
-            rate = learning_rate if training.schedule is None else training.schedule.rate(t, learning_rate)
-            if len(grads) == 1:  # an ensemble's flat gradient
-                grad[...] = grads[0]
-            else:
-                net.flatten(*grads, out=grad)
-            if training.clip_norm is not None:
-                reference.clip(grad, training.clip_norm)
+        def update(grad, rate, t):
             reference.optimizer_step(optimizer.name, settings, params, grad, state, rate, t + 1, decayed)
-            rates.append(rate)
 
         with np.errstate(all="ignore"):  # overflow is reported as a DivergenceError, as in the core
-            loss_sum, finite, taken = reference.train_epoch(
-                net.coefs, net.intercepts, X, Y, sample_weight, order, self.batch_size, training.alpha,
-                self.backend.spec, step, steps, training.dropout_seed, gradient)
-        last = rates[-1] if rates else (learning_rate if training.schedule is None
-                                        else training.schedule.rate(steps, learning_rate))
-        return EpochResult(loss_sum, taken, finite, last)
+            return train_steps(minibatches(X.shape[0], self.batch_size, order, sample_weight), gradient, update,
+                               training, learning_rate, steps)
 
 
 _BACKENDS = {backend.name: backend for backend in (Compiled, Reference)}

@@ -2,7 +2,7 @@
 
 A `FitLoop` holds what lives for one fit: the data, its backend's epoch kernel, the shuffle order and the
 snapshot an epoch rolls back to. `run_epoch` trains one epoch (one pass over the data: one compiled call on
-the compiled backend, `fastbp.reference.train_epoch` on the NumPy one) and returns what happened, an
+the compiled backend, the protocol of `fastbp.steps` in a Python loop on the NumPy one) and returns what happened, an
 `EpochOutcome`; an epoch that gives a non-finite loss or weights is rolled back and raises
 `DivergenceError`. The loop takes everything it needs as arguments and updates only the model and its
 optimizer; the trainer keeps its own counters and decides what happens between epochs (schedules, early

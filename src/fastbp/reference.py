@@ -1,14 +1,13 @@
-"""The NumPy backend: the math of the user guide's backpropagation page, written as plainly as NumPy allows.
+"""The NumPy backend's math: the user guide's backpropagation page, written as plainly as NumPy allows.
 
 This module is the specification the compiled core is tested against. It is meant to be read, not to be
-fast: one function per idea, no fusion, no in-place tricks. Arrays are in the model's dtype; `coefs[l]` is
-W[l] with shape (n_in, n_out) and `intercepts[l]` is b[l] with shape (n_out,). A `Spec` says what the
-network computes besides its weights: each hidden layer's activation, the output and its loss, and each
-hidden layer's dropout rate.
-
-X may be a scipy.sparse CSR matrix or array: the same code then runs scipy's sparse products, X @ W[0]
-forward and X^T @ delta[1] for the first layer's weight gradient, both of which give dense arrays, and
-minibatches are X's rows picked by index (X[rows], again CSR). Everything after the first layer is dense.
+fast: one function per idea, no fusion, no in-place tricks. It holds the elementwise math (the hidden
+activations and their derivatives, the dropout masks, the outputs and their losses from the logits), the
+optimizers' update formulas and gradient clipping. A `Spec` says what a network computes besides its weights:
+each hidden layer's activation, the output and its loss, and each hidden layer's dropout rate. The network
+itself, stage by stage, is `fastbp.reference_stages` (each stage kind's forward and backward) and
+`fastbp.reference_network` (a model's stages from its layout, its objective and gradient); the protocol of a
+training step is `fastbp.steps`.
 """
 
 from dataclasses import dataclass
@@ -229,32 +228,7 @@ def output_gradient(spec, z, y):
     return OUTPUTS[spec.output](z) - targets(spec, y)
 
 
-# --- the network ------------------------------------------------------------------------------------------
-
-
-def forward_pass(coefs, intercepts, X, spec, masks=None):
-    """[(Z[1], A[1]), ..., (Z[L-1], A[L-1]), (Z[L], Z[L])]: each hidden layer's pre-activation and activation
-    (times its dropout mask, when `masks` gives one per hidden layer), then the output logits twice.
-
-    For a sparse X the first product X @ W is scipy's sparse x dense product, a dense array."""
-    layers = []
-    a = X
-    for l, (W, b) in enumerate(zip(coefs, intercepts)):
-        z = a @ W + b
-        if l == len(coefs) - 1:
-            a = z
-        else:
-            a = ACTIVATIONS[spec.activations[l]](z)
-            if masks is not None and masks[l] is not None:
-                a = (a * masks[l]).astype(z.dtype)
-        layers.append((z, a))
-    return layers
-
-
-def forward(coefs, intercepts, X, spec):
-    """Output activations y_hat, shape (n_samples, n_outputs)."""
-    logits = forward_pass(coefs, intercepts, X, spec)[-1][1]
-    return OUTPUTS[spec.output](logits)
+# --- the objective's weights ----------------------------------------------------------------------------------
 
 
 def sample_weights(X, sample_weight, weight_sum=None):
@@ -262,64 +236,6 @@ def sample_weights(X, sample_weight, weight_sum=None):
     rank's rows, in data-parallel training)."""
     w = np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None else sample_weight
     return w, float(w.sum(dtype=np.float64)) if weight_sum is None else float(weight_sum)
-
-
-def objective(coefs, logits, Y, spec, w, S, alpha):
-    """(1/S) sum_i w_i L_i + (alpha/2S) sum_l ||W[l]||^2, from the output logits."""
-    penalty = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
-    return float(np.dot(w, sample_losses(spec, logits, Y))) / S + 0.5 * alpha * penalty / S
-
-
-def objective_and_output(coefs, intercepts, X, Y, spec, sample_weight=None, alpha=0.0, weight_sum=None, dropout=None):
-    """(objective, y_hat) from one forward pass, without the gradient; `dropout` = (seed, step) drops units as a
-    training pass does."""
-    w, S = sample_weights(X, sample_weight, weight_sum)
-    logits = forward_pass(coefs, intercepts, X, spec, masks_for(spec, coefs, X.shape[0], dropout))[-1][1]
-    return objective(coefs, logits, Y, spec, w, S, alpha), OUTPUTS[spec.output](logits)
-
-
-def masks_for(spec, coefs, n_rows, dropout):
-    """The dropout masks of a training pass over n_rows rows with dropout = (seed, step), one per hidden layer
-    (None where its rate is 0); None when dropout is None."""
-    if dropout is None:
-        return None
-    seed, step = dropout
-    return [None if rate == 0 else dropout_mask(seed, step, l, n_rows, coefs[l].shape[1], rate, coefs[l].dtype)
-            for l, rate in enumerate(spec.dropout)]
-
-
-def loss_and_grad(coefs, intercepts, X, Y, spec, sample_weight=None, alpha=0.0, weight_sum=None, dropout=None):
-    """Objective (1/S) sum_i w_i L_i + (alpha/2S) sum_l ||W[l]||^2 and its gradients.
-
-    Returns (loss, coef_grads, intercept_grads) with the gradients shaped like coefs and intercepts.
-    S is the sum of the sample weights (the number of samples when sample_weight is None), or `weight_sum`.
-    With dropout = (seed, step), the hidden layers drop units with those masks (inverted dropout).
-    """
-    w, S = sample_weights(X, sample_weight, weight_sum)
-    masks = masks_for(spec, coefs, X.shape[0], dropout)
-    layers = forward_pass(coefs, intercepts, X, spec, masks)
-    logits = layers[-1][1]
-    loss = objective(coefs, logits, Y, spec, w, S, alpha)
-
-    # At the output, dL/dz, weighted per sample and averaged: y_hat - y for the natural losses.
-    delta = (output_gradient(spec, logits, Y) * (w / S)[:, None]).astype(X.dtype, copy=False)
-    coef_grads = [None] * len(coefs)
-    intercept_grads = [None] * len(coefs)
-    for l in range(len(coefs) - 1, -1, -1):
-        a_prev = X if l == 0 else layers[l - 1][1]
-        # For a sparse X, X.T @ delta is scipy's sparse (CSC) x dense product: a dense (n_in, n_out) array.
-        coef_grads[l] = a_prev.T @ delta + (alpha / S) * coefs[l]
-        intercept_grads[l] = delta.sum(axis=0)
-        if l > 0:
-            z_prev, name = layers[l - 1][0], spec.activations[l - 1]
-            if masks is not None and masks[l - 1] is not None:
-                # The undropped activation gives f'; the mask multiplies it, as it multiplied the activation.
-                slope = (derivative(name, z_prev, ACTIVATIONS[name](z_prev)) * masks[l - 1]).astype(X.dtype)
-            else:
-                slope = derivative(name, z_prev, a_prev)
-            delta = (delta @ coefs[l].T) * slope
-    coef_grads = [g.astype(X.dtype, copy=False) for g in coef_grads]
-    return loss, coef_grads, intercept_grads
 
 
 # --- optimizers: scikit-learn's (SGD, Adam) and PyTorch's (AdamW, RMSprop, Adagrad) update formulas ------------
@@ -405,39 +321,3 @@ def clip(grad, clip_norm):
     if coefficient < 1:
         grad *= grad.dtype.type(coefficient)
     return norm
-
-
-# --- one epoch of minibatch training ----------------------------------------------------------------------
-
-
-def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size, alpha, spec, step, first_step=0,
-                dropout_seed=None, gradient=None):
-    """Minibatch steps over the rows of X in `order` (or in place order when None).
-
-    `step(coef_grads, intercept_grads, t=t)` applies the optimizer to the gradient of step number t (counting
-    from first_step), given per layer, updating the arrays in `coefs` and `intercepts` in place.
-    `gradient(X, Y, sample_weight, dropout)`, when given, is what computes (loss, *grads) of a minibatch instead of
-    `loss_and_grad` (an ensemble's), and `step` gets those grads. With a
-    dropout seed, each step's pass drops units with the masks of (seed, t). A minibatch whose sample weights
-    are all zero is skipped. Returns (loss_sum, finite, steps): loss_sum adds each minibatch objective times
-    its size, the epoch stops at the first non-finite objective, before its update, and steps is the step
-    count after it.
-    """
-    n_samples = X.shape[0]
-    loss_sum, t = 0.0, first_step
-    for first in range(0, n_samples, batch_size):
-        rows = slice(first, first + batch_size) if order is None else order[first:first + batch_size]
-        w = None if sample_weight is None else sample_weight[rows]
-        if w is not None and not w.sum(dtype=np.float64) > 0:
-            continue
-        dropout = None if dropout_seed is None else (dropout_seed, t)
-        if gradient is None:
-            loss, *grads = loss_and_grad(coefs, intercepts, X[rows], Y[rows], spec, w, alpha, dropout=dropout)
-        else:
-            loss, *grads = gradient(X[rows], Y[rows], w, dropout)
-        if not np.isfinite(loss):
-            return loss_sum, False, t
-        loss_sum += loss * X[rows].shape[0]
-        step(*grads, t=t)
-        t += 1
-    return loss_sum, True, t

@@ -1,12 +1,16 @@
-"""The NumPy reference of the stage kinds that ensembles and feature embeddings add (issue 28, reference first).
+"""The NumPy reference of every stage kind a network is made of: the tables FORWARD and BACKWARD.
 
-Each kind has a forward and a backward function, in the tables FORWARD and BACKWARD, written as plainly as
-NumPy allows; they are the specification the compiled core's kernels will be held to, and the tests hold them
-to PyTorch's `tabm` and `rtdl_num_embeddings` modules (tests/test_stage_oracle.py).
+Each kind has a forward and a backward function, written as plainly as NumPy allows; they are the specification
+the compiled core's kernels are held to, and the tests hold them to PyTorch (``torch.nn.Linear``, and the
+`tabm` and `rtdl_num_embeddings` modules: tests/test_stage_oracle.py). `fastbp.reference_network` builds a
+model's list of stages from its layout and runs them.
 
-A model of k members keeps k rows per input row: activations of an ensemble have shape (n, k, d), member second,
-as in `tabm`. Parameters come in named blocks (a dict from role to array):
+A plain network's activations have shape (n, d). A model of k members keeps k rows per input row: activations of
+an ensemble have shape (n, k, d), member second, as in `tabm`. Parameters come in named blocks (a dict from role to
+array):
 
+- "dense"          (n, n_in) -> (n, n_out): z = a W + b, W (n_in, n_out), b (n_out,): a layer of one network. With
+                   `data`, a reads the data (X, dense or a scipy.sparse CSR matrix): no gradient for it.
 - "members"        (n, d) -> (n, k, d): every member sees the same row. No blocks.
 - "linear"         (n, k, n_in) -> (n, k, n_out): z = ((a * r) @ W) * s + b. W is (n_in, n_out), shared by the
                    members (TabM's BatchEnsemble layer, `tabm.LinearBatchEnsemble` with W its weight
@@ -21,8 +25,9 @@ as in `tabm`. Parameters come in named blocks (a dict from role to array):
 - "periodic"       (n, f) -> (n, f, d): `rtdl_num_embeddings.PeriodicEmbeddings`: cos and sin of
                    2 pi x * "frequencies" (f, m), then a linear map, per feature ("weight" (f, 2m, d), "bias"
                    (f, d)) or shared with lite ((2m, d), (d,)), and a ReLU with activation.
-- "activate"       any shape: f(z), each element, f one of the hidden activations (`fastbp.reference`).
-- "mask"           any shape: a * "mask", a fixed array of that shape (a training pass's dropout).
+- "activate"       any shape: f(z), each element, f one of the hidden activations (`fastbp.reference`); times
+                   "mask" when the stage has one (a training pass's inverted dropout: float64, the product rounded
+                   once to the activations' dtype).
 - "flatten"        (n, f, d) -> (n, f d): the embeddings of a row, one after another, as a layer's input.
 - "one_hot"        integer codes (n, c) -> (n, sum of cardinalities): each column's one-hot encoding; a code
                    outside [0, cardinality) is unknown: all zeros. No blocks, no gradient.
@@ -32,8 +37,7 @@ as in `tabm`. Parameters come in named blocks (a dict from role to array):
 
 forward(stage, blocks, a) returns (out, cache); backward(stage, blocks, cache, delta) returns (delta_in, grads):
 delta = dL/d(out), delta_in = dL/da (None for a stage that reads the data), grads = dL/d(block) by role.
-`forward_chain` and `backward_chain` run a list of stages, and `ensemble_objective` is the loss of k members:
-the mean over the members of each member's loss (with the output's own loss, `fastbp.reference.sample_losses`).
+`forward_chain` and `backward_chain` run a list of stages.
 """
 
 from dataclasses import dataclass
@@ -41,14 +45,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastbp import reference
-from fastbp.layout import Block, Joined, write
 
 
 @dataclass(frozen=True)
 class Stage:
     """One stage of a network: its kind and the settings its functions read (members k; activation, a ReLU
     after an embedding; lite, a periodic embedding's shared linear map; cardinalities, of "one_hot"; unit, the
-    function of "activate", a name of `fastbp.reference.ACTIVATIONS`)."""
+    function of "activate", a name of `fastbp.reference.ACTIVATIONS`; data, a "dense" stage that reads X)."""
 
     kind: str
     members: int = 1
@@ -58,6 +61,19 @@ class Stage:
     unit: str = "relu"
     n_numeric: int = 0
     embedding: str | None = None
+    data: bool = False
+
+
+# --- dense layers of one network --------------------------------------------------------------------------------
+
+def dense_forward(stage, blocks, a):
+    return a @ blocks["weight"] + blocks["bias"], a
+
+
+def dense_backward(stage, blocks, a, delta):
+    # For a sparse X, X.T @ delta is scipy's sparse (CSC) x dense product: a dense (n_in, n_out) array.
+    grads = {"weight": a.T @ delta, "bias": delta.sum(axis=0)}
+    return (None if stage.data else delta @ blocks["weight"].T), grads
 
 
 # --- members ------------------------------------------------------------------------------------------------
@@ -238,12 +254,16 @@ def inputs_backward(stage, blocks, cache, delta):
 
 def activate_forward(stage, blocks, z):
     a = reference.ACTIVATIONS[stage.unit](z)
-    return a, (z, a)
+    mask = blocks.get("mask")
+    return (a if mask is None else (a * mask).astype(z.dtype)), (z, a)
 
 
 def activate_backward(stage, blocks, cache, delta):
     z, a = cache
-    return delta * reference.derivative(stage.unit, z, a), {}
+    slope = reference.derivative(stage.unit, z, a)
+    if "mask" in blocks:  # the mask multiplies f' as it multiplied the activation
+        slope = (slope * blocks["mask"]).astype(z.dtype)
+    return delta * slope, {}
 
 
 def flatten_forward(stage, blocks, e):
@@ -254,22 +274,14 @@ def flatten_backward(stage, blocks, shape, delta):
     return delta.reshape(shape), {}
 
 
-def mask_forward(stage, blocks, a):
-    return a * blocks["mask"], None
-
-
-def mask_backward(stage, blocks, cache, delta):
-    return delta * blocks["mask"], {}
-
-
-FORWARD = {"members": members_forward, "mean_members": mean_members_forward, "linear": linear_forward,
-           "scale": scale_forward, "piecewise_linear": piecewise_linear_forward, "periodic": periodic_forward,
-           "one_hot": one_hot_forward, "activate": activate_forward, "flatten": flatten_forward,
-           "mask": mask_forward, "inputs": inputs_forward}
-BACKWARD = {"members": members_backward, "mean_members": mean_members_backward, "linear": linear_backward,
-            "scale": scale_backward, "piecewise_linear": piecewise_linear_backward, "periodic": periodic_backward,
-            "one_hot": one_hot_backward, "activate": activate_backward, "flatten": flatten_backward,
-            "mask": mask_backward, "inputs": inputs_backward}
+FORWARD = {"dense": dense_forward, "members": members_forward, "mean_members": mean_members_forward,
+           "linear": linear_forward, "scale": scale_forward, "piecewise_linear": piecewise_linear_forward,
+           "periodic": periodic_forward, "one_hot": one_hot_forward, "activate": activate_forward,
+           "flatten": flatten_forward, "inputs": inputs_forward}
+BACKWARD = {"dense": dense_backward, "members": members_backward, "mean_members": mean_members_backward,
+            "linear": linear_backward, "scale": scale_backward, "piecewise_linear": piecewise_linear_backward,
+            "periodic": periodic_backward, "one_hot": one_hot_backward, "activate": activate_backward,
+            "flatten": flatten_backward, "inputs": inputs_backward}
 
 
 # --- a network of stages ------------------------------------------------------------------------------------------
@@ -291,107 +303,3 @@ def backward_chain(stages, blocks, caches, delta):
         if delta is None:  # a stage that reads the data: nothing before it
             break
     return delta, grads
-
-
-def ensemble_objective(spec, Z, Y, sample_weight=None, weight_sum=None):
-    """(objective, dL/dZ) of k members' logits Z (n, k, n_outputs) for targets Y (n, n_outputs): the mean over the
-    members of (1/S) sum_i w_i L(Z[i, m], Y[i]), S the sum of the weights (n without them) or `weight_sum`."""
-    n, k, n_outputs = Z.shape
-    w, S = reference.sample_weights(Z[:, 0], sample_weight, weight_sum)
-    rows, targets = Z.reshape(n * k, n_outputs), np.repeat(Y, k, axis=0)  # row i's member m at i k + m
-    losses = reference.sample_losses(spec, rows, targets).reshape(n, k)
-    gradient = reference.output_gradient(spec, rows, targets).reshape(n, k, n_outputs)
-    return float((w[:, None] * losses).sum() / (S * k)), gradient * (w / (S * k))[:, None, None]
-
-
-def ensemble_prediction(spec, Z):
-    """The ensemble's output activations (n, n_outputs): the mean of the members' (probabilities, not logits)."""
-    return reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape).mean(axis=1)
-
-
-# --- a model of k members (`fastbp.MLP` with ensemble_size k), from its layout ------------------------------------
-
-def inputs_stage(layout):
-    """(stage, owners) of the "inputs" stage of a layout with `fastbp.layout.Inputs`."""
-    inputs, embedding = layout.inputs, layout.inputs.embedding
-    stage = Stage("inputs", n_numeric=inputs.n_numeric, cardinalities=tuple(inputs.categories),
-                  embedding=None if embedding is None else embedding.kind,
-                  activation=bool(embedding is not None and embedding.activation),
-                  lite=bool(getattr(embedding, "lite", False)))
-    owners = {block.role.replace("embedding_", ""): block for block in layout.blocks if block.layer < 0}
-    if embedding is not None and embedding.kind == "piecewise_linear":
-        owners["encoding_weight"], owners["encoding_bias"] = embedding.encoding()
-    return stage, owners
-
-
-def ensemble_network(layout, spec, n_rows=0, dropout=None):
-    """(stages, owners) of the model of `layout` (k members) and `spec`: its inputs (when the layout has them),
-    members, then each layer's linear stage, and a hidden layer's activation and, with dropout = (seed, step) for a
-    pass of n_rows rows, its mask (keyed by row and unit, a unit being member m's unit j at m n_out + j).
-    owners[i] maps each role of stage i to its `fastbp.layout.Block` (the first layer's W and r with categorical
-    columns to a ``fastbp.layout.Joined`` pair; a mask's or an encoding's to the array itself)."""
-    k = layout.members
-    stages, owners = [Stage("members", k)], [{}]
-    if layout.inputs is not None:
-        stage, stage_owners = inputs_stage(layout)
-        stages.insert(0, stage)
-        owners.insert(0, stage_owners)
-    for l in range(layout.n_layers):
-        stages.append(Stage("linear", k))
-        owners.append({role: layout.whole(role, l) for role in ("weight", "bias", "in_scale", "out_scale")
-                       if layout.find(role, l) is not None})
-        if l == layout.n_layers - 1:
-            break
-        stages.append(Stage("activate", k, unit=spec.activations[l]))
-        owners.append({})
-        rate = spec.dropout[l] if spec.dropout else 0.0
-        if dropout is not None and rate > 0:
-            n_out = layout.layer_sizes[l + 1]
-            stages.append(Stage("mask", k))
-            owners.append({"mask": reference.dropout_mask(*dropout, l, n_rows, k * n_out, rate, np.float64).reshape(
-                n_rows, k, n_out)})
-    return stages, owners
-
-
-def views(owners, params):
-    """Each stage's blocks as arrays: views of `params` where a block owns them."""
-    return [{role: owner.view(params) if isinstance(owner, (Block, Joined)) else owner.astype(params.dtype)
-             for role, owner in stage.items()} for stage in owners]
-
-
-def ensemble_logits(layout, spec, params, X):
-    """The members' logits (n, k, n_outputs), with no dropout."""
-    stages, owners = ensemble_network(layout, spec)
-    return forward_chain(stages, views(owners, params), X)[0]
-
-
-def ensemble_output(layout, spec, params, X, members=False):
-    """The output activations of the members (n, k, n_outputs) with `members`, else their mean (n, n_outputs)."""
-    Z = ensemble_logits(layout, spec, params, X)
-    return reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape) if members \
-        else ensemble_prediction(spec, Z)
-
-
-def ensemble_loss_and_grad(layout, spec, params, X, Y, sample_weight=None, alpha=0.0, weight_sum=None,
-                           dropout=None, gradient=True):
-    """(objective, gradient (n_params,), y_hat): the mean of the members' objectives plus the L2 penalty
-    (alpha / 2S) ||W||^2 of the penalized blocks, its gradient laid out like params (None without `gradient`: a
-    forward pass only), and the members' mean output."""
-    stages, owners = ensemble_network(layout, spec, X.shape[0], dropout)
-    blocks = views(owners, params)
-    Z, caches = forward_chain(stages, blocks, X)
-    loss, delta = ensemble_objective(spec, Z, Y, sample_weight, weight_sum)
-    S = reference.sample_weights(X, sample_weight, weight_sum)[1]
-    penalized = [block for block in layout.blocks if block.penalized] if alpha else []
-    for block in penalized:
-        loss += 0.5 * alpha * float(np.sum(block.view(params).astype(np.float64) ** 2)) / S
-    if not gradient:
-        return loss, None, ensemble_prediction(spec, Z)
-    _, grads = backward_chain(stages, blocks, caches, delta)
-    grad = np.empty_like(params)
-    for stage_owners, stage_grads in zip(owners, grads):
-        for role, g in stage_grads.items():
-            write(stage_owners[role], grad, g)
-    for block in penalized:
-        block.view(grad)[...] += (alpha / S) * block.view(params)
-    return loss, grad, ensemble_prediction(spec, Z)

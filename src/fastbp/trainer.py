@@ -4,7 +4,7 @@ Python does what happens once per epoch: pick the learning rate, evaluate valida
 history and run callbacks; the per-fit loop (`fastbp.epochs.FitLoop`) draws the shuffle and keeps the
 snapshot to fall back on. On the Cython backend each epoch (every minibatch's gather, forward, backward
 and optimizer update) is one call into `fastbp._core._epoch` with the GIL released; on the NumPy backend it
-is the plain loop `fastbp.reference.train_epoch`. The thread count and mode are resolved once per fit
+is the same protocol in a plain Python loop (`fastbp.steps`). The thread count and mode are resolved once per fit
 (`fastbp._threads.plan`) and passed down.
 
 scikit-learn's MLP is the specification for everything it also does: its shuffling order, epoch loss,

@@ -1,19 +1,12 @@
-from typing import NamedTuple
-
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import csr_array, csr_matrix
 
 from fastbp._core._network import CoreNet
+from fastbp.steps import EpochResult
 
 _Float = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 _Input = _Float | csr_matrix | csr_array  # dense, or CSR (see fastbp._core._sparse)
-
-class EpochResult(NamedTuple):
-    loss_sum: float
-    steps: int
-    finite: bool
-    last_rate: float
 
 class EpochKernel:
     batch_size: int

@@ -9,7 +9,6 @@ from X. A CSR X is never gathered: a minibatch is its rows' numbers, which the f
 and values.
 """
 
-from collections import namedtuple
 
 from cython cimport floating
 from cython.parallel cimport prange
@@ -30,11 +29,7 @@ from fastbp._core._records cimport (STEP_LAYERS, STEP_COEFFICIENTS, STORE_GRADIE
 from fastbp._core._optim import clip_chunks
 from fastbp._core._sparse cimport CSR, Scratch, batch_rows, largest_batch
 
-EpochResult = namedtuple("EpochResult", ["loss_sum", "steps", "finite", "last_rate"])
-EpochResult.__doc__ = """How an epoch ended: the sum of its minibatch objectives weighted by their sizes
-(scikit-learn's epoch loss before it divides by n_samples), the optimizer's step count after it, whether
-every minibatch objective was finite (the epoch stops at the first that is not, before its step), and the
-learning rate of its last step."""
+from fastbp.steps import EpochResult  # the protocol's record (`fastbp.steps`), which epoch_loop runs in C
 
 
 cdef struct Progress:
@@ -83,9 +78,10 @@ cdef inline const floating* gather(const floating* src, const Py_ssize_t* order,
 cdef Progress epoch_loop(const Layout* net, floating* params, const Batch* data, const Minibatches* walk,
                          Workspace* work, Training* training, Threads threads) noexcept nogil:
     """Minibatch steps over the rows of `data` (dense X, or CSR X_sparse) in the order walk.order, updating params
-    (IN-OUT) and the optimizer's state and step count in `training`. Each step's rate comes from the schedule;
-    its gradient is clipped first when asked. A minibatch whose weights are all zero carries no information
-    (and 0/0 gradients): it is skipped."""
+    (IN-OUT) and the optimizer's state and step count in `training`: the training-step protocol of `fastbp.steps`
+    (skip a minibatch without weight; dropout keyed by the step count; stop before the update at a non-finite
+    objective; the schedule's rate; clipping; the step), in C. Its products may step a layer as soon as backward
+    writes its gradient (the same bits as a pass after backward)."""
     cdef Progress progress
     cdef Py_ssize_t first, count, i
     cdef int n_in = net.n_columns

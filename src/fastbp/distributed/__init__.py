@@ -27,10 +27,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from fastbp import reference
 from fastbp._validation import usable_cores
-from fastbp.backends import Batch, EpochResult
+from fastbp.backends import Batch
 from fastbp.epochs import DivergenceError, FitLoop, validation_score
+from fastbp.steps import train_steps
 
 ABORT_GRACE_SECONDS = 1.0
 
@@ -192,29 +192,27 @@ class DataParallelLoop(FitLoop):
         return total(self.comm, np.stack([stops - starts, cumulative[stops] - cumulative[starts]]))
 
     def train_pass(self, learning_rate):
-        net, optimizer, data, order, training = self.net, self.optimizer, self.data, self.order, self.training
+        """One epoch of the protocol of `fastbp.steps` over the global minibatches, each step's gradient summed
+        over the ranks (its clipping then scales the summed gradient: the same on every rank)."""
+        net, optimizer, data, order = self.net, self.optimizer, self.data, self.order
         global_rows, global_weights = self._step_sums(order)
-        loss_sum, rate = 0.0, learning_rate
-        for step in range(self.n_steps):
-            S = global_weights[step]
-            if not S > 0:  # every rank's rows have zero weight: skipped, as Trainer does
-                continue
-            first = step * self.rows_per_step
-            rows = slice(first, first + self.rows_per_step)
-            if order is not None:
-                rows = order[rows]
+
+        def steps():
+            for step in range(self.n_steps):
+                if global_weights[step] > 0:  # else every rank's rows have zero weight: skipped, as Trainer does
+                    first = step * self.rows_per_step
+                    rows = slice(first, first + self.rows_per_step)
+                    yield (step, rows if order is None else order[rows]), global_rows[step]
+
+        def gradient(minibatch, dropout):
+            step, rows = minibatch
             w = None if data.sample_weight is None else data.sample_weight[rows]
-            dropout = None if training.dropout_seed is None else (training.dropout_seed, optimizer.t)
-            loss, grad = self.gradient(data.X[rows], data.Y[rows], w, S, training.alpha, dropout)
-            if not np.isfinite(loss):
-                return EpochResult(loss_sum, optimizer.t, False, rate)
-            if training.schedule is not None:
-                rate = training.schedule.rate(optimizer.t, learning_rate)
-            if training.clip_norm is not None:
-                reference.clip(grad, training.clip_norm)  # the summed gradient: the same scale on every rank
+            return self.gradient(data.X[rows], data.Y[rows], w, global_weights[step], self.training.alpha, dropout)
+
+        def update(grad, rate, t):
             net.engine.step(optimizer, net.params, grad, rate)
-            loss_sum += loss * global_rows[step]
-        return EpochResult(loss_sum, optimizer.t, True, rate)
+
+        return train_steps(steps(), gradient, update, self.training, learning_rate, optimizer.t)
 
     def validate(self, validation):
         """Validation loss and score over every rank's validation rows, as if they were one set."""
