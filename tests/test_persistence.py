@@ -1,5 +1,6 @@
 """Saving and loading models as .npz without pickle."""
 
+import inspect
 import io
 import os
 import zipfile
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from fastbp.options import OPTIONS
 
 
 def test_round_trip_is_bitwise_exact(tmp_path, dtype):
@@ -43,6 +45,13 @@ def rewrite(path, **changes):
     (dict(loss=np.array("huber")), "loss must be one of"),
     (dict(init=np.array("xavier")), "init must be one of"),
     (dict(label_smoothing=np.array(-0.5)), "label_smoothing must be"),
+    (dict(huber_delta=None), r"version 6 file without fields \['huber_delta'\]"),
+    (dict(ensemble_size=np.array(0)), "ensemble_size must be >= 1"),
+    (dict(ensemble_size=np.array(2.0)), "field 'ensemble_size' must be an integer"),
+    (dict(ensemble=np.array("bagged")), "ensemble must be one of"),
+    (dict(categories=np.array([[2]])), "field 'categories' must be a 1-D array of integers"),
+    (dict(categories=np.array([2, 2, 2, 2, 2])), "categories name 5 columns, but X has 4"),
+    (dict(embedding=np.array("{not json")), "field 'embedding' is not an embedding's settings"),
     (dict(dtype=np.array("int8")), "dtype must be float32 or float64"),
     (dict(output=None), r"missing fields \['output'\]"),
     (dict(params=np.array([object()] * 23)), "Object arrays cannot be loaded"),
@@ -260,3 +269,24 @@ def test_a_bad_argument_of_load_is_blamed_on_the_argument(tmp_path):
     fastbp.MLP([3, 4, 1], random_state=0).save(tmp_path / "net.npz")
     with pytest.raises(ValueError, match="^n_threads must be >= 1, got 0$"):
         fastbp.load(tmp_path / "net.npz", n_threads=0)
+
+
+def test_every_keyword_option_of_the_model_has_one_record_that_files_state_dicts_and_copies_follow(tmp_path):
+    """`fastbp.options.OPTIONS` is the constructor's keyword options, with its defaults; a model with every option
+    away from its default keeps them through a file, a state dict and a copy."""
+    parameters = inspect.signature(fastbp.MLP).parameters
+    keyword = {name: p.default for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert keyword == {option.name: option.default for option in OPTIONS}
+    bins = fastbp.embeddings.compute_bins(np.random.RandomState(0).randn(50, 2), 4)
+    net = fastbp.MLP([3, 6, 5, 2], "tanh", "identity", random_state=0, dropout=[0.1, 0.2], loss="huber",
+                     huber_delta=0.5, init="torch", ensemble_size=3, ensemble="mini", categories=[4],
+                     embedding=fastbp.embeddings.PiecewiseLinear(bins, 2))
+    away = net.options()
+    assert all(away[option.name] != option.default for option in OPTIONS if option.name != "label_smoothing")
+    net.save(tmp_path / "model.npz")
+    for other in (fastbp.load(tmp_path / "model.npz"), fastbp.MLP.from_state_dict(net.state_dict()), net.copy()):
+        assert other.options() == away and repr(other) == repr(net)
+        np.testing.assert_array_equal(other.params, net.params)
+    smoothed = fastbp.MLP([3, 4, 2], output="softmax", label_smoothing=0.2, random_state=0)
+    smoothed.save(tmp_path / "smoothed.npz")
+    assert fastbp.load(tmp_path / "smoothed.npz").label_smoothing == 0.2

@@ -20,9 +20,8 @@ from fastbp._settings import SETTINGS, check_settings, derived, read_only, setti
 from fastbp._threads import ThreadPlan, plan
 from fastbp._transaction import keeping
 from fastbp._typing import Data, PathLike, Seed
-from fastbp.embeddings import check_embedding
 from fastbp.initializers import initialize
-from fastbp.layout import ENSEMBLES, ensemble_layout, inputs_of
+from fastbp.options import DEFAULTS, check_structure
 from fastbp.reference import Spec
 
 Batch = backends.Batch
@@ -30,11 +29,6 @@ Batch = backends.Batch
 
 # What every MLP.state_dict() has (the model options came later, with defaults).
 STATE_KEYS = ("layer_sizes", "activation", "output", "dtype", "backend", "n_threads", "thread_invariant", "params")
-# The constructor's keyword options beyond the architecture's sizes, output and dtype, with their defaults: the one
-# list that `options`, `computes`, `__repr__` and `from_state_dict` read (a state or file without one has it at its
-# default).
-OPTIONS = {"dropout": 0.0, "loss": None, "huber_delta": 1.0, "label_smoothing": 0.0, "init": "sklearn",
-           "ensemble_size": 1, "ensemble": "batch", "embedding": None, "categories": None}
 
 
 class MLP:
@@ -142,15 +136,9 @@ class MLP:
         if self._output == "softmax" and self._layer_sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units; use output='logistic' for one")
         self._dtype = v.check_dtype(dtype)
-        self._ensemble_size = v.check_int("ensemble_size", ensemble_size, minimum=1)
-        self._ensemble = v.check_choice("ensemble", ensemble, ENSEMBLES)
-        self._embedding = check_embedding(embedding)
-        inputs = inputs_of(self._layer_sizes[0], categories, self._embedding)
-        self._categories = inputs.categories if inputs is not None and inputs.categories else None
-        if self._categories and self._dtype == np.float32 and max(self._categories) > 2 ** 24:
-            raise ValueError("categories of more than 2**24 levels need dtype='float64': float32 codes are exact "
-                             "integers only up to 2**24")
-        self._layout = ensemble_layout(self._layer_sizes, self._ensemble_size, self._ensemble, inputs)
+        structure = check_structure(self._layer_sizes, self._dtype, ensemble_size, ensemble, embedding, categories)
+        self._ensemble_size, self._ensemble = structure.ensemble_size, structure.ensemble
+        self._embedding, self._categories, self._layout = structure.embedding, structure.categories, structure.layout
         n_params = v.check_n_params(self._layer_sizes, self._dtype, self._layout.n_params, self._ensemble_size)
         self.n_threads = n_threads
         self.thread_invariant = thread_invariant
@@ -210,15 +198,15 @@ class MLP:
         return spec_of(self._settings, self._output)
 
     def options(self) -> dict[str, Any]:
-        """The constructor's keyword options (`OPTIONS`) as it takes them, for copies and files."""
-        values = {name: getattr(self, name) for name in OPTIONS if name not in ("loss", "categories")}
+        """The constructor's keyword options (``fastbp.options.OPTIONS``) as it takes them, for copies and files."""
+        values = {name: getattr(self, name) for name in DEFAULTS if name not in ("loss", "categories")}
         loss = None if self.loss_function == v.LOSSES[self.output][0] else self.loss_function
         return {**values, "loss": loss, "categories": None if self.categories is None else list(self.categories)}
 
     def computes(self, activation: str | Sequence[str], **options: Any) -> bool:
         """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model
         computes (activations, dropout, loss; the init scheme aside), so that it could keep these weights."""
-        given = {**OPTIONS, **options}
+        given = {**DEFAULTS, **options}
         wanted = check_settings(self._layer_sizes, self._output, {
             **self._settings, "activation": activation, "dropout": given["dropout"], "loss_function": given["loss"],
             "huber_delta": given["huber_delta"], "label_smoothing": given["label_smoothing"]}, backends.BACKENDS)
@@ -281,7 +269,7 @@ class MLP:
         return self.layer_sizes[-1]
 
     def __repr__(self) -> str:
-        defaults = {**OPTIONS, "ensemble": OPTIONS["ensemble"] if self.ensemble_size == 1 else None}
+        defaults = {**DEFAULTS, "ensemble": DEFAULTS["ensemble"] if self.ensemble_size == 1 else None}
         extra = "".join(f", {name}={value!r}" for name, value in self.options().items() if value != defaults[name])
         return (f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, output={self.output!r}, "
                 f"dtype={self.dtype.name!r}, backend={self.backend!r}{extra})")
@@ -324,7 +312,7 @@ class MLP:
         if missing:
             raise ValueError(f"state has no {', '.join(map(repr, missing))}: not an MLP.state_dict()")
         # A state of fastbp 0.1 has none of the options, one from before ensembles none of theirs.
-        options = {name: state[name] for name in OPTIONS if name in state and name != "embedding"}
+        options = {name: state[name] for name in DEFAULTS if name in state and name != "embedding"}
         if state.get("embedding") is not None:
             options["embedding"] = embeddings.from_dict(state["embedding"])
         net = cls(state["layer_sizes"], state["activation"], state["output"], state["dtype"], random_state=0,

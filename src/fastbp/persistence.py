@@ -30,9 +30,11 @@ Layout (format version 6), one array per field:
   embedding          str, the JSON of the embedding's settings (`to_dict`; bins included), "" for none
                                                                                   (version 6; older: none)
 
-This module knows the file format only; `fastbp.load` (in `fastbp.network`) builds the model from what `read`
-returns. Loading uses `allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a
-ValueError that says what is wrong instead of building a broken model or running code.
+The model's options (dropout to embedding) are one field each, written and read by their records in
+`fastbp.options.OPTIONS` (kind, version), and checked as `MLP` checks them. This module knows the file format
+only; `fastbp.load` (in `fastbp.loading`) builds the model from what `read` returns. Loading uses
+`allow_pickle=False` and checks every field, so a truncated, tampered or foreign file raises a ValueError that
+says what is wrong instead of building a broken model or running code.
 """
 
 import json
@@ -47,14 +49,14 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp import embeddings, optim
 from fastbp._core import _optim
-from fastbp._settings import SETTINGS
-from fastbp.layout import ENSEMBLES, ensemble_layout, inputs_of
+from fastbp._settings import SETTINGS, check_settings
+from fastbp.layout import ensemble_layout
+from fastbp.options import DEFAULTS, OPTIONS, check_structure
 
 FORMAT = "fastbp.MLP"
 FORMAT_VERSION = 6
 _FIELDS = ("format", "format_version", "layer_sizes", "activation", "output", "dtype", "params")
 _TRAINING_FIELDS = ("optimizer", "optimizer_settings", "optimizer_t", "optimizer_state", "trainer")
-_OPTION_FIELDS = ("dropout", "loss", "huber_delta", "label_smoothing", "init")
 # Each optimizer's settings, in the order the file stores them: its constructor's.
 OPTIMIZER_SETTINGS = {name: cls.setting_names for name, cls in optim.OPTIMIZERS.items()}
 BOOLEAN_SETTINGS = ("nesterov", "centered")  # stored as 0 or 1
@@ -118,15 +120,7 @@ def save(net, path, optimizer=None, trainer_counters=None):
                                     np.empty((0, net.n_params)), dtype=net.dtype),
         "trainer": np.array(trainer_counters or (), dtype=np.float64),
         "thread_invariant": np.array(bool(net.thread_invariant)),
-        "dropout": np.array(net.dropout, dtype=np.float64),
-        "loss": np.array(net.loss_function),
-        "huber_delta": np.array(net.huber_delta, dtype=np.float64),
-        "label_smoothing": np.array(net.label_smoothing, dtype=np.float64),
-        "init": np.array(net.init),
-        "ensemble_size": np.array(net.ensemble_size, dtype=np.int64),
-        "ensemble": np.array(net.ensemble),
-        "categories": np.array(net.categories or [], dtype=np.int64),
-        "embedding": np.array("" if net.embedding is None else json.dumps(net.embedding.to_dict())),
+        **{option.name: _encode(option, option.value_of(net)) for option in OPTIONS},
     }
     # Write beside the target, then rename: a crash never leaves a half-written file under `path`.
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
@@ -137,6 +131,44 @@ def save(net, path, optimizer=None, trainer_counters=None):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _encode(option, value):
+    """The array a file stores of an option's value (`fastbp.options.Option`'s kinds)."""
+    if option.stored in ("rates", "number"):
+        return np.array(value, dtype=np.float64)
+    if option.stored == "count":
+        return np.array(value, dtype=np.int64)
+    if option.stored == "cardinalities":
+        return np.array(value or [], dtype=np.int64)
+    if option.stored == "settings":
+        return np.array("" if value is None else json.dumps(value.to_dict()))
+    return np.array(value)
+
+
+def _decode(option, data, path):
+    """An option's value from its field, checked for its kind (the value itself is checked as `MLP` checks it)."""
+    value = _member(data, option.name, path)
+    if option.stored in ("rates", "number"):
+        if value.dtype != np.float64 or value.ndim > (1 if option.stored == "rates" else 0):
+            what = "rate or 1-D array of rates" if option.stored == "rates" else "number"
+            raise ValueError(f"{path}: field {option.name!r} must be a float64 {what}")
+        return float(value) if value.ndim == 0 else value.tolist()
+    if option.stored == "count":
+        if value.shape != () or value.dtype.kind not in "iu":
+            raise ValueError(f"{path}: field {option.name!r} must be an integer")
+        return int(value)
+    if option.stored == "cardinalities":
+        if value.ndim != 1 or value.dtype.kind not in "iu":
+            raise ValueError(f"{path}: field {option.name!r} must be a 1-D array of integers")
+        return value.tolist() or None
+    text = _string(data, option.name, path)
+    if option.stored == "name":
+        return text
+    try:
+        return embeddings.from_dict(json.loads(text)) if text else None
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: field {option.name!r} is not an embedding's settings: {exc}") from exc
 
 
 def save_training(trainer, path):
@@ -225,11 +257,12 @@ def read(path):
             if flag.shape != () or flag.dtype != np.bool_:
                 raise ValueError(f"{path}: field 'thread_invariant' must be a bool")
             thread_invariant = bool(flag)
-        options = _options(data, path, architecture, int(version)) if int(version) >= 4 else {}
-    layer_sizes, activation, output, dtype = architecture
-    inputs = inputs_of(int(layer_sizes[0]), options.get("categories"), options.get("embedding"))
-    n_params = ensemble_layout(layer_sizes, options.get("ensemble_size", 1), options.get("ensemble", ""),
-                               inputs).n_params
+        options = _options(data, path, int(version))
+    try:
+        options, n_params = _check_options(architecture, options)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
+    dtype = architecture[3]
     _check_buffer(path, "params", params, (n_params,), dtype)
     if training is None:
         return Saved(architecture, thread_invariant, params, options)
@@ -245,53 +278,29 @@ def _strings(data, name, path):
     return str(value) if value.ndim == 0 else value.tolist()
 
 
-def _options(data, path, architecture, version):
-    """The `MLP.options` of a file of format `version` 4 or later, checked as `MLP` checks them."""
-    missing = [name for name in _OPTION_FIELDS if name not in data.files]
+def _options(data, path, version):
+    """The options a file of format `version` stores (`fastbp.options.OPTIONS` since their versions)."""
+    stored = [option for option in OPTIONS if option.since <= version]
+    missing = [option.name for option in stored if option.name not in data.files]
     if missing:
-        raise ValueError(f"{path}: version 4 file without fields {missing}")
-    numbers = {}
-    for name in ("dropout", "huber_delta", "label_smoothing"):
-        value = _member(data, name, path)
-        if value.dtype != np.float64 or value.ndim > (1 if name == "dropout" else 0):
-            what = "rate or 1-D array of rates" if name == "dropout" else "number"
-            raise ValueError(f"{path}: field {name!r} must be a float64 {what}")
-        numbers[name] = float(value) if value.ndim == 0 else value.tolist()
-    layer_sizes, _, output, _ = architecture
-    try:
-        v.check_per_layer("dropout", numbers["dropout"], len(layer_sizes) - 2, v.check_rate)
-        loss = v.check_loss(_string(data, "loss", path), output)
-        v.check_float("huber_delta", numbers["huber_delta"], 0.0, inclusive=False)
-        v.check_rate("label_smoothing", numbers["label_smoothing"])
-        init = v.check_choice("init", _string(data, "init", path), v.INITS)
-        ensemble = {}
-        if version >= 5:
-            size = _member(data, "ensemble_size", path) if "ensemble_size" in data.files else None
-            if size is None or size.shape != () or size.dtype.kind not in "iu" or "ensemble" not in data.files:
-                raise ValueError("a version 5 file needs an int64 'ensemble_size' and a string 'ensemble'")
-            ensemble = {"ensemble_size": v.check_int("ensemble_size", int(size), minimum=1),
-                        "ensemble": v.check_choice("ensemble", _string(data, "ensemble", path), ENSEMBLES)}
-        if version >= 6:
-            ensemble.update(_inputs(data, path, layer_sizes))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: invalid fastbp model file: {exc}") from exc
-    return {**numbers, "loss": None if loss == v.LOSSES[output][0] else loss, "init": init, **ensemble}
+        raise ValueError(f"{path}: version {version} file without fields {missing}")
+    return {option.name: _decode(option, data, path) for option in stored}
 
 
-def _inputs(data, path, layer_sizes):
-    """The categories and embedding of a version 6 file, checked as `MLP` checks them."""
-    if "categories" not in data.files or "embedding" not in data.files:
-        raise ValueError("a version 6 file needs an int64 'categories' and a string 'embedding'")
-    categories = _member(data, "categories", path)
-    if categories.ndim != 1 or categories.dtype.kind not in "iu":
-        raise ValueError("field 'categories' must be a 1-D array of integers")
-    text = _string(data, "embedding", path)
-    try:
-        embedding = embeddings.from_dict(json.loads(text)) if text else None
-    except (json.JSONDecodeError, AttributeError) as exc:
-        raise ValueError(f"field 'embedding' is not an embedding's settings: {exc}") from exc
-    inputs_of(int(layer_sizes[0]), categories.tolist() or None, embedding)
-    return {"categories": categories.tolist() or None, "embedding": embedding}
+def _check_options(architecture, stored):
+    """(options, n_params) of a file's architecture and stored options, every option checked as `MLP` checks it
+    (the loss as `MLP.options` gives it: None for the output's own)."""
+    layer_sizes, activation, output, dtype = architecture
+    options = {**DEFAULTS, **stored}
+    settings = check_settings(layer_sizes, output, {
+        "activation": activation, "backend": "cython", "dropout": options["dropout"], "loss_function": options["loss"],
+        "huber_delta": options["huber_delta"], "label_smoothing": options["label_smoothing"]}, ("cython",))
+    v.check_choice("init", options["init"], v.INITS)
+    structure = check_structure(layer_sizes, dtype, options["ensemble_size"], options["ensemble"],
+                                options["embedding"], options["categories"])
+    if "loss" in stored:
+        stored["loss"] = None if settings["loss_function"] == v.LOSSES[output][0] else settings["loss_function"]
+    return stored, structure.layout.n_params
 
 
 def _check_buffer(path, name, array, shape, dtype):
