@@ -29,7 +29,8 @@ if not _openmp_enabled():
                   "will use one thread. fastbp.show_config() shows the build.", RuntimeWarning, stacklevel=2)
 
 __all__ = [
-    "MLPClassifier", "MLPRegressor", "MLP", "Trainer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules",
+    "MLPClassifier", "MLPRegressor", "TabularClassifier", "TabularRegressor", "MLP", "Trainer", "SGD", "Adam",
+    "AdamW", "RMSprop", "Adagrad", "schedules",
     "embeddings",
     "to_onnx", "History", "Callback", "EarlyStopping",
     "Checkpoint", "ProgressBar", "DivergenceError", "gradcheck", "load", "show_config", "patch_sklearn",
@@ -43,4 +44,8 @@ def __getattr__(name):
         from fastbp import estimators
 
         return getattr(estimators, name)
+    if name in ("TabularClassifier", "TabularRegressor"):
+        from fastbp import tabular
+
+        return getattr(tabular, name)
     raise AttributeError(f"module 'fastbp' has no attribute {name!r}")

@@ -1,0 +1,186 @@
+"""A table's columns as the model reads them: numeric columns quantile-normalized, categorical columns as codes.
+
+`Columns.fit` learns, from the training rows only, which columns are categorical and everything their encoding
+needs; `Columns.transform` turns any table of the same columns into one float array for `fastbp.MLP`: the
+numeric columns first (each through scikit-learn's `QuantileTransformer` with a normal output, as TabM's recipe
+does; a missing value is the transformed median, 0), then one integer code per categorical column, then one 0/1
+code per numeric column that had missing values in training (its missing-value indicator, a categorical column
+of two levels). `cardinalities` lists the categorical columns' levels, which `fastbp.MLP(categories=...)` takes.
+
+A categorical column's levels are its training values (sorted), and a missing value is a level of its own when
+training saw one; a value never seen in training gets the code -1, which the model reads as unknown (an
+all-zero one-hot). So prediction never fails on a new category, and a column of thousands of levels costs a
+lookup of the first layer's rows, never a one-hot matrix. Numeric columns constant in training (all-missing
+ones included) carry nothing and are left out.
+
+Which columns are categorical follows scikit-learn's `HistGradientBoosting*` (``categorical_features``):
+"from_dtype" takes pandas' category, object, string and bool columns; or names, indices, or a boolean mask.
+"""
+
+import numbers
+
+import numpy as np
+
+# Rows the quantiles are taken from (scikit-learn's `QuantileTransformer` subsample): all of them, as the recipe.
+QUANTILE_SUBSAMPLE = 1_000_000_000
+
+
+def is_frame(X):
+    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
+
+
+def column_names(X):
+    """The names of a data frame's columns (strings), or None for an array."""
+    return [str(name) for name in X.columns] if is_frame(X) else None
+
+
+def categorical_by_dtype(series):
+    """Whether a pandas column is categorical by its dtype: category, object, string or bool."""
+    import pandas as pd
+
+    dtype = series.dtype
+    return (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+
+
+def columns_of(X, categorical):
+    """The columns of X (a data frame, or a 2-D array) as a list of 1-D arrays: the `categorical` ones (a bool per
+    column) as object arrays with None for missing values, the others as float64 with NaN for missing values (pd.NA
+    and None included). A column that is neither is refused, named."""
+    import pandas as pd
+
+    names = column_names(X)
+    if not is_frame(X):
+        X = pd.DataFrame(np.asarray(X))
+    out = []
+    for j in range(X.shape[1]):
+        series = X.iloc[:, j]
+        missing = series.isna().to_numpy()
+        if categorical[j]:
+            values = series.astype(object).to_numpy(copy=True)
+            values[missing] = None
+        else:
+            try:
+                values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            except ValueError as exc:
+                name = j if names is None else names[j]
+                raise ValueError(f"column {name!r} is neither numeric nor categorical: name it in "
+                                 f"categorical_features, or convert it to numbers ({exc})") from exc
+        out.append(values)
+    return out
+
+
+def categorical_mask(X, categorical_features):
+    """(n_columns,) bool: which columns of X are categorical, from `categorical_features` ("from_dtype", None,
+    names, indices or a boolean mask), checked against X."""
+    import pandas as pd
+
+    n_columns = X.shape[1]
+    names = column_names(X)
+    if categorical_features is None:
+        return np.zeros(n_columns, dtype=bool)
+    if isinstance(categorical_features, str) and categorical_features == "from_dtype":
+        if names is None:
+            return np.zeros(n_columns, dtype=bool)
+        return np.array([categorical_by_dtype(X.iloc[:, j]) for j in range(n_columns)], dtype=bool)
+    if isinstance(categorical_features, str):
+        raise ValueError(f"categorical_features must be 'from_dtype', None, names, indices or a boolean mask, "
+                         f"got {categorical_features!r}")
+    given = list(pd.Series(list(categorical_features), dtype=object))
+    mask = np.zeros(n_columns, dtype=bool)
+    if given and all(isinstance(item, (bool, np.bool_)) for item in given):
+        if len(given) != n_columns:
+            raise ValueError(f"categorical_features as a boolean mask has {len(given)} entries; X has {n_columns} "
+                             "columns")
+        return np.array(given, dtype=bool)
+    for item in given:
+        if isinstance(item, str):
+            if names is None:
+                raise ValueError(f"categorical_features names column {item!r}, but X has no column names (pass a "
+                                 "data frame, or indices)")
+            if item not in names:
+                raise ValueError(f"categorical_features names column {item!r}, which X does not have")
+            mask[names.index(item)] = True
+        elif isinstance(item, numbers.Integral) and not isinstance(item, (bool, np.bool_)):
+            if not -n_columns <= item < n_columns:
+                raise ValueError(f"categorical_features has index {item}; X has {n_columns} columns")
+            mask[item] = True
+        else:
+            raise ValueError(f"categorical_features must hold column names, indices or booleans, got {item!r}")
+    return mask
+
+
+def sort_key(value):
+    """Levels of mixed types sort by their type's name, then by value, so the codes never depend on the order
+    of the rows."""
+    return (type(value).__name__, value)
+
+
+class Columns:
+    """The encoding of a table's columns, learned by `fit` on the training rows (see the module's docstring).
+
+    Attributes after fit: `categorical` (bool per input column), `numeric` (the input columns kept as numeric),
+    `levels` (each categorical column's sorted training values, and whether missing is a level), `indicators`
+    (the numeric input columns with missing values in training), `quantiles` (the fitted transformer, or None),
+    `cardinalities` and `n_numeric` (the model's numeric columns).
+    """
+
+    def __init__(self, categorical_features="from_dtype", random_state=0):
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+    def fit(self, X):
+        from sklearn.preprocessing import QuantileTransformer
+
+        self.categorical = categorical_mask(X, self.categorical_features)
+        columns = columns_of(X, self.categorical)
+        numeric = [j for j in range(len(columns)) if not self.categorical[j]]
+        missing = {j: np.isnan(columns[j]) for j in numeric}
+        self.indicators = [j for j in numeric if 0 < missing[j].sum() < len(missing[j])]  # all-missing: nothing
+        self.levels = {}
+        for j in np.flatnonzero(self.categorical):
+            values = columns[j]
+            present = values[values != None]  # noqa: E711 (elementwise: missing values are None)
+            self.levels[int(j)] = (sorted(set(present.tolist()), key=sort_key), len(present) < len(values))
+        # Columns constant in training (all-missing ones too) carry nothing.
+        varying = [j for j in numeric if not missing[j].all()
+                   and np.max(columns[j][~missing[j]]) > np.min(columns[j][~missing[j]])]
+        self.quantiles, self.numeric = None, []
+        if varying:
+            data = np.column_stack([columns[j] for j in varying])
+            n_rows = data.shape[0]  # the recipe's quantiles: n / 30, from 10 to 1000, at most n
+            self.quantiles = QuantileTransformer(output_distribution="normal",
+                                                 n_quantiles=min(max(min(n_rows // 30, 1000), 10), n_rows),
+                                                 subsample=QUANTILE_SUBSAMPLE, random_state=self.random_state)
+            transformed = np.nan_to_num(self.quantiles.fit_transform(data), nan=0.0)
+            self.kept = transformed.max(axis=0) > transformed.min(axis=0)
+            self.numeric = [j for j, kept in zip(varying, self.kept) if kept]
+            self.varying = varying
+        self.cardinalities = [len(levels) + missing for levels, missing in self.levels.values()] + \
+            [2] * len(self.indicators)
+        # A table with nothing to learn from is one zero column: the model then learns the targets' mean.
+        self.empty = not self.numeric and not self.cardinalities
+        self.n_numeric = len(self.numeric) or int(self.empty)
+        return self
+
+    def transform(self, X, dtype=np.float64):
+        """The model's input (n_rows, n_numeric + number of cardinalities) in `dtype`."""
+        import pandas as pd
+
+        columns = columns_of(X, self.categorical)
+        parts = []
+        if self.quantiles is not None:
+            data = np.column_stack([columns[j] for j in self.varying])
+            transformed = np.nan_to_num(self.quantiles.transform(data), nan=0.0)
+            parts.append(transformed[:, self.kept])
+        for j, (levels, missing) in self.levels.items():
+            values = columns[j]
+            # -1 for a value never seen in training (unknown), and for a missing one until it gets its own code
+            codes = pd.Index(levels, dtype=object).get_indexer(values).astype(np.float64)
+            codes[values == None] = len(levels) if missing else -1  # noqa: E711 (elementwise)
+            parts.append(codes[:, None])
+        for j in self.indicators:
+            parts.append(np.isnan(columns[j]).astype(np.float64)[:, None])
+        if self.empty:
+            parts.append(np.zeros((len(columns[0]) if columns else 0, 1)))
+        return np.ascontiguousarray(np.hstack(parts), dtype=dtype)
