@@ -2,6 +2,8 @@
 missing values, categories unseen in training, constant columns; early stopping with the best weights kept."""
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -164,3 +166,49 @@ def test_a_fitted_estimator_pickles_with_its_columns_and_predicts_the_same():
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     assert again.classes_.tolist() == ["hi", "lo"] and again.columns_.cardinalities == clf.columns_.cardinalities
+
+
+def test_arrays_need_no_pandas():
+    """pandas is not a dependency of fastbp: a NumPy table (object columns for the categorical ones) fits and
+    predicts with pandas unimportable."""
+    code = """
+import sys
+
+
+class NoPandas:
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "pandas":
+            raise ImportError("pandas is not installed here")
+
+
+sys.meta_path.insert(0, NoPandas())
+import numpy as np
+import fastbp
+rng = np.random.RandomState(0)
+X = np.empty((120, 2), dtype=object)
+X[:, 0] = rng.randn(120)
+X[:, 1] = rng.choice(["a", "b", None], 120)
+y = X[:, 0].astype(float) + (X[:, 1] == "a")
+reg = fastbp.TabularRegressor(ensemble_size=2, hidden_layer_sizes=(8,), max_epochs=2, categorical_features=[1],
+                              random_state=0).fit(X, y)
+assert reg.columns_.cardinalities == [3], reg.columns_.cardinalities
+print(reg.predict(X[:3]).shape, "pandas" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(3,) False"
+
+
+def test_skops_loads_a_fitted_estimator_trusting_only_its_class(tmp_path):
+    sio = pytest.importorskip("skops.io", reason="needs skops: pip install skops")
+    X, y = frame(200, missing=0.1)
+    reg = fastbp.TabularRegressor(random_state=0, **{**SMALL, "max_epochs": 3}).fit(X, y)
+    data = sio.dumps(reg)
+    assert sio.get_untrusted_types(data=data) == ["fastbp.tabular.estimators.TabularRegressor"]
+    loaded = sio.loads(data, trusted=["fastbp.tabular.estimators.TabularRegressor"])
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    reg.save(tmp_path / "net.npz")
+    net = fastbp.load(tmp_path / "net.npz")
+    encoded = reg.columns_.transform(X, reg.dtype)
+    np.testing.assert_allclose(net.forward(encoded)[:, 0] * reg.target_scale_ + reg.target_mean_, reg.predict(X),
+                               rtol=1e-5)

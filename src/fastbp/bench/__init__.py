@@ -219,11 +219,18 @@ def main(argv=None):
     int
         0 when every system ended each epoch with fastbp's loss, else 1 (the exit status of the command).
     """
+    suite = argparse.ArgumentParser(add_help=False)
+    suite.add_argument("--suite")
+    if suite.parse_known_args(argv)[0].suite == "tabular":  # the accuracy benchmark has arguments of its own
+        from fastbp.bench import tabular
+
+        return tabular.main(argv)
     parser = argparse.ArgumentParser(prog="python -m fastbp bench", description=__doc__.splitlines()[0])
     default_systems = [name for name in SYSTEMS if name != "torch" or torch_available()]
-    parser.add_argument("--suite", choices=list(SUITES), default="classic",
+    parser.add_argument("--suite", choices=[*SUITES, "tabular"], default="classic",
                         help="the workloads to run (default classic: plain SGD, and modern); realistic: Adam, "
-                             "ReLU and softmax on five problems users train, with a predict section")
+                             "ReLU and softmax on five problems users train, with a predict section; tabular: "
+                             "accuracy on real tables (python -m fastbp bench --suite tabular --help)")
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=None,
                         help="these workloads instead of the suite's")
     parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"])

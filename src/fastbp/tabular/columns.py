@@ -46,35 +46,41 @@ def categorical_by_dtype(series):
 def columns_of(X, categorical):
     """The columns of X (a data frame, or a 2-D array) as a list of 1-D arrays: the `categorical` ones (a bool per
     column) as object arrays with None for missing values, the others as float64 with NaN for missing values (pd.NA
-    and None included). A column that is neither is refused, named."""
-    import pandas as pd
-
+    and None included). A column that is neither is refused, named. Arrays need no pandas."""
     names = column_names(X)
-    if not is_frame(X):
-        X = pd.DataFrame(np.asarray(X))
     out = []
     for j in range(X.shape[1]):
-        series = X.iloc[:, j]
-        missing = series.isna().to_numpy()
-        if categorical[j]:
-            values = series.astype(object).to_numpy(copy=True)
-            values[missing] = None
-        else:
-            try:
-                values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            except ValueError as exc:
-                name = j if names is None else names[j]
-                raise ValueError(f"column {name!r} is neither numeric nor categorical: name it in "
-                                 f"categorical_features, or convert it to numbers ({exc})") from exc
-        out.append(values)
+        name = j if names is None else names[j]
+        try:
+            out.append(frame_column(X.iloc[:, j], categorical[j]) if is_frame(X) else
+                       array_column(np.asarray(X)[:, j], categorical[j]))
+        except ValueError as exc:
+            raise ValueError(f"column {name!r} is neither numeric nor categorical: name it in categorical_features, "
+                             f"or convert it to numbers ({exc})") from exc
     return out
+
+
+def frame_column(series, categorical):
+    missing = series.isna().to_numpy()
+    if not categorical:
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = series.astype(object).to_numpy(copy=True)
+    values[missing] = None
+    return values
+
+
+def array_column(column, categorical):
+    if not categorical:
+        return np.array([np.nan if value is None else value for value in column], dtype=np.float64) \
+            if column.dtype == object else column.astype(np.float64)
+    values = column.astype(object)
+    values[[value is None or value != value for value in values]] = None  # NaN is missing too
+    return values
 
 
 def categorical_mask(X, categorical_features):
     """(n_columns,) bool: which columns of X are categorical, from `categorical_features` ("from_dtype", None,
     names, indices or a boolean mask), checked against X."""
-    import pandas as pd
-
     n_columns = X.shape[1]
     names = column_names(X)
     if categorical_features is None:
@@ -86,7 +92,7 @@ def categorical_mask(X, categorical_features):
     if isinstance(categorical_features, str):
         raise ValueError(f"categorical_features must be 'from_dtype', None, names, indices or a boolean mask, "
                          f"got {categorical_features!r}")
-    given = list(pd.Series(list(categorical_features), dtype=object))
+    given = list(categorical_features)
     mask = np.zeros(n_columns, dtype=bool)
     if given and all(isinstance(item, (bool, np.bool_)) for item in given):
         if len(given) != n_columns:
@@ -165,8 +171,6 @@ class Columns:
 
     def transform(self, X, dtype=np.float64):
         """The model's input (n_rows, n_numeric + number of cardinalities) in `dtype`."""
-        import pandas as pd
-
         columns = columns_of(X, self.categorical)
         parts = []
         if self.quantiles is not None:
@@ -175,12 +179,33 @@ class Columns:
             parts.append(transformed[:, self.kept])
         for j, (levels, missing) in self.levels.items():
             values = columns[j]
-            # -1 for a value never seen in training (unknown), and for a missing one until it gets its own code
-            codes = pd.Index(levels, dtype=object).get_indexer(values).astype(np.float64)
-            codes[values == None] = len(levels) if missing else -1  # noqa: E711 (elementwise)
+            # -1 for a value never seen in training (unknown); a missing one its own code when training had one
+            code = {level: i for i, level in enumerate(levels)}
+            code[None] = len(levels) if missing else -1
+            codes = np.array([code.get(value, -1) for value in values], dtype=np.float64)
             parts.append(codes[:, None])
         for j in self.indicators:
             parts.append(np.isnan(columns[j]).astype(np.float64)[:, None])
         if self.empty:
             parts.append(np.zeros((len(columns[0]) if columns else 0, 1)))
         return np.ascontiguousarray(np.hstack(parts), dtype=dtype)
+
+    def to_dict(self):
+        """The fitted encoding as plain values (and the fitted `QuantileTransformer`), for pickles and skops files
+        that name no class of fastbp's; `from_dict` builds it back."""
+        state = dict(vars(self))
+        state["categorical"] = [bool(flag) for flag in self.categorical]
+        state["levels"] = [[j, levels, bool(missing)] for j, (levels, missing) in self.levels.items()]
+        if "kept" in state:
+            state["kept"] = [bool(flag) for flag in self.kept]
+        return state
+
+    @classmethod
+    def from_dict(cls, state):
+        columns = cls.__new__(cls)
+        vars(columns).update(state)
+        columns.categorical = np.array(state["categorical"], dtype=bool)
+        columns.levels = {int(j): (list(levels), bool(missing)) for j, levels, missing in state["levels"]}
+        if "kept" in state:
+            columns.kept = np.array(state["kept"], dtype=bool)
+        return columns

@@ -26,10 +26,10 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, column_or_1d, validate_data
 
-from fastbp import embeddings
+from fastbp import embeddings, persistence
 from fastbp._locks import exclusive
 from fastbp._transaction import atomic
-from fastbp._typing import Seed
+from fastbp._typing import PathLike, Seed
 from fastbp.callbacks import EarlyStopping
 from fastbp.estimators._sklearn import Interval, StrOptions, check_sample_weight, fit_context, num_samples
 from fastbp.network import MLP
@@ -192,6 +192,32 @@ class TabularBase(BaseEstimator):
     def _stratify(self, y, n_rows):
         """The labels to stratify the validation split by, or None."""
         return None
+
+    # --- persistence -----------------------------------------------------------------------------------------
+
+    def save(self, path: PathLike) -> None:
+        """Write the fitted network to an .npz file without pickle; ``fastbp.load(path)`` reads it back as a
+        `fastbp.MLP` that takes the encoded columns (``columns_.transform``), not the table. Use pickle, joblib
+        or skops for the whole estimator."""
+        check_is_fitted(self, "network_")
+        with exclusive(self, "estimator"):
+            persistence.save(self.network_, path)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # fastbp's parts as plain values: a pickle names no class of fastbp's but the estimator's, and skops needs
+        # to trust only that.
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives the instance's own dict
+        if "network_" in state:
+            state["network_"] = self.network_.state_dict()
+            state["columns_"] = self.columns_.to_dict()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if "network_" in state:
+            state["network_"] = MLP.from_state_dict(state["network_"])
+            state["columns_"] = Columns.from_dict(state["columns_"])
+        super().__setstate__(state)
 
     # --- prediction ------------------------------------------------------------------------------------------
 

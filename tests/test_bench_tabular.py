@@ -1,0 +1,49 @@
+"""The accuracy benchmark on real tables (`fastbp.bench.tabular`): its data as a user has it, and a smoke run.
+
+The data sets are this repository's machines' copies in pmlb's cache layout (../shared/data/pmlb); a clone without
+them skips these tests, naming the folder."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "pmlb"
+pytest.importorskip("pmlb", reason="the tabular benchmark reads its data with pmlb: pip install 'fastbp[bench]'")
+pytestmark = [pytest.mark.skipif(not (DATA / "churn").is_dir(), reason=f"no pmlb data sets in {DATA}"),
+              # pmlb's own call of DataFrame.dropna(inplace=True), which pandas 3.1 deprecates
+              pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.dropna is deprecated")]
+
+from fastbp.bench import tabular  # noqa: E402
+
+
+def test_categorical_columns_come_back_as_their_strings():
+    X, y, task = tabular.load("adult", str(DATA))
+    assert task == "binary" and X.shape == (48842, 14) and set(np.unique(y)) == {0, 1}
+    assert str(X["workclass"].dtype) == "string" and "Private" in set(X["workclass"])
+    assert str(X["age"].dtype) != "string"
+    X, y, task = tabular.load("537_houses", str(DATA))
+    assert task == "regression" and 0.1 < y.mean() < 5  # the target in $100k
+
+
+def test_the_splits_are_64_16_20_and_stratified():
+    y = np.repeat([0, 1], [800, 200])
+    train, val, test = tabular.splits(y, "binary", seed=0)
+    assert (len(train), len(val), len(test)) == (640, 160, 200)
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(1000))
+    assert y[test].mean() == pytest.approx(0.2) and y[val].mean() == pytest.approx(0.2)
+
+
+def test_a_smoke_run_on_one_small_data_set_reports_every_system(tmp_path, capsys):
+    pytest.importorskip("lightgbm", reason="LightGBM is a peer of the benchmark: pip install 'fastbp[bench]'")
+    out = tmp_path / "results.json"
+    status = tabular.main(["--suite", "tabular", "--data", str(DATA), "--datasets", "churn", "--seeds", "1",
+                           "--systems", "fastbp", "lightgbm", "--max-epochs", "2", "--threads", "1",
+                           "--json", str(out), "--cache", str(tmp_path / "peers.json")])
+    assert status == 0
+    results = {r["system"]: r for r in json.loads(out.read_text())["results"]}
+    assert set(results) == {"fastbp", "lightgbm"}
+    assert results["lightgbm"]["metric_mean"] > 0.9  # churn's accuracy: LightGBM's is about 0.95
+    assert 0.5 < results["fastbp"]["metric_mean"] <= 1 and results["fastbp"]["fit_seconds"] > 0
+    assert "churn (binary; test accuracy)" in capsys.readouterr().out
