@@ -4,6 +4,7 @@ missing values, categories unseen in training, constant columns; early stopping 
 import pickle
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -110,11 +111,16 @@ def test_columns_are_named_checked_and_encoded_without_a_one_hot_matrix():
     n = 2000
     X = pd.DataFrame({"phone": np.char.add("555-", rng.randint(0, 5000, n).astype(str)), "minutes": rng.rand(n)})
     columns = Columns().fit(X)
-    assert columns.n_numeric == 1 and columns.cardinalities == [len(set(X["phone"]))]
+    # The levels are the values seen at least twice; one seen once is unknown (-1), as one never seen.
+    counts = Counter(X["phone"])
+    levels = sorted(phone for phone, count in counts.items() if count >= 2)
+    assert 0 < len(levels) < len(counts)
+    assert columns.n_numeric == 1 and columns.cardinalities == [len(levels)]
     A = columns.transform(X)
     assert A.shape == (n, 2)  # one code per categorical column
-    levels = sorted(set(X["phone"]))
-    np.testing.assert_array_equal(A[:, 1], [levels.index(p) for p in X["phone"]])
+    np.testing.assert_array_equal(A[:, 1], [levels.index(p) if p in levels else -1 for p in X["phone"]])
+    ids = pd.DataFrame({"id": [f"row {i}" for i in range(n)], "minutes": X["minutes"]})
+    assert Columns().fit(ids).cardinalities == []  # a level per row tells nothing: the column is left out
     assert Columns(categorical_features=["phone"]).fit(X).cardinalities == columns.cardinalities
     assert Columns(categorical_features=[0]).fit(X).cardinalities == columns.cardinalities
     assert Columns(categorical_features=[True, False]).fit(X).cardinalities == columns.cardinalities

@@ -7,20 +7,24 @@ does; a missing value is the transformed median, 0), then one integer code per c
 code per numeric column that had missing values in training (its missing-value indicator, a categorical column
 of two levels). `cardinalities` lists the categorical columns' levels, which `fastbp.MLP(categories=...)` takes.
 
-A categorical column's levels are its training values (sorted), and a missing value is a level of its own when
-training saw one; a value never seen in training gets the code -1, which the model reads as unknown (an
-all-zero one-hot). So prediction never fails on a new category, and a column of thousands of levels costs a
-lookup of the first layer's rows, never a one-hot matrix. Numeric columns constant in training (all-missing
-ones included) carry nothing and are left out.
+A categorical column's levels are its training values seen at least twice (sorted), and a missing value is a
+level of its own when training saw one; any other value (seen once, or never) gets the code -1, which the model
+reads as unknown (an all-zero one-hot). So prediction never fails on a new category, and a column of thousands of
+levels costs a lookup of the first layer's rows, never a one-hot matrix. Numeric columns constant in training
+(all-missing ones included) carry nothing and are left out, as is a categorical column without a level.
 
 Which columns are categorical follows scikit-learn's `HistGradientBoosting*` (``categorical_features``):
 "from_dtype" takes pandas' category, object, string and bool columns; or names, indices, or a boolean mask.
 """
 
 import numbers
+from collections import Counter
 
 import numpy as np
 
+# A categorical level seen fewer times in training is unknown: a level of its own row only (an id, a phone number)
+# would give the model a weight to memorize that row with, and tells nothing about rows to come.
+MIN_LEVEL_COUNT = 2
 # Rows the quantiles are taken from (scikit-learn's `QuantileTransformer` subsample): all of them, as the recipe.
 QUANTILE_SUBSAMPLE = 1_000_000_000
 
@@ -146,8 +150,11 @@ class Columns:
         self.levels = {}
         for j in np.flatnonzero(self.categorical):
             values = columns[j]
-            present = values[values != None]  # noqa: E711 (elementwise: missing values are None)
-            self.levels[int(j)] = (sorted(set(present.tolist()), key=sort_key), len(present) < len(values))
+            counts = Counter(values[values != None].tolist())  # noqa: E711 (elementwise: missing values are None)
+            levels = sorted((level for level, count in counts.items() if count >= MIN_LEVEL_COUNT), key=sort_key)
+            missing_level = bool((values == None).any())  # noqa: E711
+            if levels or missing_level:  # else every value is unknown: the column carries nothing
+                self.levels[int(j)] = (levels, missing_level)
         # Columns constant in training (all-missing ones too) carry nothing.
         varying = [j for j in numeric if not missing[j].all()
                    and np.max(columns[j][~missing[j]]) > np.min(columns[j][~missing[j]])]
