@@ -34,6 +34,12 @@ def check_settings(layer_sizes: tuple, output: str, settings: Mapping[str, Any],
     return checked
 
 
+def option_settings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The SETTINGS that the model's keyword options (`fastbp.options.OPTIONS` names) set: `loss` is loss_function."""
+    return {"dropout": options["dropout"], "loss_function": options["loss"], "huber_delta": options["huber_delta"],
+            "label_smoothing": options["label_smoothing"]}
+
+
 def spec_of(settings: Mapping[str, Any], output: str) -> Spec:
     """The backends' `Spec` of checked settings."""
     loss = settings["loss_function"]

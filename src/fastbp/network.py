@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from fastbp import _validation as v
 from fastbp import backends, embeddings, persistence
-from fastbp._settings import SETTINGS, check_settings, derived, read_only, setting, spec_of
+from fastbp._settings import SETTINGS, check_settings, derived, option_settings, read_only, setting, spec_of
 from fastbp._threads import ThreadPlan, plan
 from fastbp._transaction import keeping
 from fastbp._typing import Data, PathLike, Seed
@@ -207,9 +207,9 @@ class MLP:
         """Whether ``MLP(self.layer_sizes, activation, self.output, **options)`` would compute what this model
         computes (activations, dropout, loss; the init scheme aside), so that it could keep these weights."""
         given = {**DEFAULTS, **options}
-        wanted = check_settings(self._layer_sizes, self._output, {
-            **self._settings, "activation": activation, "dropout": given["dropout"], "loss_function": given["loss"],
-            "huber_delta": given["huber_delta"], "label_smoothing": given["label_smoothing"]}, backends.BACKENDS)
+        wanted = check_settings(self._layer_sizes, self._output,
+                                {**self._settings, "activation": activation, **option_settings(given)},
+                                backends.BACKENDS)
         return all(wanted[name] == self._settings[name] for name in ("activations", "dropouts", "loss_function",
                                                                      "huber_delta", "label_smoothing"))
 

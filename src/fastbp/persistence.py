@@ -49,7 +49,7 @@ import numpy as np
 from fastbp import _validation as v
 from fastbp import embeddings, optim
 from fastbp._core import _optim
-from fastbp._settings import SETTINGS, check_settings
+from fastbp._settings import SETTINGS, check_settings, option_settings
 from fastbp.layout import ensemble_layout
 from fastbp.options import DEFAULTS, OPTIONS, check_structure
 
@@ -292,9 +292,8 @@ def _check_options(architecture, stored):
     (the loss as `MLP.options` gives it: None for the output's own)."""
     layer_sizes, activation, output, dtype = architecture
     options = {**DEFAULTS, **stored}
-    settings = check_settings(layer_sizes, output, {
-        "activation": activation, "backend": "cython", "dropout": options["dropout"], "loss_function": options["loss"],
-        "huber_delta": options["huber_delta"], "label_smoothing": options["label_smoothing"]}, ("cython",))
+    settings = check_settings(layer_sizes, output,
+                              {"activation": activation, "backend": "cython", **option_settings(options)}, ("cython",))
     v.check_choice("init", options["init"], v.INITS)
     structure = check_structure(layer_sizes, dtype, options["ensemble_size"], options["ensemble"],
                                 options["embedding"], options["categories"])

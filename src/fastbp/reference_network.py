@@ -95,11 +95,15 @@ def objective(spec, Z, Y, sample_weight=None, weight_sum=None):
     return float(np.dot(w, losses.sum(axis=1))) / (S * k), (gradient * share).astype(Z.dtype, copy=False)
 
 
+def activations(spec, Z):
+    """The output activations of the logits Z, of the same shape: each member's with k members."""
+    return reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape)
+
+
 def prediction(spec, Z):
     """The output activations (n, n_outputs): with k members, the mean of the members' (probabilities, not
     logits)."""
-    activations = reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape)
-    return activations.mean(axis=1) if Z.ndim == 3 else activations
+    return activations(spec, Z).mean(axis=1) if Z.ndim == 3 else activations(spec, Z)
 
 
 def logits(layout, spec, params, X):
@@ -114,8 +118,7 @@ def output(layout, spec, params, X, members=False):
     Z = logits(layout, spec, params, X)
     if not members:
         return prediction(spec, Z)
-    return prediction(spec, Z)[:, None, :] if Z.ndim == 2 else \
-        reference.OUTPUTS[spec.output](Z.reshape(-1, Z.shape[-1])).reshape(Z.shape)
+    return activations(spec, Z)[:, None, :] if Z.ndim == 2 else activations(spec, Z)
 
 
 def loss_and_grad(layout, spec, params, X, Y, sample_weight=None, alpha=0.0, weight_sum=None, dropout=None,

@@ -15,6 +15,7 @@ CPU) and reused unless ``--refresh-peers``.
 """
 
 import argparse
+import functools
 import inspect
 import json
 import os
@@ -180,12 +181,13 @@ def cpu_model():
         return platform.processor() or platform.machine()
 
 
-def run(dataset, system, seed, data_dir, n_threads, cache, refresh, max_epochs=None):
-    """One fit and test of `system` on `dataset`'s split of `seed`: a dict of the metric and the fit's seconds."""
+def run(dataset, data, system, seed, n_threads, cache, refresh, max_epochs=None):
+    """One fit and test of `system` on `dataset`'s split of `seed`: a dict of the metric and the fit's seconds.
+    data() gives the data set's (X, y, task), read once however many runs ask."""
     key = f"{dataset}|{seed}|{system}|{json.dumps(versions(), sort_keys=True)}|{cpu_model()}|{n_threads}"
     if system in PEERS and not refresh and key in cache:
         return {**cache[key], "cached": True}
-    X, y, task = load(dataset, data_dir)
+    X, y, task = data()
     train, val, test = splits(y, task, seed)
     fit = make_system(system, task, seed, n_threads, max_epochs)
     start = time.perf_counter()
@@ -227,8 +229,9 @@ def main(argv=None):
     for dataset in args.datasets:
         task = DATASETS[dataset][0]
         print(f"\n{dataset} ({task}; test {'RMSE' if task == 'regression' else 'accuracy'})", flush=True)
+        data = functools.cache(functools.partial(load, dataset, args.data))
         for system in systems:
-            runs = [run(dataset, system, seed, args.data, args.threads, cache, args.refresh_peers, args.max_epochs)
+            runs = [run(dataset, data, system, seed, args.threads, cache, args.refresh_peers, args.max_epochs)
                     for seed in range(args.seeds)]
             if system in PEERS:
                 with open(args.cache, "w") as f:

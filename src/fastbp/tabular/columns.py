@@ -52,12 +52,13 @@ def columns_of(X, categorical):
     column) as object arrays with None for missing values, the others as float64 with NaN for missing values (pd.NA
     and None included). A column that is neither is refused, named. Arrays need no pandas."""
     names = column_names(X)
+    array = None if names is not None else np.asarray(X)
     out = []
     for j in range(X.shape[1]):
         name = j if names is None else names[j]
         try:
-            out.append(frame_column(X.iloc[:, j], categorical[j]) if is_frame(X) else
-                       array_column(np.asarray(X)[:, j], categorical[j]))
+            out.append(frame_column(X.iloc[:, j], categorical[j]) if array is None else
+                       array_column(array[:, j], categorical[j]))
         except ValueError as exc:
             raise ValueError(f"column {name!r} is neither numeric nor categorical: name it in categorical_features, "
                              f"or convert it to numbers ({exc})") from exc
