@@ -67,13 +67,16 @@ def test_one_activation_per_hidden_layer_is_what_each_layer_applies(rng):
 
 
 def test_the_pre_activation_is_kept_only_for_the_layers_that_need_it():
-    """silu, gelu, ... take f' from z: only their layers (and layers with dropout) keep a per-unit factor."""
+    """silu, gelu, ... take f' from z: only their layers (and layers with dropout but ReLU's, whose factor is its
+    dropout scale where a > 0) keep a per-unit factor."""
     net = CoreNet(dense_layout([4, 5, 6, 7, 8, 1]), ["relu", "gelu", "tanh", "mish"], "logistic",
                   dropout=[0.0, 0.0, 0.3, 0.0])
     # One entry per layer, the output's last (which never keeps one).
     assert net.factor_widths(False) == [0, 6, 0, 8, 0]
     assert net.factor_widths(True) == [0, 6, 7, 8, 0]
     assert CoreNet(dense_layout([4, 5, 1]), ["tanh"], "logistic").factor_widths(True) == [0, 0]
+    relu = CoreNet(dense_layout([4, 5, 6, 1]), ["relu", "tanh"], "logistic", dropout=[0.3, 0.3])
+    assert relu.factor_widths(True) == [0, 6, 0]
 
 
 def test_gelu_and_friends_take_their_pytorch_constants():

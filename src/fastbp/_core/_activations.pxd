@@ -7,7 +7,8 @@ from fastbp._core._masks cimport MaskBlock
 # derivative. The first ones take their derivative from the activation's output a = f(z), which the backward
 # pass keeps anyway; the others (softplus, gelu, gelu_tanh, silu, mish) need z, so a training pass computes
 # their f'(z) in the forward pass (`activation_block`, the layer's "factor") and keeps that instead, only for
-# the layers that need it. So does a layer with dropout, whose factor includes the mask.
+# the layers that need it. So does a layer with dropout, whose factor includes the mask, except ReLU's: a
+# dropped unit's a is 0, so [a > 0] times the kept units' scale is its factor, computed from a (`needs_factor`).
 cdef enum Activation:
     IDENTITY = 0    # f(z) = z                               f' = 1
     LOGISTIC = 1    # f(z) = 1 / (1 + e^-z)                  f' = a (1 - a)
@@ -135,7 +136,7 @@ cdef void activation_block(Activation act, floating* z, const floating* bias, Py
                            Py_ssize_t ld, const MaskBlock* mask, floating* factor_out) noexcept nogil
 
 cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_ssize_t n_rows,
-                         Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil
+                         Py_ssize_t n_cols, Py_ssize_t ld, double kept_scale) noexcept nogil
 
 cdef void mul_factor(floating* delta, const floating* factor, Py_ssize_t n_rows, Py_ssize_t n_cols,
                      Py_ssize_t ld) noexcept nogil

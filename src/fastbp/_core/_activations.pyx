@@ -249,16 +249,20 @@ cdef enum:
 
 
 cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_ssize_t n_rows,
-                         Py_ssize_t n_cols, Py_ssize_t ld) noexcept nogil:
+                         Py_ssize_t n_cols, Py_ssize_t ld, double kept_scale) noexcept nogil:
     """delta (n_rows, n_cols) <- delta * f'(a), a the activation output of the same shape; both with
-    leading dimension ld.
+    leading dimension ld. kept_scale: ReLU's dropout, 1 / (1 - rate) in a training pass that dropped the
+    layer's units, else 1: its factor is then kept_scale where a > 0 and 0 elsewhere, which is bit for bit
+    the factor `activation_block` would have kept (a dropped or non-positive unit has a = 0, a kept positive
+    one a > 0), without writing it in the forward pass and reading it back.
 
     One loop per activation with no call or branch inside, so the compiler vectorizes each (a shared loop
-    over `derivative` was not). ReLU multiplies by its 0/1 derivative, as the reference does, so a NaN or
-    infinite delta gives NaN where a <= 0 (choosing between delta and 0 would drop it). The 0/1 factors go
-    through a scratch row first: GCC does not vectorize a select whose other side is arithmetic.
+    over `derivative` was not). ReLU multiplies by its factor, as the reference does, so a NaN or infinite
+    delta gives NaN where a <= 0 (choosing between delta and 0 would drop it). The factors go through a
+    scratch row first: GCC does not vectorize a select whose other side is arithmetic.
     """
     cdef floating factor[RELU_CHUNK]
+    cdef floating kept = <floating> kept_scale
     cdef Py_ssize_t i, j, start, count
     cdef floating* d
     cdef const floating* x
@@ -281,7 +285,7 @@ cdef void mul_derivative(Activation act, floating* delta, const floating* a, Py_
             while start < n_cols:
                 count = min(<Py_ssize_t> RELU_CHUNK, n_cols - start)
                 for j in range(count):
-                    factor[j] = 1 if x[start + j] > 0 else 0
+                    factor[j] = kept if x[start + j] > 0 else 0
                 for j in range(count):
                     d[start + j] = d[start + j] * factor[j]
                 start += count

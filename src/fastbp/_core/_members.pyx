@@ -34,6 +34,10 @@ from fastbp._core._records cimport Layer, LayerPass, Split, Threads
 from fastbp._core._splits cimport COL_BLOCK, ROW_BLOCK, along, block_size, team
 
 
+cdef enum:
+    CACHE_ENTRIES = 16384   # entries of a few rows that the elementwise sweeps take at a time (64 to 128 KB)
+
+
 cdef bint needs_input(const Layer* layer) noexcept nogil:
     # A shared W multiplies member rows, so the first layer repeats X once per member unless r does already.
     return layer.in_scale != NULL or (layer.shared_input and not layer.weight_per_member)
@@ -79,6 +83,34 @@ cdef void scale_columns(floating* a, const floating* scale, Py_ssize_t n_rows, P
             a[i * n_cols + j] = a[i * n_cols + j] * scale[j]
 
 
+cdef inline Py_ssize_t cache_rows(Py_ssize_t width) noexcept nogil:
+    """Rows of width entries that the elementwise sweeps take at a time: about CACHE_ENTRIES, at least one."""
+    return max(<Py_ssize_t> 1, CACHE_ENTRIES // width)
+
+
+cdef void activate_rows(const LayerPass* p, floating* out, floating* factor, Py_ssize_t first, Py_ssize_t count,
+                        MaskBlock* mask) noexcept nogil:
+    """Rows first.. (out: the first of them) of the layer's output after its product: the copy before s
+    (p.product), times s, then f of that plus b with the layer's dropout, and factor <- the factor, if not
+    NULL."""
+    cdef const Layer* layer = p.layer
+    cdef int k = layer.members, n_out = layer.n_out, m
+    cdef Py_ssize_t width = <Py_ssize_t> k * n_out
+    if p.s != NULL:
+        if p.product != NULL:
+            memcpy((<floating*> p.product) + first * width, out, count * width * sizeof(floating))
+        scale_columns(out, <const floating*> p.s, count, width)
+    mask.first_row = first
+    if layer.bias_per_member:  # b (k, n_out) is a bias of the (n_rows, k n_out) matrix's columns
+        mask.first_col = 0
+        activation_block(layer.activation, out, <const floating*> p.b, count, width, width, mask, factor)
+        return
+    for m in range(k):
+        mask.first_col = m * n_out
+        activation_block(layer.activation, out + m * n_out, <const floating*> p.b, count, n_out, width, mask,
+                         NULL if factor == NULL else factor + m * n_out)
+
+
 cdef void forward_rows(const LayerPass* p, floating* a_out, floating* factor_out, Py_ssize_t first,
                        Py_ssize_t count) noexcept nogil:
     """Rows first .. first + count of the layer's forward pass."""
@@ -90,6 +122,7 @@ cdef void forward_rows(const LayerPass* p, floating* a_out, floating* factor_out
     cdef const floating* x
     cdef floating* out = a_out + first * width
     cdef floating* factor = NULL if factor_out == NULL else factor_out + first * width
+    cdef Py_ssize_t start, rows, chunk = cache_rows(width)
     if p.u != NULL:
         scaled_input(p, <floating*> p.u, first, count)
         x, shared = (<const floating*> p.u) + first * k * n_in, False
@@ -106,19 +139,14 @@ cdef void forward_rows(const LayerPass* p, floating* a_out, floating* factor_out
     if p.codes != NULL:  # the first layer's categorical columns: their rows of W
         for m in range(k):
             lookup_add(p, out + m * n_out, first, count, 0, n_out, width, m)
-    if p.s != NULL:
-        if p.product != NULL:
-            memcpy((<floating*> p.product) + first * width, out, count * width * sizeof(floating))
-        scale_columns(out, <const floating*> p.s, count, width)
-    mask.first_row = first
-    if layer.bias_per_member:  # b (k, n_out) is a bias of the (n_rows, k n_out) matrix's columns
-        mask.first_col = 0
-        activation_block(layer.activation, out, <const floating*> p.b, count, width, width, &mask, factor)
-        return
-    for m in range(k):
-        mask.first_col = m * n_out
-        activation_block(layer.activation, out + m * n_out, <const floating*> p.b, count, n_out, width, &mask,
-                         NULL if factor == NULL else factor + m * n_out)
+    # What follows the product, a few rows at a time while they are in cache: the copy before s, s, the bias
+    # and the activation with its dropout each sweep those rows, not the whole block.
+    start = 0
+    while start < count:
+        rows = min(chunk, count - start)
+        activate_rows(p, out + start * width, NULL if factor == NULL else factor + start * width, first + start,
+                      rows, &mask)
+        start += rows
 
 
 cdef void members_forward(const LayerPass* p, floating* a_out, floating* factor_out, Threads threads,
@@ -144,15 +172,20 @@ cdef void output_columns(const LayerPass* p, floating* delta, floating* grad, Py
     cdef Py_ssize_t i, j, width = <Py_ssize_t> layer.members * layer.n_out
     cdef const floating* product = <const floating*> p.product
     cdef const floating* s = <const floating*> p.s
-    cdef floating* ds
-    if layer.bias_per_member:
-        column_sums(delta + first, p.n_rows, count, width, grad + layer.bias.offset + first)
+    cdef floating* ds = NULL if s == NULL else grad + layer.out_scale.offset
+    cdef floating* db = NULL if not layer.bias_per_member else grad + layer.bias.offset
     if s == NULL:
+        column_sums(delta + first, p.n_rows, count, width, db + first)
         return
-    ds = grad + layer.out_scale.offset
     for j in range(first, first + count):
         ds[j] = 0
+        if db != NULL:
+            db[j] = 0
+    # One sweep: each sum over the rows in row order, as `column_sums` adds.
     for i in range(p.n_rows):
+        if db != NULL:
+            for j in range(first, first + count):
+                db[j] += delta[i * width + j]
         for j in range(first, first + count):
             ds[j] += delta[i * width + j] * product[i * width + j]
             delta[i * width + j] = delta[i * width + j] * s[j]
@@ -217,16 +250,39 @@ cdef void scale_columns_gradient(const LayerPass* p, const floating* du, Py_ssiz
             dr[j] += du[i * width + j] * (a[i * n_in + j % n_in] if layer.shared_input else a[i * width + j])
 
 
+cdef void scale_delta_columns(const LayerPass* p, floating* du, Py_ssize_t first, Py_ssize_t count,
+                              floating* dr) noexcept nogil:
+    """Columns first.. of r's gradient (as `scale_columns_gradient`, of an input of its own per member) and, in
+    the same sweep, of the layer before's delta: du * r, times that layer's f' (or its factor)."""
+    cdef Py_ssize_t i, j, width = <Py_ssize_t> p.layer.members * p.layer.n_in
+    cdef const floating* a = <const floating*> p.a_in
+    cdef const floating* r = <const floating*> p.r
+    cdef const floating* factor = <const floating*> p.factor_in
+    cdef floating* row
+    for j in range(first, first + count):
+        dr[j] = 0
+    for i in range(p.n_rows):
+        row = du + i * width
+        for j in range(first, first + count):
+            dr[j] += row[j] * a[i * width + j]
+        for j in range(first, first + count):
+            row[j] = row[j] * r[j]
+        if factor != NULL:
+            mul_factor(row + first, factor + i * width + first, 1, count, width)
+        else:
+            mul_derivative(p.f_in, row + first, a + i * width + first, 1, count, width, p.kept_scale_in)
+
+
 cdef void delta_rows(const LayerPass* p, floating* du, Py_ssize_t first, Py_ssize_t count) noexcept nogil:
-    """Rows first.. of the layer before's delta: du * r, times that layer's f' (or its factor)."""
+    """Rows first.. of the layer before's delta, for a layer without r: du times that layer's f' (or its
+    factor)."""
     cdef Py_ssize_t width = <Py_ssize_t> p.layer.members * p.layer.n_in
     cdef floating* rows = du + first * width
-    if p.r != NULL:
-        scale_columns(rows, <const floating*> p.r, count, width)
     if p.factor_in != NULL:
         mul_factor(rows, (<const floating*> p.factor_in) + first * width, count, width, width)
     else:
-        mul_derivative(p.f_in, rows, (<const floating*> p.a_in) + first * width, count, width, width)
+        mul_derivative(p.f_in, rows, (<const floating*> p.a_in) + first * width, count, width, width,
+                       p.kept_scale_in)
 
 
 cdef void member_sum(const LayerPass* p, floating* du, floating* delta_in, Py_ssize_t first,
@@ -258,8 +314,9 @@ cdef enum Phase:
     LOOKUP_WEIGHT       # columns of n_out: the categorical rows' W gradient
     LOOKUP_SCALE        # members: the categorical rows' r gradient
     INPUT_ROWS          # rows: du = delta W^T
-    SCALE_GRADIENT      # columns of k n_in: r's gradient
-    DELTA_ROWS          # rows: the layer before's delta, du * r times its f'
+    SCALE_GRADIENT      # columns of k n_in: r's gradient (of the first layer)
+    SCALE_DELTA         # columns of k n_in: r's gradient and the layer before's delta, du * r times its f'
+    DELTA_ROWS          # rows: the layer before's delta without r, du times its f'
     MEMBER_SUM          # rows: the delta of a shared input (the embeddings): the sum over members of du * r
 
 
@@ -303,6 +360,8 @@ cdef void job_block(const LayerPass* p, const Job* job, floating* delta, Py_ssiz
         member_sum(p, du, <floating*> job.delta_in, first, count)
     elif job.phase == SCALE_GRADIENT:
         scale_columns_gradient(p, du, first, count, grad + layer.in_scale.offset)
+    elif job.phase == SCALE_DELTA:
+        scale_delta_columns(p, du, first, count, grad + layer.in_scale.offset)
     else:
         delta_rows(p, du, first, count)
 
@@ -350,6 +409,9 @@ cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_
     # A shared input's du is every member's: its delta is their sum, so du goes to the scratch first.
     job.du = delta_in_out if delta_in_out != NULL and not layer.shared_input else scratch
     run(p, &job, delta, INPUT_ROWS, n, ROW_BLOCK, work)
+    if p.r != NULL and delta_in_out != NULL and not layer.shared_input:
+        run(p, &job, delta, SCALE_DELTA, in_width, COL_BLOCK, n * in_width)
+        return
     if p.r != NULL:
         run(p, &job, delta, SCALE_GRADIENT, in_width, COL_BLOCK, n * in_width)
     if delta_in_out != NULL and layer.shared_input:

@@ -17,7 +17,7 @@ import numpy as np
 
 from libc.stdint cimport uint32_t, uint64_t
 
-from fastbp._core._activations cimport (IDENTITY, Activation, activation_block, bias_activation, from_output,
+from fastbp._core._activations cimport (IDENTITY, RELU, Activation, activation_block, bias_activation, from_output,
                                         mul_derivative, mul_factor)
 from fastbp._core._blas cimport column_sums, gemm, scaled_copy, sum_of_squares
 from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
@@ -82,6 +82,9 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     p.delta = NULL
     p.f_in = net.layers[l - 1].activation if l > 0 else IDENTITY
     p.factor_in = work.factor[l - 1] if l > 0 and work.factor != NULL else NULL
+    p.kept_scale_in = 1
+    if l > 0 and work.dropped and net.layers[l - 1].dropout > 0:
+        p.kept_scale_in = 1.0 / (1.0 - net.layers[l - 1].dropout)
     p.penalty = False
     p.alpha_scaled = 0
     p.mode = STORE_GRADIENT
@@ -181,6 +184,7 @@ cdef void forward_logits(const Layout* net, const floating* params, const Batch*
     cdef int s
     cdef Pass run = make_pass(net, batch, work, threads)
     run.dropout = dropout
+    work.dropped = dropout != NULL
     for s in range(net.n_stages):
         stage_forward(&run, &net.stages[s], params)
 
@@ -380,7 +384,7 @@ cdef void delta_block(const LayerPass* p, floating* delta_in_out, Split split, P
         if p.factor_in != NULL:
             mul_factor(delta_in_out + first, (<const floating*> p.factor_in) + first, p.n_rows, count, n_in)
         else:
-            mul_derivative(p.f_in, delta_in_out + first, a_in + first, p.n_rows, count, n_in)
+            mul_derivative(p.f_in, delta_in_out + first, a_in + first, p.n_rows, count, n_in, p.kept_scale_in)
     else:
         count = min(split.size, p.n_rows - first)
         gemm(False, True, <int> count, n_in, n_out, <floating> 1, delta + first * n_out, n_out, W, n_out,
@@ -388,7 +392,8 @@ cdef void delta_block(const LayerPass* p, floating* delta_in_out, Split split, P
         if p.factor_in != NULL:
             mul_factor(delta_in_out + first * n_in, (<const floating*> p.factor_in) + first * n_in, count, n_in, n_in)
         else:
-            mul_derivative(p.f_in, delta_in_out + first * n_in, a_in + first * n_in, count, n_in, n_in)
+            mul_derivative(p.f_in, delta_in_out + first * n_in, a_in + first * n_in, count, n_in, n_in,
+                           p.kept_scale_in)
 
 
 cdef void dense_backward(const LayerPass* p, floating* delta_in_out, floating* grad_out, floating* params,
@@ -519,8 +524,9 @@ cdef CSR csr_rows(const Layout* net, X, dtype):
 
 
 cdef inline bint needs_factor(const Layer* layer, bint dropout) noexcept nogil:
-    """Whether a hidden layer keeps its factor in a backward pass: its f' needs z, or it drops units."""
-    return not from_output(layer.activation) or (dropout and layer.dropout > 0)
+    """Whether a hidden layer keeps its factor in a backward pass: its f' needs z, or it drops units (but ReLU,
+    whose factor with dropout `mul_derivative` makes from its output)."""
+    return not from_output(layer.activation) or (dropout and layer.dropout > 0 and layer.activation != RELU)
 
 
 cdef void* address(array) except NULL:

@@ -170,6 +170,7 @@ cdef struct Workspace:
     void** acts                 # (n_layers,): acts[l] is (n_rows, n_out of layer l), OUT; the last holds the logits
     void** factor               # (n_layers,) or NULL (a pass with no backward): factor[l] is (n_rows, n_out), OUT,
                                 # for the layers whose f' needs z or that drop units in this pass, else NULL
+    bint dropped                # whether the last forward pass was a training pass with dropout (its masks)
     void* delta_a               # (n_rows * width,) each: the back-propagated deltas, ping-pong
     void* delta_b
     double* row_loss            # (n_rows * members,) the rows' losses, each member's
@@ -259,6 +260,8 @@ cdef struct LayerPass:
     const void* delta           # backward: (n_rows, n_out) dL/dZ of this layer
     Activation f_in             # backward: the activation of the layer before, whose f' multiplies its delta
     const void* factor_in       # backward: that layer's factor (its f' and dropout), or NULL: f_in's f' of a_in
+    double kept_scale_in        # backward, without factor_in: that layer's dropout scale 1 / (1 - rate) in a pass
+                                # that dropped its units (ReLU's factor, from a_in: `mul_derivative`), else 1
     bint penalty                # backward: the L2 penalty applies (alpha != 0 and W is penalized)
     double alpha_scaled         # backward: alpha / S, the penalty's factor on W
     GradientMode mode           # backward: what becomes of the weights' gradient
