@@ -118,3 +118,27 @@ def test_gelu_and_its_derivative_are_within_a_few_ulp_of_mpmaths(path):
     nan = np.array([np.nan])
     gelu(nan, np.empty(1))
     assert np.isnan(nan[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_path_drops_the_units_the_reference_drops(dtype):
+    """The dropout kernels (`_vecmath.h`'s fastbp_mask_bits and fastbp_drop_*): a training pass's loss and
+    gradient are bit for bit the same on every path this CPU runs, and the NumPy reference's (whose masks are
+    `fastbp.reference.dropout_mask`), for a width that is no multiple of any vector width."""
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(37, 5).astype(dtype), rng.randn(37, 2).astype(dtype)
+    net = fastbp.MLP([5, 300, 7, 2], ["identity", "tanh"], "identity", dtype=dtype, random_state=0,
+                     dropout=[0.3, 0.5], n_threads=1)
+    best = vecmath_path()
+    results = []
+    for p in PATHS:
+        vecmath_path(p)
+        results.append(net.loss_and_grad(X, Y, dropout_seed=7))
+    vecmath_path(best)
+    for loss, grad in results[1:]:
+        assert loss == results[0][0]
+        np.testing.assert_array_equal(grad, results[0][1])
+    ref_loss, ref_grad = net.copy(backend="numpy").loss_and_grad(X, Y, dropout_seed=7)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    assert results[0][0] == pytest.approx(ref_loss, rel=tolerance)
+    np.testing.assert_allclose(results[0][1], ref_grad, rtol=tolerance, atol=tolerance)

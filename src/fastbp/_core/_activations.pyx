@@ -8,7 +8,7 @@ forward pass kept for the layers that need one. These run serially on the block 
 
 from libc.stdint cimport uint32_t, uint64_t
 
-from fastbp._core._masks cimport row_key, unit_bits
+from fastbp._core._masks cimport row_key
 
 
 cdef extern from "_vecmath.h":
@@ -23,6 +23,9 @@ cdef extern from "_vecmath.h":
     void fastbp_bias_sigmoid_f(float* z, const float* bias, Py_ssize_t n_rows, Py_ssize_t n_cols,
                                Py_ssize_t ld) noexcept nogil
     void fastbp_gelu_d(double* x, double* derivative, Py_ssize_t n) noexcept nogil
+    void fastbp_mask_bits(uint64_t row_key, uint32_t first_unit, Py_ssize_t n, uint32_t* bits) noexcept nogil
+    void fastbp_drop_d(double* x, const uint32_t* bits, Py_ssize_t n, uint32_t threshold, double scale) noexcept nogil
+    void fastbp_drop_f(float* x, const uint32_t* bits, Py_ssize_t n, uint32_t threshold, double scale) noexcept nogil
 
 fastbp_vecmath_init()
 
@@ -132,12 +135,12 @@ cdef void bias_activation(Activation act, floating* z, const floating* bias, Py_
                 row[j] = activate(act, row[j] + bias[j])
 
 
-cdef inline void mask_bits(uint64_t key_of_row, uint32_t first_unit, Py_ssize_t n, uint32_t* bits_out) noexcept nogil:
-    """`unit_bits` of units first_unit .. first_unit + n of one row, in a loop of 32-bit operations alone, which
-    the compiler vectorizes."""
-    cdef Py_ssize_t k
-    for k in range(n):
-        bits_out[k] = unit_bits(key_of_row, first_unit + <uint32_t> k)
+cdef inline void drop(floating* x, const uint32_t* bits, Py_ssize_t n, uint32_t threshold, double scale) noexcept nogil:
+    """x (n,) <- x times scale where bits are below threshold, else times 0 (`_vecmath.h`'s vectorized copies)."""
+    if floating is float:
+        fastbp_drop_f(x, bits, n, threshold, scale)
+    else:
+        fastbp_drop_d(x, bits, n, threshold, scale)
 
 
 cdef inline void derivative_run(Activation act, const floating* a, floating* out, Py_ssize_t n) noexcept nogil:
@@ -170,8 +173,8 @@ cdef void activation_block(Activation act, floating* z, const floating* bias, Py
 
     Activations that take f' from their output run their `bias_activation` sweep first (the vectorized
     logistic among them) and make the factor from a in a second one; the others do both from z at once. The
-    mask's bits are hashed a run of RUN units at a time, apart from the arithmetic, so that both loops
-    vectorize.
+    mask's bits are hashed a run of RUN units at a time, apart from the arithmetic, by `_vecmath.h`'s vectorized
+    copies (a 32-bit multiply, which the portable SSE2 build has not, is most of the hashing).
     """
     cdef Py_ssize_t i, j, start, count
     cdef floating* row
@@ -199,18 +202,14 @@ cdef void activation_block(Activation act, floating* z, const floating* bias, Py
         while start < n_cols:
             count = min(<Py_ssize_t> RUN, n_cols - start)
             if masked:
-                mask_bits(key, <uint32_t> (mask.first_col + start), count, bits)
+                fastbp_mask_bits(key, <uint32_t> (mask.first_col + start), count, bits)
             if factor_out == NULL:  # a forward pass of the objective alone: the mask without the factor
-                for j in range(start, start + count):
-                    s = scale if bits[j - start] < threshold else 0
-                    row[j] = <floating> (row[j] * s)
+                drop(row + start, bits, count, threshold, scale)
             elif from_output(act):
                 derivative_run(act, row + start, g + start, count)
                 if masked:
-                    for j in range(start, start + count):
-                        s = scale if bits[j - start] < threshold else 0
-                        g[j] = <floating> (g[j] * s)
-                        row[j] = <floating> (row[j] * s)
+                    drop(g + start, bits, count, threshold, scale)
+                    drop(row + start, bits, count, threshold, scale)
             elif act == GELU:  # the vectorized kernel, in double, then the mask
                 for j in range(start, start + count):
                     x_run[j - start] = row[j] + bias[j]

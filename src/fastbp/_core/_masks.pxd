@@ -5,10 +5,11 @@
 #
 # key(s, t, l) = splitmix64(splitmix64(splitmix64(s) ^ t) ^ l) once per layer and step; a row's key is
 # splitmix64(key ^ r); unit j's 32 bits are fmix32(fmix32(low(row key) ^ (j * 0x9E3779B9)) ^ high(row key)), and
-# the unit is kept when they are below floor((1 - p) 2^32). splitmix64 (Steele, Lea, Flood 2014) and MurmurHash3's
+# the unit is kept when they are below floor((1 - p) 2^32) (`_vecmath.h`'s fastbp_mask_bits and fastbp_drop_*,
+# vectorized). splitmix64 (Steele, Lea, Flood 2014) and MurmurHash3's
 # fmix32 finalizer each pass every input bit to every output bit.
 
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint64_t
 
 
 cdef inline uint64_t splitmix64(uint64_t x) noexcept nogil:
@@ -18,26 +19,12 @@ cdef inline uint64_t splitmix64(uint64_t x) noexcept nogil:
     return z ^ (z >> 31)
 
 
-cdef inline uint32_t fmix32(uint32_t h) noexcept nogil:
-    h = h ^ (h >> 16)
-    h = h * <uint32_t> 0x85EBCA6BU
-    h = h ^ (h >> 13)
-    h = h * <uint32_t> 0xC2B2AE35U
-    return h ^ (h >> 16)
-
-
 cdef inline uint64_t layer_key(uint64_t seed, uint64_t step, uint64_t layer) noexcept nogil:
     return splitmix64(splitmix64(splitmix64(seed) ^ step) ^ layer)
 
 
 cdef inline uint64_t row_key(uint64_t key, uint64_t row) noexcept nogil:
     return splitmix64(key ^ row)
-
-
-cdef inline uint32_t unit_bits(uint64_t key_of_row, uint32_t unit) noexcept nogil:
-    cdef uint32_t low = <uint32_t> key_of_row
-    cdef uint32_t high = <uint32_t> (key_of_row >> 32)
-    return fmix32(fmix32(low ^ (unit * <uint32_t> 0x9E3779B9U)) ^ high)
 
 
 cdef inline uint64_t keep_threshold(double rate) noexcept nogil:

@@ -317,6 +317,43 @@ FASTBP_INLINE void fastbp_rows_times_f_body(const float *restrict a, const float
     FASTBP_ROWS_TIMES_BODY(float)
 }
 
+/* Dropout (see _masks.pxd): the 32 bits of units first_unit .. first_unit + n - 1 of the row whose key is
+ * row_key, fmix32(fmix32(low(row_key) ^ (unit * 0x9E3779B9)) ^ high(row_key)); then the units' values times
+ * `scale` where their bits are below `threshold`, else times 0 (in double, rounded once for float). Integer
+ * arithmetic and one product per unit: every copy gives the same bits. The portable copy is SSE2's, which has
+ * no 32-bit vector multiply; the AVX2 and AVX-512 copies hash 8 and 16 units at once. */
+FASTBP_INLINE uint32_t fastbp_fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85EBCA6BU;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35U;
+    return h ^ (h >> 16);
+}
+
+FASTBP_INLINE void fastbp_mask_bits_body(uint64_t row_key, uint32_t first_unit, ptrdiff_t n, uint32_t *restrict bits)
+{
+    const uint32_t low = (uint32_t)row_key, high = (uint32_t)(row_key >> 32);
+    for (ptrdiff_t k = 0; k < n; k++)
+        bits[k] = fastbp_fmix32(fastbp_fmix32(low ^ ((first_unit + (uint32_t)k) * 0x9E3779B9U)) ^ high);
+}
+
+#define FASTBP_DROP_BODY(T)                                                                                  \
+    for (ptrdiff_t k = 0; k < n; k++)                                                                      \
+        x[k] = (T)((double)x[k] * (bits[k] < threshold ? scale : 0.0));
+
+FASTBP_INLINE void fastbp_drop_d_body(double *restrict x, const uint32_t *restrict bits, ptrdiff_t n,
+                                      uint32_t threshold, double scale)
+{
+    FASTBP_DROP_BODY(double)
+}
+
+FASTBP_INLINE void fastbp_drop_f_body(float *restrict x, const uint32_t *restrict bits, ptrdiff_t n,
+                                      uint32_t threshold, double scale)
+{
+    FASTBP_DROP_BODY(float)
+}
+
 /* The copies, narrowest first: what fastbp_vecmath_level() reports and fastbp_vecmath_set_level() takes. */
 enum { FASTBP_LEVEL_PORTABLE = 0, FASTBP_LEVEL_AVX2 = 1, FASTBP_LEVEL_AVX512 = 2 };
 
@@ -381,6 +418,14 @@ FASTBP_DISPATCHED(fastbp_rows_times_d, (const double *a, const double *W, ptrdif
                                         ptrdiff_t n_out, double *z), (a, W, n_rows, n_in, n_out, z))
 FASTBP_DISPATCHED(fastbp_rows_times_f, (const float *a, const float *W, ptrdiff_t n_rows, ptrdiff_t n_in,
                                         ptrdiff_t n_out, float *z), (a, W, n_rows, n_in, n_out, z))
+
+/* bits[k] <- the dropout bits of unit first_unit + k of a row, for k < n; x[k] <- x[k] times scale or 0 by them. */
+FASTBP_DISPATCHED(fastbp_mask_bits, (uint64_t row_key, uint32_t first_unit, ptrdiff_t n, uint32_t *bits),
+                  (row_key, first_unit, n, bits))
+FASTBP_DISPATCHED(fastbp_drop_d, (double *x, const uint32_t *bits, ptrdiff_t n, uint32_t threshold, double scale),
+                  (x, bits, n, threshold, scale))
+FASTBP_DISPATCHED(fastbp_drop_f, (float *x, const uint32_t *bits, ptrdiff_t n, uint32_t threshold, double scale),
+                  (x, bits, n, threshold, scale))
 
 /* x[i] <- gelu(x[i]), and derivative[i] <- gelu'(x[i]) unless derivative is NULL, for i < n. */
 FASTBP_DISPATCHED(fastbp_gelu_d, (double *x, double *derivative, ptrdiff_t n), (x, derivative, n))
