@@ -218,3 +218,25 @@ def test_skops_loads_a_fitted_estimator_trusting_only_its_class(tmp_path):
     encoded = reg.columns_.transform(X, reg.dtype)
     np.testing.assert_allclose(net.forward(encoded)[:, 0] * reg.target_scale_ + reg.target_mean_, reg.predict(X),
                                rtol=1e-5)
+
+
+def test_a_polars_frame_is_the_same_table_as_its_pandas_twin():
+    """polars' Categorical, String and Boolean columns are categorical by dtype, its nulls are missing values, and
+    its frame gives bit for bit what the same pandas frame gives; a column of lists is refused by name."""
+    pl = pytest.importorskip("polars", reason="needs polars: pip install polars")
+    X, y = frame(300, missing=0.1)
+    X_pl = pl.DataFrame({"x": pl.Series(X["x"].to_numpy(dtype=float, na_value=np.nan)).fill_nan(None),
+                         "z": X["z"].to_numpy(),
+                         "color": pl.Series(X["color"].astype(object).where(X["color"].notna(), None).tolist(),
+                                            dtype=pl.String),
+                         "size": pl.Series(np.asarray(X["size"]).tolist(), dtype=pl.Categorical),
+                         "flag": X["flag"].to_numpy(), "constant": X["constant"].to_numpy(),
+                         "empty": pl.Series([None] * len(X), dtype=pl.Float64)})
+    assert X_pl["x"].null_count() == X["x"].isna().sum() > 0
+    reg = fastbp.TabularRegressor(random_state=0, **{**SMALL, "max_epochs": 3})
+    from_polars = reg.fit(X_pl, y).predict(X_pl)
+    assert reg.columns_.categorical.tolist() == [False, False, True, True, True, False, False]
+    assert reg.feature_names_in_.tolist() == list(X.columns)
+    np.testing.assert_array_equal(from_polars, reg.fit(X, y).predict(X))
+    with pytest.raises(ValueError, match="column 'tags' is neither numeric nor categorical"):
+        reg.fit(X_pl.with_columns(tags=pl.Series([[1, 2]] * len(X))), y)

@@ -9,6 +9,7 @@ ORDER = [
     "plot_alpha_decision_boundaries.py",
     "plot_modern_mlp.py",
     "plot_tabm_ensemble.py",
+    "tabular_california.py",
     "plot_benchmark.py",
     "plot_threads.py",
 ]

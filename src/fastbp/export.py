@@ -12,6 +12,7 @@ outputs (labels and probabilities, or predictions) on top of its network's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -272,35 +273,50 @@ def network_graph(net: MLP) -> tuple[Graph, str, str]:
     return graph, "X", graph.network(net, "X")
 
 
-def estimator_model(net: MLP, classes: np.ndarray | None, opset: int, doc: str) -> Any:
+def estimator_model(net: MLP, classes: np.ndarray | None, opset: int, doc: str,
+                    encode: Callable[[Graph, str], str] | None = None, n_features: int | None = None,
+                    target: tuple[float, float] | None = None) -> Any:
     """The ONNX model of a fitted drop-in whose network is `net`: a classifier's (with its `classes`) gives
-    "label" (as predict) and "probabilities" (as predict_proba), a regressor's (classes None) "prediction"."""
-    graph, x, y_hat = network_graph(net)
+    "label" (as predict) and "probabilities" (as predict_proba), a regressor's (classes None) "prediction".
+
+    A tabular estimator's adds its columns' encoding: `encode(graph, "X")` names the network's input made from
+    "X", float64 (n_samples, `n_features`: the table's columns); and `target` (scale, mean) turns a regressor's
+    prediction back into the target's units, in float64."""
+    graph = Graph(net.dtype)
+    x = "X"
+    y_hat = graph.network(net, x if encode is None else encode(graph, x))
     helper = graph.onnx.helper
     if classes is None:
         if net.n_outputs == 1:
-            graph.op("Squeeze", y_hat, graph.const([1], dtype=np.int64), output="prediction")
-        else:
-            graph.op("Identity", y_hat, output="prediction")
-        outputs = [helper.make_tensor_value_info("prediction", graph.tensor_type(),
+            y_hat = graph.op("Squeeze", y_hat, graph.const([1], dtype=np.int64))
+        out_type = graph.tensor_type()
+        if target is not None:
+            scale, mean = (graph.const(value, dtype=np.float64) for value in target)
+            y_hat = graph.op("Add", graph.op("Mul", graph.op("Cast", y_hat, to=graph.tensor_type(np.float64)),
+                                             scale), mean)
+            out_type = graph.tensor_type(np.float64)
+        graph.op("Identity", y_hat, output="prediction")
+        outputs = [helper.make_tensor_value_info("prediction", out_type,
                                                  [None] if net.n_outputs == 1 else [None, net.n_outputs])]
     else:
         outputs = graph.classifier_outputs(y_hat, net, classes)
-    return graph.model([helper.make_tensor_value_info(x, graph.tensor_type(), [None, net.n_features])], outputs,
-                       opset, doc)
+    n_features = net.n_features if encode is None else n_features
+    x_type = graph.tensor_type() if encode is None else graph.tensor_type(np.float64)
+    return graph.model([helper.make_tensor_value_info(x, x_type, [None, n_features])], outputs, opset, doc)
 
 
 def to_onnx(model: Any, opset: int = MIN_OPSET) -> Any:
-    """The ONNX model (an ``onnx.ModelProto``) of a `fastbp.MLP` or a fitted drop-in estimator.
+    """The ONNX model (an ``onnx.ModelProto``) of a `fastbp.MLP`, a fitted drop-in or a fitted tabular estimator.
 
     An MLP's graph takes "X", float (n_samples, n_features) in the model's dtype, and gives "y_hat", its
     `MLP.forward` (no dropout: inference). A fitted `MLPClassifier` gives "label" (as `predict`) and
-    "probabilities" (as `predict_proba`); an `MLPRegressor` gives "prediction" (as `predict`). Every
+    "probabilities" (as `predict_proba`); an `MLPRegressor` gives "prediction" (as `predict`). A tabular
+    estimator's graph includes its columns' encoding (`TabularRegressor.to_onnx`). Every
     activation and output has a graph of standard operators; the model is checked by onnx's checker.
 
     Parameters
     ----------
-    model : MLP, MLPClassifier or MLPRegressor
+    model : MLP, MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor
     opset : int >= 17, default=17
         The ONNX operator set the model declares.
 
@@ -334,7 +350,8 @@ def to_onnx(model: Any, opset: int = MIN_OPSET) -> Any:
         return graph.model([helper.make_tensor_value_info(x, graph.tensor_type(), [None, model.n_features])],
                            [helper.make_tensor_value_info(y_hat, graph.tensor_type(), [None, model.n_outputs])],
                            opset, repr(model))
-    if hasattr(model, "to_onnx") and hasattr(model, "get_params"):  # the drop-ins export themselves
+    if hasattr(model, "to_onnx") and hasattr(model, "get_params"):  # the estimators export themselves
         return model.to_onnx(opset=opset)
-    raise TypeError(f"to_onnx takes a fastbp.MLP or a fitted fastbp.MLPClassifier or MLPRegressor, got "
+    raise TypeError(f"to_onnx takes a fastbp.MLP or a fitted fastbp.MLPClassifier, MLPRegressor, TabularClassifier "
+                    f"or TabularRegressor, got "
                     f"{type(model).__name__}")

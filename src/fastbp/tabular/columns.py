@@ -14,7 +14,8 @@ levels costs a lookup of the first layer's rows, never a one-hot matrix. Numeric
 (all-missing ones included) carry nothing and are left out, as is a categorical column without a level.
 
 Which columns are categorical follows scikit-learn's `HistGradientBoosting*` (``categorical_features``):
-"from_dtype" takes pandas' category, object, string and bool columns; or names, indices, or a boolean mask.
+"from_dtype" takes pandas' category, object, string and bool columns (polars': Categorical, Enum, String, Boolean
+and Object); or names, indices, or a boolean mask. Data frames are pandas' or polars'; neither is a dependency.
 """
 
 import numbers
@@ -29,8 +30,13 @@ MIN_LEVEL_COUNT = 2
 QUANTILE_SUBSAMPLE = 1_000_000_000
 
 
+def is_polars(X):
+    """Whether X is a polars data frame or series (without importing polars)."""
+    return type(X).__module__.split(".")[0] == "polars"
+
+
 def is_frame(X):
-    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
+    return is_polars(X) or (hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc"))
 
 
 def column_names(X):
@@ -38,8 +44,18 @@ def column_names(X):
     return [str(name) for name in X.columns] if is_frame(X) else None
 
 
+def frame_series(X, j):
+    """Column j of a pandas or polars data frame."""
+    return X.to_series(j) if is_polars(X) else X.iloc[:, j]
+
+
 def categorical_by_dtype(series):
-    """Whether a pandas column is categorical by its dtype: category, object, string or bool."""
+    """Whether a data frame's column is categorical by its dtype: pandas' category, object, string or bool,
+    polars' Categorical, Enum, String, Boolean or Object."""
+    if is_polars(series):
+        import polars as pl
+
+        return isinstance(series.dtype, (pl.Categorical, pl.Enum, pl.String, pl.Boolean, pl.Object))
     import pandas as pd
 
     dtype = series.dtype
@@ -57,7 +73,7 @@ def columns_of(X, categorical):
     for j in range(X.shape[1]):
         name = j if names is None else names[j]
         try:
-            out.append(frame_column(X.iloc[:, j], categorical[j]) if array is None else
+            out.append(frame_column(frame_series(X, j), categorical[j]) if array is None else
                        array_column(array[:, j], categorical[j]))
         except ValueError as exc:
             raise ValueError(f"column {name!r} is neither numeric nor categorical: name it in categorical_features, "
@@ -66,12 +82,25 @@ def columns_of(X, categorical):
 
 
 def frame_column(series, categorical):
+    if is_polars(series):
+        return polars_column(series, categorical)
     missing = series.isna().to_numpy()
     if not categorical:
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     values = series.astype(object).to_numpy(copy=True)
     values[missing] = None
     return values
+
+
+def polars_column(series, categorical):
+    if categorical:
+        return np.array(series.to_list() + [None], dtype=object)[:-1]  # a 1-D object array even of lists
+    import polars as pl
+
+    try:
+        return series.cast(pl.Float64).to_numpy().astype(np.float64)  # null is NaN
+    except pl.exceptions.PolarsError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from exc
 
 
 def array_column(column, categorical):
@@ -93,7 +122,7 @@ def categorical_mask(X, categorical_features):
     if isinstance(categorical_features, str) and categorical_features == "from_dtype":
         if names is None:
             return np.zeros(n_columns, dtype=bool)
-        return np.array([categorical_by_dtype(X.iloc[:, j]) for j in range(n_columns)], dtype=bool)
+        return np.array([categorical_by_dtype(frame_series(X, j)) for j in range(n_columns)], dtype=bool)
     if isinstance(categorical_features, str):
         raise ValueError(f"categorical_features must be 'from_dtype', None, names, indices or a boolean mask, "
                          f"got {categorical_features!r}")
