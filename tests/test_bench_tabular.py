@@ -47,3 +47,20 @@ def test_a_smoke_run_on_one_small_data_set_reports_every_system(tmp_path, capsys
     assert results["lightgbm"]["metric_mean"] > 0.9  # churn's accuracy: LightGBM's is about 0.95
     assert 0.5 < results["fastbp"]["metric_mean"] <= 1 and results["fastbp"]["fit_seconds"] > 0
     assert "churn (binary; test accuracy)" in capsys.readouterr().out
+
+
+def test_lightgbm_gets_class_indices_for_labels_that_are_not():
+    """Labels 1..K (letter's): LightGBM 4.7 encodes y's labels but not eval_y's, so its early stopping scored
+    labels as class indices (letter stopped after one tree, at accuracy 0.79 instead of 0.96; a label K is past
+    the last class). The bench trains it on class indices and maps its predictions back to the labels."""
+    pytest.importorskip("lightgbm", reason="LightGBM is a peer of the benchmark: pip install 'fastbp[bench]'")
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(1200), "b": rng.randn(1200)})
+    y = 1 + (X["a"] > 0).to_numpy() + 2 * (X["b"] > 0).to_numpy()  # classes 1..4
+    fit = tabular.make_system("lightgbm", "multiclass", seed=0, n_threads=1)
+    model = fit(X.iloc[:800], y[:800], X.iloc[800:1000], y[800:1000])
+    assert model.model.classes_.tolist() == [0, 1, 2, 3]
+    predicted = model.predict(X.iloc[1000:])
+    assert set(predicted) <= {1, 2, 3, 4} and np.mean(predicted == y[1000:]) > 0.95

@@ -115,11 +115,16 @@ def make_system(name, task, seed, n_threads, max_epochs=None):
             X_val = as_categories(X_val, like=X)
             model = (lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor)(
                 n_estimators=10_000, random_state=seed, n_jobs=n_threads or os.cpu_count(), verbose=-1)
+            # Class labels as their indices: LightGBM 4.7 encodes y's labels but not eval_y's, so with labels
+            # other than 0..K-1 (letter's 1..26) the early stopping scored the wrong classes and stopped at once.
+            classes = np.unique(y) if classify else None
+            if classify:
+                y, y_val = np.searchsorted(classes, y), np.searchsorted(classes, y_val)
             # LightGBM 4.7 renamed eval_set to eval_X and eval_y
             validation = {"eval_X": (X_val,), "eval_y": (y_val,)} if "eval_X" in \
                 inspect.signature(model.fit).parameters else {"eval_set": [(X_val, y_val)]}
             model.fit(X, y, **validation, callbacks=[lightgbm.early_stopping(50, verbose=False)])
-            return Categorized(model, X)
+            return Categorized(model, X, classes)
         return fit
     if name in PEERS:
         import pytabkit
@@ -148,13 +153,15 @@ def as_categories(X, like=None):
 
 
 class Categorized:
-    """A LightGBM model that casts the frames it predicts on to its training categories."""
+    """A LightGBM model that casts the frames it predicts on to its training categories (and gives a classifier's
+    labels back from their indices)."""
 
-    def __init__(self, model, X):
-        self.model, self.X = model, X
+    def __init__(self, model, X, classes=None):
+        self.model, self.X, self.classes = model, X, classes
 
     def predict(self, X):
-        return self.model.predict(as_categories(X, like=self.X))
+        predicted = self.model.predict(as_categories(X, like=self.X))
+        return predicted if self.classes is None else self.classes[predicted]
 
 
 def metric(task, y, y_hat):
