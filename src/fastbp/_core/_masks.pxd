@@ -27,6 +27,12 @@ cdef inline uint64_t row_key(uint64_t key, uint64_t row) noexcept nogil:
     return splitmix64(key ^ row)
 
 
+cdef inline double keep_scale(double rate) noexcept nogil:
+    # What a kept unit is multiplied by (inverted dropout): the forward pass's mask and ReLU's backward factor,
+    # which must agree bit for bit.
+    return 1.0 / (1.0 - rate)
+
+
 cdef inline uint64_t keep_threshold(double rate) noexcept nogil:
     # Units whose 32 bits are below this are kept: floor((1 - p) 2^32), exact in double; 2^32 keeps all.
     return <uint64_t> ((1.0 - rate) * 4294967296.0)

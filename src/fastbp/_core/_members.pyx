@@ -265,8 +265,7 @@ cdef void scale_delta_columns(const LayerPass* p, floating* du, Py_ssize_t first
         row = du + i * width
         for j in range(first, first + count):
             dr[j] += row[j] * a[i * width + j]
-        for j in range(first, first + count):
-            row[j] = row[j] * r[j]
+        scale_columns(row + first, r + first, 1, count)
         if factor != NULL:
             mul_factor(row + first, factor + i * width + first, 1, count, width)
         else:

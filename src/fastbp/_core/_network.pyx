@@ -21,7 +21,7 @@ from fastbp._core._activations cimport (IDENTITY, RELU, Activation, activation_b
                                         mul_derivative, mul_factor)
 from fastbp._core._blas cimport column_sums, gemm, scaled_copy, sum_of_squares
 from fastbp._core._losses cimport Loss, Output, Targets, loss_and_delta, output_activation
-from fastbp._core._masks cimport MaskBlock, keep_threshold, layer_key
+from fastbp._core._masks cimport MaskBlock, keep_scale, keep_threshold, layer_key
 from fastbp._core._inputs cimport embedding_backward, encode_inputs, lookup_add, lookup_weight_grad
 from fastbp._core._members cimport members_backward, members_forward, needs_input, repeat_rows
 from fastbp._core._openmp_helpers cimport (MIN_THREAD_WORK, start_team, use_threads, use_threads_elementwise,
@@ -84,7 +84,7 @@ cdef LayerPass layer_pass(const Layout* net, const floating* params, const Batch
     p.factor_in = work.factor[l - 1] if l > 0 and work.factor != NULL else NULL
     p.kept_scale_in = 1
     if l > 0 and work.dropped and net.layers[l - 1].dropout > 0:
-        p.kept_scale_in = 1.0 / (1.0 - net.layers[l - 1].dropout)
+        p.kept_scale_in = keep_scale(net.layers[l - 1].dropout)
     p.penalty = False
     p.alpha_scaled = 0
     p.mode = STORE_GRADIENT
@@ -159,7 +159,7 @@ cdef void stage_forward(const Pass* run, const Stage* stage, const floating* par
         p.mask.active = True
         p.mask.key = layer_key(dropout.seed, dropout.step, <uint64_t> l)
         p.mask.threshold = keep_threshold(p.layer.dropout)
-        p.mask.scale = 1.0 / (1.0 - p.layer.dropout)
+        p.mask.scale = keep_scale(p.layer.dropout)
     a_out = <floating*> run.work.acts[l]
     factor_out = <floating*> run.work.factor[l] if run.work.factor != NULL else NULL
     if stage.kind == MEMBERS_STAGE:

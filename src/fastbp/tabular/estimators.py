@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -246,11 +246,11 @@ class TabularBase(BaseEstimator):
             net, columns = self.network_.copy(), self.columns_
         names = getattr(self, "feature_names_in_", None)
         check_exportable(columns, None if names is None else list(names))
-        is_regressor = not hasattr(self, "classes_")
+        classifier = is_classifier(self)
         return export.estimator_model(
-            net, None if is_regressor else np.asarray(self.classes_), opset, f"{type(self).__name__} by fastbp",
+            net, np.asarray(self.classes_) if classifier else None, opset, f"{type(self).__name__} by fastbp",
             encode=lambda graph, x: encoding(graph, columns, x, net.dtype), n_features=self.n_features_in_,
-            target=(self.target_scale_, self.target_mean_) if is_regressor else None)
+            target=None if classifier else (self.target_scale_, self.target_mean_))
 
     # --- prediction ------------------------------------------------------------------------------------------
 
