@@ -64,3 +64,25 @@ def test_lightgbm_gets_class_indices_for_labels_that_are_not():
     assert model.model.classes_.tolist() == [0, 1, 2, 3]
     predicted = model.predict(X.iloc[1000:])
     assert set(predicted) <= {1, 2, 3, 4} and np.mean(predicted == y[1000:]) > 0.95
+
+
+def test_a_cached_result_is_reused_until_refresh(tmp_path):
+    """Every fit's result is cached under its data set, seed, system, versions, CPU and threads, so that a run
+    spanning sessions picks up where it stopped; --refresh fits again. fastbp's key holds a fingerprint of its
+    files, which a version number would not change."""
+    pytest.importorskip("lightgbm", reason="LightGBM is a peer of the benchmark: pip install 'fastbp[bench]'")
+    cache, out = tmp_path / "results.json", tmp_path / "out.json"
+    key = tabular.cache_key("churn", "lightgbm", 0, 1)
+    cache.write_text(json.dumps({key: {"metric": 0.5, "seconds": 7.0}}))
+    argv = ["--data", str(DATA), "--datasets", "churn", "--seeds", "1", "--systems", "lightgbm", "--threads", "1",
+            "--json", str(out), "--cache", str(cache)]
+    assert tabular.main(argv) == 0
+    result, = json.loads(out.read_text())["results"]
+    assert (result["metric_mean"], result["fit_seconds"], result["cached"]) == (0.5, 7.0, True)
+    assert tabular.main([*argv, "--refresh"]) == 0
+    result, = json.loads(out.read_text())["results"]
+    assert result["metric_mean"] > 0.9 and not result["cached"]
+    assert json.loads(cache.read_text())[key]["metric"] == result["metric_mean"]
+    fastbp_key = tabular.cache_key("churn", "fastbp", 0, 1)
+    assert f'"fastbp build": "{tabular.fastbp_fingerprint()}"' in fastbp_key and "lightgbm" not in fastbp_key
+    assert "fastbp" not in key and tabular.cache_key("churn", "fastbp", 0, 1, max_epochs=2) != fastbp_key

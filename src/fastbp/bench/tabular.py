@@ -9,13 +9,16 @@ system has it), 20% to test on, stratified for classification. Reported: the tes
 Systems: fastbp's tabular estimators with their defaults ("fastbp"); fastbp's and scikit-learn's MLPs with their
 defaults behind one preprocessing (numeric columns quantile-normalized with the median for missing values,
 categorical ones one-hot encoded); LightGBM with early stopping on the validation rows; and where installed,
-pytabkit's TabM_D and RealMLP_TD. The PyTorch peers take many minutes a fit on two cores: their results, which a
-split and seed determine, are cached in a JSON file (``--cache``, keyed by data set, seed, system, versions and
-CPU) and reused unless ``--refresh-peers``.
+pytabkit's TabM_D and RealMLP_TD. A fit's result, which its split and seed determine, is cached in a JSON file
+(``--cache``) and reused unless ``--refresh``: keyed by data set, seed, system, the versions of what the system
+runs (for fastbp's systems, a fingerprint of the installed package's files, so that any change of fastbp fits
+again), CPU model and threads. The PyTorch peers take many minutes a fit on two cores and fastbp's ensembles
+several: a whole run may span sessions.
 """
 
 import argparse
 import functools
+import hashlib
 import inspect
 import json
 import os
@@ -30,6 +33,11 @@ DATASETS = {"537_houses": ("regression", 1e5), "574_house_16H": ("regression", 1
             "churn": ("binary", 1.0), "letter": ("multiclass", 1.0), "magic": ("binary", 1.0)}
 FASTBP_SYSTEMS = ("fastbp", "fastbp-mlp", "sklearn-mlp", "lightgbm")
 PEERS = ("pytabkit-tabm", "pytabkit-realmlp")
+# what each system's result depends on, besides its split: the packages whose versions key its cached results
+PACKAGES = {"fastbp": ("fastbp", "scikit-learn"), "fastbp-mlp": ("fastbp", "scikit-learn"),
+            "sklearn-mlp": ("scikit-learn",), "lightgbm": ("lightgbm", "scikit-learn"),
+            "pytabkit-tabm": ("pytabkit", "torch", "scikit-learn"),
+            "pytabkit-realmlp": ("pytabkit", "torch", "scikit-learn")}
 CODE = re.compile(r"'((?:[^']|'')*)'\s*=\s*(-?\d+)")
 
 
@@ -168,16 +176,36 @@ def metric(task, y, y_hat):
     return float(np.sqrt(np.mean((y - y_hat) ** 2))) if task == "regression" else float(np.mean(y == y_hat))
 
 
-def versions():
+def versions(packages=("fastbp", "pytabkit", "torch", "lightgbm", "scikit-learn")):
     from importlib import metadata
 
     found = {}
-    for package in ("fastbp", "pytabkit", "torch", "lightgbm", "scikit-learn"):
+    for package in packages:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
+    if "fastbp" in found:
+        found["fastbp build"] = fastbp_fingerprint()
     return found
+
+
+@functools.cache
+def fastbp_fingerprint():
+    """A hash of the imported fastbp package's files (sources and compiled modules): a version number does not
+    change with every commit, and a cached result of fastbp must be fitted again after any change."""
+    import fastbp
+
+    digest = hashlib.sha256()
+    root = os.path.dirname(fastbp.__file__)
+    for folder, subfolders, files in sorted(os.walk(root)):
+        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".py", ".pyx", ".pxd", ".h", ".so", ".pyd")):
+                digest.update(os.path.relpath(os.path.join(folder, name), root).encode())
+                with open(os.path.join(folder, name), "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()[:16]
 
 
 def cpu_model():
@@ -188,11 +216,18 @@ def cpu_model():
         return platform.processor() or platform.machine()
 
 
+def cache_key(dataset, system, seed, n_threads, max_epochs=None):
+    cap = "" if max_epochs is None else f"|max_epochs={max_epochs}"
+    return (f"{dataset}|{seed}|{system}|{json.dumps(versions(PACKAGES[system]), sort_keys=True)}|{cpu_model()}"
+            f"|{n_threads}{cap}")
+
+
 def run(dataset, data, system, seed, n_threads, cache, refresh, max_epochs=None):
-    """One fit and test of `system` on `dataset`'s split of `seed`: a dict of the metric and the fit's seconds.
-    data() gives the data set's (X, y, task), read once however many runs ask."""
-    key = f"{dataset}|{seed}|{system}|{json.dumps(versions(), sort_keys=True)}|{cpu_model()}|{n_threads}"
-    if system in PEERS and not refresh and key in cache:
+    """One fit and test of `system` on `dataset`'s split of `seed`: a dict of the metric and the fit's seconds,
+    from `cache` unless `refresh` (and then stored there). data() gives the data set's (X, y, task), read once
+    however many runs ask."""
+    key = cache_key(dataset, system, seed, n_threads, max_epochs)
+    if not refresh and key in cache:
         return {**cache[key], "cached": True}
     X, y, task = data()
     train, val, test = splits(y, task, seed)
@@ -201,8 +236,7 @@ def run(dataset, data, system, seed, n_threads, cache, refresh, max_epochs=None)
     model = fit(X.iloc[train], y[train], X.iloc[val], y[val])
     seconds = time.perf_counter() - start
     result = {"metric": metric(task, y[test], np.asarray(model.predict(X.iloc[test])).ravel()), "seconds": seconds}
-    if system in PEERS:
-        cache[key] = result
+    cache[key] = result
     return result
 
 
@@ -216,9 +250,10 @@ def main(argv=None):
     parser.add_argument("--systems", nargs="+", choices=[*FASTBP_SYSTEMS, *PEERS], default=None,
                         help="default: fastbp's and scikit-learn's, LightGBM, and pytabkit's where installed")
     parser.add_argument("--threads", type=int, default=None, help="threads for every system (default: all)")
-    parser.add_argument("--cache", metavar="PATH", default="tabular_peers.json",
-                        help="the PyTorch peers' cached results (default tabular_peers.json)")
-    parser.add_argument("--refresh-peers", action="store_true", help="fit the cached peers again")
+    parser.add_argument("--cache", metavar="PATH", default="tabular_results.json",
+                        help="the fits' cached results, read and written (default tabular_results.json)")
+    parser.add_argument("--refresh", "--refresh-peers", dest="refresh", action="store_true",
+                        help="fit again what the cache holds")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="cap fastbp's tabular estimators at this many epochs (a smoke run; default: none)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
@@ -238,10 +273,10 @@ def main(argv=None):
         print(f"\n{dataset} ({task}; test {'RMSE' if task == 'regression' else 'accuracy'})", flush=True)
         data = functools.cache(functools.partial(load, dataset, args.data))
         for system in systems:
-            runs = [run(dataset, data, system, seed, args.threads, cache, args.refresh_peers, args.max_epochs)
-                    for seed in range(args.seeds)]
-            if system in PEERS:
-                with open(args.cache, "w") as f:
+            runs = []
+            for seed in range(args.seeds):
+                runs.append(run(dataset, data, system, seed, args.threads, cache, args.refresh, args.max_epochs))
+                with open(args.cache, "w") as f:  # after every fit: a run stopped half way keeps what it did
                     json.dump(cache, f, indent=1, sort_keys=True)
             values, seconds = [r["metric"] for r in runs], [r["seconds"] for r in runs]
             record = {"dataset": dataset, "system": system, "task": task, "metric_mean": float(np.mean(values)),
