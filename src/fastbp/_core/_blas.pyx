@@ -70,15 +70,35 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
              <int> b.shape[1], <floating> 0, &c_out[0, 0], <int> c_out.shape[1])
 
 
+cdef extern from "_vecmath.h":
+    void fastbp_vecmath_init() noexcept nogil
+    void fastbp_column_sums_d(const double* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
+                              double* sums) noexcept nogil
+    void fastbp_column_sums_f(const float* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
+                              float* sums) noexcept nogil
+    void fastbp_add_scaled_d(double* y, const double* x, double a, Py_ssize_t n) noexcept nogil
+    void fastbp_add_scaled_f(float* y, const float* x, float a, Py_ssize_t n) noexcept nogil
+
+
+fastbp_vecmath_init()  # this module's copy of the CPU dispatch (each module that includes the header has one)
+
+
 cdef void column_sums(const floating* a, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t lda,
                       floating* sums_out) noexcept nogil:
-    """sums_out (n_cols,) <- column sums of the (n_rows, n_cols) block a (leading dimension lda), in row order."""
-    cdef Py_ssize_t i, j
-    for j in range(n_cols):
-        sums_out[j] = 0
-    for i in range(n_rows):
-        for j in range(n_cols):
-            sums_out[j] += a[i * lda + j]
+    """sums_out (n_cols,) <- column sums of the (n_rows, n_cols) block a (leading dimension lda), in row order
+    (vectorized for the CPU, `_vecmath.h`)."""
+    if floating is float:
+        fastbp_column_sums_f(a, n_rows, n_cols, lda, sums_out)
+    else:
+        fastbp_column_sums_d(a, n_rows, n_cols, lda, sums_out)
+
+
+cdef void add_scaled(floating* y, const floating* x, floating a, Py_ssize_t n) noexcept nogil:
+    """y (n,) <- y + a x, a product and then a sum in every CPU's copy (`_vecmath.h`), never a fused one."""
+    if floating is float:
+        fastbp_add_scaled_f(y, x, a, n)
+    else:
+        fastbp_add_scaled_d(y, x, a, n)
 
 
 cdef void scaled_copy(const floating* w, floating scale, Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t ld,

@@ -21,9 +21,10 @@ cdef void lookup_add(const LayerPass* p, floating* out, Py_ssize_t first_row, Py
 
 # Columns first.. of the category rows' gradient (every member's where W is per member) from the layer's delta
 # (n_rows, k n_out), scaled by s already: the sum over rows and members of delta * r, at each known code's row
-# (+ (alpha/S) W with the penalty).
+# (+ (alpha/S) W with the penalty). With bias_sums (else NULL), the same read of the delta also sums its columns
+# first.. over every row and member, in the order `column_sums` adds them: a shared b's gradient.
 cdef void lookup_weight_grad(const LayerPass* p, const floating* delta, floating* grad, Py_ssize_t first,
-                             Py_ssize_t count) noexcept nogil
+                             Py_ssize_t count, floating* bias_sums) noexcept nogil
 
 # Members first.. of the category r's gradient: for each known code, the sum over rows of delta_m . W_m[code].
 cdef void lookup_scale_grad(const LayerPass* p, const floating* delta, floating* grad, Py_ssize_t first,

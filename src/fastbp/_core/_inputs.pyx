@@ -23,7 +23,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport M_PI, cos, sin
 
-from fastbp._core._blas cimport column_sums, dot, gemm, scaled_copy
+from fastbp._core._blas cimport add_scaled, column_sums, dot, gemm, scaled_copy
 from fastbp._core._records cimport (NO_EMBEDDING, PERIODIC, PIECEWISE_LINEAR, Batch, Inputs, Layer, LayerPass,
                                     Layout, Split, Threads, Workspace)
 from fastbp._core._splits cimport ROW_BLOCK, along, block_size, team
@@ -301,30 +301,21 @@ cdef void lookup_add(const LayerPass* p, floating* out, Py_ssize_t first_row, Py
     cdef const Layer* layer = p.layer
     cdef const Inputs* inputs = p.inputs
     cdef int c = inputs.n_categorical, n_out = layer.n_out, j, row
-    cdef Py_ssize_t C = inputs.category_offset[c], i, o
+    cdef Py_ssize_t C = inputs.category_offset[c], i
     cdef const floating* W = (<const floating*> p.Wc) + (m * C * n_out if layer.weight_per_member else 0)
     cdef const floating* r = NULL if p.rc == NULL else (<const floating*> p.rc) + m * C
-    cdef const floating* w
     cdef floating* z
-    cdef floating scale
     for i in range(n_rows):
         z = out + i * ld
         for j in range(c):
             row = p.codes[(first_row + i) * c + j]
             if row < 0:
                 continue
-            w = W + <Py_ssize_t> row * n_out + first_col
-            if r == NULL:
-                for o in range(n_cols):
-                    z[o] = z[o] + w[o]
-            else:
-                scale = r[row]
-                for o in range(n_cols):
-                    z[o] = z[o] + scale * w[o]
+            add_scaled(z, W + <Py_ssize_t> row * n_out + first_col, 1 if r == NULL else r[row], n_cols)
 
 
 cdef void lookup_weight_grad(const LayerPass* p, const floating* delta, floating* grad, Py_ssize_t first,
-                             Py_ssize_t count) noexcept nogil:
+                             Py_ssize_t count, floating* bias_sums) noexcept nogil:
     cdef const Layer* layer = p.layer
     cdef const Inputs* inputs = p.inputs
     cdef int c = inputs.n_categorical, k = layer.members, n_out = layer.n_out, j, row, m
@@ -333,8 +324,6 @@ cdef void lookup_weight_grad(const LayerPass* p, const floating* delta, floating
     cdef floating* dW = grad + layer.category_weight.offset
     cdef const floating* r = <const floating*> p.rc
     cdef const floating* d
-    cdef floating* g
-    cdef floating scale
     for plane in range(planes):
         if p.penalty:
             scaled_copy((<const floating*> p.Wc) + plane * C * n_out + first, <floating> p.alpha_scaled, C, count,
@@ -343,17 +332,19 @@ cdef void lookup_weight_grad(const LayerPass* p, const floating* delta, floating
             for i in range(C):
                 for o in range(first, first + count):
                     dW[plane * C * n_out + i * n_out + o] = 0
+    if bias_sums != NULL:
+        for o in range(count):
+            bias_sums[o] = 0
     for i in range(p.n_rows):
         for m in range(k):
             d = delta + i * width + m * n_out + first
+            if bias_sums != NULL:
+                add_scaled(bias_sums, d, 1, count)
             for j in range(c):
                 row = p.codes[i * c + j]
-                if row < 0:
-                    continue
-                g = dW + ((m * C if layer.weight_per_member else 0) + row) * n_out + first
-                scale = 1 if r == NULL else r[m * C + row]
-                for o in range(count):
-                    g[o] = g[o] + scale * d[o]
+                if row >= 0:
+                    add_scaled(dW + ((m * C if layer.weight_per_member else 0) + row) * n_out + first, d,
+                               1 if r == NULL else r[m * C + row], count)
 
 
 cdef void lookup_scale_grad(const LayerPass* p, const floating* delta, floating* grad, Py_ssize_t first,

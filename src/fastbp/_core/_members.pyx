@@ -136,14 +136,15 @@ cdef void forward_rows(const LayerPass* p, floating* a_out, floating* factor_out
             gemm(False, False, <int> count, n_out, n_in, <floating> 1, x if shared else x + m * n_in,
                  n_in if shared else k * n_in, (<const floating*> p.W) + <Py_ssize_t> m * n_in * n_out, n_out,
                  <floating> 0, out + m * n_out, k * n_out)
-    if p.codes != NULL:  # the first layer's categorical columns: their rows of W
-        for m in range(k):
-            lookup_add(p, out + m * n_out, first, count, 0, n_out, width, m)
-    # What follows the product, a few rows at a time while they are in cache: the copy before s, s, the bias
-    # and the activation with its dropout each sweep those rows, not the whole block.
+    # What follows the product, a few rows at a time while they are in cache: the first layer's categorical
+    # columns (their rows of W), the copy before s, s, the bias and the activation with its dropout each sweep
+    # those rows, not the whole block.
     start = 0
     while start < count:
         rows = min(chunk, count - start)
+        if p.codes != NULL:
+            for m in range(k):
+                lookup_add(p, out + start * width + m * n_out, first + start, rows, 0, n_out, width, m)
         activate_rows(p, out + start * width, NULL if factor == NULL else factor + start * width, first + start,
                       rows, &mask)
         start += rows
@@ -311,6 +312,7 @@ cdef enum Phase:
     WEIGHT_COLUMNS      # columns of n_out: a shared W's gradient
     MEMBER_WEIGHTS      # members: each member's W gradient
     LOOKUP_WEIGHT       # columns of n_out: the categorical rows' W gradient
+    LOOKUP_AND_BIAS     # columns of n_out: LOOKUP_WEIGHT and SHARED_BIAS in one read of the deltas (no s)
     LOOKUP_SCALE        # members: the categorical rows' r gradient
     INPUT_ROWS          # rows: du = delta W^T
     SCALE_GRADIENT      # columns of k n_in: r's gradient (of the first layer)
@@ -350,7 +352,9 @@ cdef void job_block(const LayerPass* p, const Job* job, floating* delta, Py_ssiz
         for m in range(first, first + count):
             member_weight(p, x, job.shared, delta, grad + layer.weight.offset, <int> m)
     elif job.phase == LOOKUP_WEIGHT:
-        lookup_weight_grad(p, delta, grad, first, count)
+        lookup_weight_grad(p, delta, grad, first, count, NULL)
+    elif job.phase == LOOKUP_AND_BIAS:
+        lookup_weight_grad(p, delta, grad, first, count, grad + layer.bias.offset + first)
     elif job.phase == LOOKUP_SCALE:
         lookup_scale_grad(p, delta, grad, first, count)
     elif job.phase == INPUT_ROWS:
@@ -386,12 +390,14 @@ cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_
     cdef int k = layer.members
     cdef Py_ssize_t n = p.n_rows, width = <Py_ssize_t> k * layer.n_out, in_width = <Py_ssize_t> k * layer.n_in
     cdef Py_ssize_t work = n * k * layer.n_in * layer.n_out
+    # A shared b and the lookups sum the same deltas when no s scales them between: one read does both.
+    cdef bint lookup_and_bias = p.codes != NULL and p.s == NULL and not layer.bias_per_member
     cdef Job job
     job.grad, job.du, job.delta_in, job.threads, job.pass_work = grad, NULL, NULL, threads, pass_work
     job.x, job.shared = p.a_in, layer.shared_input
     if p.u != NULL:
         job.x, job.shared = p.u, False
-    if not layer.bias_per_member:  # before delta *= s: a shared b sums the unscaled deltas
+    if not layer.bias_per_member and not lookup_and_bias:  # before delta *= s: a shared b sums the unscaled deltas
         run(p, &job, delta, SHARED_BIAS, layer.n_out, COL_BLOCK, n * width)
     if layer.bias_per_member or p.s != NULL:
         run(p, &job, delta, OUTPUT_COLUMNS, width, COL_BLOCK, n * width)
@@ -400,7 +406,8 @@ cdef void members_backward(const LayerPass* p, floating* delta, floating* delta_
     else:
         run(p, &job, delta, WEIGHT_COLUMNS, layer.n_out, COL_BLOCK, work)
     if p.codes != NULL:
-        run(p, &job, delta, LOOKUP_WEIGHT, layer.n_out, COL_BLOCK, n * width)
+        run(p, &job, delta, LOOKUP_AND_BIAS if lookup_and_bias else LOOKUP_WEIGHT, layer.n_out, COL_BLOCK,
+            n * width)
         if p.rc != NULL:
             run(p, &job, delta, LOOKUP_SCALE, k, 1, n * width)
     if delta_in_out == NULL and p.r == NULL:

@@ -423,7 +423,7 @@ cdef void dense_backward(const LayerPass* p, floating* delta_in_out, floating* g
         for block in range(split.count):
             weight_grad_block(p, coef_out, intercept_out, split, block)
     if p.codes != NULL:
-        lookup_weight_grad(p, <const floating*> p.delta, grad_out, 0, n_out)
+        lookup_weight_grad(p, <const floating*> p.delta, grad_out, 0, n_out, NULL)
 
 
 cdef Span span_of(const Block* block) noexcept nogil:

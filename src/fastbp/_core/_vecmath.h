@@ -354,6 +354,58 @@ FASTBP_INLINE void fastbp_drop_f_body(float *restrict x, const uint32_t *restric
     FASTBP_DROP_BODY(float)
 }
 
+/* y[o] <- y[o] + a * x[o] for o < n: a product, then a sum, never one fused multiply-add, so that every copy gives
+ * the portable copy's bits (each entry's own two operations, only more lanes at a time); with a = 1, y[o] + x[o].
+ * The categorical columns' lookups: a row of W into a layer's output, a row of deltas into W's gradient and into
+ * a shared bias's. GCC fuses a * x + y in FMA copies unless told not to (clang within one expression). */
+#if defined(__clang__)
+#define FASTBP_UNFUSED _Pragma("clang fp contract(off)")
+#define FASTBP_NO_CONTRACT
+#elif defined(__GNUC__)
+#define FASTBP_UNFUSED
+#define FASTBP_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define FASTBP_UNFUSED
+#define FASTBP_NO_CONTRACT
+#endif
+
+#define FASTBP_ADD_SCALED_BODY(T)                                                                             \
+    FASTBP_UNFUSED                                                                                           \
+    for (ptrdiff_t o = 0; o < n; o++)                                                                        \
+        y[o] = y[o] + a * x[o];
+
+FASTBP_NO_CONTRACT FASTBP_INLINE void fastbp_add_scaled_d_body(double *restrict y, const double *restrict x, double a,
+                                                               ptrdiff_t n)
+{
+    FASTBP_ADD_SCALED_BODY(double)
+}
+
+FASTBP_NO_CONTRACT FASTBP_INLINE void fastbp_add_scaled_f_body(float *restrict y, const float *restrict x, float a,
+                                                               ptrdiff_t n)
+{
+    FASTBP_ADD_SCALED_BODY(float)
+}
+
+/* sums[j] <- the sum of a[i * lda + j] over i < n_rows, in row order, for j < n_cols: a bias's gradient. */
+#define FASTBP_COLUMN_SUMS_BODY(T)                                                                            \
+    for (ptrdiff_t j = 0; j < n_cols; j++)                                                                   \
+        sums[j] = 0;                                                                                         \
+    for (ptrdiff_t i = 0; i < n_rows; i++)                                                                   \
+        for (ptrdiff_t j = 0; j < n_cols; j++)                                                               \
+            sums[j] = sums[j] + a[i * lda + j];
+
+FASTBP_INLINE void fastbp_column_sums_d_body(const double *restrict a, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                                             ptrdiff_t lda, double *restrict sums)
+{
+    FASTBP_COLUMN_SUMS_BODY(double)
+}
+
+FASTBP_INLINE void fastbp_column_sums_f_body(const float *restrict a, ptrdiff_t n_rows, ptrdiff_t n_cols,
+                                             ptrdiff_t lda, float *restrict sums)
+{
+    FASTBP_COLUMN_SUMS_BODY(float)
+}
+
 /* The copies, narrowest first: what fastbp_vecmath_level() reports and fastbp_vecmath_set_level() takes. */
 enum { FASTBP_LEVEL_PORTABLE = 0, FASTBP_LEVEL_AVX2 = 1, FASTBP_LEVEL_AVX512 = 2 };
 
@@ -362,9 +414,10 @@ enum { FASTBP_LEVEL_PORTABLE = 0, FASTBP_LEVEL_AVX2 = 1, FASTBP_LEVEL_AVX512 = 2
 
 /* Each kernel: its CPU-specific copies, and the function that runs the one in use. */
 #if FASTBP_X86_DISPATCH
-#define FASTBP_DISPATCHED(name, params, args)                                                               \
-    FASTBP_AVX2 static void name##_avx2 params { name##_body args; }                                       \
-    FASTBP_AVX512 static void name##_avx512 params { name##_body args; }                                   \
+#define FASTBP_DISPATCHED(name, params, args) FASTBP_DISPATCHED_AS(name, params, args, )
+#define FASTBP_DISPATCHED_AS(name, params, args, attributes)                                                \
+    FASTBP_AVX2 attributes static void name##_avx2 params { name##_body args; }                            \
+    FASTBP_AVX512 attributes static void name##_avx512 params { name##_body args; }                        \
     static void name params                                                                                \
     {                                                                                                      \
         if (fastbp_vecmath_used == FASTBP_LEVEL_AVX512)                                                    \
@@ -376,6 +429,7 @@ enum { FASTBP_LEVEL_PORTABLE = 0, FASTBP_LEVEL_AVX2 = 1, FASTBP_LEVEL_AVX512 = 2
     }
 #else
 #define FASTBP_DISPATCHED(name, params, args) static void name params { name##_body args; }
+#define FASTBP_DISPATCHED_AS(name, params, args, attributes) static void name params { name##_body args; }
 #endif
 
 static int fastbp_vecmath_best = FASTBP_LEVEL_PORTABLE;   /* the widest copy this CPU runs */
@@ -426,6 +480,18 @@ FASTBP_DISPATCHED(fastbp_drop_d, (double *x, const uint32_t *bits, ptrdiff_t n, 
                   (x, bits, n, threshold, scale))
 FASTBP_DISPATCHED(fastbp_drop_f, (float *x, const uint32_t *bits, ptrdiff_t n, uint32_t threshold, double scale),
                   (x, bits, n, threshold, scale))
+
+/* sums (n_cols,) <- the column sums of the (n_rows, n_cols) block a, leading dimension lda, in row order. */
+FASTBP_DISPATCHED(fastbp_column_sums_d, (const double *a, ptrdiff_t n_rows, ptrdiff_t n_cols, ptrdiff_t lda,
+                                         double *sums), (a, n_rows, n_cols, lda, sums))
+FASTBP_DISPATCHED(fastbp_column_sums_f, (const float *a, ptrdiff_t n_rows, ptrdiff_t n_cols, ptrdiff_t lda,
+                                         float *sums), (a, n_rows, n_cols, lda, sums))
+
+/* y[o] <- y[o] + a * x[o] for o < n, unfused (see FASTBP_ADD_SCALED_BODY). */
+FASTBP_DISPATCHED_AS(fastbp_add_scaled_d, (double *y, const double *x, double a, ptrdiff_t n), (y, x, a, n),
+                     FASTBP_NO_CONTRACT)
+FASTBP_DISPATCHED_AS(fastbp_add_scaled_f, (float *y, const float *x, float a, ptrdiff_t n), (y, x, a, n),
+                     FASTBP_NO_CONTRACT)
 
 /* x[i] <- gelu(x[i]), and derivative[i] <- gelu'(x[i]) unless derivative is NULL, for i < n. */
 FASTBP_DISPATCHED(fastbp_gelu_d, (double *x, double *derivative, ptrdiff_t n), (x, derivative, n))
