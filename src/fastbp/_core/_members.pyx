@@ -27,7 +27,7 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy
 
 from fastbp._core._activations cimport activation_block, mul_derivative, mul_factor
-from fastbp._core._blas cimport column_sums, gemm, scaled_copy
+from fastbp._core._blas cimport add_scaled, column_sums, gemm, scaled_copy
 from fastbp._core._inputs cimport lookup_add, lookup_scale_grad, lookup_weight_grad
 from fastbp._core._masks cimport MaskBlock
 from fastbp._core._records cimport Layer, LayerPass, Split, Threads
@@ -291,7 +291,6 @@ cdef void member_sum(const LayerPass* p, floating* du, floating* delta_in, Py_ss
     input every member reads (du's rows are scaled in place)."""
     cdef int k = p.layer.members, n_in = p.layer.n_in, m
     cdef Py_ssize_t i, j
-    cdef const floating* row
     cdef floating* out
     if p.r != NULL:
         scale_columns(du + first * k * n_in, <const floating*> p.r, count, <Py_ssize_t> k * n_in)
@@ -300,9 +299,7 @@ cdef void member_sum(const LayerPass* p, floating* du, floating* delta_in, Py_ss
         for j in range(n_in):
             out[j] = 0
         for m in range(k):
-            row = du + (i * k + m) * n_in
-            for j in range(n_in):
-                out[j] = out[j] + row[j]
+            add_scaled(out, du + (i * k + m) * n_in, 1, n_in)
 
 
 cdef enum Phase:
