@@ -298,7 +298,7 @@ cdef void member_sum(const LayerPass* p, floating* du, floating* delta_in, Py_ss
         out = delta_in + i * n_in
         for j in range(n_in):
             out[j] = 0
-        for m in range(k):
+        for m in range(k):  # du and delta_in are two buffers (a shared input is the first layer's)
             add_scaled(out, du + (i * k + m) * n_in, 1, n_in)
 
 
