@@ -176,11 +176,12 @@ def metric(task, y, y_hat):
     return float(np.sqrt(np.mean((y - y_hat) ** 2))) if task == "regression" else float(np.mean(y == y_hat))
 
 
-def versions(packages=("fastbp", "pytabkit", "torch", "lightgbm", "scikit-learn")):
+def versions(packages=None):
+    """The installed versions of `packages` (default: every system's), with fastbp's build fingerprint."""
     from importlib import metadata
 
     found = {}
-    for package in packages:
+    for package in packages or sorted(set().union(*PACKAGES.values())):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -276,8 +277,9 @@ def main(argv=None):
             runs = []
             for seed in range(args.seeds):
                 runs.append(run(dataset, data, system, seed, args.threads, cache, args.refresh, args.max_epochs))
-                with open(args.cache, "w") as f:  # after every fit: a run stopped half way keeps what it did
-                    json.dump(cache, f, indent=1, sort_keys=True)
+                if not runs[-1].get("cached"):  # after every fit: a run stopped half way keeps what it did
+                    with open(args.cache, "w") as f:
+                        json.dump(cache, f, indent=1, sort_keys=True)
             values, seconds = [r["metric"] for r in runs], [r["seconds"] for r in runs]
             record = {"dataset": dataset, "system": system, "task": task, "metric_mean": float(np.mean(values)),
                       "metric_std": float(np.std(values)), "fit_seconds": float(np.median(seconds)),
