@@ -39,14 +39,33 @@ def test_a_smoke_run_on_one_small_data_set_reports_every_system(tmp_path, capsys
     pytest.importorskip("lightgbm", reason="LightGBM is a peer of the benchmark: pip install 'fastbp[bench]'")
     out = tmp_path / "results.json"
     status = tabular.main(["--suite", "tabular", "--data", str(DATA), "--datasets", "churn", "--seeds", "1",
-                           "--systems", "fastbp", "lightgbm", "--max-epochs", "2", "--threads", "1",
+                           "--systems", "fastbp", "fastbp-mini", "lightgbm", "--max-epochs", "2", "--threads", "1",
                            "--json", str(out), "--cache", str(tmp_path / "peers.json")])
     assert status == 0
     results = {r["system"]: r for r in json.loads(out.read_text())["results"]}
-    assert set(results) == {"fastbp", "lightgbm"}
+    assert set(results) == {"fastbp", "fastbp-mini", "lightgbm"}
     assert results["lightgbm"]["metric_mean"] > 0.9  # churn's accuracy: LightGBM's is about 0.95
     assert 0.5 < results["fastbp"]["metric_mean"] <= 1 and results["fastbp"]["fit_seconds"] > 0
+    # the epochs trained are recorded for fastbp's estimators (two, the cap), not for the peers
+    assert results["fastbp"]["n_epochs"] == results["fastbp-mini"]["n_epochs"] == 2
+    assert "n_epochs" not in results["lightgbm"]
+    cached = [r for key, r in json.loads((tmp_path / "peers.json").read_text()).items() if "|fastbp" in key]
+    assert len(cached) == 2 and all(r["best_epoch"] in (0, 1) for r in cached)
     assert "churn (binary; test accuracy)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("variant, option, value", [("fastbp-mini", "ensemble", "mini"),
+                                                    ("fastbp-no-embedding", "numeric_embedding", None)])
+def test_a_variant_is_the_recipe_with_one_option_changed(variant, option, value):
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(60), "b": rng.randn(60)})
+    y = (X["a"] > 0).to_numpy().astype(int)
+    model = tabular.make_system(variant, "binary", seed=0, n_threads=1, max_epochs=1)(X[:40], y[:40], X[40:], y[40:])
+    changed = {name: value for name, value in model.get_params().items()
+               if value != type(model)().get_params()[name]}
+    assert changed == {option: value, "random_state": 0, "n_threads": 1, "max_epochs": 1}
 
 
 def test_lightgbm_gets_class_indices_for_labels_that_are_not():

@@ -9,11 +9,12 @@ system has it), 20% to test on, stratified for classification. Reported: the tes
 Systems: fastbp's tabular estimators with their defaults ("fastbp"); fastbp's and scikit-learn's MLPs with their
 defaults behind one preprocessing (numeric columns quantile-normalized with the median for missing values,
 categorical ones one-hot encoded); LightGBM with early stopping on the validation rows; and where installed,
-pytabkit's TabM_D and RealMLP_TD. A fit's result, which its split and seed determine, is cached in a JSON file
-(``--cache``) and reused unless ``--refresh``: keyed by data set, seed, system, the versions of what the system
-runs (for fastbp's systems, a fingerprint of the installed package's files, so that any change of fastbp fits
-again), CPU model and threads. The PyTorch peers take many minutes a fit on two cores and fastbp's ensembles
-several: a whole run may span sessions.
+pytabkit's TabM_D and RealMLP_TD; named in ``--systems``, the recipe's alternatives that chose its defaults
+(``fastbp-mini``: TabM-mini; ``fastbp-no-embedding``: no numeric embedding, three hidden layers). A fit's result,
+which its split and seed determine, is cached in a JSON file (``--cache``) and reused unless ``--refresh``: keyed by
+data set, seed, system, the versions of what the system runs (for fastbp's systems, a fingerprint of the installed
+package's files, so that any change of fastbp fits again), CPU model and threads. The PyTorch peers take many
+minutes a fit on two cores and fastbp's ensembles several: a whole run may span sessions.
 """
 
 import argparse
@@ -33,8 +34,11 @@ DATASETS = {"537_houses": ("regression", 1e5), "574_house_16H": ("regression", 1
             "churn": ("binary", 1.0), "letter": ("multiclass", 1.0), "magic": ("binary", 1.0)}
 FASTBP_SYSTEMS = ("fastbp", "fastbp-mlp", "sklearn-mlp", "lightgbm")
 PEERS = ("pytabkit-tabm", "pytabkit-realmlp")
+# The recipe's alternatives (only when named in --systems): the measurements that chose the defaults.
+VARIANTS = {"fastbp-mini": {"ensemble": "mini"}, "fastbp-no-embedding": {"numeric_embedding": None}}
 # what each system's result depends on, besides its split: the packages whose versions key its cached results
 PACKAGES = {"fastbp": ("fastbp", "scikit-learn"), "fastbp-mlp": ("fastbp", "scikit-learn"),
+            **{variant: ("fastbp", "scikit-learn") for variant in VARIANTS},
             "sklearn-mlp": ("scikit-learn",), "lightgbm": ("lightgbm", "scikit-learn"),
             "pytabkit-tabm": ("pytabkit", "torch", "scikit-learn"),
             "pytabkit-realmlp": ("pytabkit", "torch", "scikit-learn")}
@@ -96,12 +100,12 @@ def make_system(name, task, seed, n_threads, max_epochs=None):
     """A function (X, y, X_val, y_val) -> fitted model with `predict`, for system `name` (fastbp's tabular
     estimators for at most `max_epochs` epochs when given: a smoke run's)."""
     classify = task != "regression"
-    if name == "fastbp":
+    if name == "fastbp" or name in VARIANTS:
         import fastbp
 
         cls = fastbp.TabularClassifier if classify else fastbp.TabularRegressor
-        cap = {} if max_epochs is None else {"max_epochs": max_epochs}
-        return lambda X, y, X_val, y_val: cls(random_state=seed, n_threads=n_threads, **cap).fit(
+        options = {**VARIANTS.get(name, {}), **({} if max_epochs is None else {"max_epochs": max_epochs})}
+        return lambda X, y, X_val, y_val: cls(random_state=seed, n_threads=n_threads, **options).fit(
             X, y, X_val=X_val, y_val=y_val)
     if name in ("fastbp-mlp", "sklearn-mlp"):
         from sklearn.pipeline import make_pipeline
@@ -224,9 +228,9 @@ def cache_key(dataset, system, seed, n_threads, max_epochs=None):
 
 
 def run(dataset, data, system, seed, n_threads, cache, refresh, max_epochs=None):
-    """One fit and test of `system` on `dataset`'s split of `seed`: a dict of the metric and the fit's seconds,
-    from `cache` unless `refresh` (and then stored there). data() gives the data set's (X, y, task), read once
-    however many runs ask."""
+    """One fit and test of `system` on `dataset`'s split of `seed`: a dict of the metric and the fit's seconds (and
+    for fastbp's tabular estimators, the epochs trained and the best one's number), from `cache` unless `refresh`
+    (and then stored there). data() gives the data set's (X, y, task), read once however many runs ask."""
     key = cache_key(dataset, system, seed, n_threads, max_epochs)
     if not refresh and key in cache:
         return {**cache[key], "cached": True}
@@ -237,6 +241,8 @@ def run(dataset, data, system, seed, n_threads, cache, refresh, max_epochs=None)
     model = fit(X.iloc[train], y[train], X.iloc[val], y[val])
     seconds = time.perf_counter() - start
     result = {"metric": metric(task, y[test], np.asarray(model.predict(X.iloc[test])).ravel()), "seconds": seconds}
+    if hasattr(model, "best_epoch_"):
+        result.update(n_epochs=int(model.n_epochs_), best_epoch=int(model.best_epoch_))
     cache[key] = result
     return result
 
@@ -248,8 +254,9 @@ def main(argv=None):
     parser.add_argument("--data", metavar="DIR", default=None, help="pmlb's local cache (default: download)")
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
     parser.add_argument("--seeds", type=int, default=3, help="splits per data set (default 3)")
-    parser.add_argument("--systems", nargs="+", choices=[*FASTBP_SYSTEMS, *PEERS], default=None,
-                        help="default: fastbp's and scikit-learn's, LightGBM, and pytabkit's where installed")
+    parser.add_argument("--systems", nargs="+", choices=[*FASTBP_SYSTEMS, *VARIANTS, *PEERS], default=None,
+                        help="default: fastbp's and scikit-learn's, LightGBM, and pytabkit's where installed; "
+                             f"{' and '.join(VARIANTS)} (the recipe's alternatives) only when named")
     parser.add_argument("--threads", type=int, default=None, help="threads for every system (default: all)")
     parser.add_argument("--cache", metavar="PATH", default="tabular_results.json",
                         help="the fits' cached results, read and written (default tabular_results.json)")
@@ -284,9 +291,13 @@ def main(argv=None):
             record = {"dataset": dataset, "system": system, "task": task, "metric_mean": float(np.mean(values)),
                       "metric_std": float(np.std(values)), "fit_seconds": float(np.median(seconds)),
                       "seeds": len(runs), "cached": any(r.get("cached") for r in runs)}
+            epochs = [r["n_epochs"] for r in runs if "n_epochs" in r]
+            if epochs:
+                record["n_epochs"] = float(np.median(epochs))
             results.append(record)
-            print(f"  {system:<18} {record['metric_mean']:.4f} ± {record['metric_std']:.4f}   "
-                  f"fit {record['fit_seconds']:8.1f} s{'  (cached)' if record['cached'] else ''}", flush=True)
+            trained = f"  {record['n_epochs']:g} epochs" if epochs else ""
+            print(f"  {system:<20} {record['metric_mean']:.4f} ± {record['metric_std']:.4f}   "
+                  f"fit {record['fit_seconds']:8.1f} s{trained}{'  (cached)' if record['cached'] else ''}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"cpu": cpu_model(), "versions": versions(), "results": results}, f, indent=1)
